@@ -1,0 +1,131 @@
+package wagate
+
+import (
+	"context"
+	"time"
+)
+
+// The services below are wagate's durable state, in domain words. store/
+// implements them on bbolt; a second backend is an addition beside it. Every
+// method takes ctx first. Errors are *Error values where a caller branches
+// (ENOTFOUND, ECONFLICT, ECREDITS, EIDEMPOTENCY, EINVALID); storage failures
+// are wrapped as EUNAVAILABLE, so a client gets a 503 and nothing is
+// half-written.
+
+// WorkspaceService stores workspaces, their credit balance and inbound URL.
+type WorkspaceService interface {
+	// CreateWorkspace stores ws (ID, Name, Credits, Webhook set by the
+	// caller; Granted is set to Credits) together with its first owner token.
+	CreateWorkspace(ctx context.Context, ws *Workspace, owner *Token) error
+	// FindWorkspace returns the workspace with its Accounts, or ENOTFOUND.
+	FindWorkspace(ctx context.Context, id string) (*Workspace, error)
+	// ListWorkspaces returns every workspace, oldest first, without Accounts.
+	ListWorkspaces(ctx context.Context) ([]*Workspace, error)
+	// AddCredits adds amount (may be negative) to the balance and to
+	// Granted. The balance never goes below 0: a larger negative amount
+	// takes the balance to 0 and Granted down by what was really taken.
+	AddCredits(ctx context.Context, id string, amount int64) (*Workspace, error)
+	// FindWorkspaceByInboundToken returns the workspace whose current
+	// inbound token is token, or ENOTFOUND. The stored token is compared in
+	// constant time; a regenerated (old) token is ENOTFOUND at once.
+	FindWorkspaceByInboundToken(ctx context.Context, token string) (*Workspace, error)
+	// SetWebhookEnabled switches the inbound URL on or off, keeping its token.
+	SetWebhookEnabled(ctx context.Context, id string, enabled bool) (*Workspace, error)
+	// RegenerateWebhook replaces the inbound token (its CreatedAt = at) and
+	// keeps the enabled flag. The old token stops working in the same commit.
+	RegenerateWebhook(ctx context.Context, id, token string, at time.Time) (*Workspace, error)
+}
+
+// AccountService stores the WhatsApp accounts of workspaces.
+type AccountService interface {
+	// CreateAccount stores a; ECONFLICT if the workspace already has the phone.
+	CreateAccount(ctx context.Context, a *Account) error
+	// FindAccount returns one account or ENOTFOUND.
+	FindAccount(ctx context.Context, ref AccountRef) (*Account, error)
+	// ListAccounts returns a workspace's accounts, most recently connected first.
+	ListAccounts(ctx context.Context, workspaceID string) ([]*Account, error)
+	// SetAccountActive switches an account on or off.
+	SetAccountActive(ctx context.Context, ref AccountRef, active bool) (*Account, error)
+	// DeleteAccount removes the account; in the same commit each of its
+	// queued messages becomes failed (error "account deleted") and is
+	// refunded. Its chats stay, so their ids keep resolving to a clear error.
+	DeleteAccount(ctx context.Context, ref AccountRef, at time.Time) error
+}
+
+// ChatService stores chats.
+type ChatService interface {
+	// CreateChat assigns c.ID (the next id of the workspace) and stores c;
+	// ECONFLICT if the account already has a chat with c.JID.
+	CreateChat(ctx context.Context, c *Chat) error
+	// FindChat returns one chat or ENOTFOUND.
+	FindChat(ctx context.Context, workspaceID string, id int64) (*Chat, error)
+	// ListChats returns a workspace's chats by id; name != "" keeps only the
+	// chats with exactly that name.
+	ListChats(ctx context.Context, workspaceID, name string) ([]*Chat, error)
+}
+
+// Accept is one inbound request, validated and resolved by the gateway, to
+// be committed by MessageService.Accept.
+type Accept struct {
+	WorkspaceID    string
+	IdempotencyKey string   // "" when the request had none
+	BodyHash       [32]byte // SHA-256 of the raw body, to tell a replay from a reuse
+	// Message is the message to store: ID, AccountPhone, JID, Text, FileURL,
+	// FileName, Credits and CreatedAt are set. ChatID is set when the
+	// request named a chat; 0 means find the account's chat with JID, or
+	// create it (named ChatName, Group from the JID).
+	Message  *Message
+	ChatName string
+	// Attempt is recorded in the same commit whatever the outcome; Accept
+	// fills its Code, Message, MessageID and Credits.
+	Attempt *Attempt
+}
+
+// AcceptResult is the outcome of a committed Accept.
+type AcceptResult struct {
+	Message  *Message // as stored (with ChatID); on a replay, the first one
+	Replayed bool     // an Idempotency-Key replay: nothing was charged
+	Balance  int64    // the workspace's balance after the commit
+}
+
+// MessageService stores messages.
+type MessageService interface {
+	// Accept commits, all or nothing and durably (fsync) before it returns:
+	// the idempotency record, the credit charge, the message, its queue
+	// entry, the chat if new, and the attempt record. Outcomes that are the
+	// client's fault still commit the attempt and return an *Error:
+	//   - EIDEMPOTENCY: the key was used in the last 24 h with another body;
+	//   - ECREDITS: the balance is below Message.Credits (the message says
+	//     how many are needed and how many are left);
+	//   - ENOTFOUND: the chat id is unknown, or the workspace is gone;
+	//   - EINVALID: the account is unknown or not active.
+	// A replay (same key, same body, within 24 h) commits only the attempt
+	// and returns the first message with Replayed set.
+	Accept(ctx context.Context, a *Accept) (*AcceptResult, error)
+	// FindMessage returns a message of the workspace or ENOTFOUND.
+	FindMessage(ctx context.Context, workspaceID, id string) (*Message, error)
+	// ListMessages returns a workspace's messages newest first, at most
+	// limit; status != "" keeps only that status.
+	ListMessages(ctx context.Context, workspaceID string, status MessageStatus, limit int) ([]*Message, error)
+}
+
+// AttemptLimit is how many attempts a workspace keeps: the log of the last 100.
+const AttemptLimit = 100
+
+// AttemptService stores the attempt log of inbound URLs.
+type AttemptService interface {
+	// RecordAttempt appends a to the workspace's log, keeping the last
+	// AttemptLimit. Used for calls that never reach Accept (bad JSON, 403…).
+	RecordAttempt(ctx context.Context, workspaceID string, a *Attempt) error
+	// ListAttempts returns up to limit attempts, newest first, with
+	// SendStatus and SendError read from their messages.
+	ListAttempts(ctx context.Context, workspaceID string, limit int) ([]*Attempt, error)
+}
+
+// TokenService stores admin tokens as hashes.
+type TokenService interface {
+	// CreateToken stores t.
+	CreateToken(ctx context.Context, t *Token) error
+	// FindToken returns the token with that hash or ENOTFOUND.
+	FindToken(ctx context.Context, hash [32]byte) (*Token, error)
+}

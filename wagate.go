@@ -1,0 +1,161 @@
+package wagate
+
+import "time"
+
+// Workspace is a tenant: a credit balance, one inbound URL, its accounts and
+// chats.
+type Workspace struct {
+	ID        string
+	Name      string
+	Credits   int64 // the balance: what is left to spend
+	Granted   int64 // all credits ever granted (net of negative grants), for the audit
+	Webhook   Webhook
+	Accounts  []*Account // filled by reads of one workspace; nil in lists
+	CreatedAt time.Time
+}
+
+// Webhook is a workspace's inbound URL. Token is the secret path segment of
+// POST /inbound/{token}; it is shown to the workspace's owners and support
+// staff as part of the URL and never logged.
+type Webhook struct {
+	Token     string
+	Enabled   bool
+	CreatedAt time.Time // when this token was made (regenerating resets it)
+}
+
+// Transport names. An account sends through exactly one.
+const (
+	TransportDryrun   = "dryrun"
+	TransportCloudAPI = "cloudapi"
+)
+
+// Account is a WhatsApp number connected to a workspace. Phone (E.164) is its
+// identity inside the workspace.
+type Account struct {
+	WorkspaceID string
+	Phone       string
+	Transport   string
+	Settings    map[string]string // transport settings; may hold secrets, never echoed
+	Active      bool
+	ConnectedAt time.Time
+}
+
+// Ref returns the key of the account's send queue.
+func (a *Account) Ref() AccountRef { return AccountRef{WorkspaceID: a.WorkspaceID, Phone: a.Phone} }
+
+// AccountRef names one account, and so one send queue.
+type AccountRef struct {
+	WorkspaceID string
+	Phone       string
+}
+
+// Chat is a conversation of one account with a person or a group. ID is
+// unique inside the workspace; (AccountPhone, JID) is unique too.
+type Chat struct {
+	ID           int64
+	WorkspaceID  string
+	AccountPhone string
+	JID          string
+	Name         string
+	Group        bool
+	CreatedAt    time.Time
+}
+
+// MessageStatus is where a message is in its life: queued → sending → sent | failed.
+type MessageStatus string
+
+// The message states.
+const (
+	StatusQueued  MessageStatus = "queued"
+	StatusSending MessageStatus = "sending"
+	StatusSent    MessageStatus = "sent"
+	StatusFailed  MessageStatus = "failed"
+)
+
+// Valid reports whether s is one of the four states.
+func (s MessageStatus) Valid() bool {
+	switch s {
+	case StatusQueued, StatusSending, StatusSent, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// Message is one accepted send request.
+type Message struct {
+	ID           string // "wa_backend:" + 20 upper-case hex characters
+	WorkspaceID  string
+	Status       MessageStatus
+	AccountPhone string
+	ChatID       int64
+	JID          string
+	Text         string
+	FileURL      string
+	FileName     string
+	Credits      int64 // what was charged; given back when the message fails
+	Error        string
+	Tries        []Try
+	CreatedAt    time.Time
+	SentAt       time.Time // zero until sent
+}
+
+// Account returns the ref of the queue the message waits in.
+func (m *Message) Account() AccountRef {
+	return AccountRef{WorkspaceID: m.WorkspaceID, Phone: m.AccountPhone}
+}
+
+// Try results.
+const (
+	TryResultSent   = "sent"
+	TryResultFailed = "failed" // final: the message failed
+	TryResultRetry  = "retry"  // transient: another try follows
+)
+
+// Try is one attempt of the sender to hand a message to its transport.
+type Try struct {
+	At         time.Time
+	Result     string // TryResultSent, TryResultFailed or TryResultRetry
+	Error      string
+	ProviderID string // the transport's id of the sent message, if any
+}
+
+// AttemptBodyLimit caps the request body kept in an attempt record: enough
+// to debug a formatting problem, small enough that 100 attempts stay cheap.
+const AttemptBodyLimit = 8 << 10
+
+// Attempt is one call of a workspace's inbound URL, accepted or not. Code is
+// the error code of the answer ("" for an accepted request); the HTTP status
+// is derived from it by the gateway.
+type Attempt struct {
+	At          time.Time
+	RequestID   string
+	RemoteAddr  string
+	ContentType string
+	Body        string // the request body, cut at AttemptBodyLimit
+	Code        string
+	Message     string // the answer's message for errors
+	MessageID   string // the accepted message, if any
+	Credits     int64  // credits charged
+	// SendStatus and SendError are the current state of MessageID's message,
+	// filled when attempts are read.
+	SendStatus MessageStatus
+	SendError  string
+}
+
+// Role is what an admin token may do.
+type Role string
+
+// The roles.
+const (
+	RoleOperator Role = "operator" // the whole instance
+	RoleOwner    Role = "owner"    // one workspace, read and write
+	RoleSupport  Role = "support"  // one workspace, read only
+)
+
+// Token is an admin API token as stored: only its SHA-256 hash is kept.
+type Token struct {
+	Hash        [32]byte
+	WorkspaceID string // "" for the operator
+	Role        Role
+	CreatedAt   time.Time
+}
