@@ -69,7 +69,7 @@ func NormalizePhone(raw string, check PhoneCheck) (string, error) {
 	if err != nil {
 		return "", Errorf(EINVALID, "%q is not an international phone number (it must start with a country code, e.g. +14155552671)", raw)
 	}
-	region := phonenumbers.GetRegionCodeForNumber(num)
+	region := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
 	switch check {
 	case PhoneCheckPossible:
 		if !phonenumbers.IsPossibleNumber(num) {
