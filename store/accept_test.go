@@ -1,0 +1,461 @@
+package store
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/quota"
+)
+
+func TestAcceptChargesQueuesAndCreatesChat(t *testing.T) {
+	f := newFixture(t, 10)
+
+	a := f.request("hello", 1)
+	res := f.accept(a)
+	if res.Replayed || res.Balance != 9 {
+		t.Fatalf("result = %+v", res)
+	}
+	m := res.Message
+	if m.ID != a.Message.ID || m.Status != wagate.StatusQueued || m.WorkspaceID != f.ws.ID || m.ChatID != 1 || m.Credits != 1 {
+		t.Fatalf("message = %+v", m)
+	}
+	if a.Attempt.Code != "" || a.Attempt.MessageID != m.ID || a.Attempt.Credits != 1 {
+		t.Fatalf("caller's attempt not filled: %+v", a.Attempt)
+	}
+	chat, err := f.db.FindChat(f.ctx, f.ws.ID, 1)
+	mustNoErr(t, err)
+	if chat.JID != testJID || chat.Name != "Customer" || chat.Group || chat.AccountPhone != testPhone {
+		t.Fatalf("created chat = %+v", chat)
+	}
+
+	// The same JID reuses the chat; text and file cost 2.
+	b := f.request("with a file", 2)
+	b.Message.FileURL, b.Message.FileName = "https://example.com/logo.png", "logo.png"
+	b.ChatName = "ignored: the chat exists"
+	res = f.accept(b)
+	if res.Message.ChatID != 1 || res.Balance != 7 || res.Message.FileName != "logo.png" {
+		t.Fatalf("second = %+v balance %d", res.Message, res.Balance)
+	}
+	if f.balance() != 7 {
+		t.Fatalf("balance = %d, want 7", f.balance())
+	}
+
+	// A group JID makes a group chat.
+	g := f.request("to the group", 1)
+	g.Message.JID = testGroup
+	g.ChatName = "Team"
+	res = f.accept(g)
+	chat, err = f.db.FindChat(f.ctx, f.ws.ID, res.Message.ChatID)
+	mustNoErr(t, err)
+	if res.Message.ChatID != 2 || !chat.Group || chat.Name != "Team" {
+		t.Fatalf("group chat = %+v", chat)
+	}
+
+	// By chat id: the chat decides account and JID.
+	c := f.request("by id", 1)
+	c.Message.ChatID, c.Message.JID, c.Message.AccountPhone = 2, "", ""
+	res = f.accept(c)
+	if res.Message.JID != testGroup || res.Message.AccountPhone != testPhone || res.Message.ChatID != 2 {
+		t.Fatalf("by chat id = %+v", res.Message)
+	}
+
+	if got := f.head(f.ref()); got != a.Message.ID {
+		t.Fatalf("queue head = %s, want the first message %s", got, a.Message.ID)
+	}
+	atts, err := f.db.ListAttempts(f.ctx, f.ws.ID, 0)
+	mustNoErr(t, err)
+	if len(atts) != 4 || atts[0].MessageID != c.Message.ID || atts[3].MessageID != a.Message.ID || atts[3].Credits != 1 || atts[2].Credits != 2 {
+		t.Fatalf("attempts = %+v", atts)
+	}
+	if atts[3].SendStatus != wagate.StatusQueued || atts[3].Body != "hello" || atts[3].RequestID != a.Attempt.RequestID {
+		t.Fatalf("attempt = %+v", atts[3])
+	}
+}
+
+func TestAcceptInsufficientCredits(t *testing.T) {
+	f := newFixture(t, 1)
+	a := f.request("text and file", 2)
+	a.Message.JID = testJID2
+	_, acceptErr := f.db.Accept(f.ctx, a)
+	err := acceptErr
+	wantCode(t, err, wagate.ECREDITS)
+	if !errors.Is(err, quota.ErrInsufficientCredits) {
+		t.Fatalf("error %v does not wrap quota.ErrInsufficientCredits", err)
+	}
+	if !strings.Contains(wagate.ErrorMessage(err), "needs 2 credits") || !strings.Contains(wagate.ErrorMessage(err), "1 left") {
+		t.Fatalf("message = %q", wagate.ErrorMessage(err))
+	}
+	if f.balance() != 1 {
+		t.Fatalf("balance = %d, want 1", f.balance())
+	}
+	if got := f.head(f.ref()); got != "" {
+		t.Fatalf("queue has %s", got)
+	}
+	_, err = f.db.FindMessage(f.ctx, f.ws.ID, a.Message.ID)
+	wantCode(t, err, wagate.ENOTFOUND)
+	chats, err := f.db.ListChats(f.ctx, f.ws.ID, "")
+	mustNoErr(t, err)
+	if len(chats) != 0 {
+		t.Fatalf("a refused request created a chat: %+v", chats)
+	}
+	atts, err := f.db.ListAttempts(f.ctx, f.ws.ID, 0)
+	mustNoErr(t, err)
+	if len(atts) != 1 || atts[0].Code != wagate.ECREDITS || atts[0].MessageID != "" || atts[0].Credits != 0 || atts[0].Message != wagate.ErrorMessage(acceptErr) {
+		t.Fatalf("attempts = %+v", atts)
+	}
+	if a.Attempt.Code != wagate.ECREDITS {
+		t.Fatalf("caller's attempt code = %q", a.Attempt.Code)
+	}
+}
+
+func TestAcceptIdempotency(t *testing.T) {
+	f := newFixture(t, 10)
+
+	first := f.request(`{"text":"once"}`, 1)
+	first.IdempotencyKey = "order-42"
+	r1 := f.accept(first)
+
+	f.clock.Advance(time.Hour)
+	again := f.request(`{"text":"once"}`, 1) // a new message id, as the gateway would draw
+	again.IdempotencyKey = "order-42"
+	r2 := f.accept(again)
+	if !r2.Replayed || r2.Message.ID != r1.Message.ID || r2.Balance != 9 {
+		t.Fatalf("replay = %+v (message %s), want first message %s", r2, r2.Message.ID, r1.Message.ID)
+	}
+	if f.balance() != 9 {
+		t.Fatalf("balance = %d, want 9: charged twice", f.balance())
+	}
+	_, err := f.db.FindMessage(f.ctx, f.ws.ID, again.Message.ID)
+	wantCode(t, err, wagate.ENOTFOUND)
+	if again.Attempt.MessageID != r1.Message.ID || again.Attempt.Credits != 0 || again.Attempt.Code != "" {
+		t.Fatalf("replay attempt = %+v", again.Attempt)
+	}
+
+	other := f.request(`{"text":"different"}`, 1)
+	other.IdempotencyKey = "order-42"
+	_, err = f.db.Accept(f.ctx, other)
+	wantCode(t, err, wagate.EIDEMPOTENCY)
+
+	// The same key in another workspace is another key.
+	ws2 := f.createWorkspace(5)
+	f.createAccount(ws2.ID, testPhone, true)
+	o := f.request(`{"text":"once"}`, 1)
+	o.WorkspaceID = ws2.ID
+	o.IdempotencyKey = "order-42"
+	if r := f.accept(o); r.Replayed {
+		t.Fatal("a key of another workspace replayed")
+	}
+
+	// After 24 h the key is fresh again, even with another body.
+	f.clock.Advance(23*time.Hour + time.Second)
+	later := f.request(`{"text":"different"}`, 1)
+	later.IdempotencyKey = "order-42"
+	r3 := f.accept(later)
+	if r3.Replayed || r3.Message.ID != later.Message.ID || r3.Balance != 8 {
+		t.Fatalf("after 24 h = %+v", r3)
+	}
+	// …and now remembers the new body.
+	replay := f.request(`{"text":"different"}`, 1)
+	replay.IdempotencyKey = "order-42"
+	if r := f.accept(replay); !r.Replayed || r.Message.ID != later.Message.ID {
+		t.Fatalf("replay of the new first = %+v", r)
+	}
+
+	atts, err := f.db.ListAttempts(f.ctx, f.ws.ID, 0)
+	mustNoErr(t, err)
+	codes := []string{}
+	for _, a := range atts {
+		codes = append(codes, a.Code)
+	}
+	if got := strings.Join(codes, ","); got != ",,"+wagate.EIDEMPOTENCY+",," {
+		t.Fatalf("attempt codes newest first = %q", got)
+	}
+}
+
+func TestAcceptPrunesExpiredIdempotencyKeys(t *testing.T) {
+	f := newFixture(t, 100)
+	for i := 0; i < 3; i++ {
+		a := f.request("x", 1)
+		a.IdempotencyKey = strings.Repeat("k", i+1)
+		f.accept(a)
+	}
+	f.clock.Advance(IdempotencyWindow + time.Minute)
+	f.send("no key") // any accept prunes a few expired keys
+	err := f.db.bolt.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bucketIdempotency).Stats().KeyN; n != 0 {
+			t.Errorf("%d idempotency records left, want 0", n)
+		}
+		if n := tx.Bucket(bucketIdemByTime).Stats().KeyN; n != 0 {
+			t.Errorf("%d idempotency index entries left, want 0", n)
+		}
+		return nil
+	})
+	mustNoErr(t, err)
+}
+
+func TestAcceptRefusals(t *testing.T) {
+	f := newFixture(t, 10)
+	f.createAccount(f.ws.ID, testPhone2, false)
+	chat := &wagate.Chat{WorkspaceID: f.ws.ID, AccountPhone: testPhone2, JID: testJID, Name: "Bob"}
+	mustNoErr(t, f.db.CreateChat(f.ctx, chat))
+
+	tests := []struct {
+		name   string
+		change func(a *wagate.Accept)
+		code   string
+		say    string
+	}{
+		{"inactive account", func(a *wagate.Accept) { a.Message.AccountPhone = testPhone2 }, wagate.EINVALID, testPhone2},
+		{"unknown account", func(a *wagate.Accept) { a.Message.AccountPhone = "+10000000000" }, wagate.EINVALID, "+10000000000"},
+		{"chat of an inactive account", func(a *wagate.Accept) { a.Message.ChatID = chat.ID }, wagate.EINVALID, testPhone2},
+		{"unknown chat id", func(a *wagate.Accept) { a.Message.ChatID = 77234 }, wagate.ENOTFOUND, "chat_id 77234 is not a chat of this workspace"},
+		{"no account", func(a *wagate.Accept) { a.Message.AccountPhone = "" }, wagate.EINVALID, "whatsapp_account_phone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := f.request("hi", 1)
+			tt.change(a)
+			_, err := f.db.Accept(f.ctx, a)
+			wantCode(t, err, tt.code)
+			if !strings.Contains(wagate.ErrorMessage(err), tt.say) {
+				t.Fatalf("message %q does not say %q", wagate.ErrorMessage(err), tt.say)
+			}
+			atts, err := f.db.ListAttempts(f.ctx, f.ws.ID, 1)
+			mustNoErr(t, err)
+			if len(atts) != 1 || atts[0].Code != tt.code || atts[0].RequestID != a.Attempt.RequestID {
+				t.Fatalf("attempt = %+v", atts)
+			}
+		})
+	}
+	if f.balance() != 10 {
+		t.Fatalf("balance = %d, want 10", f.balance())
+	}
+
+	// An unknown workspace has no attempt log: ENOTFOUND, nothing written.
+	a := f.request("hi", 1)
+	a.WorkspaceID = "ws_missing"
+	_, err := f.db.Accept(f.ctx, a)
+	wantCode(t, err, wagate.ENOTFOUND)
+}
+
+func TestAcceptConcurrent(t *testing.T) {
+	const callers, credits = 50, 30
+	f := newFixture(t, credits)
+	reqs := make([]*wagate.Accept, callers)
+	for i := range reqs {
+		reqs[i] = f.request("concurrent", 1)
+	}
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	for i := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.db.Accept(f.ctx, reqs[i])
+		}()
+	}
+	wg.Wait()
+
+	accepted := 0
+	for _, err := range errs {
+		switch wagate.ErrorCode(err) {
+		case "":
+			accepted++
+		case wagate.ECREDITS:
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if accepted != credits {
+		t.Fatalf("accepted %d, want %d", accepted, credits)
+	}
+	if f.balance() != 0 {
+		t.Fatalf("balance = %d, want 0", f.balance())
+	}
+	msgs, err := f.db.ListMessages(f.ctx, f.ws.ID, wagate.StatusQueued, 1000)
+	mustNoErr(t, err)
+	if len(msgs) != credits {
+		t.Fatalf("%d queued messages, want %d", len(msgs), credits)
+	}
+	chats, err := f.db.ListChats(f.ctx, f.ws.ID, "")
+	mustNoErr(t, err)
+	if len(chats) != 1 {
+		t.Fatalf("%d chats for one JID, want 1", len(chats))
+	}
+	atts, err := f.db.ListAttempts(f.ctx, f.ws.ID, 0)
+	mustNoErr(t, err)
+	if len(atts) != callers {
+		t.Fatalf("%d attempts, want %d", len(atts), callers)
+	}
+	checkConsistent(t, f.db)
+}
+
+func TestAcceptConcurrentSameKey(t *testing.T) {
+	f := newFixture(t, 10)
+	const callers = 10
+	results := make([]*wagate.AcceptResult, callers)
+	var wg sync.WaitGroup
+	for i := 0; i < callers; i++ {
+		a := f.request("same", 1)
+		a.IdempotencyKey = "k"
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := f.db.Accept(f.ctx, a)
+			if err != nil {
+				t.Errorf("Accept: %v", err)
+				return
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	fresh := 0
+	for _, r := range results {
+		if r != nil && !r.Replayed {
+			fresh++
+		}
+	}
+	if fresh != 1 || f.balance() != 9 {
+		t.Fatalf("%d first answers and balance %d, want 1 and 9", fresh, f.balance())
+	}
+}
+
+func TestAttemptLog(t *testing.T) {
+	f := newFixture(t, 0)
+	const n = wagate.AttemptLimit + 5
+	for i := 0; i < n; i++ {
+		err := f.db.RecordAttempt(f.ctx, f.ws.ID, &wagate.Attempt{
+			At: f.clock.Now(), RequestID: reqID(i), Code: wagate.EINVALID, Message: "bad json",
+		})
+		mustNoErr(t, err)
+	}
+	atts, err := f.db.ListAttempts(f.ctx, f.ws.ID, 0)
+	mustNoErr(t, err)
+	if len(atts) != wagate.AttemptLimit {
+		t.Fatalf("%d attempts, want %d", len(atts), wagate.AttemptLimit)
+	}
+	for i, a := range atts {
+		if want := reqID(n - 1 - i); a.RequestID != want {
+			t.Fatalf("attempt %d = %s, want %s (newest first)", i, a.RequestID, want)
+		}
+	}
+	err = f.db.bolt.View(func(tx *bolt.Tx) error {
+		if kn := tx.Bucket(bucketAttempts).Bucket([]byte(f.ws.ID)).Stats().KeyN; kn != wagate.AttemptLimit {
+			t.Errorf("bucket holds %d attempts, want %d", kn, wagate.AttemptLimit)
+		}
+		return nil
+	})
+	mustNoErr(t, err)
+	some, err := f.db.ListAttempts(f.ctx, f.ws.ID, 3)
+	mustNoErr(t, err)
+	if len(some) != 3 || some[0].RequestID != reqID(n-1) {
+		t.Fatalf("limit 3 = %+v", some)
+	}
+	wantCode(t, f.db.RecordAttempt(f.ctx, "ws_missing", &wagate.Attempt{}), wagate.ENOTFOUND)
+	_, err = f.db.ListAttempts(f.ctx, "ws_missing", 0)
+	wantCode(t, err, wagate.ENOTFOUND)
+}
+
+func reqID(i int) string { return "r" + string(rune('A'+i/26)) + string(rune('a'+i%26)) }
+
+func TestAttemptBodyIsCut(t *testing.T) {
+	f := newFixture(t, 0)
+	// A 3-byte character straddles the limit.
+	body := strings.Repeat("a", wagate.AttemptBodyLimit-1) + "€" + strings.Repeat("b", 100)
+	mustNoErr(t, f.db.RecordAttempt(f.ctx, f.ws.ID, &wagate.Attempt{Body: body}))
+	atts, err := f.db.ListAttempts(f.ctx, f.ws.ID, 1)
+	mustNoErr(t, err)
+	if got := atts[0].Body; got != strings.Repeat("a", wagate.AttemptBodyLimit-1) {
+		t.Fatalf("kept %d bytes ending %q", len(got), got[len(got)-3:])
+	}
+	if atts[0].At.IsZero() {
+		t.Fatal("a zero At was not set to now")
+	}
+}
+
+func TestCutUTF8(t *testing.T) {
+	tests := []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"", 4, ""},
+		{"abc", 4, "abc"},
+		{"abcd", 4, "abcd"},
+		{"abcde", 4, "abcd"},
+		{"ab€", 4, "ab"},                        // € is 3 bytes: cut before it
+		{"abc€", 4, "abc"},                      // cut before it
+		{"a€b", 4, "a€"},                        // ends on a boundary
+		{"𝄞𝄞", 5, "𝄞"},                          // 4-byte characters
+		{"\x80\x80\x80\x80\x80\x80", 4, "\x80"}, // not UTF-8: bounded back-off
+	}
+	for _, tt := range tests {
+		if got := cutUTF8(tt.s, tt.n); got != tt.want {
+			t.Errorf("cutUTF8(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestListAttemptsShowsSendStatus(t *testing.T) {
+	f := newFixture(t, 10)
+	ok := f.send("will be sent")
+	bad := f.send("will fail")
+	at := f.clock.Now()
+	mustNoErr(t, f.db.MarkSending(f.ctx, ok, at))
+	mustNoErr(t, f.db.MarkSent(f.ctx, ok, wagate.Try{At: at, Result: wagate.TryResultSent, ProviderID: "wamid.1"}))
+	mustNoErr(t, f.db.MarkSending(f.ctx, bad, at))
+	mustNoErr(t, f.db.MarkFailed(f.ctx, bad, wagate.Try{At: at, Result: wagate.TryResultFailed, Error: "recipient is not on WhatsApp"}))
+
+	atts, err := f.db.ListAttempts(f.ctx, f.ws.ID, 0)
+	mustNoErr(t, err)
+	if len(atts) != 2 {
+		t.Fatalf("%d attempts", len(atts))
+	}
+	if atts[1].MessageID != ok || atts[1].SendStatus != wagate.StatusSent || atts[1].SendError != "" {
+		t.Fatalf("sent attempt = %+v", atts[1])
+	}
+	if atts[0].MessageID != bad || atts[0].SendStatus != wagate.StatusFailed || atts[0].SendError != "recipient is not on WhatsApp" {
+		t.Fatalf("failed attempt = %+v", atts[0])
+	}
+}
+
+func TestListAndFindMessages(t *testing.T) {
+	f := newFixture(t, 10)
+	ids := []string{f.send("one"), f.send("two"), f.send("three")}
+	mustNoErr(t, f.db.MarkSending(f.ctx, ids[0], f.clock.Now()))
+
+	all, err := f.db.ListMessages(f.ctx, f.ws.ID, "", 0)
+	mustNoErr(t, err)
+	if len(all) != 3 || all[0].ID != ids[2] || all[2].ID != ids[0] {
+		t.Fatalf("ListMessages not newest first: %v", all)
+	}
+	queued, err := f.db.ListMessages(f.ctx, f.ws.ID, wagate.StatusQueued, 0)
+	mustNoErr(t, err)
+	if len(queued) != 2 || queued[0].ID != ids[2] || queued[1].ID != ids[1] {
+		t.Fatalf("queued = %v", queued)
+	}
+	one, err := f.db.ListMessages(f.ctx, f.ws.ID, "", 1)
+	mustNoErr(t, err)
+	if len(one) != 1 || one[0].ID != ids[2] {
+		t.Fatalf("limit 1 = %v", one)
+	}
+	_, err = f.db.ListMessages(f.ctx, f.ws.ID, "delivered", 0)
+	wantCode(t, err, wagate.EINVALID)
+	_, err = f.db.ListMessages(f.ctx, "ws_missing", "", 0)
+	wantCode(t, err, wagate.ENOTFOUND)
+
+	m := f.message(ids[1])
+	if m.Text != "two" || m.JID != testJID || m.AccountPhone != testPhone || m.CreatedAt.IsZero() {
+		t.Fatalf("FindMessage = %+v", m)
+	}
+	other := f.createWorkspace(0)
+	_, err = f.db.FindMessage(f.ctx, other.ID, ids[1])
+	wantCode(t, err, wagate.ENOTFOUND)
+}

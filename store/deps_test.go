@@ -1,0 +1,25 @@
+package store
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencies keeps the dependency direction: the store speaks the
+// domain's words and never reaches into the HTTP layer or the sender.
+func TestDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		switch {
+		case strings.Contains(dep, "labstack/echo"),
+			strings.HasPrefix(dep, "github.com/wagate/wagate/gateway"),
+			strings.HasPrefix(dep, "github.com/wagate/wagate/sender"),
+			strings.HasPrefix(dep, "github.com/wagate/wagate/cmd"):
+			t.Errorf("store depends on %s", dep)
+		}
+	}
+}

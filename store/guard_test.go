@@ -1,0 +1,7 @@
+package store
+
+import "github.com/wagate/wagate/sender"
+
+// The sender's durable queue is this store. The guard lives in a test file
+// so the store package itself does not import the sender.
+var _ sender.Queue = (*DB)(nil)

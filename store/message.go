@@ -1,0 +1,513 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/quota"
+)
+
+// IdempotencyWindow is how long an Idempotency-Key is remembered. An older
+// record counts as absent: the key is fresh again and its record is
+// overwritten.
+const IdempotencyWindow = 24 * time.Hour
+
+// DefaultListLimit is the number of messages ListMessages returns when the
+// caller gives no limit.
+const DefaultListLimit = 100
+
+// idempotencyPruneMax bounds how many expired idempotency records one
+// Accept deletes, so the cleanup never makes one request slow; a steady
+// stream of accepts still removes them faster than they expire.
+const idempotencyPruneMax = 8
+
+// Accept commits an inbound request in ONE write transaction: the
+// idempotency check, the account and chat checks, the credit charge, the
+// message, its queue entry, the chat if new, the idempotency record and the
+// attempt record. Outcomes that are the client's fault (EIDEMPOTENCY,
+// ECREDITS, ENOTFOUND, EINVALID) commit only the attempt and are returned
+// after the commit; a replay commits only the attempt (credits 0, pointing
+// at the first message). Storage faults commit nothing and are EUNAVAILABLE.
+//
+// Accept is the hot path, so it goes through bbolt's group commit: requests
+// arriving together share one fsync. bbolt may run the transaction function
+// more than once, so it works on copies, touches nothing but the
+// transaction, and returns client faults as outcomes rather than errors (an
+// error would make bbolt split the batch and retry every call in it). The
+// caller's Attempt is filled (Code, Message, MessageID, Credits) after the
+// commit, from the run that committed.
+func (db *DB) Accept(ctx context.Context, a *wagate.Accept) (*wagate.AcceptResult, error) {
+	if a == nil || a.Message == nil || a.Message.ID == "" || a.Message.Credits < 0 {
+		return nil, wagate.Errorf(wagate.EINTERNAL, "store: Accept needs a message with an id and credits >= 0")
+	}
+	now := db.now()
+	var (
+		res *wagate.AcceptResult
+		att *attemptRecord
+	)
+	outcome, fault := db.runBatch(ctx, "accept", func(tx *bolt.Tx) (outcome, err error) {
+		res, att = nil, nil
+		r, at, outcome, err := accept(tx, a, now)
+		if err != nil {
+			return nil, err
+		}
+		res, att = r, at
+		return outcome, nil
+	})
+	if fault != nil {
+		return nil, fault // nothing was committed, not even the attempt
+	}
+	if att != nil && a.Attempt != nil {
+		a.Attempt.Code = att.Code
+		a.Attempt.Message = att.Message
+		a.Attempt.MessageID = att.MessageID
+		a.Attempt.Credits = att.Credits
+	}
+	if outcome != nil {
+		return nil, outcome
+	}
+	return res, nil
+}
+
+// accept is one run of Accept's transaction. It returns the result and the
+// attempt that were written, the client-fault outcome, or a storage fault.
+func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time) (*wagate.AcceptResult, *attemptRecord, error, error) {
+	ws, err := getWorkspace(tx, a.WorkspaceID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ws == nil {
+		// No workspace, no attempt log to write to.
+		return nil, nil, wagate.Errorf(wagate.ENOTFOUND, "Webhook not found"), nil
+	}
+	if err := pruneIdempotency(tx, now, idempotencyPruneMax); err != nil {
+		return nil, nil, nil, err
+	}
+	res, outcome, err := acceptMessage(tx, ws, a, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	in := a.Attempt
+	if in == nil {
+		in = &wagate.Attempt{}
+	}
+	att := newAttemptRecord(in)
+	att.Code, att.Message, att.MessageID, att.Credits = "", "", "", 0
+	if outcome != nil {
+		att.Code = wagate.ErrorCode(outcome)
+		att.Message = wagate.ErrorMessage(outcome)
+	} else {
+		att.MessageID = res.Message.ID
+		if !res.Replayed {
+			att.Credits = res.Message.Credits
+		}
+	}
+	att.At = orNow(att.At, now)
+	if err := putAttempt(tx, ws.ID, att); err != nil {
+		return nil, nil, nil, err
+	}
+	return res, att, outcome, nil
+}
+
+// acceptMessage does the checks first and writes only when all pass, so a
+// client fault leaves nothing behind but the attempt its caller writes.
+func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.Time) (*wagate.AcceptResult, error, error) {
+	// Idempotency: same key and body within the window is a replay.
+	var idemKey []byte
+	var expired *idempotencyRecord
+	if a.IdempotencyKey != "" {
+		idemKey = join(ws.ID, a.IdempotencyKey)
+		var rec idempotencyRecord
+		ok, err := get(bucket(tx, bucketIdempotency), idemKey, &rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case ok && now.Sub(rec.At) < IdempotencyWindow:
+			if !bytes.Equal(rec.BodyHash, a.BodyHash[:]) {
+				return nil, wagate.Errorf(wagate.EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", a.IdempotencyKey), nil
+			}
+			first, err := mustMessage(tx, rec.MessageID)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &wagate.AcceptResult{Message: first.domain(), Replayed: true, Balance: ws.Balance}, nil, nil
+		case ok:
+			expired = &rec
+		}
+	}
+
+	m := newMessageRecord(a.Message) // a copy: this function may run twice
+	m.WorkspaceID = ws.ID
+	m.Status = wagate.StatusQueued
+	m.Error, m.Tries, m.SentAt, m.QueueSeq = "", nil, time.Time{}, 0
+	m.CreatedAt = orNow(m.CreatedAt, now)
+	if bucket(tx, bucketMessages).Get([]byte(m.ID)) != nil {
+		return nil, wagate.Errorf(wagate.EINTERNAL, "message id %s is already taken", m.ID), nil
+	}
+
+	// A chat named by id decides the account and the recipient.
+	if m.ChatID != 0 {
+		chat, err := getChat(tx, ws.ID, m.ChatID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if chat == nil {
+			return nil, errChatNotFound(m.ChatID), nil
+		}
+		m.AccountPhone, m.JID = chat.AccountPhone, chat.JID
+	}
+
+	if m.AccountPhone == "" {
+		return nil, wagate.Errorf(wagate.EINVALID, "whatsapp_account_phone: the workspace has no active WhatsApp account to send from; connect one, or name one"), nil
+	}
+	acct, err := getAccount(tx, wagate.AccountRef{WorkspaceID: ws.ID, Phone: m.AccountPhone})
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case acct == nil && m.ChatID != 0:
+		return nil, wagate.Errorf(wagate.EINVALID, "chat_id %d belongs to the WhatsApp account %s, which is no longer connected to this workspace", m.ChatID, m.AccountPhone), nil
+	case acct == nil:
+		return nil, wagate.Errorf(wagate.EINVALID, "whatsapp_account_phone %s is not a WhatsApp account of this workspace", m.AccountPhone), nil
+	case !acct.Active:
+		return nil, wagate.Errorf(wagate.EINVALID, "the WhatsApp account %s is not active; activate it or send from another account", m.AccountPhone), nil
+	}
+
+	if m.JID == "" || strings.ContainsRune(m.JID, 0) {
+		return nil, wagate.Errorf(wagate.EINVALID, "no recipient: give chat_id, jid, phone or chat_name"), nil
+	}
+	newChat := false
+	if m.ChatID == 0 {
+		id, err := findChatID(tx, ws.ID, m.AccountPhone, m.JID)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.ChatID, newChat = id, id == 0
+	}
+
+	balance, err := quota.Charge(ws.Balance, m.Credits)
+	if err != nil {
+		return nil, err, nil // ECREDITS, with how many are needed and left
+	}
+
+	// Every check passed: write.
+	if newChat {
+		chat := &chatRecord{
+			AccountPhone: m.AccountPhone,
+			JID:          m.JID,
+			Name:         a.ChatName,
+			Group:        strings.HasSuffix(m.JID, "@"+wagate.ServerGroup),
+			CreatedAt:    m.CreatedAt,
+		}
+		if err := createChat(tx, ws.ID, chat); err != nil {
+			return nil, nil, err
+		}
+		m.ChatID = chat.ID
+	}
+	ws.Balance = balance
+	if err := putWorkspace(tx, ws); err != nil {
+		return nil, nil, err
+	}
+	if err := enqueue(tx, m); err != nil {
+		return nil, nil, err
+	}
+	if err := putMessage(tx, m); err != nil {
+		return nil, nil, err
+	}
+	if err := indexMessage(tx, m); err != nil {
+		return nil, nil, err
+	}
+	if idemKey != nil {
+		if err := putIdempotency(tx, idemKey, expired, &idempotencyRecord{BodyHash: a.BodyHash[:], MessageID: m.ID, At: now}); err != nil {
+			return nil, nil, err
+		}
+	}
+	return &wagate.AcceptResult{Message: m.domain(), Balance: balance}, nil, nil
+}
+
+// putIdempotency writes the record and its time-index entry, replacing the
+// index entry of an expired record it overwrites.
+func putIdempotency(tx *bolt.Tx, key []byte, expired, rec *idempotencyRecord) error {
+	byTime := bucket(tx, bucketIdemByTime)
+	if expired != nil {
+		if err := byTime.Delete(idemTimeKey(expired.At, key)); err != nil {
+			return err
+		}
+	}
+	if err := put(bucket(tx, bucketIdempotency), key, rec); err != nil {
+		return err
+	}
+	return byTime.Put(idemTimeKey(rec.At, key), []byte{})
+}
+
+func idemTimeKey(at time.Time, key []byte) []byte {
+	return append(u64(uint64(at.UnixNano())), key...)
+}
+
+// pruneIdempotency deletes up to max idempotency records older than the
+// window, oldest first, so keys do not pile up forever.
+func pruneIdempotency(tx *bolt.Tx, now time.Time, max int) error {
+	byTime := bucket(tx, bucketIdemByTime)
+	limit := uint64(now.Add(-IdempotencyWindow).UnixNano())
+	var old [][]byte
+	c := byTime.Cursor()
+	for k, _ := c.First(); k != nil && len(old) < max; k, _ = c.Next() {
+		if len(k) < 8 || seqPrefix(k) >= limit {
+			break
+		}
+		old = append(old, copyBytes(k))
+	}
+	records := bucket(tx, bucketIdempotency)
+	for _, k := range old {
+		var rec idempotencyRecord
+		ok, err := get(records, k[8:], &rec)
+		if err != nil {
+			return err
+		}
+		if ok && uint64(rec.At.UnixNano()) == seqPrefix(k) {
+			if err := records.Delete(k[8:]); err != nil {
+				return err
+			}
+		}
+		if err := byTime.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func seqPrefix(k []byte) uint64 {
+	n, _ := seqOf(k[:8])
+	return n
+}
+
+// enqueue appends the message to its account's FIFO and remembers the
+// position in the message (the caller stores the message after).
+func enqueue(tx *bolt.Tx, m *messageRecord) error {
+	q, err := bucket(tx, bucketQueues).CreateBucketIfNotExists(join(m.WorkspaceID, m.AccountPhone))
+	if err != nil {
+		return err
+	}
+	seq, err := q.NextSequence()
+	if err != nil {
+		return err
+	}
+	m.QueueSeq = seq
+	return q.Put(u64(seq), []byte(m.ID))
+}
+
+// unqueue removes the message's queue entry, if it still points at it.
+func unqueue(tx *bolt.Tx, m *messageRecord) error {
+	if m.QueueSeq == 0 {
+		return nil
+	}
+	seq := m.QueueSeq
+	m.QueueSeq = 0
+	q := bucket(tx, bucketQueues).Bucket(join(m.WorkspaceID, m.AccountPhone))
+	if q == nil {
+		return nil
+	}
+	if v := q.Get(u64(seq)); v != nil && string(v) == m.ID {
+		return q.Delete(u64(seq))
+	}
+	return nil
+}
+
+// indexMessage adds the message to its workspace's list, newest last.
+func indexMessage(tx *bolt.Tx, m *messageRecord) error {
+	b, err := bucket(tx, bucketWsMessages).CreateBucketIfNotExists([]byte(m.WorkspaceID))
+	if err != nil {
+		return err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return b.Put(u64(seq), []byte(m.ID))
+}
+
+// getMessage returns the message record or nil.
+func getMessage(tx *bolt.Tx, id string) (*messageRecord, error) {
+	var rec messageRecord
+	ok, err := get(bucket(tx, bucketMessages), []byte(id), &rec)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// mustMessage is getMessage with ENOTFOUND for a missing message.
+func mustMessage(tx *bolt.Tx, id string) (*messageRecord, error) {
+	rec, err := getMessage(tx, id)
+	if err == nil && rec == nil {
+		err = wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id)
+	}
+	return rec, err
+}
+
+func putMessage(tx *bolt.Tx, m *messageRecord) error {
+	return put(bucket(tx, bucketMessages), []byte(m.ID), m)
+}
+
+// FindMessage returns a message of the workspace, or ENOTFOUND (also for
+// another workspace's message: ids are not secrets, but data is per tenant).
+func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.Message, error) {
+	var m *wagate.Message
+	err := db.view(ctx, "find message", func(tx *bolt.Tx) error {
+		rec, err := getMessage(tx, id)
+		if err != nil {
+			return err
+		}
+		if rec == nil || rec.WorkspaceID != workspaceID {
+			return wagate.Errorf(wagate.ENOTFOUND, "message %s is not a message of this workspace", id)
+		}
+		m = rec.domain()
+		return nil
+	})
+	return m, err
+}
+
+// ListMessages returns a workspace's messages newest first, at most limit
+// (DefaultListLimit when limit <= 0); status != "" keeps only that status.
+// ENOTFOUND for an unknown workspace, EINVALID for an unknown status.
+func (db *DB) ListMessages(ctx context.Context, workspaceID string, status wagate.MessageStatus, limit int) ([]*wagate.Message, error) {
+	if status != "" && !status.Valid() {
+		return nil, wagate.Errorf(wagate.EINVALID, "status %q is not queued, sending, sent or failed", status)
+	}
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	var list []*wagate.Message
+	err := db.view(ctx, "list messages", func(tx *bolt.Tx) error {
+		if _, err := mustWorkspace(tx, workspaceID); err != nil {
+			return err
+		}
+		b := bucket(tx, bucketWsMessages).Bucket([]byte(workspaceID))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil && len(list) < limit; k, v = c.Prev() {
+			rec, err := getMessage(tx, string(v))
+			if err != nil {
+				return err
+			}
+			if rec == nil || (status != "" && rec.Status != status) {
+				continue
+			}
+			list = append(list, rec.domain())
+		}
+		return nil
+	})
+	return list, err
+}
+
+// RecordAttempt appends an attempt that never reached Accept (bad JSON, a
+// disabled URL…) to the workspace's log, keeping the last
+// wagate.AttemptLimit. It goes through group commit like Accept: a flood of
+// bad requests must not queue up behind one fsync each. ENOTFOUND for an
+// unknown workspace.
+func (db *DB) RecordAttempt(ctx context.Context, workspaceID string, a *wagate.Attempt) error {
+	rec := newAttemptRecord(a)
+	rec.At = orNow(rec.At, db.now())
+	return db.batch(ctx, "record attempt", func(tx *bolt.Tx) (error, error) {
+		ws, err := getWorkspace(tx, workspaceID)
+		if err != nil {
+			return nil, err
+		}
+		if ws == nil {
+			return wagate.Errorf(wagate.ENOTFOUND, "workspace %q not found", workspaceID), nil
+		}
+		return nil, putAttempt(tx, workspaceID, rec)
+	})
+}
+
+// putAttempt appends an attempt and deletes the oldest beyond
+// wagate.AttemptLimit. Keys come from NextSequence and only the oldest are
+// ever deleted, so the keys are contiguous and the count is last-first+1:
+// no scan is needed.
+func putAttempt(tx *bolt.Tx, workspaceID string, rec *attemptRecord) error {
+	b, err := bucket(tx, bucketAttempts).CreateBucketIfNotExists([]byte(workspaceID))
+	if err != nil {
+		return err
+	}
+	last, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := put(b, u64(last), rec); err != nil {
+		return err
+	}
+	k, _ := b.Cursor().First()
+	first, err := seqOf(k)
+	if err != nil {
+		return err
+	}
+	for ; last-first+1 > wagate.AttemptLimit; first++ {
+		if err := b.Delete(u64(first)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListAttempts returns up to limit attempts (all kept, at most
+// wagate.AttemptLimit, when limit <= 0), newest first, with SendStatus and
+// SendError read from their messages at the time of the call. ENOTFOUND for
+// an unknown workspace.
+func (db *DB) ListAttempts(ctx context.Context, workspaceID string, limit int) ([]*wagate.Attempt, error) {
+	if limit <= 0 || limit > wagate.AttemptLimit {
+		limit = wagate.AttemptLimit
+	}
+	var list []*wagate.Attempt
+	err := db.view(ctx, "list attempts", func(tx *bolt.Tx) error {
+		if _, err := mustWorkspace(tx, workspaceID); err != nil {
+			return err
+		}
+		b := bucket(tx, bucketAttempts).Bucket([]byte(workspaceID))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Last(); k != nil && len(list) < limit; k, v = c.Prev() {
+			var rec attemptRecord
+			if err := decode(k, v, &rec); err != nil {
+				return err
+			}
+			a := rec.domain()
+			if a.MessageID != "" {
+				m, err := getMessage(tx, a.MessageID)
+				if err != nil {
+					return err
+				}
+				if m != nil {
+					a.SendStatus, a.SendError = m.Status, m.Error
+				}
+			}
+			list = append(list, a)
+		}
+		return nil
+	})
+	return list, err
+}
+
+// cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence, so a
+// kept body stays valid text for the JSON and CSV downloads.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	// Back off at most UTFMax-1 bytes: further back is invalid input anyway.
+	for j := 0; j < utf8.UTFMax-1 && i > 0 && !utf8.RuneStart(s[i]); j++ {
+		i--
+	}
+	return s[:i]
+}

@@ -1,0 +1,244 @@
+package store
+
+import (
+	"time"
+
+	"github.com/wagate/wagate"
+)
+
+// The records below are how the domain types are stored. They are private
+// to the store, so a domain type can change its fields (or gain JSON tags
+// for the API) without changing the file format, and the format can keep
+// what the API never shows (Account.Settings, the queue position of a
+// message). Short JSON names keep the hot records small.
+
+type workspaceRecord struct {
+	Seq          uint64    `json:"seq"` // creation order, for ListWorkspaces
+	ID           string    `json:"id"`
+	Name         string    `json:"name"`
+	Balance      int64     `json:"balance"`
+	Granted      int64     `json:"granted"`
+	Token        string    `json:"token"` // the inbound token: shown to owners as part of the URL
+	Enabled      bool      `json:"enabled"`
+	TokenCreated time.Time `json:"token_created"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func (r *workspaceRecord) domain() *wagate.Workspace {
+	return &wagate.Workspace{
+		ID:      r.ID,
+		Name:    r.Name,
+		Credits: r.Balance,
+		Granted: r.Granted,
+		Webhook: wagate.Webhook{
+			Token:     r.Token,
+			Enabled:   r.Enabled,
+			CreatedAt: r.TokenCreated,
+		},
+		CreatedAt: r.CreatedAt,
+	}
+}
+
+type accountRecord struct {
+	Phone       string            `json:"phone"`
+	Transport   string            `json:"transport"`
+	Settings    map[string]string `json:"settings,omitempty"`
+	Active      bool              `json:"active"`
+	ConnectedAt time.Time         `json:"connected_at"`
+}
+
+func newAccountRecord(a *wagate.Account) *accountRecord {
+	var settings map[string]string
+	if len(a.Settings) > 0 {
+		settings = make(map[string]string, len(a.Settings))
+		for k, v := range a.Settings {
+			settings[k] = v
+		}
+	}
+	return &accountRecord{
+		Phone:       a.Phone,
+		Transport:   a.Transport,
+		Settings:    settings,
+		Active:      a.Active,
+		ConnectedAt: a.ConnectedAt,
+	}
+}
+
+func (r *accountRecord) domain(workspaceID string) *wagate.Account {
+	return &wagate.Account{
+		WorkspaceID: workspaceID,
+		Phone:       r.Phone,
+		Transport:   r.Transport,
+		Settings:    r.Settings,
+		Active:      r.Active,
+		ConnectedAt: r.ConnectedAt,
+	}
+}
+
+type chatRecord struct {
+	ID           int64     `json:"id"`
+	AccountPhone string    `json:"account"`
+	JID          string    `json:"jid"`
+	Name         string    `json:"name"`
+	Group        bool      `json:"group"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func newChatRecord(c *wagate.Chat) *chatRecord {
+	return &chatRecord{
+		ID:           c.ID,
+		AccountPhone: c.AccountPhone,
+		JID:          c.JID,
+		Name:         c.Name,
+		Group:        c.Group,
+		CreatedAt:    c.CreatedAt,
+	}
+}
+
+func (r *chatRecord) domain(workspaceID string) *wagate.Chat {
+	return &wagate.Chat{
+		ID:           r.ID,
+		WorkspaceID:  workspaceID,
+		AccountPhone: r.AccountPhone,
+		JID:          r.JID,
+		Name:         r.Name,
+		Group:        r.Group,
+		CreatedAt:    r.CreatedAt,
+	}
+}
+
+type tryRecord struct {
+	At         time.Time `json:"at"`
+	Result     string    `json:"result"`
+	Error      string    `json:"error,omitempty"`
+	ProviderID string    `json:"provider_id,omitempty"`
+}
+
+type messageRecord struct {
+	ID           string               `json:"id"`
+	WorkspaceID  string               `json:"ws"`
+	Status       wagate.MessageStatus `json:"status"`
+	AccountPhone string               `json:"account"`
+	ChatID       int64                `json:"chat_id"`
+	JID          string               `json:"jid"`
+	Text         string               `json:"text,omitempty"`
+	FileURL      string               `json:"file_url,omitempty"`
+	FileName     string               `json:"file_name,omitempty"`
+	Credits      int64                `json:"credits"`
+	Error        string               `json:"error,omitempty"`
+	Tries        []tryRecord          `json:"tries,omitempty"`
+	CreatedAt    time.Time            `json:"created_at"`
+	SentAt       time.Time            `json:"sent_at,omitzero"`
+	// QueueSeq is the key of the message's entry in its account's queue,
+	// so taking it out of the queue is a direct delete, not a scan.
+	QueueSeq uint64 `json:"queue_seq,omitempty"`
+	// SendingAt is when the sender took the message (MarkSending); kept
+	// for the record of an interrupted send.
+	SendingAt time.Time `json:"sending_at,omitzero"`
+}
+
+func newMessageRecord(m *wagate.Message) *messageRecord {
+	r := &messageRecord{
+		ID:           m.ID,
+		WorkspaceID:  m.WorkspaceID,
+		Status:       m.Status,
+		AccountPhone: m.AccountPhone,
+		ChatID:       m.ChatID,
+		JID:          m.JID,
+		Text:         m.Text,
+		FileURL:      m.FileURL,
+		FileName:     m.FileName,
+		Credits:      m.Credits,
+		Error:        m.Error,
+		CreatedAt:    m.CreatedAt,
+		SentAt:       m.SentAt,
+	}
+	for _, t := range m.Tries {
+		r.Tries = append(r.Tries, tryRecord(t))
+	}
+	return r
+}
+
+func (r *messageRecord) domain() *wagate.Message {
+	m := &wagate.Message{
+		ID:           r.ID,
+		WorkspaceID:  r.WorkspaceID,
+		Status:       r.Status,
+		AccountPhone: r.AccountPhone,
+		ChatID:       r.ChatID,
+		JID:          r.JID,
+		Text:         r.Text,
+		FileURL:      r.FileURL,
+		FileName:     r.FileName,
+		Credits:      r.Credits,
+		Error:        r.Error,
+		CreatedAt:    r.CreatedAt,
+		SentAt:       r.SentAt,
+	}
+	for _, t := range r.Tries {
+		m.Tries = append(m.Tries, wagate.Try(t))
+	}
+	return m
+}
+
+// holdsCredits reports whether the message's credits are spent (queued,
+// sending or sent) rather than refunded (failed): the audit's sum.
+func (r *messageRecord) holdsCredits() bool {
+	switch r.Status {
+	case wagate.StatusQueued, wagate.StatusSending, wagate.StatusSent:
+		return true
+	}
+	return false
+}
+
+type attemptRecord struct {
+	At          time.Time `json:"at"`
+	RequestID   string    `json:"request_id,omitempty"`
+	RemoteAddr  string    `json:"remote_addr,omitempty"`
+	ContentType string    `json:"content_type,omitempty"`
+	Body        string    `json:"body,omitempty"`
+	Code        string    `json:"code,omitempty"`
+	Message     string    `json:"message,omitempty"`
+	MessageID   string    `json:"message_id,omitempty"`
+	Credits     int64     `json:"credits,omitempty"`
+}
+
+func newAttemptRecord(a *wagate.Attempt) *attemptRecord {
+	return &attemptRecord{
+		At:          a.At,
+		RequestID:   a.RequestID,
+		RemoteAddr:  a.RemoteAddr,
+		ContentType: a.ContentType,
+		Body:        cutUTF8(a.Body, wagate.AttemptBodyLimit),
+		Code:        a.Code,
+		Message:     a.Message,
+		MessageID:   a.MessageID,
+		Credits:     a.Credits,
+	}
+}
+
+func (r *attemptRecord) domain() *wagate.Attempt {
+	return &wagate.Attempt{
+		At:          r.At,
+		RequestID:   r.RequestID,
+		RemoteAddr:  r.RemoteAddr,
+		ContentType: r.ContentType,
+		Body:        r.Body,
+		Code:        r.Code,
+		Message:     r.Message,
+		MessageID:   r.MessageID,
+		Credits:     r.Credits,
+	}
+}
+
+type tokenRecord struct {
+	WorkspaceID string      `json:"ws,omitempty"`
+	Role        wagate.Role `json:"role"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+type idempotencyRecord struct {
+	BodyHash  []byte    `json:"body_hash"`
+	MessageID string    `json:"message_id"`
+	At        time.Time `json:"at"`
+}

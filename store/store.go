@@ -1,0 +1,345 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/wagate/wagate"
+)
+
+// SchemaVersion is the layout version this package writes. Open refuses a
+// file with a newer version: an older wagate must not half-understand (and
+// then rewrite) records it does not know.
+const SchemaVersion = 1
+
+// InitialMmapSize pre-sizes the memory map, so the file can grow to this
+// size without remapping. A remap waits for every open read transaction,
+// which would stall the accept path while a long read (ListMessages, Audit)
+// runs.
+const InitialMmapSize = 64 << 20
+
+// LockTimeout is how long Open waits for the file lock. bbolt's default is to
+// wait forever, which turns a second `wagate serve` on the same data folder
+// into a silent hang instead of an error.
+const LockTimeout = time.Second
+
+// MaxBatchDelay is how long a group commit waits for more writers before it
+// commits. bbolt's default of 10 ms is a latency floor that a lone writer
+// pays in full and that is slower than plain Update below ~16 concurrent
+// writers. 1 ms is enough to gather the requests that arrive together; under
+// load the writers that come in while a commit is fsyncing gather in the next
+// batch anyway, so group commit still pays one fsync for many accepts.
+const MaxBatchDelay = time.Millisecond
+
+// Bucket names; see the package documentation for what each holds.
+var (
+	bucketMeta         = []byte("meta")
+	bucketWorkspaces   = []byte("workspaces")
+	bucketInbound      = []byte("inbound")
+	bucketAccounts     = []byte("accounts")
+	bucketChats        = []byte("chats")
+	bucketChatJIDs     = []byte("chat_jids")
+	bucketMessages     = []byte("messages")
+	bucketWsMessages   = []byte("ws_messages")
+	bucketQueues       = []byte("queues")
+	bucketSending      = []byte("sending")
+	bucketIdempotency  = []byte("idempotency")
+	bucketIdemByTime   = []byte("idempotency_by_time")
+	bucketAttempts     = []byte("attempts")
+	bucketTokens       = []byte("tokens")
+	keySchema          = []byte("schema")
+	allBuckets         = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens}
+	errUnknownBucket   = errors.New("store: a top-level bucket is missing")
+	errCorruptSequence = errors.New("store: a sequence key is not 8 bytes")
+)
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// Logger receives the store's and bbolt's warnings; nil means
+	// zap.NewNop().
+	Logger *zap.Logger
+	// Now is the clock for idempotency expiry and for times the caller left
+	// zero; nil means time.Now. Tests inject it to step over the 24 h
+	// idempotency window without waiting.
+	Now func() time.Time
+}
+
+// DB is wagate's bbolt store. It is safe for concurrent use; bbolt allows
+// one writer and many readers at a time.
+type DB struct {
+	bolt *bolt.DB
+	path string
+	log  *zap.Logger
+	now  func() time.Time
+}
+
+// Compile-time guards: DB is the storage backend of every domain service.
+// (The sender.Queue guard is in a test file, so the package itself does not
+// depend on the sender.)
+var (
+	_ wagate.WorkspaceService = (*DB)(nil)
+	_ wagate.AccountService   = (*DB)(nil)
+	_ wagate.ChatService      = (*DB)(nil)
+	_ wagate.MessageService   = (*DB)(nil)
+	_ wagate.AttemptService   = (*DB)(nil)
+	_ wagate.TokenService     = (*DB)(nil)
+)
+
+// Open opens (or creates) the bbolt file at path, creates every bucket and
+// checks the schema version. A file locked by another process is an error
+// after LockTimeout rather than a hang.
+func Open(path string, opts Options) (*DB, error) {
+	log := opts.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         LockTimeout,
+		InitialMmapSize: InitialMmapSize,
+		// bbolt logs every key it touches at debug level; keep its
+		// warnings and errors only.
+		Logger: boltLogger{log.Named("bbolt").WithOptions(zap.IncreaseLevel(zapcore.WarnLevel)).Sugar()},
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("store: %s is locked by another process (is a wagate server running on this data folder?): %w", path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// NoSync stays false: every commit is fsynced before it returns, which
+	// is what lets the gateway answer 200 only for durable messages.
+	bdb.MaxBatchDelay = MaxBatchDelay
+	db := &DB{bolt: bdb, path: path, log: log, now: now}
+	if err := bdb.Update(initSchema); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// initSchema creates every top-level bucket and stamps or checks the schema
+// version, in one commit.
+func initSchema(tx *bolt.Tx) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	v := meta.Get(keySchema)
+	if v == nil {
+		return meta.Put(keySchema, u64(SchemaVersion))
+	}
+	if len(v) != 8 {
+		return fmt.Errorf("schema version is %d bytes, not 8: this is not a wagate store", len(v))
+	}
+	if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
+		return fmt.Errorf("schema version %d is newer than this wagate understands (%d): run a newer wagate on this data folder", got, SchemaVersion)
+	}
+	return nil
+}
+
+// Close closes the file. It waits for open transactions, so the server
+// closes the store last, after the HTTP server and the sender.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Path returns the file the store was opened on, for logs and `wagate check`.
+func (db *DB) Path() string { return db.path }
+
+// boltLogger adapts zap to bbolt's Logger: the sugared logger has every
+// method but bbolt's spelling of Warning.
+type boltLogger struct{ *zap.SugaredLogger }
+
+func (l boltLogger) Warning(v ...any)                 { l.Warn(v...) }
+func (l boltLogger) Warningf(format string, v ...any) { l.Warnf(format, v...) }
+
+// unavailable wraps a storage fault as EUNAVAILABLE, keeping the cause for
+// errors.Is. Domain errors (*wagate.Error anywhere in the chain) pass
+// through unchanged.
+func unavailable(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var we *wagate.Error
+	if errors.As(err, &we) {
+		return err
+	}
+	return fmt.Errorf("store: %s: %w: %w", op, wagate.Errorf(wagate.EUNAVAILABLE, "storage is unavailable; try again in a moment"), err)
+}
+
+// begin refuses to start work for a caller that already gave up.
+func begin(ctx context.Context, op string) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable(op, err)
+	}
+	return nil
+}
+
+// view runs fn in a read transaction.
+func (db *DB) view(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
+	if err := begin(ctx, op); err != nil {
+		return err
+	}
+	return unavailable(op, db.bolt.View(fn))
+}
+
+// update runs fn in its own write transaction: for admin writes, which are
+// rare and where a domain error must roll back.
+func (db *DB) update(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
+	if err := begin(ctx, op); err != nil {
+		return err
+	}
+	return unavailable(op, db.bolt.Update(fn))
+}
+
+// batch runs fn in a group commit (bolt.DB.Batch). bbolt may run fn more
+// than once (a failing call in a batch is retried alone, and the others are
+// run again), and an error from fn would split the batch. So fn returns two
+// errors: outcome, a domain result that fn must only return before it wrote
+// anything it wants undone (it is returned to the caller after the commit),
+// and err, a storage fault that rolls back. The outcome variable is reset at
+// every run of fn.
+func (db *DB) batch(ctx context.Context, op string, fn func(tx *bolt.Tx) (outcome, err error)) error {
+	outcome, err := db.runBatch(ctx, op, fn)
+	if err != nil {
+		return err
+	}
+	return outcome
+}
+
+// runBatch is batch with the outcome of a committed run and a storage fault
+// (wrapped as EUNAVAILABLE) kept apart.
+func (db *DB) runBatch(ctx context.Context, op string, fn func(tx *bolt.Tx) (outcome, err error)) (outcome, fault error) {
+	if err := begin(ctx, op); err != nil {
+		return nil, err
+	}
+	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+		outcome = nil
+		o, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		outcome = o
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable(op, err)
+	}
+	return outcome, nil
+}
+
+// bucket returns a top-level bucket; they all exist after Open.
+func bucket(tx *bolt.Tx, name []byte) *bolt.Bucket {
+	b := tx.Bucket(name)
+	if b == nil {
+		// Only a file modified behind our back gets here.
+		panic(fmt.Sprintf("%v: %s", errUnknownBucket, name))
+	}
+	return b
+}
+
+// u64 encodes n as an 8-byte big-endian key, so keys sort like numbers.
+func u64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+// seqOf decodes a key written by u64.
+func seqOf(k []byte) (uint64, error) {
+	if len(k) != 8 {
+		return 0, errCorruptSequence
+	}
+	return binary.BigEndian.Uint64(k), nil
+}
+
+// join builds a composite key from parts separated by NUL, which no
+// workspace id, phone, JID or idempotency key contains in practice; a part
+// with a NUL is refused by the callers that take client input.
+func join(parts ...string) []byte {
+	n := len(parts) - 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+// split undoes join.
+func split(k []byte) []string {
+	parts := bytes.Split(k, []byte{0})
+	s := make([]string, len(parts))
+	for i, p := range parts {
+		s[i] = string(p)
+	}
+	return s
+}
+
+// copyBytes copies a key or value out of a transaction's memory, which is
+// only valid until the transaction ends (or, in a write transaction, until
+// the next change).
+func copyBytes(b []byte) []byte { return append([]byte(nil), b...) }
+
+// get decodes the JSON record at key into v and reports whether it exists.
+func get(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	data := b.Get(key)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return true, fmt.Errorf("decode %q: %w", key, err)
+	}
+	return true, nil
+}
+
+// decode decodes a JSON record read by a cursor.
+func decode(k, v []byte, rec any) error {
+	if err := json.Unmarshal(v, rec); err != nil {
+		return fmt.Errorf("decode %q: %w", k, err)
+	}
+	return nil
+}
+
+// put encodes v as JSON at key.
+func put(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %q: %w", key, err)
+	}
+	return b.Put(key, data)
+}
+
+// orNow returns t, or now when t is zero.
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t
+}
