@@ -28,7 +28,9 @@ type Queue interface {
 	MarkSent(ctx context.Context, id string, try wagate.Try) error
 	// MarkFailed records the try, sets the message failed with try.Error and
 	// refunds its credits, all in one write. A message already failed is
-	// left as it is: a refund never happens twice.
+	// left as it is: a refund never happens twice. The sender calls it only
+	// for a message it has marked sending, even when the message never
+	// reached a transport (its account was deleted, say).
 	MarkFailed(ctx context.Context, id string, try wagate.Try) error
 	// RecoverSending handles the messages a crash left in sending, at start,
 	// before any send: see the README's delivery promises.

@@ -1,0 +1,32 @@
+package sender
+
+import "errors"
+
+// permanentError marks a transport error after which another try cannot
+// succeed. It wraps the transport's own error so errors.Is and errors.As
+// still see through it, and its text is the wrapped text unchanged, since
+// that text becomes the message's error that the workspace reads.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as permanent: the recipient is bad, the number is not
+// on WhatsApp, the media was rejected, the settings are wrong. A transport
+// returns Permanent(err) for those, so the sender fails the message at once
+// instead of retrying it; any error not marked is taken as transient
+// (timeouts, 5xx, rate limits). Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err, or any error it wraps, was marked by
+// Permanent. Wrapping a permanent error with fmt.Errorf("…: %w", err) keeps
+// it permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}

@@ -1,0 +1,89 @@
+package sender
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Values of the result label of wagate_sender_sends_total.
+const (
+	resultSent            = "sent"
+	resultFailedPermanent = "failed_permanent" // the transport said another try cannot succeed
+	resultFailedTransient = "failed_transient" // would be retried; failed while there are no retries
+	resultFailedAccount   = "failed_account"   // never reached a transport: account deleted or its transport missing
+)
+
+// metrics are the sender's Prometheus series. They always exist, so the code
+// that updates them needs no nil checks; they are registered only when
+// Config.Registerer is set. Queue depth is not here: the store knows it.
+type metrics struct {
+	sends        *prometheus.CounterVec
+	workers      prometheus.Gauge
+	gapDrawn     prometheus.Histogram
+	gapActual    prometheus.Histogram
+	sendDuration prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer, interval, jitter time.Duration) *metrics {
+	gaps := gapBuckets(interval-jitter, interval+jitter)
+	m := &metrics{
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "wagate", Subsystem: "sender", Name: "sends_total",
+			Help: "Messages the sender finished, by result.",
+		}, []string{"result"}),
+		workers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "wagate", Subsystem: "sender", Name: "active_workers",
+			Help: "Accounts that have a worker now: sending, or waiting out the gap after their last send.",
+		}),
+		gapDrawn: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "wagate", Subsystem: "sender", Name: "gap_drawn_seconds",
+			Help:    "Pauses drawn between two send starts of one account.",
+			Buckets: gaps,
+		}),
+		gapActual: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "wagate", Subsystem: "sender", Name: "gap_actual_seconds",
+			Help:    "Measured time between two send starts of one account, for sends that waited for their turn (idle time is not a gap).",
+			Buckets: gaps,
+		}),
+		sendDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "wagate", Subsystem: "sender", Name: "send_duration_seconds",
+			Help:    "Time a transport took to send one message.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14), // 5 ms … 41 s
+		}),
+	}
+	// Every result shows from the start, at 0, so a rate() over it works
+	// before the first failure.
+	for _, r := range []string{resultSent, resultFailedPermanent, resultFailedTransient, resultFailedAccount} {
+		m.sends.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.sends, m.workers, m.gapDrawn, m.gapActual, m.sendDuration)
+	}
+	return m
+}
+
+// gapBuckets spreads histogram buckets over the window [lo, hi] the gaps are
+// drawn from, so the histogram shows the spread inside it, and adds a few
+// above it, where a late send (a slow store, an overloaded machine) lands.
+func gapBuckets(lo, hi time.Duration) []float64 {
+	if hi <= 0 {
+		return prometheus.DefBuckets
+	}
+	step := (hi - lo) / 8
+	if step <= 0 {
+		step = max(hi/20, 10*time.Millisecond)
+	}
+	var b []float64
+	for v := lo - step; v <= hi+step; v += step {
+		if v > 0 {
+			b = append(b, v.Seconds())
+		}
+	}
+	for _, f := range []time.Duration{2 * hi, 5 * hi} {
+		if f.Seconds() > b[len(b)-1] {
+			b = append(b, f.Seconds())
+		}
+	}
+	return b
+}
