@@ -1,0 +1,572 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wagate/wagate"
+)
+
+// Limits of the admin API.
+const (
+	maxWorkspaceName   = 200
+	maxCreditsAmount   = 1_000_000_000_000 // per call; keeps sums far from int64 overflow
+	defaultMessageList = 50
+	maxMessageList     = 1000
+)
+
+// cloudAPIRequired are the settings an account on the cloudapi transport
+// cannot send without (SPEC §8).
+var cloudAPIRequired = []string{"phone_number_id", "access_token"}
+
+// CreateWorkspace creates a workspace with an enabled inbound URL and its
+// first owner token, both 32 random bytes. It is the admin API's POST
+// /workspaces and what `serve --demo` calls. The owner token is returned
+// once and stored only as its hash.
+func (s *Server) CreateWorkspace(ctx context.Context, name string, credits int64) (ws *wagate.Workspace, ownerToken string, err error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return nil, "", wagate.Errorf(wagate.EINVALID, `missing field "name": give the workspace a name`)
+	case utf8.RuneCountInString(name) > maxWorkspaceName:
+		return nil, "", wagate.Errorf(wagate.EINVALID, `field "name" is longer than %d characters`, maxWorkspaceName)
+	case credits < 0:
+		return nil, "", wagate.Errorf(wagate.EINVALID, `field "credits" is %d; a new workspace starts with 0 or more credits`, credits)
+	case credits > maxCreditsAmount:
+		return nil, "", wagate.Errorf(wagate.EINVALID, `field "credits" is over %d`, int64(maxCreditsAmount))
+	}
+	id, err := wagate.NewWorkspaceID(s.rand)
+	if err != nil {
+		return nil, "", err
+	}
+	inbound, err := wagate.NewToken(s.rand)
+	if err != nil {
+		return nil, "", err
+	}
+	owner, err := wagate.NewToken(s.rand)
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.now().UTC()
+	ws = &wagate.Workspace{
+		ID:        id,
+		Name:      name,
+		Credits:   credits,
+		Granted:   credits,
+		Webhook:   wagate.Webhook{Token: inbound, Enabled: true, CreatedAt: now},
+		CreatedAt: now,
+	}
+	t := &wagate.Token{Hash: wagate.HashToken(owner), WorkspaceID: id, Role: wagate.RoleOwner, CreatedAt: now}
+	if err := s.svc.Workspaces.CreateWorkspace(ctx, ws, t); err != nil {
+		return nil, "", err
+	}
+	return ws, owner, nil
+}
+
+// POST /api/v1/workspaces (operator).
+func (s *Server) createWorkspace(c echo.Context) error {
+	if err := requireOperator(c); err != nil {
+		return err
+	}
+	var in struct {
+		Name    string `json:"name"`
+		Credits int64  `json:"credits"`
+	}
+	if err := bindJSON(c, &in, "name", "credits"); err != nil {
+		return err
+	}
+	ws, owner, err := s.CreateWorkspace(c.Request().Context(), in.Name, in.Credits)
+	if err != nil {
+		return err
+	}
+	c.Set(ctxWorkspace, ws.ID)
+	out := struct {
+		workspaceJSON
+		OwnerToken string `json:"owner_token"`
+	}{s.renderWorkspace(ws), owner}
+	return c.JSON(http.StatusCreated, &out)
+}
+
+// GET /api/v1/workspaces (operator).
+func (s *Server) listWorkspaces(c echo.Context) error {
+	if err := requireOperator(c); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	list, err := s.svc.Workspaces.ListWorkspaces(ctx)
+	if err != nil {
+		return err
+	}
+	out := make([]workspaceJSON, 0, len(list))
+	for _, ws := range list {
+		// ListWorkspaces leaves Accounts out; the object lists them.
+		if ws.Accounts == nil {
+			if ws.Accounts, err = s.svc.Accounts.ListAccounts(ctx, ws.ID); err != nil {
+				return err
+			}
+		}
+		out = append(out, s.renderWorkspace(ws))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"workspaces": out})
+}
+
+// GET /api/v1/workspaces/:ws (operator, owner, support).
+func (s *Server) getWorkspace(c echo.Context) error {
+	id, err := s.workspaceFor(c, read)
+	if err != nil {
+		return err
+	}
+	ws, err := s.findWorkspace(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.renderWorkspace(ws))
+}
+
+// POST /api/v1/workspaces/:ws/credits (operator).
+func (s *Server) addCredits(c echo.Context) error {
+	if err := requireOperator(c); err != nil {
+		return err
+	}
+	id, err := s.workspaceFor(c, write)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Amount *int64 `json:"amount"`
+	}
+	if err := bindJSON(c, &in, "amount"); err != nil {
+		return err
+	}
+	switch {
+	case in.Amount == nil:
+		return wagate.Errorf(wagate.EINVALID, `missing field "amount": the credits to add (negative to take away)`)
+	case *in.Amount > maxCreditsAmount || *in.Amount < -maxCreditsAmount:
+		return wagate.Errorf(wagate.EINVALID, `field "amount" must be between -%d and %d`, int64(maxCreditsAmount), int64(maxCreditsAmount))
+	}
+	ws, err := s.svc.Workspaces.AddCredits(c.Request().Context(), id, *in.Amount)
+	if err != nil {
+		return err
+	}
+	if ws.Accounts == nil {
+		if ws, err = s.findWorkspace(c.Request().Context(), id); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, s.renderWorkspace(ws))
+}
+
+// PATCH /api/v1/workspaces/:ws/webhook (owner).
+func (s *Server) setWebhook(c echo.Context) error {
+	id, err := s.workspaceFor(c, write)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if err := bindJSON(c, &in, "enabled"); err != nil {
+		return err
+	}
+	if in.Enabled == nil {
+		return wagate.Errorf(wagate.EINVALID, `missing field "enabled": true to switch the inbound URL on, false to switch it off`)
+	}
+	ws, err := s.svc.Workspaces.SetWebhookEnabled(c.Request().Context(), id, *in.Enabled)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.renderWebhook(ws.Webhook))
+}
+
+// POST /api/v1/workspaces/:ws/webhook/regenerate (owner).
+func (s *Server) regenerateWebhook(c echo.Context) error {
+	id, err := s.workspaceFor(c, write)
+	if err != nil {
+		return err
+	}
+	tok, err := wagate.NewToken(s.rand)
+	if err != nil {
+		return err
+	}
+	ws, err := s.svc.Workspaces.RegenerateWebhook(c.Request().Context(), id, tok, s.now().UTC())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.renderWebhook(ws.Webhook))
+}
+
+// GET /api/v1/workspaces/:ws/webhook/attempts?limit=N (owner, support).
+func (s *Server) listAttempts(c echo.Context) error {
+	id, err := s.workspaceFor(c, read)
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(c, wagate.AttemptLimit, wagate.AttemptLimit)
+	if err != nil {
+		return err
+	}
+	list, err := s.svc.Attempts.ListAttempts(c.Request().Context(), id, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]attemptJSON, 0, len(list))
+	for _, a := range list {
+		out = append(out, renderAttempt(a))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"attempts": out})
+}
+
+// GET /api/v1/workspaces/:ws/webhook/attempts/download?format=jsonl|csv
+// (owner, support): the last 100 attempts, oldest first, as a file.
+func (s *Server) downloadAttempts(c echo.Context) error {
+	id, err := s.workspaceFor(c, read)
+	if err != nil {
+		return err
+	}
+	format := c.QueryParam("format")
+	switch format {
+	case "":
+		format = "jsonl"
+	case "jsonl", "csv":
+	default:
+		return wagate.Errorf(wagate.EINVALID, "format %q is not supported; use format=jsonl or format=csv", cut(format, 20))
+	}
+	list, err := s.svc.Attempts.ListAttempts(c.Request().Context(), id, wagate.AttemptLimit)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	contentType := "application/x-ndjson"
+	if format == "csv" {
+		contentType = "text/csv; charset=utf-8"
+		w := csv.NewWriter(&buf)
+		_ = w.Write(attemptFields) // writes to a bytes.Buffer cannot fail
+		for i := len(list) - 1; i >= 0; i-- {
+			_ = w.Write(renderAttempt(list[i]).csvRow())
+		}
+		w.Flush()
+	} else {
+		enc := json.NewEncoder(&buf)
+		for i := len(list) - 1; i >= 0; i-- {
+			if err := enc.Encode(renderAttempt(list[i])); err != nil {
+				return err
+			}
+		}
+	}
+	name := fmt.Sprintf("wagate-attempts-%s-%s.%s", id, s.now().UTC().Format("20060102T150405Z"), format)
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", name))
+	return c.Blob(http.StatusOK, contentType, buf.Bytes())
+}
+
+// POST /api/v1/workspaces/:ws/accounts (owner).
+func (s *Server) createAccount(c echo.Context) error {
+	id, err := s.workspaceFor(c, write)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Phone     string            `json:"phone"`
+		Transport string            `json:"transport"`
+		Settings  map[string]string `json:"settings"`
+	}
+	if err := bindJSON(c, &in, "phone", "transport", "settings"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.Phone) == "" {
+		return wagate.Errorf(wagate.EINVALID, `missing field "phone": the account's WhatsApp number in international format, e.g. +14155552671`)
+	}
+	phone, err := wagate.NormalizePhone(in.Phone, s.cfg.PhoneCheck)
+	if err != nil {
+		return fieldError("phone", err)
+	}
+	switch in.Transport {
+	case "":
+		in.Transport = wagate.TransportDryrun
+	case wagate.TransportDryrun:
+	case wagate.TransportCloudAPI:
+		var missing []string
+		for _, k := range cloudAPIRequired {
+			if strings.TrimSpace(in.Settings[k]) == "" {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) > 0 {
+			return wagate.Errorf(wagate.EINVALID, `transport "cloudapi" needs the settings phone_number_id and access_token; missing: %s`, strings.Join(missing, ", "))
+		}
+	default:
+		return wagate.Errorf(wagate.EINVALID, `transport %q is not supported; use "dryrun" (the default) or "cloudapi"`, cut(in.Transport, 40))
+	}
+	a := &wagate.Account{
+		WorkspaceID: id,
+		Phone:       phone,
+		Transport:   in.Transport,
+		Settings:    in.Settings,
+		Active:      true,
+		ConnectedAt: s.now().UTC(),
+	}
+	if err := s.svc.Accounts.CreateAccount(c.Request().Context(), a); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, renderAccount(a))
+}
+
+// GET /api/v1/workspaces/:ws/accounts (owner, support).
+func (s *Server) listAccounts(c echo.Context) error {
+	id, err := s.workspaceFor(c, read)
+	if err != nil {
+		return err
+	}
+	list, err := s.svc.Accounts.ListAccounts(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	out := make([]accountJSON, 0, len(list))
+	for _, a := range list {
+		out = append(out, renderAccount(a))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"accounts": out})
+}
+
+// accountRef reads the :phone path parameter; "+" may come percent-encoded
+// or be left out, as NormalizePhone reads digits as international.
+func (s *Server) accountRef(c echo.Context, workspaceID string) (wagate.AccountRef, error) {
+	raw, err := url.PathUnescape(c.Param("phone"))
+	if err != nil {
+		raw = c.Param("phone")
+	}
+	phone, err := wagate.NormalizePhone(raw, s.cfg.PhoneCheck)
+	if err != nil {
+		return wagate.AccountRef{}, wagate.Errorf(wagate.EINVALID, "account phone in the path: %s", wagate.ErrorMessage(err))
+	}
+	return wagate.AccountRef{WorkspaceID: workspaceID, Phone: phone}, nil
+}
+
+// accountNotFound gives ENOTFOUND a message that names the account.
+func accountNotFound(err error, ref wagate.AccountRef) error {
+	if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+		return wagate.Errorf(wagate.ENOTFOUND, "account %s not found in this workspace", ref.Phone)
+	}
+	return err
+}
+
+// PATCH /api/v1/workspaces/:ws/accounts/:phone (owner).
+func (s *Server) setAccountActive(c echo.Context) error {
+	id, err := s.workspaceFor(c, write)
+	if err != nil {
+		return err
+	}
+	ref, err := s.accountRef(c, id)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Active *bool `json:"active"`
+	}
+	if err := bindJSON(c, &in, "active"); err != nil {
+		return err
+	}
+	if in.Active == nil {
+		return wagate.Errorf(wagate.EINVALID, `missing field "active": true or false`)
+	}
+	a, err := s.svc.Accounts.SetAccountActive(c.Request().Context(), ref, *in.Active)
+	if err != nil {
+		return accountNotFound(err, ref)
+	}
+	if a.Active && s.svc.Waker != nil {
+		s.svc.Waker.Wake(ref) // messages may have waited for it
+	}
+	return c.JSON(http.StatusOK, renderAccount(a))
+}
+
+// DELETE /api/v1/workspaces/:ws/accounts/:phone (owner).
+func (s *Server) deleteAccount(c echo.Context) error {
+	id, err := s.workspaceFor(c, write)
+	if err != nil {
+		return err
+	}
+	ref, err := s.accountRef(c, id)
+	if err != nil {
+		return err
+	}
+	if err := s.svc.Accounts.DeleteAccount(c.Request().Context(), ref, s.now().UTC()); err != nil {
+		return accountNotFound(err, ref)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// POST /api/v1/workspaces/:ws/chats (owner).
+func (s *Server) createChat(c echo.Context) error {
+	id, err := s.workspaceFor(c, write)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		AccountPhone string `json:"account_phone"`
+		JID          string `json:"jid"`
+		Phone        string `json:"phone"`
+		Name         string `json:"name"`
+	}
+	if err := bindJSON(c, &in, "account_phone", "jid", "phone", "name"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(in.AccountPhone) == "" {
+		return wagate.Errorf(wagate.EINVALID, `missing field "account_phone": the account the chat belongs to`)
+	}
+	accountPhone, err := wagate.NormalizePhone(in.AccountPhone, s.cfg.PhoneCheck)
+	if err != nil {
+		return fieldError("account_phone", err)
+	}
+	ctx := c.Request().Context()
+	if _, err := s.svc.Accounts.FindAccount(ctx, wagate.AccountRef{WorkspaceID: id, Phone: accountPhone}); err != nil {
+		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+			return wagate.Errorf(wagate.EINVALID, "account_phone %s is not an account of this workspace; connect it first (POST …/accounts)", accountPhone)
+		}
+		return err
+	}
+	hasJID, hasPhone := strings.TrimSpace(in.JID) != "", strings.TrimSpace(in.Phone) != ""
+	var j wagate.JID
+	switch {
+	case hasJID && hasPhone:
+		return wagate.Errorf(wagate.EINVALID, `give "jid" or "phone", not both`)
+	case hasJID:
+		if j, err = wagate.ParseJID(in.JID, s.cfg.PhoneCheck); err != nil {
+			return fieldError("jid", err)
+		}
+	case hasPhone:
+		p, err := wagate.NormalizePhone(in.Phone, s.cfg.PhoneCheck)
+		if err != nil {
+			return fieldError("phone", err)
+		}
+		j = wagate.PhoneJID(p)
+	default:
+		return wagate.Errorf(wagate.EINVALID, `missing field "jid" or "phone": who the chat is with`)
+	}
+	name := strings.TrimSpace(in.Name)
+	if utf8.RuneCountInString(name) > maxNameLen {
+		return wagate.Errorf(wagate.EINVALID, `field "name" is longer than %d characters`, maxNameLen)
+	}
+	chat := &wagate.Chat{
+		WorkspaceID:  id,
+		AccountPhone: accountPhone,
+		JID:          j.String(),
+		Name:         name,
+		Group:        j.IsGroup(),
+		CreatedAt:    s.now().UTC(),
+	}
+	if err := s.svc.Chats.CreateChat(ctx, chat); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, renderChat(chat))
+}
+
+// GET /api/v1/workspaces/:ws/chats?name= (owner, support).
+func (s *Server) listChats(c echo.Context) error {
+	id, err := s.workspaceFor(c, read)
+	if err != nil {
+		return err
+	}
+	list, err := s.svc.Chats.ListChats(c.Request().Context(), id, c.QueryParam("name"))
+	if err != nil {
+		return err
+	}
+	out := make([]chatJSON, 0, len(list))
+	for _, ch := range list {
+		out = append(out, renderChat(ch))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"chats": out})
+}
+
+// GET /api/v1/workspaces/:ws/messages/:id (owner, support).
+func (s *Server) getMessage(c echo.Context) error {
+	id, err := s.workspaceFor(c, read)
+	if err != nil {
+		return err
+	}
+	mid, err := url.PathUnescape(c.Param("id"))
+	if err != nil {
+		mid = c.Param("id")
+	}
+	m, err := s.svc.Messages.FindMessage(c.Request().Context(), id, mid)
+	if err != nil {
+		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+			return wagate.Errorf(wagate.ENOTFOUND, "message %q not found in this workspace", cut(mid, 40))
+		}
+		return err
+	}
+	return c.JSON(http.StatusOK, renderMessage(m))
+}
+
+// GET /api/v1/workspaces/:ws/messages?status=&limit= (owner, support).
+func (s *Server) listMessages(c echo.Context) error {
+	id, err := s.workspaceFor(c, read)
+	if err != nil {
+		return err
+	}
+	status := wagate.MessageStatus(c.QueryParam("status"))
+	if status != "" && !status.Valid() {
+		return wagate.Errorf(wagate.EINVALID, "status %q is not a message status; use queued, sending, sent or failed (or leave it out)", cut(string(status), 20))
+	}
+	limit, err := queryLimit(c, defaultMessageList, maxMessageList)
+	if err != nil {
+		return err
+	}
+	list, err := s.svc.Messages.ListMessages(c.Request().Context(), id, status, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]messageJSON, 0, len(list))
+	for _, m := range list {
+		out = append(out, renderMessage(m))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"messages": out})
+}
+
+// POST /api/v1/workspaces/:ws/tokens (owner).
+func (s *Server) createToken(c echo.Context) error {
+	id, err := s.workspaceFor(c, write)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Role string `json:"role"`
+	}
+	if err := bindJSON(c, &in, "role"); err != nil {
+		return err
+	}
+	role := wagate.Role(in.Role)
+	if role != wagate.RoleOwner && role != wagate.RoleSupport {
+		return wagate.Errorf(wagate.EINVALID, `field "role" must be "owner" or "support"`)
+	}
+	tok, err := wagate.NewToken(s.rand)
+	if err != nil {
+		return err
+	}
+	t := &wagate.Token{Hash: wagate.HashToken(tok), WorkspaceID: id, Role: role, CreatedAt: s.now().UTC()}
+	if err := s.svc.Tokens.CreateToken(c.Request().Context(), t); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, tokenJSON{Token: tok, Role: string(role), WorkspaceID: id})
+}
+
+// queryLimit reads ?limit=, between 1 and max, def when absent.
+func queryLimit(c echo.Context, def, max int) (int, error) {
+	raw := c.QueryParam("limit")
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > max {
+		return 0, wagate.Errorf(wagate.EINVALID, "limit %q is not a number from 1 to %d", cut(raw, 20), max)
+	}
+	return n, nil
+}

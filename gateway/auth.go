@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"context"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wagate/wagate"
+)
+
+// Who may do what on the admin API (SPEC §4):
+//   - the operator token may do everything, on every workspace, including the
+//     rows SPEC marks "owner" (an operator can always mint itself an owner
+//     token, so refusing would only add a step);
+//   - an owner token may do everything on its own workspace except creating
+//     workspaces and adding credits;
+//   - a support token may only read (GET) its own workspace.
+
+// authenticate reads "Authorization: Bearer <token>" and looks the token up
+// by its hash. A missing or unknown token is a 401; which token it was is
+// never logged nor echoed.
+func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw, ok := bearer(c.Request().Header.Get(echo.HeaderAuthorization))
+		if !ok {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="wagate"`)
+			return wagate.Errorf(wagate.EUNAUTHORIZED, "missing admin token; send the header Authorization: Bearer <token>")
+		}
+		tok, err := s.svc.Tokens.FindToken(c.Request().Context(), wagate.HashToken(raw))
+		if err != nil {
+			if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="wagate", error="invalid_token"`)
+				return wagate.Errorf(wagate.EUNAUTHORIZED, "unknown admin token; check the token (workspace tokens are shown once, when created)")
+			}
+			return err
+		}
+		c.Set(ctxToken, tok)
+		return next(c)
+	}
+}
+
+// bearer extracts the token of a Bearer Authorization header; the scheme is
+// case-insensitive (RFC 9110).
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+func token(c echo.Context) *wagate.Token {
+	t, _ := c.Get(ctxToken).(*wagate.Token)
+	return t
+}
+
+// requireOperator allows only the operator token.
+func requireOperator(c echo.Context) error {
+	if t := token(c); t == nil || t.Role != wagate.RoleOperator {
+		return wagate.Errorf(wagate.EFORBIDDEN, "this needs the operator token")
+	}
+	return nil
+}
+
+// access is what a request wants to do with a workspace.
+type access int
+
+const (
+	read  access = iota // owner and support
+	write               // owner only
+)
+
+// workspaceFor checks that the request's token may act on the workspace of
+// the :ws path parameter, and returns its id. For the operator it also
+// checks that the workspace exists (a workspace token's one always does), so
+// a typo in the id is a 404 rather than an odd error further on; for other
+// tokens a foreign id is a 403 whether or not it exists, so tokens cannot
+// probe for workspace ids.
+func (s *Server) workspaceFor(c echo.Context, want access) (string, error) {
+	id := c.Param("ws")
+	t := token(c)
+	switch {
+	case t == nil:
+		return "", wagate.Errorf(wagate.EUNAUTHORIZED, "missing admin token")
+	case t.Role == wagate.RoleOperator:
+		if _, err := s.findWorkspace(c.Request().Context(), id); err != nil {
+			return "", err
+		}
+	case t.WorkspaceID != id:
+		return "", wagate.Errorf(wagate.EFORBIDDEN, "this token belongs to another workspace")
+	case want == write && t.Role != wagate.RoleOwner:
+		return "", wagate.Errorf(wagate.EFORBIDDEN, "a %s token can only read; this needs an owner token", t.Role)
+	case t.Role != wagate.RoleOwner && t.Role != wagate.RoleSupport:
+		return "", wagate.Errorf(wagate.EFORBIDDEN, "this token's role %q is not allowed here", t.Role)
+	}
+	c.Set(ctxWorkspace, id)
+	return id, nil
+}
+
+// findWorkspace reads a workspace with a 404 that names the id.
+func (s *Server) findWorkspace(ctx context.Context, id string) (*wagate.Workspace, error) {
+	ws, err := s.svc.Workspaces.FindWorkspace(ctx, id)
+	if err != nil {
+		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+			return nil, wagate.Errorf(wagate.ENOTFOUND, "workspace %q not found", cut(id, 40))
+		}
+		return nil, err
+	}
+	return ws, nil
+}

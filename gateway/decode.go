@@ -1,0 +1,483 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/wagate/wagate"
+)
+
+// Limits of inbound fields.
+const (
+	maxTextRunes   = 4096 // SPEC §1
+	maxFileURLLen  = 2048 // longer URLs are not "direct download links" anyone types
+	maxFileNameLen = 255  // bytes, as most file systems
+	maxNameLen     = 256  // chat names, phones, JIDs: far above any real one
+	maxUnknownHint = 5    // unknown fields named in a hint
+)
+
+// exampleRequest is shown whenever the body is not a JSON object.
+const exampleRequest = `{"action":"send","phone":"+14155552671","text":"hello"}`
+
+// The inbound request's fields.
+const (
+	fAction       = "action"
+	fText         = "text"
+	fFileURL      = "file_url"
+	fFileName     = "file_name"
+	fChatID       = "chat_id"
+	fJID          = "jid"
+	fPhone        = "phone"
+	fChatName     = "chat_name"
+	fAccountPhone = "whatsapp_account_phone"
+)
+
+// knownFields in the order suggestions prefer them.
+var knownFields = []string{fAction, fText, fFileURL, fFileName, fChatID, fJID, fPhone, fChatName, fAccountPhone}
+
+// fieldAliases maps names people (and other products) use to ours, for the
+// did-you-mean hint. Keys are normalized (see normalizeFieldName).
+var fieldAliases = map[string]string{
+	"phone_number":   fPhone,
+	"phonenumber":    fPhone,
+	"number":         fPhone,
+	"mobile":         fPhone,
+	"to":             fPhone,
+	"recipient":      fPhone,
+	"message":        fText,
+	"body":           fText,
+	"msg":            fText,
+	"caption":        fText,
+	"content":        fText,
+	"account_phone":  fAccountPhone,
+	"account":        fAccountPhone,
+	"from":           fAccountPhone,
+	"sender":         fAccountPhone,
+	"whatsapp_phone": fAccountPhone,
+	"chatid":         fChatID,
+	"chat":           fChatID,
+	"filename":       fFileName,
+	"name":           fChatName,
+	"chatname":       fChatName,
+	"url":            fFileURL,
+	"file":           fFileURL,
+	"fileurl":        fFileURL,
+	"media_url":      fFileURL,
+	"attachment":     fFileURL,
+}
+
+// sendRequest is a decoded inbound request. A field that is absent, null or
+// (for optional fields) an empty string is treated as not given: no-code
+// tools send "" for an unused template variable, and that must not turn into
+// a second, empty recipient.
+type sendRequest struct {
+	Action    string
+	hasAction bool
+	Text      string
+	hasText   bool
+	FileURL   string
+	FileName  string
+	ChatID    int64
+	JID       string
+	Phone     string
+	ChatName  string
+	Account   string // whatsapp_account_phone
+	// empty lists recipient fields sent as "", to explain a missing recipient.
+	empty []string
+	// unknown lists the fields we do not know, sorted.
+	unknown []string
+}
+
+// decodeSend parses and checks the shape of an inbound body. Errors are
+// EINVALID and name the field and the fix; the unknown-field hint is added
+// by the caller (withHint), since it also applies to later errors.
+func decodeSend(body []byte) (*sendRequest, error) {
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil, wagate.Errorf(wagate.EINVALID, "request body is empty; send a JSON object like %s", exampleRequest)
+	}
+	if !utf8.Valid(body) {
+		return nil, wagate.Errorf(wagate.EINVALID, "request body is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON like %s", invalidUTF8Offset(body), exampleRequest)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return nil, wagate.Errorf(wagate.EINVALID, "request body is not valid JSON: %s at offset %d; send a JSON object like %s", se.Error(), se.Offset, exampleRequest)
+		case errors.As(err, &te):
+			return nil, wagate.Errorf(wagate.EINVALID, "request body is a JSON %s, not an object; send a JSON object like %s", te.Value, exampleRequest)
+		default:
+			return nil, wagate.Errorf(wagate.EINVALID, "request body is not valid JSON; send a JSON object like %s", exampleRequest)
+		}
+	}
+	if raw == nil { // the body was the literal null
+		return nil, wagate.Errorf(wagate.EINVALID, "request body is a JSON null, not an object; send a JSON object like %s", exampleRequest)
+	}
+
+	r := &sendRequest{}
+	for k := range raw {
+		if !isKnownField(k) {
+			r.unknown = append(r.unknown, k)
+		}
+	}
+	sort.Strings(r.unknown)
+
+	var err error
+	if r.Action, r.hasAction, err = stringField(raw, fAction); err != nil {
+		return r, err
+	}
+	if r.Text, r.hasText, err = stringField(raw, fText); err != nil {
+		return r, err
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{fFileURL, &r.FileURL}, {fFileName, &r.FileName}, {fJID, &r.JID},
+		{fPhone, &r.Phone}, {fChatName, &r.ChatName}, {fAccountPhone, &r.Account},
+	} {
+		v, given, err := stringField(raw, f.name)
+		if err != nil {
+			return r, err
+		}
+		if given && strings.TrimSpace(v) == "" {
+			switch f.name {
+			case fJID, fPhone, fChatName:
+				r.empty = append(r.empty, f.name)
+			}
+			continue
+		}
+		*f.dst = v
+	}
+	if r.ChatID, err = chatIDField(raw); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+func isKnownField(k string) bool {
+	for _, f := range knownFields {
+		if k == f {
+			return true
+		}
+	}
+	return false
+}
+
+// stringField reads raw[name] as a string. given is false when the field is
+// absent or null.
+func stringField(raw map[string]json.RawMessage, name string) (v string, given bool, err error) {
+	m, ok := raw[name]
+	if !ok || jsonKind(m) == "null" {
+		return "", false, nil
+	}
+	if err := json.Unmarshal(m, &v); err != nil {
+		return "", false, wagate.Errorf(wagate.EINVALID, "field %q must be a JSON string, not %s", name, jsonKindArticle(m))
+	}
+	return v, true, nil
+}
+
+// chatIDField reads chat_id, a JSON string of digits or a JSON integer
+// (SPEC §1: "string or number"). 0 means not given.
+func chatIDField(raw map[string]json.RawMessage) (int64, error) {
+	m, ok := raw[fChatID]
+	if !ok {
+		return 0, nil
+	}
+	bad := func() error {
+		return wagate.Errorf(wagate.EINVALID, "field %q must be the positive integer id of a chat, as a number or a string of digits (e.g. \"77234\"), not %s", fChatID, describeJSON(m))
+	}
+	switch jsonKind(m) {
+	case "null":
+		return 0, nil
+	case "string":
+		var s string
+		if err := json.Unmarshal(m, &s); err != nil {
+			return 0, bad()
+		}
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return 0, nil
+		}
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 || !allASCIIDigits(s) {
+			return 0, bad()
+		}
+		return id, nil
+	case "number":
+		id, err := strconv.ParseInt(string(m), 10, 64)
+		if err != nil || id <= 0 {
+			return 0, bad()
+		}
+		return id, nil
+	}
+	return 0, bad()
+}
+
+func allASCIIDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// jsonKind names the JSON type of a raw value by its first byte.
+func jsonKind(m json.RawMessage) string {
+	s := strings.TrimLeft(string(m), " \t\r\n")
+	if s == "" {
+		return "nothing"
+	}
+	switch s[0] {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+func jsonKindArticle(m json.RawMessage) string {
+	switch k := jsonKind(m); k {
+	case "object", "array":
+		return "an " + k
+	case "null", "nothing":
+		return k
+	default:
+		return "a " + k
+	}
+}
+
+// describeJSON shows a short raw value (for chat_id, never a secret) or just
+// its type when long.
+func describeJSON(m json.RawMessage) string {
+	if len(m) <= 32 {
+		return string(m)
+	}
+	return jsonKindArticle(m)
+}
+
+func invalidUTF8Offset(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// validateSend checks the field rules of SPEC §1 that need no lookup.
+func validateSend(r *sendRequest) error {
+	if !r.hasAction {
+		return wagate.Errorf(wagate.EINVALID, `missing field "action"; set "action":"send"`)
+	}
+	if r.Action != "send" {
+		return wagate.Errorf(wagate.EINVALID, `field "action" is %q; the only supported action is "send"`, cut(r.Action, 40))
+	}
+	if !r.hasText {
+		if r.FileURL != "" {
+			return wagate.Errorf(wagate.EINVALID, `missing field "text"; set the message text, or "text":"" to send only the file`)
+		}
+		return wagate.Errorf(wagate.EINVALID, `missing field "text"; set the message text, e.g. "text":"hello"`)
+	}
+	if r.Text == "" && r.FileURL == "" {
+		return wagate.Errorf(wagate.EINVALID, `field "text" is empty; write the message text, or send a file with "file_url" and "file_name"`)
+	}
+	if n := utf8.RuneCountInString(r.Text); n > maxTextRunes {
+		return wagate.Errorf(wagate.EINVALID, `field "text" has %d characters; the limit is %d, so shorten it or split it into several messages`, n, maxTextRunes)
+	}
+	if r.FileURL != "" {
+		if err := checkFileURL(r.FileURL); err != nil {
+			return err
+		}
+		if err := checkFileName(r.FileName); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkFileURL checks the syntax only; the download (SPEC §2) checks where
+// the URL really leads.
+func checkFileURL(raw string) error {
+	if len(raw) > maxFileURLLen {
+		return wagate.Errorf(wagate.EINVALID, `field "file_url" has %d characters; the limit is %d`, len(raw), maxFileURLLen)
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil || !u.IsAbs() || u.Opaque != "" {
+		return wagate.Errorf(wagate.EINVALID, `field "file_url" is not an absolute URL; write a public http(s) link to the file itself, e.g. "https://example.com/logo.png"`)
+	}
+	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
+		return wagate.Errorf(wagate.EINVALID, `field "file_url" has scheme %q; only http and https links are downloaded`, cut(u.Scheme, 20))
+	}
+	if u.Hostname() == "" {
+		return wagate.Errorf(wagate.EINVALID, `field "file_url" has no host; write a full link, e.g. "https://example.com/logo.png"`)
+	}
+	return nil
+}
+
+func checkFileName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return wagate.Errorf(wagate.EINVALID, `missing field "file_name": it is required with "file_url"; set the attachment's name, e.g. "file_name":"logo.png"`)
+	case len(name) > maxFileNameLen:
+		return wagate.Errorf(wagate.EINVALID, `field "file_name" has %d bytes; the limit is %d`, len(name), maxFileNameLen)
+	case strings.ContainsAny(name, `/\`):
+		return wagate.Errorf(wagate.EINVALID, `field "file_name" %q contains a path separator; give only the name, e.g. "logo.png"`, cut(name, 60))
+	case name == "." || name == "..":
+		return wagate.Errorf(wagate.EINVALID, `field "file_name" %q is not a file name; give a name such as "logo.png"`, name)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return wagate.Errorf(wagate.EINVALID, `field "file_name" contains control characters; give a plain name such as "logo.png"`)
+	}
+	return nil
+}
+
+// withHint appends the unknown-field hint to an EINVALID error: a typo in a
+// field name is the most likely cause of a "missing field" answer.
+func (r *sendRequest) withHint(err error) error {
+	if r == nil || len(r.unknown) == 0 || wagate.ErrorCode(err) != wagate.EINVALID {
+		return err
+	}
+	return &wrapped{err: wagate.Errorf(wagate.EINVALID, "%s; %s", wagate.ErrorMessage(err), unknownHint(r.unknown)), cause: err}
+}
+
+// unknownHint names unknown fields, each with a suggestion when one is
+// close: `unknown field "phone_number": did you mean "phone"?`.
+func unknownHint(unknown []string) string {
+	var parts []string
+	for i, k := range unknown {
+		if i == maxUnknownHint {
+			parts = append(parts, fmt.Sprintf("and %d more unknown fields", len(unknown)-i))
+			break
+		}
+		p := fmt.Sprintf("unknown field %q", cut(k, 40))
+		if s := suggestField(k); s != "" {
+			p += fmt.Sprintf(": did you mean %q?", s)
+		} else {
+			p += " (ignored)"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// suggestField returns the known field that name most likely meant, or "".
+func suggestField(name string) string {
+	n := normalizeFieldName(name)
+	if isKnownField(n) {
+		return n // a case or separator slip: "Phone", "chat-id", "chatId"
+	}
+	if a, ok := fieldAliases[n]; ok {
+		return a
+	}
+	if a, ok := fieldAliases[strings.ReplaceAll(n, "_", "")]; ok {
+		return a
+	}
+	max := 2
+	if utf8.RuneCountInString(n) < 4 {
+		max = 1 // "to" is not a typo of "jid"
+	}
+	best, bestD := "", max+1
+	for _, f := range knownFields {
+		if d := editDistance(n, f); d < bestD {
+			best, bestD = f, d
+		}
+	}
+	return best
+}
+
+// normalizeFieldName lower-cases and turns camelCase, dashes and spaces into
+// snake_case.
+func normalizeFieldName(s string) string {
+	var b strings.Builder
+	prevLower := false
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case unicode.IsUpper(r):
+			if prevLower {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToLower(r))
+			prevLower = false
+		case r == '-' || r == ' ' || r == '.':
+			b.WriteByte('_')
+			prevLower = false
+		default:
+			b.WriteRune(r)
+			prevLower = unicode.IsLower(r) || unicode.IsDigit(r)
+		}
+	}
+	return b.String()
+}
+
+// editDistance is the Levenshtein distance of a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) > 64 || len(rb) > 64 {
+		return 1 << 30 // no field name is that long; do not spend time on it
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// cut shortens a client-supplied string quoted in a message.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "…"
+}
+
+// checkJSONContentType accepts application/json and any +json type, with
+// any charset that is UTF-8; an absent Content-Type is tried as JSON, since
+// many simple clients send none.
+func checkJSONContentType(ct string) error {
+	if strings.TrimSpace(ct) == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return wagate.Errorf(wagate.EMEDIATYPE, "Content-Type %q cannot be parsed; send the body as JSON with Content-Type: application/json", cut(ct, 80))
+	}
+	if mt != "application/json" && !(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return wagate.Errorf(wagate.EMEDIATYPE, "Content-Type %q is not supported; send the body as a JSON object with Content-Type: application/json", cut(mt, 80))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return wagate.Errorf(wagate.EMEDIATYPE, "charset %q is not supported; send UTF-8 JSON", cut(cs, 40))
+	}
+	return nil
+}

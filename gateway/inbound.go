@@ -1,0 +1,218 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"net/http"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/wagate/wagate"
+)
+
+// maxIdempotencyKey is SPEC §1's limit on the Idempotency-Key header.
+const maxIdempotencyKey = 255
+
+// Headers of the inbound URL.
+const (
+	headerIdempotencyKey = "Idempotency-Key"
+	headerReplayed       = "Idempotent-Replayed"
+)
+
+// tokenLen is the length of a 32-byte token in base64url without padding.
+const tokenLen = 43
+
+// acceptedBody is the 200 answer of the inbound URL (SPEC §1).
+type acceptedBody struct {
+	Status string `json:"status"`
+	Data   struct {
+		MessageID string `json:"message_id"`
+	} `json:"data"`
+}
+
+// inbound serves POST /inbound/:token. The order of the checks: token,
+// shutdown, rate, enabled, content type, size, JSON, fields, recipient,
+// then Accept (idempotency, credits). Every call of a known token leaves an attempt record: Accept
+// writes it in its own commit, every earlier answer writes it here.
+func (s *Server) inbound(c echo.Context) error {
+	req := c.Request()
+	ws, err := s.findInbound(req.Context(), c.Param("token"))
+	if err != nil {
+		s.metrics.rejected.WithLabelValues(wagate.ErrorCode(err)).Inc()
+		return err
+	}
+	c.Set(ctxWorkspace, ws.ID)
+
+	att := &wagate.Attempt{
+		At:          s.now().UTC(),
+		RequestID:   requestID(c),
+		RemoteAddr:  c.RealIP(),
+		ContentType: cut(req.Header.Get(echo.HeaderContentType), 200),
+	}
+	res, committed, err := s.accept(c, ws, att)
+	if err != nil {
+		s.metrics.rejected.WithLabelValues(wagate.ErrorCode(err)).Inc()
+		if !committed {
+			s.recordAttempt(req.Context(), ws.ID, att, err)
+		}
+		return err
+	}
+
+	if res.Replayed {
+		c.Response().Header().Set(headerReplayed, "true")
+	} else {
+		s.metrics.accepted.Inc()
+		// After the commit returned: the sender must find the message.
+		if s.svc.Waker != nil {
+			s.svc.Waker.Wake(res.Message.Account())
+		}
+	}
+	var body acceptedBody
+	body.Status = "success"
+	body.Data.MessageID = res.Message.ID
+	return c.JSON(http.StatusOK, &body)
+}
+
+// findInbound looks the token up. Every failure to find it is the exact
+// 404 of SPEC §1, whatever the store said (its message is not for clients).
+func (s *Server) findInbound(ctx context.Context, token string) (*wagate.Workspace, error) {
+	if !plainToken(token) {
+		// Not a token we could have issued: no need to ask the store.
+		return nil, errWebhookNotFound()
+	}
+	ws, err := s.svc.Workspaces.FindWorkspaceByInboundToken(ctx, token)
+	if err != nil {
+		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+			return nil, errWebhookNotFound()
+		}
+		return nil, err
+	}
+	return ws, nil
+}
+
+func errWebhookNotFound() error { return wagate.Errorf(wagate.ENOTFOUND, "Webhook not found") }
+
+// plainToken reports whether t has the shape of our tokens. It looks at the
+// length and alphabet only, which say nothing about any real token.
+func plainToken(t string) bool {
+	if len(t) != tokenLen {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		b := t[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '-' || b == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// accept runs the checks of a known token's request and commits it.
+// committed reports whether Accept ran and so recorded the attempt itself
+// (or could not, because storage failed).
+func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attempt) (res *wagate.AcceptResult, committed bool, err error) {
+	req := c.Request()
+	if s.draining.Load() {
+		return nil, false, errShuttingDown()
+	}
+	if ok, retry := s.limits.allow(ws.ID, s.now()); !ok {
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retry))
+		return nil, false, wagate.Errorf(wagate.ERATELIMIT, "too many requests for this inbound URL (limit %g per second, bursts of %d); retry after %d s", s.cfg.InboundRate, s.cfg.InboundBurst, retry)
+	}
+	if !ws.Webhook.Enabled {
+		return nil, false, wagate.Errorf(wagate.EDISABLED, "Webhook is disabled")
+	}
+	if err := checkJSONContentType(req.Header.Get(echo.HeaderContentType)); err != nil {
+		// Keep the start of what was sent: it is what support needs to see
+		// to tell the sender how to fix it.
+		head, _ := io.ReadAll(io.LimitReader(req.Body, wagate.AttemptBodyLimit))
+		att.Body = attemptBody(head)
+		return nil, false, err
+	}
+	body, err := readLimited(req, InboundBodyLimit)
+	att.Body = attemptBody(body)
+	if err != nil {
+		return nil, false, err
+	}
+
+	key := req.Header.Get(headerIdempotencyKey)
+	if n := utf8.RuneCountInString(key); n > maxIdempotencyKey {
+		return nil, false, wagate.Errorf(wagate.EINVALID, "Idempotency-Key header has %d characters; the limit is %d", n, maxIdempotencyKey)
+	}
+
+	r, err := decodeSend(body)
+	if err != nil {
+		return nil, false, r.withHint(err)
+	}
+	a, err := s.resolve(req.Context(), ws, r)
+	if err != nil {
+		return nil, false, r.withHint(err)
+	}
+	a.IdempotencyKey = key
+	a.BodyHash = sha256.Sum256(body)
+	a.Attempt = att
+
+	// The client hanging up must not cut a commit short or lose the
+	// attempt record: the write runs to its end.
+	res, err = s.svc.Messages.Accept(context.WithoutCancel(req.Context()), a)
+	if err != nil {
+		// The chat was resolved above and chats are never deleted, so an
+		// ENOTFOUND here means the workspace itself is gone: the 404 of an
+		// unknown webhook is then the right answer, and passes through.
+		return nil, true, r.withHint(err)
+	}
+	return res, true, nil
+}
+
+// readLimited reads at most limit bytes of the body; a longer body is a 413
+// without reading the rest. With the 413 come the first bytes of the body
+// (at most AttemptBodyLimit) for the attempt record.
+func readLimited(req *http.Request, limit int64) ([]byte, error) {
+	tooLarge := wagate.Errorf(wagate.ETOOLARGE, "request body is larger than %d KiB; send a smaller JSON object (attach large files with file_url)", limit>>10)
+	if req.ContentLength > limit {
+		head, _ := io.ReadAll(io.LimitReader(req.Body, wagate.AttemptBodyLimit))
+		return head, tooLarge
+	}
+	var buf bytes.Buffer
+	if req.ContentLength > 0 {
+		buf.Grow(int(req.ContentLength))
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(req.Body, limit+1)); err != nil {
+		return buf.Bytes(), wagate.Errorf(wagate.EINVALID, "the request body could not be read completely; send it again")
+	}
+	if int64(buf.Len()) > limit {
+		return buf.Bytes(), tooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// attemptBody keeps the first AttemptBodyLimit bytes, cut at a character
+// boundary when the body is UTF-8.
+func attemptBody(b []byte) string {
+	if len(b) <= wagate.AttemptBodyLimit {
+		return string(b)
+	}
+	b = b[:wagate.AttemptBodyLimit]
+	for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.Valid(b); i++ {
+		b = b[:len(b)-1]
+	}
+	return string(b)
+}
+
+// recordAttempt logs a call that never reached Accept. It is best effort:
+// failing to record must not change the answer.
+func (s *Server) recordAttempt(ctx context.Context, workspaceID string, att *wagate.Attempt, answer error) {
+	att.Code = wagate.ErrorCode(answer)
+	att.Message = wagate.ErrorMessage(answer)
+	if att.Code == wagate.EUNAVAILABLE && !s.draining.Load() {
+		return // storage is failing: a write would fail as well
+	}
+	if err := s.svc.Attempts.RecordAttempt(context.WithoutCancel(ctx), workspaceID, att); err != nil {
+		s.log.Warn("recording inbound attempt", zap.String("workspace", workspaceID), zap.String("request_id", att.RequestID), zap.Error(err))
+	}
+}

@@ -1,0 +1,242 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/wagate/wagate"
+)
+
+// Defaults of Config, with their units.
+const (
+	DefaultInboundRate  = 20.0 // requests per second, per inbound URL
+	DefaultInboundBurst = 40   // requests, per inbound URL
+)
+
+// InboundBodyLimit is the largest inbound request body (SPEC §1: 64 KiB);
+// a larger one is a 413.
+const InboundBodyLimit = 64 << 10
+
+// adminBodyLimit bounds admin request bodies: they are small objects.
+const adminBodyLimit = 64 << 10
+
+// Config is the gateway's configuration. The zero value of each field means
+// its default; see DefaultConfig.
+type Config struct {
+	// PublicURL is where clients reach this server, e.g.
+	// http://127.0.0.1:8080; the inbound URL is PublicURL + "/inbound/" + token.
+	PublicURL string
+	// InboundRate is the sustained rate allowed per inbound URL, in
+	// requests per second (default DefaultInboundRate).
+	InboundRate float64
+	// InboundBurst is how many requests an inbound URL may send at once
+	// (default DefaultInboundBurst).
+	InboundBurst int
+	// PhoneCheck is how strictly phone numbers are checked (default valid).
+	PhoneCheck wagate.PhoneCheck
+	// Logger receives one line per request; nil means zap.NewNop().
+	Logger *zap.Logger
+	// Registry receives the gateway's metrics and is what /metrics serves;
+	// nil means a new registry.
+	Registry *prometheus.Registry
+	// Rand is the source of ids and tokens; nil means crypto/rand.Reader.
+	Rand io.Reader
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns a Config with every default filled in.
+func DefaultConfig() Config {
+	return Config{
+		InboundRate:  DefaultInboundRate,
+		InboundBurst: DefaultInboundBurst,
+		PhoneCheck:   wagate.PhoneCheckValid,
+	}
+}
+
+// Waker is told that an account has a new queued message, so its sender
+// does not wait for a poll. sender.(*Sender) implements it. Wake must not
+// block.
+type Waker interface{ Wake(ref wagate.AccountRef) }
+
+// Services are what the gateway reads and writes through; a storage backend
+// (store.DB) implements all of the wagate services at once.
+type Services struct {
+	Workspaces wagate.WorkspaceService
+	Accounts   wagate.AccountService
+	Chats      wagate.ChatService
+	Messages   wagate.MessageService
+	Attempts   wagate.AttemptService
+	Tokens     wagate.TokenService
+	// Waker is woken after each accepted message; nil means nobody is.
+	Waker Waker
+	// Ready answers /readyz: a nil error means ready. nil means always ready.
+	Ready func() error
+}
+
+// Server is the HTTP gateway. Create it with New and serve Handler().
+type Server struct {
+	cfg      Config
+	svc      Services
+	log      *zap.Logger
+	now      func() time.Time
+	rand     io.Reader
+	echo     *echo.Echo
+	limits   *limiterSet
+	metrics  *metrics
+	draining atomic.Bool
+	// routes are the registered path templates: only these ever reach a
+	// log line or a metric label, never a raw path, which may hold a token.
+	routes map[string]bool
+}
+
+// New builds a Server from cfg (zero fields take their defaults) and svc.
+// It registers the gateway's metrics in cfg.Registry; calling New twice
+// with one registry shares the collectors.
+func New(cfg Config, svc Services) *Server {
+	if cfg.InboundRate <= 0 {
+		cfg.InboundRate = DefaultInboundRate
+	}
+	if cfg.InboundBurst <= 0 {
+		cfg.InboundBurst = DefaultInboundBurst
+	}
+	if cfg.PhoneCheck == "" {
+		cfg.PhoneCheck = wagate.PhoneCheckValid
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	s := &Server{
+		cfg:     cfg,
+		svc:     svc,
+		log:     cfg.Logger.Named("gateway"),
+		now:     cfg.Now,
+		rand:    &lockedReader{r: cfg.Rand},
+		limits:  newLimiterSet(cfg.InboundRate, cfg.InboundBurst),
+		metrics: newMetrics(cfg.Registry),
+		routes:  map[string]bool{},
+	}
+	s.echo = s.newEcho()
+	return s
+}
+
+// Handler returns the HTTP handler of the whole gateway (the echo instance).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Drain starts the shutdown: from now on the inbound URL and every admin
+// write answer 503 and accept nothing, and /readyz reports not ready, while
+// requests already running finish. It cannot be undone.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// InboundURL returns the full inbound URL of an inbound token.
+func (s *Server) InboundURL(token string) string {
+	return s.cfg.PublicURL + "/inbound/" + token
+}
+
+func (s *Server) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.handleError
+	// Only the TCP peer is trusted: X-Forwarded-For is whatever the client
+	// says, and the attempt log must not be spoofable.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.Use(s.requestIDMiddleware, s.logMiddleware, s.recoverMiddleware)
+
+	add := func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+		s.routes[path] = true
+		e.Add(method, path, h, m...)
+	}
+
+	add(http.MethodGet, "/healthz", s.healthz)
+	add(http.MethodGet, "/readyz", s.readyz)
+	metricsHandler := echo.WrapHandler(promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	add(http.MethodGet, "/metrics", metricsHandler)
+
+	add(http.MethodPost, "/inbound/:token", s.inbound)
+	// Other paths under /inbound/ (an extra segment, a trailing slash, an
+	// empty token) are an unknown webhook too, with SPEC's exact 404.
+	webhookNotFound := func(echo.Context) error { return errWebhookNotFound() }
+	add(echo.RouteNotFound, "/inbound/:token/*", webhookNotFound)
+	add(http.MethodPost, "/inbound/", webhookNotFound) // an empty token
+
+	api := []echo.MiddlewareFunc{s.drainWrites, s.authenticate}
+	const ws = "/api/v1/workspaces/:ws"
+	add(http.MethodPost, "/api/v1/workspaces", s.createWorkspace, api...)
+	add(http.MethodGet, "/api/v1/workspaces", s.listWorkspaces, api...)
+	add(http.MethodGet, ws, s.getWorkspace, api...)
+	add(http.MethodPost, ws+"/credits", s.addCredits, api...)
+	add(http.MethodPatch, ws+"/webhook", s.setWebhook, api...)
+	add(http.MethodPost, ws+"/webhook/regenerate", s.regenerateWebhook, api...)
+	add(http.MethodGet, ws+"/webhook/attempts", s.listAttempts, api...)
+	add(http.MethodGet, ws+"/webhook/attempts/download", s.downloadAttempts, api...)
+	add(http.MethodPost, ws+"/accounts", s.createAccount, api...)
+	add(http.MethodGet, ws+"/accounts", s.listAccounts, api...)
+	add(http.MethodPatch, ws+"/accounts/:phone", s.setAccountActive, api...)
+	add(http.MethodDelete, ws+"/accounts/:phone", s.deleteAccount, api...)
+	add(http.MethodPost, ws+"/chats", s.createChat, api...)
+	add(http.MethodGet, ws+"/chats", s.listChats, api...)
+	add(http.MethodGet, ws+"/messages/:id", s.getMessage, api...)
+	add(http.MethodGet, ws+"/messages", s.listMessages, api...)
+	add(http.MethodPost, ws+"/tokens", s.createToken, api...)
+	return e
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.draining.Load() {
+		return wagate.Errorf(wagate.EUNAVAILABLE, "not ready: shutting down")
+	}
+	if s.svc.Ready != nil {
+		if err := s.svc.Ready(); err != nil {
+			return notReady(err)
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// notReady keeps a domain reason (written by us, safe to show) and hides
+// anything else behind a generic text; the raw error still reaches the log.
+func notReady(err error) error {
+	msg := "not ready"
+	if wagate.ErrorCode(err) != wagate.EINTERNAL {
+		msg += ": " + wagate.ErrorMessage(err)
+	}
+	return &wrapped{err: wagate.Errorf(wagate.EUNAVAILABLE, "%s", msg), cause: err}
+}
+
+// lockedReader serializes reads: crypto/rand.Reader is safe for concurrent
+// use, but an injected reader (a seeded one in tests) may not be.
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
+}
