@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	mathrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway"
+	"github.com/wagate/wagate/sender"
+	"github.com/wagate/wagate/sender/dryrun"
+	"github.com/wagate/wagate/store"
+)
+
+// Files inside the data folder.
+const (
+	storeFile         = "wagate.db"
+	operatorTokenFile = "operator.token"
+	dryrunOutboxFile  = "dryrun-outbox.jsonl"
+)
+
+// App is a running wagate: the store, the sender and the HTTP server.
+type App struct {
+	cfg    Config
+	log    *zap.Logger
+	db     *store.DB
+	outbox *dryrun.Transport
+	sender *sender.Sender
+	gw     *gateway.Server
+	http   *http.Server
+	ln     net.Listener
+
+	stopSender context.CancelFunc
+	senderDone chan error
+	serveDone  chan error
+	sending    atomic.Bool
+}
+
+// Start opens the store in cfg.DataDir, makes the operator token on first
+// start, starts the sender and listens on cfg.Addr. Messages on out are for
+// the person who started wagate (the operator token once, the demo URL).
+// Stop it by cancelling ctx and calling Wait.
+func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data folder %s: %w", cfg.DataDir, err)
+	}
+	a := &App{cfg: cfg, log: log, senderDone: make(chan error, 1), serveDone: make(chan error, 1)}
+	ok := false
+	defer func() {
+		if !ok {
+			a.closeStorage()
+		}
+	}()
+
+	db, err := store.Open(filepath.Join(cfg.DataDir, storeFile), store.Options{Logger: log.Named("store")})
+	if err != nil {
+		return nil, err
+	}
+	a.db = db
+	if err := ensureOperatorToken(ctx, cfg.DataDir, db, out); err != nil {
+		return nil, err
+	}
+	if a.outbox, err = dryrun.New(filepath.Join(cfg.DataDir, dryrunOutboxFile)); err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	seed := cfg.Seed
+	if seed == 0 {
+		seed = mathrand.Uint64()
+	}
+	log.Info("sender pacing", zap.Duration("interval", cfg.SendInterval), zap.Duration("jitter", cfg.SendJitter), zap.Uint64("seed", seed))
+	a.sender = sender.New(db, map[string]sender.Transport{wagate.TransportDryrun: a.outbox}, sender.Config{
+		Interval:   cfg.SendInterval,
+		Jitter:     senderJitter(cfg.SendJitter),
+		Rand:       mathrand.New(mathrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		Logger:     log.Named("sender"),
+		Registerer: reg,
+	})
+
+	a.ln, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + a.ln.Addr().String()
+	}
+	a.gw = gateway.New(gateway.Config{
+		PublicURL:    publicURL,
+		InboundRate:  cfg.InboundRate,
+		InboundBurst: cfg.InboundBurst,
+		PhoneCheck:   cfg.PhoneCheck,
+		Logger:       log.Named("http"),
+		Registry:     reg,
+		Rand:         rand.Reader,
+	}, gateway.Services{
+		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db,
+		Waker: a.sender,
+		Ready: a.ready,
+	})
+	if cfg.Demo {
+		if err := a.setUpDemo(ctx, out); err != nil {
+			a.ln.Close()
+			return nil, err
+		}
+	}
+
+	senderCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopSender = stop
+	a.sending.Store(true)
+	go func() {
+		err := a.sender.Run(senderCtx)
+		a.sending.Store(false)
+		a.senderDone <- err
+	}()
+
+	a.http = &http.Server{
+		Handler:           a.gw.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	go func() { a.serveDone <- a.http.Serve(a.ln) }()
+	go func() {
+		<-ctx.Done()
+		a.shutdown()
+	}()
+	log.Info("wagate listening", zap.String("addr", a.ln.Addr().String()), zap.String("data", cfg.DataDir))
+	ok = true
+	return a, nil
+}
+
+// Addr is the address the HTTP server listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Gateway returns the HTTP layer, for the demo set-up and tests.
+func (a *App) Gateway() *gateway.Server { return a.gw }
+
+// Wait blocks until the app has shut down after its context was cancelled,
+// and returns the first error of the shutdown.
+func (a *App) Wait() error {
+	err := <-a.serveDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, <-a.senderDone, a.closeStorage())
+}
+
+// ready tells /readyz whether wagate can accept and send.
+func (a *App) ready() error {
+	if !a.sending.Load() {
+		return errors.New("sender not running")
+	}
+	return nil
+}
+
+// shutdown stops in reverse order of start: inbound requests get 503 at
+// once, in-flight requests finish (their commits are durable), then the
+// sender finishes its current sends. The store closes last, in Wait.
+func (a *App) shutdown() {
+	a.log.Info("shutting down")
+	a.gw.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := a.http.Shutdown(ctx); err != nil {
+		a.log.Warn("http shutdown", zap.Error(err))
+		a.http.Close()
+	}
+	a.stopSender()
+}
+
+// closeStorage closes the outbox and the store, whichever were opened.
+func (a *App) closeStorage() error {
+	var errs []error
+	if a.outbox != nil {
+		errs = append(errs, a.outbox.Close())
+		a.outbox = nil
+	}
+	if a.db != nil {
+		errs = append(errs, a.db.Close())
+		a.db = nil
+	}
+	return errors.Join(errs...)
+}
+
+// ensureOperatorToken registers the operator token of {data}/operator.token,
+// creating the file (mode 0600) and printing the token once on first start.
+func ensureOperatorToken(ctx context.Context, dataDir string, tokens wagate.TokenService, out io.Writer) error {
+	path := filepath.Join(dataDir, operatorTokenFile)
+	raw, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		token, err := wagate.NewToken(rand.Reader)
+		if err != nil {
+			return err
+		}
+		if err := writeFileSync(path, []byte(token+"\n"), 0o600); err != nil {
+			return fmt.Errorf("operator token: %w", err)
+		}
+		raw = []byte(token)
+		fmt.Fprintf(out, "Operator token (shown once; also in %s):\n  %s\n\n", path, token)
+	case err != nil:
+		return fmt.Errorf("operator token: %w", err)
+	}
+	token := string(bytes.TrimSpace(raw))
+	if token == "" {
+		return fmt.Errorf("operator token file %s is empty; delete it to make a new token", path)
+	}
+	return tokens.CreateToken(ctx, &wagate.Token{Hash: wagate.HashToken(token), Role: wagate.RoleOperator, CreatedAt: time.Now().UTC()})
+}
+
+// writeFileSync writes a new file and fsyncs it, so a token printed to the
+// terminal is never lost by a crash right after.
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// senderJitter passes --send-jitter to the sender, which reads 0 as "use the
+// default" and a negative jitter as "none": --send-jitter 0s means none.
+func senderJitter(j time.Duration) time.Duration {
+	if j == 0 {
+		return -1
+	}
+	return j
+}

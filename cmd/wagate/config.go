@@ -1,0 +1,124 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/wagate/wagate"
+)
+
+// Defaults of `wagate serve`, with their units in their names.
+const (
+	DefaultAddr         = "127.0.0.1:8080"
+	DefaultDataDir      = "./data"
+	DefaultSendInterval = 2 * time.Second
+	DefaultSendJitter   = 500 * time.Millisecond
+	DefaultInboundRate  = 20.0 // requests per second per inbound URL
+	DefaultInboundBurst = 40
+	DefaultDemoCredits  = 1000
+	DefaultLogLevel     = "info"
+	// shutdownTimeout bounds how long in-flight HTTP requests may take to
+	// finish after SIGTERM before the server closes their connections.
+	shutdownTimeout = 10 * time.Second
+)
+
+// Config is everything `wagate serve` can be told. Flags and WAGATE_*
+// variables fill it; tests build it directly.
+type Config struct {
+	Addr                 string
+	DataDir              string
+	PublicURL            string // "" = http:// + the address really listened on
+	SendInterval         time.Duration
+	SendJitter           time.Duration
+	InboundRate          float64
+	InboundBurst         int
+	PhoneCheck           wagate.PhoneCheck
+	AllowPrivateFileURLs bool
+	Demo                 bool
+	LogLevel             string
+	// Seed replays the sender's random gaps; 0 = a random seed, logged.
+	Seed uint64
+}
+
+// DefaultConfig returns the configuration of a bare `wagate serve`.
+func DefaultConfig() Config {
+	return Config{
+		Addr:         DefaultAddr,
+		DataDir:      DefaultDataDir,
+		SendInterval: DefaultSendInterval,
+		SendJitter:   DefaultSendJitter,
+		InboundRate:  DefaultInboundRate,
+		InboundBurst: DefaultInboundBurst,
+		PhoneCheck:   wagate.PhoneCheckValid,
+		LogLevel:     DefaultLogLevel,
+	}
+}
+
+// Validate says which setting is wrong and how to fix it.
+func (c Config) Validate() error {
+	switch {
+	case c.SendInterval <= 0:
+		return fmt.Errorf("--send-interval %s: must be positive, e.g. 2s", c.SendInterval)
+	case c.SendJitter < 0 || c.SendJitter > c.SendInterval:
+		return fmt.Errorf("--send-jitter %s: must be between 0 and --send-interval (%s)", c.SendJitter, c.SendInterval)
+	case c.InboundRate <= 0:
+		return fmt.Errorf("--inbound-rate %g: must be positive (requests per second per inbound URL)", c.InboundRate)
+	case c.InboundBurst < 1:
+		return fmt.Errorf("--inbound-burst %d: must be at least 1", c.InboundBurst)
+	case c.DataDir == "":
+		return fmt.Errorf("--data: name a folder for the store, e.g. ./data")
+	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
+		return fmt.Errorf("--public-url %q: must start with http:// or https://", c.PublicURL)
+	}
+	if _, err := wagate.ParsePhoneCheck(string(c.PhoneCheck)); err != nil {
+		return fmt.Errorf("--phone-check: %w", err)
+	}
+	return nil
+}
+
+// serveFlags defines the serve flags on fs, bound to c.
+func serveFlags(fs *flag.FlagSet, c *Config) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "folder of the store, the operator token and the dryrun outbox")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base URL that inbound URLs are shown with (default http://<addr>)")
+	fs.DurationVar(&c.SendInterval, "send-interval", c.SendInterval, "mean gap between two sends of one account")
+	fs.DurationVar(&c.SendJitter, "send-jitter", c.SendJitter, "the gap is drawn uniformly in [interval-jitter, interval+jitter]")
+	fs.Float64Var(&c.InboundRate, "inbound-rate", c.InboundRate, "requests per second allowed per inbound URL")
+	fs.IntVar(&c.InboundBurst, "inbound-burst", c.InboundBurst, "burst of requests allowed per inbound URL")
+	fs.Func("phone-check", `"valid" (numbering plan) or "possible" (length only) (default "valid")`, func(s string) error {
+		pc, err := wagate.ParsePhoneCheck(s)
+		c.PhoneCheck = pc
+		return err
+	})
+	fs.BoolVar(&c.AllowPrivateFileURLs, "allow-private-file-urls", c.AllowPrivateFileURLs, "let file_url reach loopback and private addresses (tests and closed networks only)")
+	fs.BoolVar(&c.Demo, "demo", c.Demo, "create (or reuse) a demo workspace with a dryrun account and print its inbound URL and a curl line")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the sender's random gaps, to replay a run (0 = random)")
+}
+
+// envName is the variable that sets a flag: --send-interval → WAGATE_SEND_INTERVAL.
+func envName(flagName string) string {
+	return "WAGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseFlags reads WAGATE_* variables first and the command line second, so
+// a flag given on the command line wins over the environment.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fs.Parse(args)
+}

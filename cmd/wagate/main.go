@@ -1,0 +1,144 @@
+// Command wagate is the inbound WhatsApp-send webhook gateway: `wagate serve`
+// runs it, `wagate check` audits a stopped store.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/wagate/wagate/store"
+)
+
+const usage = `wagate — inbound WhatsApp-send webhook gateway
+
+Usage:
+  wagate serve [flags]        run the gateway (wagate serve -h lists the flags)
+  wagate check --data DIR     audit a stopped store; exits 1 when something is off
+  wagate help                 this text
+
+Every serve flag can also be set as WAGATE_<FLAG>, e.g. WAGATE_SEND_INTERVAL=2s.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run executes one command line and returns the process exit code: 0 ok,
+// 1 the work failed, 2 the command line was wrong.
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(args[1:], stdout, stderr, getenv)
+	case "check":
+		return runCheck(args[1:], stdout, stderr, getenv)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "wagate: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func runServe(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("wagate serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	serveFlags(fs, &cfg)
+	if err := parseFlags(fs, args, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "wagate serve: %v\n", err)
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "wagate serve: %v\n", err)
+		return 2
+	}
+	log, err := newLogger(cfg.LogLevel, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wagate serve: --log-level: %v\n", err)
+		return 2
+	}
+	defer log.Sync() //nolint:errcheck // nothing to do about a failed flush at exit
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app, err := Start(ctx, cfg, stdout, log)
+	if err != nil {
+		log.Error("start failed", zap.Error(err))
+		fmt.Fprintf(stderr, "wagate serve: %v\n", err)
+		return 1
+	}
+	if err := app.Wait(); err != nil {
+		log.Error("shutdown", zap.Error(err))
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func runCheck(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("wagate check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data folder of a stopped wagate")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "wagate check: %v\n", err)
+		return 2
+	}
+	path := filepath.Join(cfg.DataDir, storeFile)
+	if _, err := os.Stat(path); err != nil {
+		fmt.Fprintf(stderr, "wagate check: no store at %s: %v\n", path, err)
+		return 1
+	}
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "wagate check: %v (is wagate serve still running on this folder? stop it first)\n", err)
+		return 1
+	}
+	defer db.Close()
+	problems, err := db.Audit(context.Background())
+	if err != nil {
+		fmt.Fprintf(stderr, "wagate check: %v\n", err)
+		return 1
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stdout, "wagate check: %d problem(s) in %s:\n", len(problems), path)
+		for _, p := range problems {
+			fmt.Fprintf(stdout, "  - %s\n", p)
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "wagate check: %s is consistent\n", path)
+	return 0
+}
+
+// newLogger returns a JSON zap logger at level writing to w.
+func newLogger(level string, w io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(zapcore.AddSync(w)), lvl)
+	return zap.New(core), nil
+}
