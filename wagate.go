@@ -159,3 +159,12 @@ type Token struct {
 	Role        Role
 	CreatedAt   time.Time
 }
+
+// Attachment is a message's file, downloaded from its file_url before the
+// message's turn comes. ContentType is sniffed from the bytes, never taken
+// from the file host's header.
+type Attachment struct {
+	Name        string // the request's file_name
+	ContentType string // e.g. "image/png"
+	Data        []byte // at most 2 MB
+}

@@ -1,6 +1,9 @@
 package sender
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // permanentError marks a transport error after which another try cannot
 // succeed. It wraps the transport's own error so errors.Is and errors.As
@@ -29,4 +32,33 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	var p *permanentError
 	return errors.As(err, &p)
+}
+
+// retryAfterError marks a transient error that names the earliest moment to
+// try again, such as a provider's rate limit with a Retry-After.
+type retryAfterError struct {
+	err   error
+	delay time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter marks err as transient with a delay: the next try of the
+// message comes no sooner than delay from now (the sender may wait longer,
+// to keep its own backoff and the account's pace). RetryAfter(nil, d) is nil.
+func RetryAfter(err error, delay time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &retryAfterError{err: err, delay: max(delay, 0)}
+}
+
+// RetryDelay returns the delay given by RetryAfter anywhere in err's chain.
+func RetryDelay(err error) (time.Duration, bool) {
+	var r *retryAfterError
+	if errors.As(err, &r) {
+		return r.delay, true
+	}
+	return 0, false
 }

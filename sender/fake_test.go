@@ -220,7 +220,7 @@ type fakeTransport struct {
 	called chan string
 }
 
-func (f *fakeTransport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message) (string, error) {
+func (f *fakeTransport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, _ *wagate.Attachment) (string, error) {
 	f.mu.Lock()
 	f.sends = append(f.sends, sendRec{at: time.Now(), account: acct.Phone, id: m.ID, ctx: ctx})
 	err := f.errs[m.ID]

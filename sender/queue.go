@@ -37,9 +37,21 @@ type Queue interface {
 	RecoverSending(ctx context.Context, at time.Time) (int, error)
 }
 
-// Transport hands one message to WhatsApp (or pretends to). Send returns the
+// Transport hands one message to WhatsApp (or pretends to). file is the
+// downloaded attachment when m.FileURL is set, else nil. Send returns the
 // transport's id of the sent message. Its error says whether another try
-// may succeed: see Permanent.
+// may succeed: Permanent marks errors after which none can, RetryAfter those
+// after which one may, no sooner than the given delay; any other error is
+// transient.
 type Transport interface {
-	Send(ctx context.Context, acct *wagate.Account, m *wagate.Message) (providerID string, err error)
+	Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (providerID string, err error)
+}
+
+// Fetcher downloads a message's file_url. Its errors follow the Transport
+// rules: Permanent for a URL that cannot work (blocked address, too large, a
+// web page instead of a file, 404), plain errors for what may pass
+// (timeouts, 5xx). Error texts say what was wrong with the URL; they never
+// contain the fetched body.
+type Fetcher interface {
+	Fetch(ctx context.Context, rawURL, fileName string) (*wagate.Attachment, error)
 }

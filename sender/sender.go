@@ -425,7 +425,7 @@ func (s *Sender) begin(a *account, start time.Time, waited bool) {
 func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *wagate.Account, m *wagate.Message) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SendTimeout)
 	t0 := time.Now()
-	providerID, err := tr.Send(sctx, acct, m)
+	providerID, err := tr.Send(sctx, acct, m, nil)
 	cancel()
 	done := time.Now()
 	dur := done.Sub(t0)

@@ -8,6 +8,8 @@ package dryrun
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,9 +39,9 @@ type Transport struct {
 	now func() time.Time
 }
 
-// Line is one outbox line: SPEC §2's fields, plus file_url. Attachments are
-// not downloaded yet, so FileBytes is 0 and FileSHA256 empty; FileURL shows
-// what would be fetched.
+// Line is one outbox line: SPEC §2's fields, plus file_url and the sniffed
+// file_type. FileBytes and FileSHA256 describe the downloaded attachment
+// (0 and "" without one), so a test can prove which bytes would be sent.
 type Line struct {
 	At         time.Time `json:"at"` // RFC 3339 with nanoseconds, UTC
 	Account    string    `json:"account"`
@@ -48,6 +50,7 @@ type Line struct {
 	Text       string    `json:"text"`
 	FileName   string    `json:"file_name"`
 	FileURL    string    `json:"file_url"`
+	FileType   string    `json:"file_type"`
 	FileBytes  int64     `json:"file_bytes"`
 	FileSHA256 string    `json:"file_sha256"`
 }
@@ -67,7 +70,7 @@ func New(path string) (*Transport, error) {
 // after the sender recorded it sent. The provider id is ProviderIDPrefix +
 // m.ID. Errors (a full disk, a closed outbox) are transient: nothing about
 // the message is wrong.
-func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message) (string, error) {
+func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -76,10 +79,7 @@ func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Me
 	if t.f == nil {
 		return "", errors.New("dryrun: the outbox is closed")
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // the file is read by people: keep <, > and & as they are
-	if err := enc.Encode(Line{
+	line := Line{
 		At:        t.now().UTC(),
 		Account:   acct.Phone,
 		To:        m.JID,
@@ -87,7 +87,17 @@ func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Me
 		Text:      m.Text,
 		FileName:  m.FileName,
 		FileURL:   m.FileURL,
-	}); err != nil {
+	}
+	if file != nil {
+		sum := sha256.Sum256(file.Data)
+		line.FileType = file.ContentType
+		line.FileBytes = int64(len(file.Data))
+		line.FileSHA256 = hex.EncodeToString(sum[:])
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // the file is read by people: keep <, > and & as they are
+	if err := enc.Encode(line); err != nil {
 		return "", fmt.Errorf("dryrun: encode line: %w", err)
 	}
 	// One write call per line (Encode ended it with '\n'): with O_APPEND

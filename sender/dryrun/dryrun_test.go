@@ -72,7 +72,8 @@ func TestSendWritesSpecLine(t *testing.T) {
 	m := message(1)
 	m.Text = "line one\nline two <b>&</b> ñ 😀"
 	m.FileURL, m.FileName = "https://example.com/logo.png", "logo.png"
-	id, err := tr.Send(context.Background(), acct, m)
+	file := &wagate.Attachment{Name: "logo.png", ContentType: "image/png", Data: []byte("hello")}
+	id, err := tr.Send(context.Background(), acct, m, file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +93,9 @@ func TestSendWritesSpecLine(t *testing.T) {
 		"text":        m.Text,
 		"file_name":   "logo.png",
 		"file_url":    "https://example.com/logo.png",
-		"file_bytes":  float64(0),
-		"file_sha256": "",
+		"file_type":   "image/png",
+		"file_bytes":  float64(5),
+		"file_sha256": "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824", // sha256("hello")
 	}
 	got := lines[0]
 	for k, v := range want {
@@ -119,7 +121,7 @@ func TestLinesAreAppended(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName)
 	tr := open(t, path)
 	for i := 1; i <= 2; i++ {
-		if _, err := tr.Send(context.Background(), acct, message(i)); err != nil {
+		if _, err := tr.Send(context.Background(), acct, message(i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,7 +130,7 @@ func TestLinesAreAppended(t *testing.T) {
 	}
 	// A restart opens the same outbox and keeps what is there.
 	tr = open(t, path)
-	if _, err := tr.Send(context.Background(), acct, message(3)); err != nil {
+	if _, err := tr.Send(context.Background(), acct, message(3), nil); err != nil {
 		t.Fatal(err)
 	}
 	lines := readLines(t, path)
@@ -159,7 +161,7 @@ func TestConcurrentSendsWriteWholeLines(t *testing.T) {
 			for i := range each {
 				m := message(g*each + i)
 				m.Text = string(bytes.Repeat([]byte{'a' + byte(g)}, 5000)) // long lines interleave if split
-				if _, err := tr.Send(context.Background(), acct, m); err != nil {
+				if _, err := tr.Send(context.Background(), acct, m, nil); err != nil {
 					errs <- err
 				}
 			}
@@ -188,7 +190,7 @@ func TestSendAfterCloseOrCancel(t *testing.T) {
 	tr := open(t, path)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := tr.Send(ctx, acct, message(1)); err == nil {
+	if _, err := tr.Send(ctx, acct, message(1), nil); err == nil {
 		t.Error("Send with a cancelled context succeeded")
 	}
 	if err := tr.Close(); err != nil {
@@ -197,7 +199,7 @@ func TestSendAfterCloseOrCancel(t *testing.T) {
 	if err := tr.Close(); err != nil {
 		t.Errorf("second Close = %v, want nil", err)
 	}
-	_, err := tr.Send(context.Background(), acct, message(2))
+	_, err := tr.Send(context.Background(), acct, message(2), nil)
 	if err == nil {
 		t.Fatal("Send after Close succeeded")
 	}
@@ -223,7 +225,7 @@ func ExampleTransport_Send() {
 
 	id, _ := tr.Send(context.Background(),
 		&wagate.Account{Phone: "+15105566777"},
-		&wagate.Message{ID: "wa_backend:3EB09FCC85FE99662E46", JID: "14155552671@s.whatsapp.net", Text: "lorem ipsum"})
+		&wagate.Message{ID: "wa_backend:3EB09FCC85FE99662E46", JID: "14155552671@s.whatsapp.net", Text: "lorem ipsum"}, nil)
 	fmt.Println(id)
 	// Output: dryrun:wa_backend:3EB09FCC85FE99662E46
 }
