@@ -102,6 +102,12 @@ type MessageService interface {
 	// A replay (same key, same body, within 24 h) commits only the attempt
 	// and returns the first message with Replayed set.
 	Accept(ctx context.Context, a *Accept) (*AcceptResult, error)
+	// Replay looks up an Idempotency-Key of the workspace before the
+	// request is validated: it returns the message first accepted with key
+	// in the last 24 h when bodyHash matches, an EIDEMPOTENCY error when it
+	// does not, and (nil, nil) when the key is new. Accept checks again in
+	// its commit, so two racing first uses still charge once.
+	Replay(ctx context.Context, workspaceID, key string, bodyHash [32]byte) (*Message, error)
 	// FindMessage returns a message of the workspace or ENOTFOUND.
 	FindMessage(ctx context.Context, workspaceID, id string) (*Message, error)
 	// ListMessages returns a workspace's messages newest first, at most

@@ -36,9 +36,10 @@ type acceptedBody struct {
 }
 
 // inbound serves POST /inbound/:token. The order of the checks: token,
-// shutdown, rate, enabled, content type, size, JSON, fields, recipient,
-// then Accept (idempotency, credits). Every call of a known token leaves an attempt record: Accept
-// writes it in its own commit, every earlier answer writes it here.
+// shutdown, rate, enabled, content type, size, idempotency replay, JSON,
+// fields, recipient, then Accept (idempotency again, credits). Every call
+// of a known token leaves an attempt record: Accept writes it in its own
+// commit, every other answer writes it here.
 func (s *Server) inbound(c echo.Context) error {
 	req := c.Request()
 	ws, err := s.findInbound(req.Context(), c.Param("token"))
@@ -145,6 +146,22 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 		return nil, false, wagate.Errorf(wagate.EINVALID, "Idempotency-Key header has %d characters; the limit is %d", n, maxIdempotencyKey)
 	}
 
+	bodyHash := sha256.Sum256(body)
+	if key != "" {
+		// A retry of an accepted request gets its first answer, whatever
+		// changed since (an account switched off, a chat name now shared):
+		// so look the key up before validating anything.
+		first, err := s.svc.Messages.Replay(req.Context(), ws.ID, key, bodyHash)
+		if err != nil {
+			return nil, false, err
+		}
+		if first != nil {
+			att.MessageID = first.ID
+			s.recordAttempt(req.Context(), ws.ID, att, nil)
+			return &wagate.AcceptResult{Message: first, Replayed: true}, true, nil
+		}
+	}
+
 	r, err := decodeSend(body)
 	if err != nil {
 		return nil, false, r.withHint(err)
@@ -154,7 +171,7 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 		return nil, false, r.withHint(err)
 	}
 	a.IdempotencyKey = key
-	a.BodyHash = sha256.Sum256(body)
+	a.BodyHash = bodyHash
 	a.Attempt = att
 
 	// The client hanging up must not cut a commit short or lose the

@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -409,6 +410,21 @@ func TestInboundIdempotency(t *testing.T) {
 
 	wantError(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"twice"}`, "Idempotency-Key", "order-42"),
 		http.StatusUnprocessableEntity, wagate.EIDEMPOTENCY, "Idempotency-Key", "different body")
+
+	// A retry gets its first answer even when a check would now fail: the
+	// account that sent it was switched off since.
+	mustStatus(t, e.do(http.MethodPatch, "/api/v1/workspaces/"+ws.ID+"/accounts/"+acctPhone, ws.Owner, `{"active":false}`), http.StatusOK)
+	late := e.send(ws.Inbound, body, "Idempotency-Key", "order-42")
+	if got := accepted(t, late); got != id || late.Header().Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay after the account was switched off = %s (replayed %q), want %s replayed", got, late.Header().Get("Idempotent-Replayed"), id)
+	}
+	attempts, err := e.db.ListAttempts(context.Background(), ws.ID, 1)
+	if err != nil || len(attempts) != 1 || attempts[0].MessageID != id || attempts[0].Credits != 0 || attempts[0].Code != "" {
+		t.Errorf("replay attempt = %+v, %v; want message %s, 0 credits, no error", attempts, err, id)
+	}
+	if got := e.balance(ws); got != 9 {
+		t.Errorf("balance = %d after replays, want 9", got)
+	}
 
 	// Keys are scoped to the workspace.
 	other := e.workspace("Other", 10)

@@ -123,24 +123,14 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 	var expired *idempotencyRecord
 	if a.IdempotencyKey != "" {
 		idemKey = join(ws.ID, a.IdempotencyKey)
-		var rec idempotencyRecord
-		ok, err := get(bucket(tx, bucketIdempotency), idemKey, &rec)
-		if err != nil {
-			return nil, nil, err
-		}
+		first, old, outcome, err := findIdempotent(tx, ws.ID, a.IdempotencyKey, a.BodyHash, now)
 		switch {
-		case ok && now.Sub(rec.At) < IdempotencyWindow:
-			if !bytes.Equal(rec.BodyHash, a.BodyHash[:]) {
-				return nil, wagate.Errorf(wagate.EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", a.IdempotencyKey), nil
-			}
-			first, err := mustMessage(tx, rec.MessageID)
-			if err != nil {
-				return nil, nil, err
-			}
+		case err != nil || outcome != nil:
+			return nil, outcome, err
+		case first != nil:
 			return &wagate.AcceptResult{Message: first.domain(), Replayed: true, Balance: ws.Balance}, nil, nil
-		case ok:
-			expired = &rec
 		}
+		expired = old
 	}
 
 	m := newMessageRecord(a.Message) // a copy: this function may run twice
@@ -230,6 +220,48 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 		}
 	}
 	return &wagate.AcceptResult{Message: m.domain(), Balance: balance}, nil, nil
+}
+
+// Replay looks an Idempotency-Key up before the request is validated, so a
+// retry gets the first answer even when things changed since (an account
+// switched off, a chat name now shared). See wagate.MessageService.
+func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]byte) (*wagate.Message, error) {
+	now := db.now()
+	var first *messageRecord
+	var outcome error
+	err := db.view(ctx, "replay", func(tx *bolt.Tx) error {
+		var err error
+		first, _, outcome, err = findIdempotent(tx, workspaceID, key, bodyHash, now)
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case outcome != nil:
+		return nil, outcome
+	case first == nil:
+		return nil, nil
+	}
+	return first.domain(), nil
+}
+
+// findIdempotent reads the record of key in the workspace. It returns the
+// first message when the key was used within IdempotencyWindow with the
+// same body, an EIDEMPOTENCY outcome when with another body, and the
+// expired record (to be replaced) when older than the window.
+func findIdempotent(tx *bolt.Tx, workspaceID, key string, bodyHash [32]byte, now time.Time) (first *messageRecord, expired *idempotencyRecord, outcome, err error) {
+	var rec idempotencyRecord
+	ok, err := get(bucket(tx, bucketIdempotency), join(workspaceID, key), &rec)
+	switch {
+	case err != nil || !ok:
+		return nil, nil, nil, err
+	case now.Sub(rec.At) >= IdempotencyWindow:
+		return nil, &rec, nil, nil
+	case !bytes.Equal(rec.BodyHash, bodyHash[:]):
+		return nil, nil, wagate.Errorf(wagate.EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", key), nil
+	}
+	first, err = mustMessage(tx, rec.MessageID)
+	return first, nil, nil, err
 }
 
 // putIdempotency writes the record and its time-index entry, replacing the

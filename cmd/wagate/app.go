@@ -93,7 +93,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		Interval:   cfg.SendInterval,
 		Jitter:     senderJitter(cfg.SendJitter),
 		Rand:       mathrand.New(mathrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		Logger:     log.Named("sender"),
+		Logger:     log,
 		Registerer: reg,
 	})
 
@@ -110,7 +110,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		InboundRate:  cfg.InboundRate,
 		InboundBurst: cfg.InboundBurst,
 		PhoneCheck:   cfg.PhoneCheck,
-		Logger:       log.Named("http"),
+		Logger:       log,
 		Registry:     reg,
 		Rand:         rand.Reader,
 	}, gateway.Services{
@@ -171,7 +171,7 @@ func (a *App) Wait() error {
 // ready tells /readyz whether wagate can accept and send.
 func (a *App) ready() error {
 	if !a.sending.Load() {
-		return errors.New("sender not running")
+		return wagate.Errorf(wagate.EUNAVAILABLE, "the sender is not running (starting up or shutting down)")
 	}
 	return nil
 }
