@@ -69,3 +69,11 @@ func ErrorMessage(err error) string {
 		return "internal error"
 	}
 }
+
+// ErrWebhookNotFound is SPEC §1's answer to an unknown or regenerated
+// inbound token; its text is part of the HTTP contract.
+func ErrWebhookNotFound() *Error { return &Error{Code: ENOTFOUND, Message: "Webhook not found"} }
+
+// ErrWebhookDisabled is SPEC §1's answer to a call of a disabled inbound
+// URL; its text is part of the HTTP contract.
+func ErrWebhookDisabled() *Error { return &Error{Code: EDISABLED, Message: "Webhook is disabled"} }

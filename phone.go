@@ -62,7 +62,7 @@ func NormalizePhone(raw string, check PhoneCheck) (string, error) {
 			return "", Errorf(EINVALID, "%q looks like a national number; write it in international format with the country code, e.g. +4915112345678", raw)
 		}
 	}
-	if len(d) < 4 || len(d) > 17 {
+	if len(d) < 4 || len(d) > 15 {
 		return "", Errorf(EINVALID, "%q has %d digits; an international number has a country code and at most 15 digits, e.g. +14155552671", raw, len(d))
 	}
 	num, err := phonenumbers.Parse("+"+d, "")

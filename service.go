@@ -67,7 +67,12 @@ type ChatService interface {
 // Accept is one inbound request, validated and resolved by the gateway, to
 // be committed by MessageService.Accept.
 type Accept struct {
-	WorkspaceID    string
+	WorkspaceID string
+	// InboundToken is the token the request came in on. Accept refuses the
+	// request when the token was regenerated (ENOTFOUND, no attempt) or the
+	// URL disabled (EDISABLED) after the gateway looked it up, so both take
+	// effect at once. "" skips the check (requests not from the inbound URL).
+	InboundToken   string
 	IdempotencyKey string   // "" when the request had none
 	BodyHash       [32]byte // SHA-256 of the raw body, to tell a replay from a reuse
 	// Message is the message to store: ID, AccountPhone, JID, Text, FileURL,
@@ -97,17 +102,22 @@ type MessageService interface {
 	//   - EIDEMPOTENCY: the key was used in the last 24 h with another body;
 	//   - ECREDITS: the balance is below Message.Credits (the message says
 	//     how many are needed and how many are left);
-	//   - ENOTFOUND: the chat id is unknown, or the workspace is gone;
-	//   - EINVALID: the account is unknown or not active.
+	//   - EDISABLED: the inbound URL was disabled meanwhile;
+	//   - EINVALID: the chat id is unknown, the account is unknown or not active;
+	//   - ENOTFOUND (no attempt recorded): the workspace is gone or the
+	//     token was regenerated meanwhile.
 	// A replay (same key, same body, within 24 h) commits only the attempt
 	// and returns the first message with Replayed set.
 	Accept(ctx context.Context, a *Accept) (*AcceptResult, error)
 	// Replay looks up an Idempotency-Key of the workspace before the
 	// request is validated: it returns the message first accepted with key
 	// in the last 24 h when bodyHash matches, an EIDEMPOTENCY error when it
-	// does not, and (nil, nil) when the key is new. Accept checks again in
-	// its commit, so two racing first uses still charge once.
-	Replay(ctx context.Context, workspaceID, key string, bodyHash [32]byte) (*Message, error)
+	// does not, and (nil, nil) when the key is new. For a known key it
+	// records att (credits 0, the first message's id, or the error) in a
+	// durable commit before it returns; for a new key it writes nothing.
+	// Accept checks again in its commit, so two racing first uses still
+	// charge once.
+	Replay(ctx context.Context, workspaceID, key string, bodyHash [32]byte, att *Attempt) (*Message, error)
 	// FindMessage returns a message of the workspace or ENOTFOUND.
 	FindMessage(ctx context.Context, workspaceID, id string) (*Message, error)
 	// ListMessages returns a workspace's messages newest first, at most
@@ -130,7 +140,9 @@ type AttemptService interface {
 
 // TokenService stores admin tokens as hashes.
 type TokenService interface {
-	// CreateToken stores t.
+	// CreateToken stores t; storing it again is a no-op. There is one
+	// operator token per instance: storing an operator token revokes any
+	// other in the same commit (rotation after a leak).
 	CreateToken(ctx context.Context, t *Token) error
 	// FindToken returns the token with that hash or ENOTFOUND.
 	FindToken(ctx context.Context, hash [32]byte) (*Token, error)

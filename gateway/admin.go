@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -25,9 +26,23 @@ const (
 	maxMessageList     = 1000
 )
 
-// cloudAPIRequired are the settings an account on the cloudapi transport
-// cannot send without (SPEC §8).
-var cloudAPIRequired = []string{"phone_number_id", "access_token"}
+// transports returns the transports accounts may be connected on.
+func (s *Server) transports() map[string]TransportRules {
+	if s.svc.Transports == nil {
+		return map[string]TransportRules{wagate.TransportDryrun: {}}
+	}
+	return s.svc.Transports
+}
+
+// transportNames lists the transports for an error message: "dryrun", "cloudapi".
+func (s *Server) transportNames() string {
+	names := make([]string, 0, len(s.transports()))
+	for n := range s.transports() {
+		names = append(names, strconv.Quote(n))
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
 
 // CreateWorkspace creates a workspace with an enabled inbound URL and its
 // first owner token, both 32 random bytes. It is the admin API's POST
@@ -289,22 +304,17 @@ func (s *Server) createAccount(c echo.Context) error {
 	if err != nil {
 		return fieldError("phone", err)
 	}
-	switch in.Transport {
-	case "":
+	if in.Transport == "" {
 		in.Transport = wagate.TransportDryrun
-	case wagate.TransportDryrun:
-	case wagate.TransportCloudAPI:
-		var missing []string
-		for _, k := range cloudAPIRequired {
-			if strings.TrimSpace(in.Settings[k]) == "" {
-				missing = append(missing, k)
-			}
+	}
+	rules, ok := s.transports()[in.Transport]
+	if !ok {
+		return wagate.Errorf(wagate.EINVALID, `field "transport": %q is not a transport of this server; use one of %s (default "dryrun")`, cut(in.Transport, 40), s.transportNames())
+	}
+	if rules.ValidateSettings != nil {
+		if err := rules.ValidateSettings(in.Settings); err != nil {
+			return err
 		}
-		if len(missing) > 0 {
-			return wagate.Errorf(wagate.EINVALID, `transport "cloudapi" needs the settings phone_number_id and access_token; missing: %s`, strings.Join(missing, ", "))
-		}
-	default:
-		return wagate.Errorf(wagate.EINVALID, `transport %q is not supported; use "dryrun" (the default) or "cloudapi"`, cut(in.Transport, 40))
 	}
 	a := &wagate.Account{
 		WorkspaceID: id,

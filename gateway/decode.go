@@ -360,7 +360,7 @@ func (r *sendRequest) withHint(err error) error {
 }
 
 // unknownHint names unknown fields, each with a suggestion when one is
-// close: `unknown field "phone_number": did you mean "phone"?`.
+// close, in SPEC §1's words: `unknown field "phone_number"; did you mean "phone"?`.
 func unknownHint(unknown []string) string {
 	var parts []string
 	for i, k := range unknown {
@@ -370,7 +370,7 @@ func unknownHint(unknown []string) string {
 		}
 		p := fmt.Sprintf("unknown field %q", cut(k, 40))
 		if s := suggestField(k); s != "" {
-			p += fmt.Sprintf(": did you mean %q?", s)
+			p += fmt.Sprintf("; did you mean %q?", s)
 		} else {
 			p += " (ignored)"
 		}

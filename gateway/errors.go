@@ -47,25 +47,16 @@ func StatusFor(code string) int {
 }
 
 // codeForStatus is the reverse of the table, for the errors echo itself
-// produces (no route, wrong method, a body limit): they carry only a status.
+// produces (no route, wrong method): they carry only a status. Two codes
+// share 403; a router 403 is the generic EFORBIDDEN.
 func codeForStatus(status int) string {
-	switch status {
-	case http.StatusNotFound:
-		return wagate.ENOTFOUND
-	case http.StatusMethodNotAllowed:
-		return codeMethodNotAllowed
-	case http.StatusUnauthorized:
-		return wagate.EUNAUTHORIZED
-	case http.StatusForbidden:
+	if status == http.StatusForbidden {
 		return wagate.EFORBIDDEN
-	case http.StatusRequestEntityTooLarge:
-		return wagate.ETOOLARGE
-	case http.StatusUnsupportedMediaType:
-		return wagate.EMEDIATYPE
-	case http.StatusTooManyRequests:
-		return wagate.ERATELIMIT
-	case http.StatusServiceUnavailable:
-		return wagate.EUNAVAILABLE
+	}
+	for code, s := range statuses {
+		if s == status {
+			return code
+		}
 	}
 	if status >= 500 {
 		return wagate.EINTERNAL
@@ -89,10 +80,6 @@ func classify(err error) (status int, code, message string) {
 	var we *wagate.Error
 	if errors.As(err, &we) {
 		return StatusFor(we.Code), we.Code, we.Message
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge, wagate.ETOOLARGE, "request body is too large"
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {

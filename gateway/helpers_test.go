@@ -103,7 +103,8 @@ func newEnv(t testing.TB, opts ...option) *env {
 	e.db = db
 	e.srv = gateway.New(cfg, gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db,
-		Waker: e.waker,
+		Waker:      e.waker,
+		Transports: testTransports,
 		Ready: func() error {
 			if e.ready != nil {
 				return e.ready()
@@ -285,4 +286,30 @@ func mustDecode(t testing.TB, rec *httptest.ResponseRecorder, status int, v any)
 	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
 		t.Fatalf("decoding %s: %v", rec.Body, err)
 	}
+}
+
+// testTransports are dryrun and a stand-in for cloudapi's rules: settings
+// phone_number_id and access_token required, groups and @lid refused.
+var testTransports = map[string]gateway.TransportRules{
+	wagate.TransportDryrun: {},
+	wagate.TransportCloudAPI: {
+		ValidateSettings: func(settings map[string]string) error {
+			var missing []string
+			for _, k := range []string{"phone_number_id", "access_token"} {
+				if settings[k] == "" {
+					missing = append(missing, k)
+				}
+			}
+			if len(missing) > 0 {
+				return wagate.Errorf(wagate.EINVALID, "transport \"cloudapi\" needs the settings phone_number_id and access_token; missing: %s", strings.Join(missing, ", "))
+			}
+			return nil
+		},
+		CheckRecipient: func(jid string) error {
+			if strings.HasSuffix(jid, "@g.us") || strings.HasSuffix(jid, "@lid") {
+				return wagate.Errorf(wagate.EINVALID, "the cloudapi transport cannot send to %s", jid)
+			}
+			return nil
+		},
+	},
 }

@@ -84,19 +84,17 @@ func (s *Server) inbound(c echo.Context) error {
 func (s *Server) findInbound(ctx context.Context, token string) (*wagate.Workspace, error) {
 	if !plainToken(token) {
 		// Not a token we could have issued: no need to ask the store.
-		return nil, errWebhookNotFound()
+		return nil, wagate.ErrWebhookNotFound()
 	}
 	ws, err := s.svc.Workspaces.FindWorkspaceByInboundToken(ctx, token)
 	if err != nil {
 		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
-			return nil, errWebhookNotFound()
+			return nil, wagate.ErrWebhookNotFound()
 		}
 		return nil, err
 	}
 	return ws, nil
 }
-
-func errWebhookNotFound() error { return wagate.Errorf(wagate.ENOTFOUND, "Webhook not found") }
 
 // plainToken reports whether t has the shape of our tokens. It looks at the
 // length and alphabet only, which say nothing about any real token.
@@ -126,17 +124,17 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 		return nil, false, wagate.Errorf(wagate.ERATELIMIT, "too many requests for this inbound URL (limit %g per second, bursts of %d); retry after %d s", s.cfg.InboundRate, s.cfg.InboundBurst, retry)
 	}
 	if !ws.Webhook.Enabled {
-		return nil, false, wagate.Errorf(wagate.EDISABLED, "Webhook is disabled")
+		return nil, false, wagate.ErrWebhookDisabled()
 	}
 	if err := checkJSONContentType(req.Header.Get(echo.HeaderContentType)); err != nil {
 		// Keep the start of what was sent: it is what support needs to see
 		// to tell the sender how to fix it.
 		head, _ := io.ReadAll(io.LimitReader(req.Body, wagate.AttemptBodyLimit))
-		att.Body = attemptBody(head)
+		att.Body = string(head) // the store keeps the first AttemptBodyLimit bytes
 		return nil, false, err
 	}
 	body, err := readLimited(req, InboundBodyLimit)
-	att.Body = attemptBody(body)
+	att.Body = string(body)
 	if err != nil {
 		return nil, false, err
 	}
@@ -151,13 +149,13 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 		// A retry of an accepted request gets its first answer, whatever
 		// changed since (an account switched off, a chat name now shared):
 		// so look the key up before validating anything.
-		first, err := s.svc.Messages.Replay(req.Context(), ws.ID, key, bodyHash)
+		first, err := s.svc.Messages.Replay(context.WithoutCancel(req.Context()), ws.ID, key, bodyHash, att)
 		if err != nil {
-			return nil, false, err
+			// A reused key's attempt is committed by Replay; a storage
+			// fault is a 503 with no attempt to write.
+			return nil, true, err
 		}
 		if first != nil {
-			att.MessageID = first.ID
-			s.recordAttempt(req.Context(), ws.ID, att, nil)
 			return &wagate.AcceptResult{Message: first, Replayed: true}, true, nil
 		}
 	}
@@ -171,6 +169,7 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 		return nil, false, r.withHint(err)
 	}
 	a.IdempotencyKey = key
+	a.InboundToken = c.Param("token")
 	a.BodyHash = bodyHash
 	a.Attempt = att
 
@@ -206,19 +205,6 @@ func readLimited(req *http.Request, limit int64) ([]byte, error) {
 		return buf.Bytes(), tooLarge
 	}
 	return buf.Bytes(), nil
-}
-
-// attemptBody keeps the first AttemptBodyLimit bytes, cut at a character
-// boundary when the body is UTF-8.
-func attemptBody(b []byte) string {
-	if len(b) <= wagate.AttemptBodyLimit {
-		return string(b)
-	}
-	b = b[:wagate.AttemptBodyLimit]
-	for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.Valid(b); i++ {
-		b = b[:len(b)-1]
-	}
-	return string(b)
 }
 
 // recordAttempt logs a call that never reached Accept. It is best effort:

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway"
 )
 
 const (
@@ -237,23 +239,23 @@ func TestInboundUnknownFieldHints(t *testing.T) {
 	e, ws := setup(t, 10)
 	rec := e.send(ws.Inbound, `{"action":"send","phone_number":"+14155552671","text":"hi"}`)
 	b := wantError(t, rec, http.StatusBadRequest, wagate.EINVALID)
-	want := `missing field "phone" (or chat_id, jid, chat_name): say who receives the message, e.g. "phone":"+14155552671"; unknown field "phone_number": did you mean "phone"?`
+	want := `missing field "phone" (or chat_id, jid, chat_name): say who receives the message, e.g. "phone":"+14155552671"; unknown field "phone_number"; did you mean "phone"?`
 	if b.Message != want {
 		t.Errorf("message = %q\nwant      %q", b.Message, want)
 	}
 
 	for _, tc := range []struct{ field, hint string }{
-		{"message", `unknown field "message": did you mean "text"?`},
-		{"body", `unknown field "body": did you mean "text"?`},
-		{"account_phone", `unknown field "account_phone": did you mean "whatsapp_account_phone"?`},
-		{"chatid", `unknown field "chatid": did you mean "chat_id"?`},
-		{"chatId", `unknown field "chatId": did you mean "chat_id"?`},
-		{"filename", `unknown field "filename": did you mean "file_name"?`},
-		{"url", `unknown field "url": did you mean "file_url"?`},
-		{"file", `unknown field "file": did you mean "file_url"?`},
-		{"Phone", `unknown field "Phone": did you mean "phone"?`},
-		{"phnoe", `unknown field "phnoe": did you mean "phone"?`},
-		{"chat_nme", `unknown field "chat_nme": did you mean "chat_name"?`},
+		{"message", `unknown field "message"; did you mean "text"?`},
+		{"body", `unknown field "body"; did you mean "text"?`},
+		{"account_phone", `unknown field "account_phone"; did you mean "whatsapp_account_phone"?`},
+		{"chatid", `unknown field "chatid"; did you mean "chat_id"?`},
+		{"chatId", `unknown field "chatId"; did you mean "chat_id"?`},
+		{"filename", `unknown field "filename"; did you mean "file_name"?`},
+		{"url", `unknown field "url"; did you mean "file_url"?`},
+		{"file", `unknown field "file"; did you mean "file_url"?`},
+		{"Phone", `unknown field "Phone"; did you mean "phone"?`},
+		{"phnoe", `unknown field "phnoe"; did you mean "phone"?`},
+		{"chat_nme", `unknown field "chat_nme"; did you mean "chat_name"?`},
 		{"zzzzzz", `unknown field "zzzzzz" (ignored)`},
 	} {
 		t.Run(tc.field, func(t *testing.T) {
@@ -483,4 +485,63 @@ func TestInboundDrain(t *testing.T) {
 	if err != nil || len(list) != 1 || list[0].Code != wagate.EUNAVAILABLE {
 		t.Errorf("last attempt = %+v, %v; want the 503", list, err)
 	}
+}
+
+// countingReader is an endless request body that counts what was read.
+type countingReader struct{ n int64 }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	r.n += int64(len(p))
+	return len(p), nil
+}
+
+// TestInboundTooLargeIsNotReadWhole: a 413 reads no more than the limit,
+// whether the client announced the size or streams it.
+func TestInboundTooLargeIsNotReadWhole(t *testing.T) {
+	e, ws := setup(t, 10)
+	for _, announced := range []int64{10 << 20, -1} {
+		body := &countingReader{}
+		req := httptest.NewRequest(http.MethodPost, "/inbound/"+ws.Inbound, body)
+		req.ContentLength = announced
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		e.srv.Handler().ServeHTTP(rec, req)
+		wantError(t, rec, http.StatusRequestEntityTooLarge, wagate.ETOOLARGE)
+		limit := int64(gateway.InboundBodyLimit + 1)
+		if announced > 0 {
+			limit = wagate.AttemptBodyLimit // only the head kept for the attempt log
+		}
+		if body.n > limit+32<<10 { // a reader may ask for one buffer more
+			t.Errorf("Content-Length %d: read %d bytes of the body; want about %d at most", announced, body.n, limit)
+		}
+	}
+}
+
+// TestInboundStorageUnavailable: a store that cannot be read or written is
+// a 503 that accepts nothing.
+func TestInboundStorageUnavailable(t *testing.T) {
+	e, ws := setup(t, 10)
+	if err := e.db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"hi"}`), http.StatusServiceUnavailable, wagate.EUNAVAILABLE)
+	if refs := e.waker.Refs(); len(refs) != 0 {
+		t.Errorf("Wake without a commit: %v", refs)
+	}
+}
+
+// TestInboundTransportRecipientCheck: a group cannot be reached through a
+// cloudapi account, and that is a 400 at once, not a failed send later.
+func TestInboundTransportRecipientCheck(t *testing.T) {
+	e, ws := setup(t, 10)
+	mustStatus(t, e.do(http.MethodPost, "/api/v1/workspaces/"+ws.ID+"/accounts", ws.Owner,
+		`{"phone":"+14155550123","transport":"cloudapi","settings":{"phone_number_id":"1","access_token":"t"}}`), http.StatusCreated)
+	wantError(t, e.send(ws.Inbound, `{"action":"send","whatsapp_account_phone":"+14155550123","jid":"120363025246125486@g.us","text":"hi"}`),
+		http.StatusBadRequest, wagate.EINVALID, "cloudapi transport cannot send to 120363025246125486@g.us")
+	accepted(t, e.send(ws.Inbound, `{"action":"send","whatsapp_account_phone":"+14155550123","phone":"+14155552671","text":"hi"}`))
+	// The dryrun account still reaches groups.
+	accepted(t, e.send(ws.Inbound, `{"action":"send","whatsapp_account_phone":"`+acctPhone+`","jid":"120363025246125486@g.us","text":"hi"}`))
 }

@@ -28,6 +28,11 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 	if err != nil {
 		return nil, err
 	}
+	if check := s.transports()[account.Transport].CheckRecipient; check != nil {
+		if err := check(to.jid.String()); err != nil {
+			return nil, err
+		}
+	}
 
 	id, err := wagate.NewMessageID(s.rand)
 	if err != nil {

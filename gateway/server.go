@@ -82,6 +82,23 @@ type Services struct {
 	Waker Waker
 	// Ready answers /readyz: a nil error means ready. nil means always ready.
 	Ready func() error
+	// Transports are the transports this server sends through, by name,
+	// with what can be checked about them at once. Accounts can be
+	// connected only on these. nil means dryrun alone.
+	Transports map[string]TransportRules
+}
+
+// TransportRules are the checks of one transport that the gateway runs at
+// once, so a request that its transport could never send is a 400 now
+// rather than a failed, refunded message later. The transport packages
+// provide them; the gateway never imports a transport.
+type TransportRules struct {
+	// ValidateSettings checks an account's settings when it is connected;
+	// nil means the transport takes none. Its error names the setting.
+	ValidateSettings func(settings map[string]string) error
+	// CheckRecipient checks a resolved JID on the inbound URL; nil means
+	// every JID is fine. Its error names the transport.
+	CheckRecipient func(jid string) error
 }
 
 // Server is the HTTP gateway. Create it with New and serve Handler().
@@ -148,6 +165,22 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // requests already running finish. It cannot be undone.
 func (s *Server) Drain() { s.draining.Store(true) }
 
+// ConsolePath is where MountConsole serves the web console.
+const ConsolePath = "/ui/"
+
+// MountConsole serves the web console h under ConsolePath, through the
+// gateway's request id, log, recovery and drain middleware (so a console
+// write answers 503 while shutting down), and sends a browser that opens /
+// or /ui to it. Call it before serving: echo's router is not safe to change
+// while it serves. h sees the full path, /ui/ included.
+func (s *Server) MountConsole(h http.Handler) {
+	toConsole := func(c echo.Context) error { return c.Redirect(http.StatusFound, ConsolePath) }
+	s.routes["/"], s.routes["/ui"], s.routes[ConsolePath+"*"] = true, true, true
+	s.echo.GET("/", toConsole)
+	s.echo.GET("/ui", toConsole)
+	s.echo.Any(ConsolePath+"*", echo.WrapHandler(h), s.drainWrites)
+}
+
 // InboundURL returns the full inbound URL of an inbound token.
 func (s *Server) InboundURL(token string) string {
 	return s.cfg.PublicURL + "/inbound/" + token
@@ -176,7 +209,7 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodPost, "/inbound/:token", s.inbound)
 	// Other paths under /inbound/ (an extra segment, a trailing slash, an
 	// empty token) are an unknown webhook too, with SPEC's exact 404.
-	webhookNotFound := func(echo.Context) error { return errWebhookNotFound() }
+	webhookNotFound := func(echo.Context) error { return wagate.ErrWebhookNotFound() }
 	add(echo.RouteNotFound, "/inbound/:token/*", webhookNotFound)
 	add(http.MethodPost, "/inbound/", webhookNotFound) // an empty token
 

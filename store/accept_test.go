@@ -214,7 +214,7 @@ func TestAcceptRefusals(t *testing.T) {
 		{"inactive account", func(a *wagate.Accept) { a.Message.AccountPhone = testPhone2 }, wagate.EINVALID, testPhone2},
 		{"unknown account", func(a *wagate.Accept) { a.Message.AccountPhone = "+10000000000" }, wagate.EINVALID, "+10000000000"},
 		{"chat of an inactive account", func(a *wagate.Accept) { a.Message.ChatID = chat.ID }, wagate.EINVALID, testPhone2},
-		{"unknown chat id", func(a *wagate.Accept) { a.Message.ChatID = 77234 }, wagate.ENOTFOUND, "chat_id 77234 is not a chat of this workspace"},
+		{"unknown chat id", func(a *wagate.Accept) { a.Message.ChatID = 77234 }, wagate.EINVALID, "chat_id 77234 is not a chat of this workspace"},
 		{"no account", func(a *wagate.Accept) { a.Message.AccountPhone = "" }, wagate.EINVALID, "whatsapp_account_phone"},
 	}
 	for _, tt := range tests {

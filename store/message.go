@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -84,7 +85,12 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time) (*wagate.AcceptResult,
 	}
 	if ws == nil {
 		// No workspace, no attempt log to write to.
-		return nil, nil, wagate.Errorf(wagate.ENOTFOUND, "Webhook not found"), nil
+		return nil, nil, wagate.ErrWebhookNotFound(), nil
+	}
+	if a.InboundToken != "" && subtle.ConstantTimeCompare([]byte(a.InboundToken), []byte(ws.Token)) != 1 {
+		// Regenerated after the gateway read the workspace: the old URL
+		// stops working at once, and an unknown token leaves no attempt.
+		return nil, nil, wagate.ErrWebhookNotFound(), nil
 	}
 	if err := pruneIdempotency(tx, now, idempotencyPruneMax); err != nil {
 		return nil, nil, nil, err
@@ -118,6 +124,9 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time) (*wagate.AcceptResult,
 // acceptMessage does the checks first and writes only when all pass, so a
 // client fault leaves nothing behind but the attempt its caller writes.
 func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.Time) (*wagate.AcceptResult, error, error) {
+	if a.InboundToken != "" && !ws.Enabled {
+		return nil, wagate.ErrWebhookDisabled(), nil // disabled after the gateway looked
+	}
 	// Idempotency: same key and body within the window is a replay.
 	var idemKey []byte
 	var expired *idempotencyRecord
@@ -149,7 +158,9 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 			return nil, nil, err
 		}
 		if chat == nil {
-			return nil, errChatNotFound(m.ChatID), nil
+			// EINVALID, not ENOTFOUND: on the inbound URL a 404 means
+			// "Webhook not found", and this is a field of the request.
+			return nil, wagate.Errorf(wagate.EINVALID, "chat_id %d is not a chat of this workspace; look chat ids up with GET /api/v1/workspaces/{ws}/chats", m.ChatID), nil
 		}
 		m.AccountPhone, m.JID = chat.AccountPhone, chat.JID
 	}
@@ -224,24 +235,47 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 
 // Replay looks an Idempotency-Key up before the request is validated, so a
 // retry gets the first answer even when things changed since (an account
-// switched off, a chat name now shared). See wagate.MessageService.
-func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]byte) (*wagate.Message, error) {
+// switched off, a chat name now shared). A new key costs one read; a known
+// one also commits att, durably, before the answer. See
+// wagate.MessageService.
+func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]byte, att *wagate.Attempt) (*wagate.Message, error) {
 	now := db.now()
-	var first *messageRecord
-	var outcome error
+	var known bool
 	err := db.view(ctx, "replay", func(tx *bolt.Tx) error {
-		var err error
-		first, _, outcome, err = findIdempotent(tx, workspaceID, key, bodyHash, now)
+		first, _, outcome, err := findIdempotent(tx, workspaceID, key, bodyHash, now)
+		known = first != nil || outcome != nil
 		return err
 	})
-	switch {
-	case err != nil:
+	if err != nil || !known {
 		return nil, err
+	}
+	var first *messageRecord
+	outcome, fault := db.runBatch(ctx, "replay", func(tx *bolt.Tx) (error, error) {
+		first = nil
+		f, _, outcome, err := findIdempotent(tx, workspaceID, key, bodyHash, now)
+		if err != nil {
+			return nil, err
+		}
+		rec := newAttemptRecord(att)
+		rec.At = orNow(rec.At, now)
+		rec.Code, rec.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
+		rec.MessageID, rec.Credits = "", 0
+		if f != nil {
+			rec.MessageID = f.ID
+		}
+		first = f
+		return outcome, putAttempt(tx, workspaceID, rec)
+	})
+	switch {
+	case fault != nil:
+		return nil, fault
 	case outcome != nil:
 		return nil, outcome
 	case first == nil:
+		// The record expired between the read and the commit: a new key.
 		return nil, nil
 	}
+	att.MessageID = first.ID
 	return first.domain(), nil
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"sort"
@@ -134,14 +135,14 @@ func (db *DB) FindWorkspaceByInboundToken(ctx context.Context, token string) (*w
 		h := wagate.HashToken(token)
 		id := bucket(tx, bucketInbound).Get(h[:])
 		if id == nil {
-			return errWebhookNotFound()
+			return wagate.ErrWebhookNotFound()
 		}
 		rec, err := getWorkspace(tx, string(id))
 		if err != nil {
 			return err
 		}
 		if rec == nil || subtle.ConstantTimeCompare([]byte(rec.Token), []byte(token)) != 1 {
-			return errWebhookNotFound()
+			return wagate.ErrWebhookNotFound()
 		}
 		ws = rec.domain()
 		ws.Accounts, err = listAccounts(tx, rec.ID)
@@ -149,8 +150,6 @@ func (db *DB) FindWorkspaceByInboundToken(ctx context.Context, token string) (*w
 	})
 	return ws, err
 }
-
-func errWebhookNotFound() error { return wagate.Errorf(wagate.ENOTFOUND, "Webhook not found") }
 
 // SetWebhookEnabled switches the inbound URL on or off; the token stays, so
 // a re-enabled URL is the same URL.
@@ -260,10 +259,41 @@ func createToken(tx *bolt.Tx, t *wagate.Token, now time.Time) error {
 		return wagate.Errorf(wagate.EINVALID, "role %q is not %q or %q", t.Role, wagate.RoleOwner, wagate.RoleSupport)
 	}
 	b := bucket(tx, bucketTokens)
+	if t.Role == wagate.RoleOperator {
+		if err := deleteOtherOperatorTokens(b, t.Hash); err != nil {
+			return err
+		}
+	}
 	if b.Get(t.Hash[:]) != nil {
 		return nil
 	}
 	return put(b, t.Hash[:], &tokenRecord{WorkspaceID: t.WorkspaceID, Role: t.Role, CreatedAt: orNow(t.CreatedAt, now)})
+}
+
+// deleteOtherOperatorTokens keeps one operator token per instance: a new
+// one (the operator deleted operator.token to rotate a leaked token)
+// revokes the old in the same commit.
+func deleteOtherOperatorTokens(b *bolt.Bucket, keep [32]byte) error {
+	var stale [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var rec tokenRecord
+		if err := decode(k, v, &rec); err != nil {
+			return err
+		}
+		if rec.Role == wagate.RoleOperator && !bytes.Equal(k, keep[:]) {
+			stale = append(stale, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range stale {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // FindToken returns the admin token with that hash, or ENOTFOUND.
