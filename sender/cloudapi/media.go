@@ -1,0 +1,183 @@
+package cloudapi
+
+import (
+	"bytes"
+	"fmt"
+	"mime"
+	"mime/multipart"
+	"net/textproto"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxCaption is the longest caption, in characters, Meta takes on an image,
+// a video or a document. A longer text goes as a text message of its own.
+const MaxCaption = 1024
+
+// The Cloud API message types a file can become.
+const (
+	kindImage    = "image"
+	kindVideo    = "video"
+	kindAudio    = "audio"
+	kindDocument = "document"
+	kindSticker  = "sticker"
+)
+
+// mediaKind chooses the message type for a (normalized) MIME type. Meta's
+// media rules decide it:
+//
+//	image/jpeg, image/png          → image    (caption)
+//	image/webp                     → sticker  (no caption; Meta shows WebP only as a sticker)
+//	video/mp4, video/3gpp          → video    (caption)
+//	audio/* (aac, amr, mpeg, mp4, ogg) → audio (no caption)
+//	anything else                  → document (caption, filename)
+//
+// Other images (GIF, BMP, HEIC…) are not "image" types for Meta, so they go
+// as documents too; Meta's upload refuses the types it does not take at all
+// (code 100, which names the accepted list), and the message fails with
+// that answer.
+func mediaKind(mimeType string) string {
+	switch {
+	case mimeType == "image/jpeg" || mimeType == "image/png":
+		return kindImage
+	case mimeType == "image/webp":
+		return kindSticker
+	case mimeType == "video/mp4" || mimeType == "video/3gpp":
+		return kindVideo
+	case strings.HasPrefix(mimeType, "audio/"):
+		return kindAudio
+	}
+	return kindDocument
+}
+
+// takesCaption says whether Meta accepts a caption on a message type.
+func takesCaption(kind string) bool {
+	return kind == kindImage || kind == kindVideo || kind == kindDocument
+}
+
+// Office formats by file extension, for files the byte sniffer can only call
+// a ZIP (OOXML) or an unknown blob (the old OLE formats).
+var (
+	ooxmlTypes = map[string]string{
+		".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+		".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+		".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+	}
+	oleTypes = map[string]string{
+		".doc": "application/msword",
+		".xls": "application/vnd.ms-excel",
+		".ppt": "application/vnd.ms-powerpoint",
+	}
+	oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+)
+
+// normalizeType turns the attachment's sniffed content type into the MIME
+// type Meta's upload expects: parameters dropped ("text/plain; charset=utf-8"
+// → "text/plain"), Ogg read as audio (WhatsApp voice notes are Ogg Opus, and
+// Go's sniffer says application/ogg), AMR recognised by its header, and the
+// Office formats a byte sniffer cannot tell apart refined by the file name's
+// extension, only when the bytes agree (a ZIP for .docx, an OLE file for
+// .doc). The type still comes from the bytes: the name never turns a PNG
+// into a PDF.
+func normalizeType(contentType, name string, data []byte) string {
+	t, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		t = strings.ToLower(strings.TrimSpace(contentType))
+	}
+	ext := strings.ToLower(filepath.Ext(name))
+	switch t {
+	case "application/ogg":
+		return "audio/ogg"
+	case "application/zip":
+		if ot, ok := ooxmlTypes[ext]; ok {
+			return ot
+		}
+	case "video/mp4":
+		if ext == ".m4a" {
+			return "audio/mp4"
+		}
+	case "", "application/octet-stream":
+		if bytes.HasPrefix(data, []byte("#!AMR\n")) {
+			return "audio/amr"
+		}
+		if ot, ok := oleTypes[ext]; ok && bytes.HasPrefix(data, oleMagic) {
+			return ot
+		}
+		if t == "" {
+			return "application/octet-stream"
+		}
+	}
+	return t
+}
+
+// plan decides what one wagate message becomes: the caption of its file,
+// and whether its text goes as a text message of its own after the file.
+// The text rides as the caption when the file's type takes one and it fits
+// in MaxCaption characters; otherwise (audio, sticker, a longer text) the
+// file goes first without a caption and the text follows as a second
+// message, at no extra credit. File first, because the file is what may be
+// refused (its upload and its send come first), and a refusal then leaves
+// nothing half delivered; and the text then reads under the file, where a
+// caption would be.
+func plan(kind, text string) (caption string, separate bool) {
+	if text == "" {
+		return "", false
+	}
+	if takesCaption(kind) && utf8.RuneCountInString(text) <= MaxCaption {
+		return text, false
+	}
+	return "", true
+}
+
+// uploadForm builds the multipart body of POST /{phone_number_id}/media.
+// The file part carries the real MIME type: multipart.Writer.CreateFormFile
+// would label it application/octet-stream, which Meta refuses.
+func uploadForm(mimeType, name string, data []byte) (body []byte, contentType string, err error) {
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	if err := w.WriteField("messaging_product", "whatsapp"); err != nil {
+		return nil, "", err
+	}
+	if err := w.WriteField("type", mimeType); err != nil {
+		return nil, "", err
+	}
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="file"; filename="%s"`, partFileName(name)))
+	h.Set("Content-Type", mimeType)
+	p, err := w.CreatePart(h)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := p.Write(data); err != nil {
+		return nil, "", err
+	}
+	if err := w.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), w.FormDataContentType(), nil
+}
+
+// partFileName makes the upload part's file name safe to quote in a header:
+// ASCII letters, digits, dot, dash and underscore, others replaced. The name
+// the recipient sees is the document's "filename" in the message, which is
+// sent as it is; this one only labels the upload.
+func partFileName(name string) string {
+	var b strings.Builder
+	for _, r := range filepath.Base(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+		if b.Len() >= 100 {
+			break
+		}
+	}
+	s := strings.Trim(b.String(), ".")
+	if s == "" {
+		return "file"
+	}
+	return s
+}
