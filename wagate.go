@@ -95,8 +95,11 @@ type Message struct {
 	Credits      int64 // what was charged; given back when the message fails
 	Error        string
 	Tries        []Try
-	CreatedAt    time.Time
-	SentAt       time.Time // zero until sent
+	// NextTryAt is when the next try of a message waiting for a retry is
+	// due; zero when no retry is scheduled.
+	NextTryAt time.Time
+	CreatedAt time.Time
+	SentAt    time.Time // zero until sent
 }
 
 // Account returns the ref of the queue the message waits in.
@@ -111,10 +114,22 @@ const (
 	TryResultRetry  = "retry"  // transient: another try follows
 )
 
-// Try is one attempt of the sender to hand a message to its transport.
+// Try error classes: why a try did not end in a plain send, so a reader
+// tells "will be retried" from "the provider refused" without parsing the
+// error text.
+const (
+	TryClassPermanent   = "permanent"    // no other try can succeed (bad recipient, media rejected, file not downloadable)
+	TryClassTransient   = "transient"    // another try may succeed (timeout, 5xx)
+	TryClassRateLimited = "rate_limited" // the provider asked to wait before the next try
+	TryClassInterrupted = "interrupted"  // wagate stopped while the transport had the message
+)
+
+// Try is one attempt of the sender to hand a message to its transport (or
+// to download its file first).
 type Try struct {
 	At         time.Time
 	Result     string // TryResultSent, TryResultFailed or TryResultRetry
+	Class      string // TryClass…; "" for a plain successful send
 	Error      string
 	ProviderID string // the transport's id of the sent message, if any
 }

@@ -1,15 +1,16 @@
 // Package sender drains the per-account queues: one FIFO per account, a
 // random gap between two sends of the same account, accounts independent of
 // each other, and a Transport per account that hands the message to
-// WhatsApp. Transports live in subpackages (sender/dryrun, later
-// sender/cloudapi).
+// WhatsApp. Transports live in subpackages (sender/dryrun, sender/cloudapi);
+// the attachment downloader is a Fetcher (sender/fetch).
 //
 // What happens to a queued message, in the order the sender checks:
 //
 //   - it waits its turn: the gap drawn after the account's previous send
 //     start, uniform in [Interval-Jitter, Interval+Jitter], must have passed
 //     (the first send of an account, or the first after a pause longer than
-//     a gap, goes at once);
+//     a gap, goes at once). While the account waits, the files of its next
+//     messages download (see "Attachments");
 //   - account deleted (Queue.Account answers ENOTFOUND): the message fails,
 //     "account +1… was deleted", and is refunded;
 //   - account not active: the message stays queued and the account's worker
@@ -18,13 +19,61 @@
 //     resumes it too (it is still listed by Queue.QueuedAccounts);
 //   - account's transport not configured on this server: the message fails
 //     with an error naming the transport;
-//   - otherwise Queue.MarkSending, then Transport.Send, then Queue.MarkSent
-//     or, on any error, Queue.MarkFailed (which refunds). Transports mark
-//     errors that no retry can fix with Permanent; the sender logs and
-//     counts the difference already, though every error fails the message
-//     for now: retries with backoff for transient errors come later.
+//   - its file, if it has one, is taken from the download made during the
+//     gap, or downloaded now. A failed download is a failed try (below),
+//     which takes no turn of the account: the transport was not called;
+//   - otherwise Queue.MarkSending, then Transport.Send, then Queue.MarkSent,
+//     or for an error a failed try.
+//
+// # Failed tries and retries
+//
+// A try that fails records its time, result, error class and error text
+// (wagate.Try). The class decides what follows:
+//
+//   - permanent (the error is marked with Permanent: bad recipient, media
+//     rejected, a file_url that is a web page): the message fails at once
+//     and is refunded, in one write (Queue.MarkFailed);
+//   - transient (any other error: timeouts, 5xx) or rate_limited (marked
+//     with RetryAfter): the message is retried after 5 s, 30 s, 2 min,
+//     10 min and 30 min (each ± 20 %, drawn from Config.Rand), or after the
+//     RetryAfter delay when that is longer; after the fifth retry fails it
+//     fails and is refunded, its error saying how many tries were made.
+//
+// Queue.Retry stores the retry in one write: the try, the due time, and the
+// message back in its queue at the place it was accepted at. So the state
+// survives a restart, which continues the schedule; the message is never
+// failed as "interrupted" for waiting.
+//
+// Order rule while a message waits for a retry: the account's later
+// messages go on at their pace, except those to the same recipient (JID),
+// which wait behind it, so one recipient never sees its messages out of
+// order and one bad message does not stall the account. When the retry is
+// due the message is first again, ahead of the messages accepted after it.
+// A retry is a send: it waits for the account's turn like any other, so
+// retries never break the pace. Queue.Next applies the rule.
+//
+// # Attachments
+//
+// While an account waits for its turn, the files of its next
+// Config.PrefetchAhead messages download, so a slow file host does not
+// stretch the gap. Memory and concurrency are bounded: a download reserves
+// Config.MaxFileBytes until its size is known; one account holds at most
+// Config.FileBytesPerAccount ahead of their turn, all accounts at most
+// Config.FileBytes; at most Config.FetchConcurrency downloads run at once.
+// A file that does not fit downloads at its message's turn instead. Files
+// are held only in memory: a restart downloads them again. Without a
+// Fetcher, a message with a file fails permanently.
+//
+// # Crashes
+//
+// At start, before any send, Run settles the messages a stop left in
+// sending: a Transport that is a Confirmer is asked whether each went out
+// (delivered: it becomes sent; certainly not: it goes back to its place and
+// is sent once); every other one is failed and refunded by
+// Queue.RecoverSending with an "interrupted" error. A message is never sent
+// twice silently, and never silently lost.
 //
 // Shutdown (Run's context done) lets a send under way finish and store its
-// outcome, and starts no other. Storage errors are logged and retried with a
-// growing pause, never in a busy loop.
+// outcome, calls off downloads, and starts no other send. Storage errors are
+// logged and retried with a growing pause, never in a busy loop.
 package sender

@@ -9,9 +9,18 @@ import (
 // Values of the result label of wagate_sender_sends_total.
 const (
 	resultSent            = "sent"
-	resultFailedPermanent = "failed_permanent" // the transport said another try cannot succeed
-	resultFailedTransient = "failed_transient" // would be retried; failed while there are no retries
+	resultRetry           = "retry"            // the try failed; another is scheduled
+	resultFailedPermanent = "failed_permanent" // the transport or the file download said another try cannot succeed
+	resultFailedTransient = "failed_transient" // the try failed after the last retry of the schedule
 	resultFailedAccount   = "failed_account"   // never reached a transport: account deleted or its transport missing
+)
+
+// Values of the outcome label of wagate_sender_recovered_total: what became
+// of a message a stop caught in sending.
+const (
+	recoveredSent     = "sent"     // the transport confirmed it went out
+	recoveredRequeued = "requeued" // the transport confirmed it did not: sent again
+	recoveredFailed   = "failed"   // nobody can tell: failed and refunded
 )
 
 // metrics are the sender's Prometheus series. They always exist, so the code
@@ -23,6 +32,10 @@ type metrics struct {
 	gapDrawn     prometheus.Histogram
 	gapActual    prometheus.Histogram
 	sendDuration prometheus.Histogram
+	fetches      *prometheus.CounterVec
+	fileBytes    prometheus.Gauge
+	fileWait     prometheus.Histogram
+	recovered    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, interval, jitter time.Duration) *metrics {
@@ -30,7 +43,7 @@ func newMetrics(reg prometheus.Registerer, interval, jitter time.Duration) *metr
 	m := &metrics{
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "wagate", Subsystem: "sender", Name: "sends_total",
-			Help: "Messages the sender finished, by result.",
+			Help: "Tries of a message (a transport call, or a file download that failed), by result: sent, retry (another try is scheduled) or failed_*.",
 		}, []string{"result"}),
 		workers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "wagate", Subsystem: "sender", Name: "active_workers",
@@ -51,14 +64,37 @@ func newMetrics(reg prometheus.Registerer, interval, jitter time.Duration) *metr
 			Help:    "Time a transport took to send one message.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14), // 5 ms … 41 s
 		}),
+		fetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "wagate", Subsystem: "sender", Name: "file_downloads_total",
+			Help: "Downloads of file_url attachments, by result (ok, error).",
+		}, []string{"result"}),
+		fileBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "wagate", Subsystem: "sender", Name: "file_bytes_held",
+			Help: "Bytes of downloaded attachments held in memory (reserved at the size limit while a download runs).",
+		}),
+		fileWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "wagate", Subsystem: "sender", Name: "file_wait_seconds",
+			Help:    "Time a send waited for its file after its turn came: near 0 when the file downloaded during the gap.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10), // 1 ms … 4.4 min
+		}),
+		recovered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "wagate", Subsystem: "sender", Name: "recovered_total",
+			Help: "Messages a stop caught in sending, by what became of them at the next start (sent, requeued, failed).",
+		}, []string{"outcome"}),
 	}
 	// Every result shows from the start, at 0, so a rate() over it works
 	// before the first failure.
-	for _, r := range []string{resultSent, resultFailedPermanent, resultFailedTransient, resultFailedAccount} {
+	for _, r := range []string{resultSent, resultRetry, resultFailedPermanent, resultFailedTransient, resultFailedAccount} {
 		m.sends.WithLabelValues(r)
 	}
+	for _, r := range []string{"ok", "error"} {
+		m.fetches.WithLabelValues(r)
+	}
+	for _, o := range []string{recoveredSent, recoveredRequeued, recoveredFailed} {
+		m.recovered.WithLabelValues(o)
+	}
 	if reg != nil {
-		reg.MustRegister(m.sends, m.workers, m.gapDrawn, m.gapActual, m.sendDuration)
+		reg.MustRegister(m.sends, m.workers, m.gapDrawn, m.gapActual, m.sendDuration, m.fetches, m.fileBytes, m.fileWait, m.recovered)
 	}
 	return m
 }

@@ -3,6 +3,8 @@ package sender
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/wagate/wagate"
 )
 
 // This file holds the pacing decisions as pure functions of their inputs, so
@@ -36,4 +38,61 @@ func nextSendAt(lastStart time.Time, gap time.Duration, now time.Time) time.Time
 		return at
 	}
 	return now
+}
+
+// retryJitterPercent spreads each retry delay uniformly over ±20 % of its
+// nominal value, so the retries of messages that failed together (a
+// provider outage) do not come back together.
+const retryJitterPercent = 20
+
+// defaultRetryDelays is SPEC §2's schedule: the pause before the 1st, 2nd…
+// retry of a message. After the last one a failing message fails: 6 tries
+// over about 42 minutes.
+var defaultRetryDelays = []time.Duration{5 * time.Second, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, 30 * time.Minute}
+
+// retryDelay decides what follows a try that failed with err, for a message
+// that has had `retries` retries already: ok is false when the schedule
+// has no retry left (or err is permanent), and the message fails; else
+// delay is the pause before the next try, delays[retries] ± 20 %, or the
+// error's RetryAfter delay when that is longer. The account's pace comes on
+// top: a retry is a send and waits its turn like any other.
+func retryDelay(r *rand.Rand, delays []time.Duration, retries int, err error) (delay time.Duration, ok bool) {
+	if IsPermanent(err) || retries < 0 || retries >= len(delays) {
+		return 0, false
+	}
+	base := delays[retries]
+	delay = drawGap(r, base, base*retryJitterPercent/100)
+	if after, ok := RetryDelay(err); ok && after > delay {
+		delay = after
+	}
+	return delay, true
+}
+
+// errorClass files an error of a try under wagate.TryClass…: permanent
+// (marked by Permanent), rate_limited (it carries a RetryAfter delay) or
+// transient.
+func errorClass(err error) string {
+	switch {
+	case IsPermanent(err):
+		return wagate.TryClassPermanent
+	default:
+		if _, ok := RetryDelay(err); ok {
+			return wagate.TryClassRateLimited
+		}
+		return wagate.TryClassTransient
+	}
+}
+
+// retriesOf counts the retries a message has had: its tries that ended in
+// "retry" because of an error. A try recorded for an interrupted send that
+// the transport confirmed never happened is not one: the message lost
+// nothing of its schedule by wagate's stop.
+func retriesOf(m *wagate.Message) int {
+	n := 0
+	for _, t := range m.Tries {
+		if t.Result == wagate.TryResultRetry && t.Class != wagate.TryClassInterrupted {
+			n++
+		}
+	}
+	return n
 }

@@ -1,10 +1,15 @@
 package sender
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/wagate/wagate"
 )
 
 func TestDrawGapStaysInWindow(t *testing.T) {
@@ -82,5 +87,73 @@ func TestGapBucketsIncrease(t *testing.T) {
 		if w[1] > 0 && b[len(b)-1] < w[1].Seconds() {
 			t.Errorf("gapBuckets(%v, %v) = %v ends below the window", w[0], w[1], b)
 		}
+	}
+}
+
+func TestRetryDelay(t *testing.T) {
+	transient := errors.New("503")
+	tests := []struct {
+		name    string
+		retries int
+		err     error
+		lo, hi  time.Duration // the window of the delay; ok false when lo < 0
+	}{
+		{"first retry", 0, transient, 4 * time.Second, 6 * time.Second},
+		{"second", 1, transient, 24 * time.Second, 36 * time.Second},
+		{"third", 2, transient, 96 * time.Second, 144 * time.Second},
+		{"fourth", 3, transient, 8 * time.Minute, 12 * time.Minute},
+		{"fifth and last", 4, transient, 24 * time.Minute, 36 * time.Minute},
+		{"none left", 5, transient, -1, 0},
+		{"permanent", 0, Permanent(transient), -1, 0},
+		{"wrapped permanent", 2, fmt.Errorf("cloudapi: %w", Permanent(transient)), -1, 0},
+		{"retry-after longer than the backoff wins", 0, RetryAfter(transient, time.Hour), time.Hour, time.Hour},
+		{"retry-after shorter than the backoff loses", 1, RetryAfter(transient, time.Second), 24 * time.Second, 36 * time.Second},
+		{"retry-after does not add retries", 5, RetryAfter(transient, time.Second), -1, 0},
+	}
+	for _, tt := range tests {
+		r := rand.New(rand.NewPCG(1, 2))
+		for range 500 {
+			d, ok := retryDelay(r, defaultRetryDelays, tt.retries, tt.err)
+			if tt.lo < 0 {
+				if ok {
+					t.Fatalf("%s: retry in %v, want none", tt.name, d)
+				}
+				continue
+			}
+			if !ok || d < tt.lo || d > tt.hi {
+				t.Fatalf("%s: retryDelay = %v, %v; want in [%v, %v]", tt.name, d, ok, tt.lo, tt.hi)
+			}
+		}
+	}
+}
+
+func TestErrorClass(t *testing.T) {
+	base := errors.New("x")
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{base, wagate.TryClassTransient},
+		{context.DeadlineExceeded, wagate.TryClassTransient},
+		{Permanent(base), wagate.TryClassPermanent},
+		{fmt.Errorf("wrapped: %w", RetryAfter(base, time.Second)), wagate.TryClassRateLimited},
+		{Permanent(RetryAfter(base, time.Second)), wagate.TryClassPermanent},
+	}
+	for _, tt := range tests {
+		if got := errorClass(tt.err); got != tt.want {
+			t.Errorf("errorClass(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestRetriesOf(t *testing.T) {
+	m := &wagate.Message{Tries: []wagate.Try{
+		{Result: wagate.TryResultRetry, Class: wagate.TryClassTransient},
+		{Result: wagate.TryResultRetry, Class: wagate.TryClassInterrupted},
+		{Result: wagate.TryResultRetry, Class: wagate.TryClassRateLimited},
+		{Result: wagate.TryResultSent},
+	}}
+	if n := retriesOf(m); n != 2 {
+		t.Errorf("retriesOf = %d, want 2 (the interrupted try is not a retry)", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +21,26 @@ const (
 	DefaultInterval    = 2 * time.Second
 	DefaultJitter      = 500 * time.Millisecond
 	DefaultSendTimeout = 2 * time.Minute
+)
+
+// Defaults of the attachment downloads (see prefetch.go).
+const (
+	// DefaultPrefetchAhead: the files of an account's next 2 messages
+	// download while it waits for its turn.
+	DefaultPrefetchAhead = 2
+	// DefaultMaxFileBytes is SPEC §1's limit of a file_url download, what a
+	// download reserves in the budgets until its real size is known.
+	DefaultMaxFileBytes = 2 << 20
+	// DefaultFileBytesPerAccount bounds the files one account holds in
+	// advance: two downloads at the limit.
+	DefaultFileBytesPerAccount = 4 << 20
+	// DefaultFileBytes bounds the files held in memory by all accounts.
+	DefaultFileBytes = 64 << 20
+	// DefaultFetchConcurrency bounds the downloads running at once.
+	DefaultFetchConcurrency = 8
+	// DefaultFetchTimeout bounds one download, a safety net over the
+	// fetcher's own timeouts.
+	DefaultFetchTimeout = 2 * time.Minute
 )
 
 // Storage retry pacing: a failing store is asked again after backoffMin,
@@ -50,10 +71,10 @@ type Config struct {
 	// does not cut a send short: this is what does. 0 means
 	// DefaultSendTimeout.
 	SendTimeout time.Duration
-	// Rand draws the gaps; the Sender owns it from New on (a rand.Rand is
-	// not safe for concurrent use). nil means a generator seeded at random;
-	// the seed is logged, so a run can be replayed with
-	// rand.New(rand.NewPCG(seed, seed)).
+	// Rand draws the gaps and the jitter of retry delays; the Sender owns
+	// it from New on (a rand.Rand is not safe for concurrent use). nil
+	// means a generator seeded at random; the seed is logged, so a run can
+	// be replayed with rand.New(rand.NewPCG(seed, seed)).
 	Rand *rand.Rand
 	// Logger receives one line per send and the storage errors. nil means
 	// zap.NewNop().
@@ -61,6 +82,38 @@ type Config struct {
 	// Registerer, when set, gets the sender's metrics (wagate_sender_*).
 	// New panics if they are registered there already, as MustRegister does.
 	Registerer prometheus.Registerer
+
+	// RetryDelays is the pause before each retry of a message whose try
+	// failed with a transient error: the first retry waits RetryDelays[0]
+	// ± 20 %, and so on; after len(RetryDelays) retries the message fails.
+	// nil means SPEC §2's 5 s, 30 s, 2 min, 10 min, 30 min.
+	RetryDelays []time.Duration
+
+	// Fetcher downloads the file_url of messages that have one. nil means
+	// such messages fail (permanently, refunded) with "no file fetcher
+	// configured".
+	Fetcher Fetcher
+	// PrefetchAhead is how many of an account's next messages (counting
+	// the one whose turn comes next) get their files downloaded while the
+	// account waits for its turn. 0 means DefaultPrefetchAhead; a negative
+	// value means none: every file downloads at its message's turn.
+	PrefetchAhead int
+	// MaxFileBytes is the largest file a download may bring; what a
+	// download reserves in the caps below until its size is known. A
+	// larger file fails its message. 0 means DefaultMaxFileBytes.
+	MaxFileBytes int64
+	// FileBytesPerAccount caps the files one account holds ahead of their
+	// turn (the file being sent comes on top). 0 means
+	// DefaultFileBytesPerAccount.
+	FileBytesPerAccount int64
+	// FileBytes caps the files held in memory by all accounts together;
+	// at least MaxFileBytes. 0 means DefaultFileBytes.
+	FileBytes int64
+	// FetchConcurrency caps the downloads running at once. 0 means
+	// DefaultFetchConcurrency.
+	FetchConcurrency int
+	// FetchTimeout bounds one download. 0 means DefaultFetchTimeout.
+	FetchTimeout time.Duration
 }
 
 // normalize fills the defaults and keeps the values consistent.
@@ -84,6 +137,34 @@ func (c Config) normalize() Config {
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
+	if c.RetryDelays == nil {
+		c.RetryDelays = defaultRetryDelays
+	}
+	c.RetryDelays = slices.Clone(c.RetryDelays) // the caller's slice may change
+	switch {
+	case c.PrefetchAhead == 0:
+		c.PrefetchAhead = DefaultPrefetchAhead
+	case c.PrefetchAhead < 0:
+		c.PrefetchAhead = 0
+	}
+	if c.MaxFileBytes <= 0 {
+		c.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if c.FileBytesPerAccount <= 0 {
+		c.FileBytesPerAccount = DefaultFileBytesPerAccount
+	}
+	if c.FileBytes <= 0 {
+		c.FileBytes = DefaultFileBytes
+	}
+	// One file must always fit, or a download just in time would wait
+	// forever.
+	c.FileBytes = max(c.FileBytes, c.MaxFileBytes)
+	if c.FetchConcurrency <= 0 {
+		c.FetchConcurrency = DefaultFetchConcurrency
+	}
+	if c.FetchTimeout <= 0 {
+		c.FetchTimeout = DefaultFetchTimeout
+	}
 	return c
 }
 
@@ -103,6 +184,8 @@ type Sender struct {
 	cfg        Config
 	log        *zap.Logger
 	m          *metrics
+	files      *fileBudget   // bytes of downloaded files, all accounts
+	slots      chan struct{} // one token per running download
 
 	mu       sync.Mutex
 	rnd      *rand.Rand // guarded by mu: a rand.Rand is not safe for concurrent use
@@ -114,14 +197,19 @@ type Sender struct {
 	wg       sync.WaitGroup  // the workers, waited for by Run
 }
 
-// account is the sender's memory of one account's queue. Every field is
-// guarded by Sender.mu.
+// account is the sender's memory of one account's queue. Every field but
+// files is guarded by Sender.mu.
 type account struct {
 	ref       wagate.AccountRef
 	wake      chan struct{} // capacity 1: a pending wake-up, so Wake never blocks
 	working   bool          // a worker goroutine owns this account now
 	lastStart time.Time     // start of the last send; zero when none is remembered
 	gap       time.Duration // drawn at lastStart: the next send waits until lastStart+gap
+
+	// files are the downloads of the account's next messages, by message
+	// id. Only the account's worker touches the map (not guarded by mu),
+	// and drops it all when it exits.
+	files map[string]*fileEntry
 }
 
 // New returns a Sender that drains q, sending each account's messages through
@@ -139,27 +227,30 @@ func New(q Queue, transports map[string]Transport, cfg Config) *Sender {
 	for name, t := range transports {
 		ts[name] = t
 	}
+	m := newMetrics(cfg.Registerer, cfg.Interval, cfg.Jitter)
 	return &Sender{
 		q:          q,
 		transports: ts,
 		cfg:        cfg,
 		log:        log,
-		m:          newMetrics(cfg.Registerer, cfg.Interval, cfg.Jitter),
+		m:          m,
+		files:      newFileBudget(cfg.FileBytes, m.fileBytes),
+		slots:      make(chan struct{}, cfg.FetchConcurrency),
 		rnd:        rnd,
 		accounts:   make(map[wagate.AccountRef]*account),
 	}
 }
 
-// Run drains the queues until ctx is done. It first hands the messages a
-// crash left in sending to Queue.RecoverSending, before any send, then starts
-// a worker for every account Queue.QueuedAccounts lists; from then on Wake
-// starts the others. A failing store is retried with backoff, never given up
-// on.
+// Run drains the queues until ctx is done. It first settles the messages a
+// crash left in sending, before any send (see recover), then starts a worker
+// for every account Queue.QueuedAccounts lists; from then on Wake starts
+// the others. A failing store is retried with backoff, never given up on.
 //
 // When ctx is done Run stops starting sends and returns once the sends under
 // way have finished and their outcome is stored: a send is never cut short by
-// shutdown (only by Config.SendTimeout). It returns nil then. Run may be
-// called once; a second call returns an error at once.
+// shutdown (only by Config.SendTimeout). Downloads of files are called off.
+// It returns nil then. Run may be called once; a second call returns an
+// error at once.
 func (s *Sender) Run(ctx context.Context) error {
 	s.mu.Lock()
 	if s.started {
@@ -169,15 +260,8 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
-	var n int
-	if !retry(ctx, s.log, "recover messages left in sending", func() (err error) {
-		n, err = s.q.RecoverSending(ctx, time.Now())
-		return err
-	}) {
+	if !s.recover(ctx) {
 		return nil
-	}
-	if n > 0 {
-		s.log.Info("recovered messages left in sending by a stop", zap.Int("messages", n))
 	}
 
 	// Wake starts workers from here on. A message accepted before this point
@@ -209,6 +293,100 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.wg.Wait()
 	s.log.Info("sender stopped")
 	return nil
+}
+
+// Texts of the tries recorded for a message a stop caught in sending whose
+// transport could tell what became of it.
+const (
+	confirmedSent    = "interrupted: wagate stopped while sending this message; after the restart the transport confirmed that it was delivered"
+	confirmedNotSent = "interrupted: wagate stopped before the transport sent this message (the transport confirmed so after the restart); it is sent again"
+)
+
+// recover settles, at start and before any send, the messages a stop left
+// in sending, where the transport may or may not have delivered them. When
+// the account's transport is a Confirmer it is asked: delivered → sent
+// (with its provider id); certainly not delivered → back to its place in
+// the queue, to be sent once. Every other message (no Confirmer, no
+// answer, an account that is gone) is left to Queue.RecoverSending, which
+// fails and refunds it as interrupted: wagate never resends silently what
+// may have gone out. It returns false when ctx ended first.
+func (s *Sender) recover(ctx context.Context) bool {
+	if s.anyConfirmer() {
+		var msgs []*wagate.Message
+		if !retry(ctx, s.log, "list messages left in sending", func() (err error) {
+			msgs, err = s.q.Sending(ctx)
+			return err
+		}) {
+			return false
+		}
+		for _, m := range msgs {
+			s.confirm(ctx, m)
+			if ctx.Err() != nil {
+				return false
+			}
+		}
+	}
+	var n int
+	if !retry(ctx, s.log, "recover messages left in sending", func() (err error) {
+		n, err = s.q.RecoverSending(ctx, time.Now())
+		return err
+	}) {
+		return false
+	}
+	if n > 0 {
+		s.m.recovered.WithLabelValues(recoveredFailed).Add(float64(n))
+		s.log.Warn("failed and refunded messages a stop caught while sending; nobody can tell whether they went out",
+			zap.Int("messages", n))
+	}
+	return true
+}
+
+// anyConfirmer reports whether a transport can answer for interrupted sends.
+func (s *Sender) anyConfirmer() bool {
+	for _, t := range s.transports {
+		if _, ok := t.(Confirmer); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// confirm asks m's transport what became of m and records the answer; see
+// recover. A message it cannot settle stays in sending for RecoverSending.
+func (s *Sender) confirm(ctx context.Context, m *wagate.Message) {
+	log := s.log.With(zap.String("workspace", m.WorkspaceID), zap.String("account", m.AccountPhone), zap.String("message_id", m.ID))
+	acct, err := s.q.Account(ctx, m.Account())
+	if err != nil || acct == nil {
+		return
+	}
+	c, ok := s.transports[acct.Transport].(Confirmer)
+	if !ok {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+	d, providerID, err := c.Confirm(cctx, acct, m)
+	cancel()
+	if err != nil {
+		log.Warn("the transport cannot tell whether an interrupted message was delivered", zap.Error(err))
+		return
+	}
+	now := time.Now()
+	switch d {
+	case Delivered:
+		log.Info("interrupted message confirmed delivered", zap.String("provider_id", providerID))
+		if s.finish(ctx, log, "confirmed sent", func(c context.Context) error {
+			return s.q.MarkSent(c, m.ID, wagate.Try{At: now, Result: wagate.TryResultSent, Class: wagate.TryClassInterrupted, Error: confirmedSent, ProviderID: providerID})
+		}) {
+			s.m.recovered.WithLabelValues(recoveredSent).Inc()
+		}
+	case NotDelivered:
+		log.Info("interrupted message confirmed not delivered; it goes back to its place in the queue")
+		if s.finish(ctx, log, "requeued", func(c context.Context) error {
+			return s.q.Retry(c, m.ID, wagate.Try{At: now, Result: wagate.TryResultRetry, Class: wagate.TryClassInterrupted, Error: confirmedNotSent}, now)
+		}) {
+			s.m.recovered.WithLabelValues(recoveredRequeued).Inc()
+		}
+	}
 }
 
 // Running reports whether the sender is draining queues: Run has recovered
@@ -306,15 +484,34 @@ func (s *Sender) rest(ctx context.Context, a *account) bool {
 
 // work drains one account's queue until it is empty, the account is not
 // active, or ctx is done.
+//
+// Each round asks the queue which messages go at the account's next turn,
+// starts their file downloads (prefetch.go), waits for the turn (a Wake
+// meanwhile starts a new round, so a message that arrives during the gap
+// gets its file downloaded too), then sends the message whose turn it is.
+// When only retries that are not due yet are left, the worker sleeps until
+// the first is due, so a restart or a quiet account still keeps the
+// schedule.
 func (s *Sender) work(ctx context.Context, a *account) {
 	defer s.wg.Done()
 	s.m.workers.Inc()
 	defer s.m.workers.Dec()
+	defer s.dropFiles(a)
 	log := s.log.With(zap.String("workspace", a.ref.WorkspaceID), zap.String("account", a.ref.Phone))
 	b := backoff{}
+	n := 1
+	if s.cfg.Fetcher != nil {
+		n = max(1, s.cfg.PrefetchAhead)
+	}
+	waited := false // the next send waited for its turn: its gap is measured
 
 	for ctx.Err() == nil {
-		m, err := s.q.Head(ctx, a.ref)
+		s.mu.Lock()
+		last, gap := a.lastStart, a.gap
+		s.mu.Unlock()
+		now := time.Now()
+		turn := nextSendAt(last, gap, now)
+		msgs, due, err := s.q.Next(ctx, a.ref, turn, n)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("cannot read the queue; trying again", zap.Error(err), zap.Duration("in", b.next()))
@@ -322,20 +519,32 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			b.wait(ctx)
 			continue
 		}
-		if m == nil {
-			if !s.rest(ctx, a) {
+		s.plan(ctx, a, msgs)
+		if len(msgs) == 0 {
+			if due.IsZero() {
+				if !s.rest(ctx, a) {
+					return
+				}
+			} else if !s.linger(ctx, a, due.Sub(now)) {
 				return
 			}
 			continue
 		}
-
-		waited, ok := s.waitTurn(ctx, a)
-		if !ok {
-			return
+		if d := turn.Sub(now); d > 0 {
+			waited = true
+			if !s.linger(ctx, a, d) {
+				return
+			}
+			if time.Now().Before(turn) {
+				continue // woken by a new message: plan again, then wait on
+			}
+			// The turn has come: a retry may have come due meanwhile.
+			if msgs, _, err = s.q.Next(ctx, a.ref, time.Now(), n); err != nil || len(msgs) == 0 {
+				continue
+			}
+			s.plan(ctx, a, msgs)
 		}
-		// The start of this send as the pacer scheduled it. It becomes the
-		// account's lastStart only if the send really goes out.
-		start := time.Now()
+		m := msgs[0]
 
 		acct, err := s.q.Account(ctx, a.ref)
 		switch {
@@ -353,6 +562,7 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			// it does not throw its messages away (deleting does). The
 			// activation wakes the account again, and a restart lists it.
 			log.Info("account is not active; its queued messages wait until it is activated")
+			s.dropFiles(a)
 			if !s.rest(ctx, a) {
 				return
 			}
@@ -365,6 +575,21 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			continue
 		}
 
+		file, err := s.attachment(ctx, a, m)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			// The download is the try: it failed before the transport was
+			// called, so it takes no turn of the account.
+			s.settle(ctx, log.With(zap.String("message_id", m.ID), zap.String("stage", "download")), m, file.at, err)
+			continue
+		}
+
+		// The start of this send: the turn, or later when the file was not
+		// ready. It becomes the account's lastStart only if the send really
+		// goes out.
+		start := time.Now()
 		if err := s.q.MarkSending(ctx, m.ID, start); err != nil {
 			if ctx.Err() != nil {
 				return
@@ -379,29 +604,13 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		}
 		b.reset()
 		s.begin(a, start, waited)
-		s.send(ctx, log, tr, acct, m)
-	}
-}
-
-// waitTurn waits until the account may start its next send. It reports
-// whether it had to wait (the send is paced, not the first after idle time)
-// and false for ok when ctx ended the wait.
-func (s *Sender) waitTurn(ctx context.Context, a *account) (waited, ok bool) {
-	s.mu.Lock()
-	last, gap := a.lastStart, a.gap
-	s.mu.Unlock()
-	now := time.Now()
-	d := nextSendAt(last, gap, now).Sub(now)
-	if d <= 0 {
-		return false, true
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return true, false
-	case <-t.C:
-		return true, true
+		waited = false
+		var att *wagate.Attachment
+		if file != nil {
+			att = file.att
+		}
+		s.send(ctx, log, tr, acct, m, att)
+		s.dropFile(a, m.ID)
 	}
 }
 
@@ -422,10 +631,10 @@ func (s *Sender) begin(a *account, start time.Time, waited bool) {
 // send hands m to its transport and stores the outcome. The transport's
 // context is cut loose from ctx: shutdown waits for the send under way
 // instead of aborting it half done, and only SendTimeout bounds it.
-func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *wagate.Account, m *wagate.Message) {
+func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SendTimeout)
 	t0 := time.Now()
-	providerID, err := tr.Send(sctx, acct, m, nil)
+	providerID, err := tr.Send(sctx, acct, m, file)
 	cancel()
 	done := time.Now()
 	dur := done.Sub(t0)
@@ -440,74 +649,88 @@ func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *
 		})
 		return
 	}
+	s.settle(ctx, log, m, done, err)
+}
 
-	// No retries yet: a transient error fails the message as a permanent one
-	// does. The distinction is logged and counted already, because retries
-	// with backoff will branch on it.
-	result := resultFailedTransient
-	if IsPermanent(err) {
-		result = resultFailedPermanent
+// settle stores the outcome of a try of m that failed at at with err (the
+// transport's, or the file download's): another try when err is not
+// permanent and the schedule has a retry left (Queue.Retry puts m back at
+// its place, due after the backoff), else the message fails and is
+// refunded (Queue.MarkFailed), with the error text of its last try.
+func (s *Sender) settle(ctx context.Context, log *zap.Logger, m *wagate.Message, at time.Time, err error) {
+	class := errorClass(err)
+	retries := retriesOf(m)
+	s.mu.Lock()
+	delay, again := retryDelay(s.rnd, s.cfg.RetryDelays, retries, err)
+	s.mu.Unlock()
+
+	if again {
+		due := at.Add(delay)
+		s.m.sends.WithLabelValues(resultRetry).Inc()
+		log.Warn("try failed; retrying later", zap.String("result", resultRetry), zap.String("class", class),
+			zap.Int("retry", retries+1), zap.Duration("in", delay), zap.Error(err))
+		s.finish(ctx, log, "retry", func(c context.Context) error {
+			return s.q.Retry(c, m.ID, wagate.Try{At: at, Result: wagate.TryResultRetry, Class: class, Error: err.Error()}, due)
+		})
+		return
+	}
+
+	result, text := resultFailedPermanent, err.Error()
+	if class != wagate.TryClassPermanent {
+		result = resultFailedTransient
+		text = fmt.Sprintf("%s (gave up after %d tries)", text, retries+1)
 	}
 	s.m.sends.WithLabelValues(result).Inc()
-	log.Warn("message failed", zap.String("result", result), zap.Bool("permanent", IsPermanent(err)), zap.Error(err))
+	log.Warn("message failed", zap.String("result", result), zap.String("class", class), zap.Error(err))
 	s.finish(ctx, log, "failed", func(c context.Context) error {
-		return s.q.MarkFailed(c, m.ID, wagate.Try{At: done, Result: wagate.TryResultFailed, Error: err.Error()})
+		return s.q.MarkFailed(c, m.ID, wagate.Try{At: at, Result: wagate.TryResultFailed, Class: class, Error: text})
 	})
 }
 
-// failUnsent fails a message that cannot reach any transport (its account
-// was deleted, or uses a transport this server lacks). It goes through
-// MarkSending first, so MarkFailed only ever sees messages the sender has
-// taken out of the queue; an ECONFLICT there means the message was failed
-// already (an account deletion fails its queued messages itself).
+// failUnsent fails a queued message that cannot reach any transport (its
+// account was deleted, or uses a transport this server lacks), with a
+// refund. MarkFailed takes it straight from the queue; a message failed
+// already (an account deletion fails its queued messages itself) is left
+// as it is, so the refund happens once.
 func (s *Sender) failUnsent(ctx context.Context, log *zap.Logger, m *wagate.Message, reason string) {
 	log = log.With(zap.String("message_id", m.ID))
 	now := time.Now()
-	if err := s.q.MarkSending(ctx, m.ID, now); err != nil {
-		if ctx.Err() == nil {
-			// A pause even on ECONFLICT: a store whose Head kept returning
-			// a message it no longer holds queued must not spin the worker.
-			log.Info("cannot mark the message sending; reading the queue again", zap.Error(err), zap.Duration("in", backoffMin))
-			b := backoff{}
-			b.wait(ctx)
-		}
-		return
-	}
 	s.m.sends.WithLabelValues(resultFailedAccount).Inc()
-	log.Warn("message failed", zap.String("result", resultFailedAccount), zap.Bool("permanent", true), zap.String("error", reason))
+	log.Warn("message failed", zap.String("result", resultFailedAccount), zap.String("class", wagate.TryClassPermanent), zap.String("error", reason))
 	s.finish(ctx, log, "failed", func(c context.Context) error {
-		return s.q.MarkFailed(c, m.ID, wagate.Try{At: now, Result: wagate.TryResultFailed, Error: reason})
+		return s.q.MarkFailed(c, m.ID, wagate.Try{At: now, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: reason})
 	})
 }
 
-// finish stores the outcome of a send that happened. The message is out of
-// its queue (sending) by now, so giving up would leave it there: the write is
-// tried on a context that shutdown does not cancel, and a storage failure
-// (EUNAVAILABLE, EINTERNAL) is retried with backoff while the sender runs.
-// Only a stop during a storage outage leaves the message in sending, for
-// RecoverSending at the next start.
-func (s *Sender) finish(ctx context.Context, log *zap.Logger, what string, write func(context.Context) error) {
+// finish stores the outcome of a try (or of a recovery). Once a message
+// is out of its queue (sending), giving up would leave it there: the write
+// is tried on a context that shutdown does not cancel, and a storage
+// failure (EUNAVAILABLE, EINTERNAL) is retried with backoff while the
+// sender runs. Only a stop during a storage outage leaves the message as it
+// was, for the next start (RecoverSending for a message in sending). It
+// reports whether the outcome was stored.
+func (s *Sender) finish(ctx context.Context, log *zap.Logger, what string, write func(context.Context) error) bool {
 	b := backoff{}
 	for {
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 		err := write(wctx)
 		cancel()
 		if err == nil {
-			return
+			return true
 		}
 		if code := wagate.ErrorCode(err); code != wagate.EUNAVAILABLE && code != wagate.EINTERNAL {
-			// The store refused (the message is gone, or not sending):
+			// The store refused (the message is gone, or already final):
 			// asking again would get the same answer and hold up the
 			// account's queue for nothing.
-			log.Error("the store refused the outcome of a send", zap.String("outcome", what), zap.Error(err))
-			return
+			log.Error("the store refused the outcome of a try", zap.String("outcome", what), zap.Error(err))
+			return false
 		}
 		if ctx.Err() != nil {
-			log.Error("cannot store the outcome of a send before stopping; the message stays sending until the next start",
+			log.Error("cannot store the outcome of a try before stopping; the message stays as it is until the next start",
 				zap.String("outcome", what), zap.Error(err))
-			return
+			return false
 		}
-		log.Warn("cannot store the outcome of a send; trying again",
+		log.Warn("cannot store the outcome of a try; trying again",
 			zap.String("outcome", what), zap.Error(err), zap.Duration("in", b.next()))
 		b.wait(ctx)
 	}

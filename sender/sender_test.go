@@ -275,40 +275,37 @@ func TestWakeAfterIdleKeepsGap(t *testing.T) {
 	})
 }
 
-func TestTransportErrorFailsMessage(t *testing.T) {
+func TestPermanentErrorFailsAtOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q := newFakeQueue()
 		ref := q.addAccount("ws1", "+15105566777", "", true)
 		ok1 := q.add(ref, "ok")
-		transient := q.add(ref, "times out")
 		permanent := q.add(ref, "bad recipient")
 		ok2 := q.add(ref, "ok again")
 		tr := &fakeTransport{
-			called: make(chan string, 4),
+			called: make(chan string, 3),
 			errs: map[string]error{
-				transient: errors.New("cloud: 503 service unavailable"),
 				permanent: fmt.Errorf("cloud: %w", Permanent(errors.New("recipient is not on WhatsApp"))),
 			},
 		}
 		s, _ := newTestSender(t, q, tr)
 		stop := startRun(t, s)
-		waitCalled(t, tr.called, 4)
+		waitCalled(t, tr.called, 3)
 		stop()
 
-		for id, text := range map[string]string{
-			transient: "cloud: 503 service unavailable",
-			permanent: "cloud: recipient is not on WhatsApp",
-		} {
-			tries := q.failed(id)
-			if len(tries) != 1 {
-				t.Fatalf("%s: MarkFailed called %d times, want 1", id, len(tries))
-			}
-			if tries[0].Result != wagate.TryResultFailed || tries[0].Error != text {
-				t.Errorf("%s: try = %+v, want result failed, error %q", id, tries[0], text)
-			}
-			if st := q.status(id); st != wagate.StatusFailed {
-				t.Errorf("%s is %s, want failed", id, st)
-			}
+		tries := q.failed(permanent)
+		if len(tries) != 1 {
+			t.Fatalf("MarkFailed called %d times, want 1", len(tries))
+		}
+		want := wagate.Try{At: tries[0].At, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: "cloud: recipient is not on WhatsApp"}
+		if tries[0] != want {
+			t.Errorf("try = %+v, want %+v", tries[0], want)
+		}
+		if st := q.status(permanent); st != wagate.StatusFailed || q.refunded(permanent) != 1 {
+			t.Errorf("permanent failure is %s with %d credits refunded, want failed and 1", st, q.refunded(permanent))
+		}
+		if n := len(q.retried(permanent)); n != 0 {
+			t.Errorf("a permanent error was retried %d times", n)
 		}
 		for _, id := range []string{ok1, ok2} {
 			if st := q.status(id); st != wagate.StatusSent {
@@ -320,7 +317,7 @@ func TestTransportErrorFailsMessage(t *testing.T) {
 		}
 		// A failed send reached the transport: the next one still waits.
 		checkGaps(t, tr.records(""))
-		for result, want := range map[string]float64{resultSent: 2, resultFailedTransient: 1, resultFailedPermanent: 1, resultFailedAccount: 0} {
+		for result, want := range map[string]float64{resultSent: 2, resultRetry: 0, resultFailedTransient: 0, resultFailedPermanent: 1, resultFailedAccount: 0} {
 			if got := value(t, s.m.sends.WithLabelValues(result)); got != want {
 				t.Errorf("sends_total{result=%s} = %v, want %v", result, got, want)
 			}
@@ -465,9 +462,15 @@ func TestMessagesThatCannotReachATransportFail(t *testing.T) {
 			p1: `account +14155552671 uses transport "pigeon", which this server does not have`,
 		} {
 			tries := q.failed(id)
-			if len(tries) != 1 || tries[0].Error != want {
-				t.Errorf("%s: failed tries = %+v, want one with error %q", id, tries, want)
+			if len(tries) != 1 || tries[0].Error != want || tries[0].Class != wagate.TryClassPermanent {
+				t.Errorf("%s: failed tries = %+v, want one permanent with error %q", id, tries, want)
 			}
+			if q.refunded(id) != 1 {
+				t.Errorf("%s: refunded %d credits, want 1", id, q.refunded(id))
+			}
+		}
+		if n := q.countCalls("MarkSending"); n != 0 {
+			t.Errorf("MarkSending called %d times for messages that never reach a transport", n)
 		}
 		if n := len(tr.records("")); n != 0 {
 			t.Errorf("%d sends reached a transport, want 0", n)
@@ -496,8 +499,8 @@ func TestStorageErrorsBackOff(t *testing.T) {
 			t.Errorf("sent after %v, want %v of backoff", got, want)
 		}
 		synctest.Wait()
-		if got := q.countCalls("Head"); got != 7 {
-			t.Errorf("Head called %d times, want 7 (5 failures, the message, the empty queue)", got)
+		if got := q.countCalls("Next"); got != 7 {
+			t.Errorf("Next called %d times, want 7 (5 failures, the message, the empty queue)", got)
 		}
 	})
 }

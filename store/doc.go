@@ -16,7 +16,8 @@
 //	accounts             ws id \x00 phone -> account record (settings included)
 //	chats / {ws id}      chat id (sequence, from 1) -> chat record
 //	chat_jids            ws id \x00 account phone \x00 jid -> chat id
-//	messages             message id -> message record (global: the sender works by id)
+//	messages             message id -> message record (global: the sender works by id;
+//	                     holds the tries, the retry due time and the queue position)
 //	ws_messages / {ws}   sequence -> message id (newest last: ListMessages walks back)
 //	queues / {ws \x00 phone}  sequence -> message id: the account's FIFO
 //	sending              message id -> "" : messages a crash may have caught mid-send
@@ -28,6 +29,22 @@
 // Records are store-private structs encoded as JSON, so the domain types need
 // no storage tags and a field such as Account.Settings, which the API never
 // echoes, is still kept.
+//
+// # The send queue
+//
+// A queue entry is the message's place in its account's FIFO, from Accept
+// until the message leaves the queued state. MarkSending deletes the entry
+// and keeps its key in the message (pos); Retry puts the entry back at that
+// key, so a retried message keeps its place ahead of later messages, and
+// sets the message's next_try_at. Next walks the queue from the front:
+// it skips a message whose retry is not due, and the later messages to the
+// same JID, and returns the others in order. So a retrying message needs no
+// bucket of its own: `wagate check` sees it as the queued message it is.
+//
+// Every final transition (MarkFailed, RecoverSending, DeleteAccount, Retry
+// of a message whose account is gone) goes through one helper that refunds
+// in the same write, and MarkFailed leaves a failed or sent message as it
+// is: a refund happens once, whatever races.
 //
 // # Transactions
 //

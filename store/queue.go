@@ -11,14 +11,14 @@ import (
 )
 
 // ErrorInterrupted is the error of a message that a stop (crash, kill -9,
-// power loss) caught while it was being sent. Whether WhatsApp got it is
-// unknown, and sending it again could deliver it twice, so wagate fails it,
-// refunds it and says so rather than resend silently.
+// power loss) caught while it was being sent, and whose transport cannot
+// tell whether it went out. Sending it again could deliver it twice, so
+// wagate fails it, refunds it and says so rather than resend silently.
 const ErrorInterrupted = "interrupted: wagate stopped while sending this message; it may or may not have been delivered, so it is not sent again automatically"
 
-// QueuedAccounts lists every account whose queue is not empty, so the
-// sender resumes them all after a restart. It reads one cursor position
-// per account, not the messages.
+// QueuedAccounts lists every account whose queue is not empty (messages
+// waiting for a retry included), so the sender resumes them all after a
+// restart. It reads one cursor position per account, not the messages.
 func (db *DB) QueuedAccounts(ctx context.Context) ([]wagate.AccountRef, error) {
 	var refs []wagate.AccountRef
 	err := db.view(ctx, "queued accounts", func(tx *bolt.Tx) error {
@@ -39,40 +39,83 @@ func (db *DB) QueuedAccounts(ctx context.Context) ([]wagate.AccountRef, error) {
 	return refs, err
 }
 
-// Head returns the oldest queued message of the account, or (nil, nil)
-// for an empty queue. Entries whose message is no longer queued should not
-// exist (every transition out of queued removes the entry in the same
-// commit); if one does, Head skips it and deletes it in a separate write,
-// so the sender never sees it twice.
-func (db *DB) Head(ctx context.Context, ref wagate.AccountRef) (*wagate.Message, error) {
+// Next returns up to n queued messages of the account that may be sent at
+// at, in the order they go: queue order, skipping a message whose retry is
+// due after at and every later message to the same JID, so a recipient
+// never gets its messages out of order. due is the earliest retry time of
+// the messages skipped (zero when none was). n < 1 counts as 1.
+//
+// A retried message keeps its queue entry (its place), so the walk reads
+// the messages waiting for a retry at the front of the queue on every call,
+// and those blocked behind them: a cost in the number of retrying messages
+// of one account, never in the length of its queue when none is retrying.
+//
+// Entries whose message is no longer queued there should not exist (every
+// transition out of queued removes the entry in the same commit); if one
+// does, Next skips it and deletes it in a separate write, so the sender
+// never sees it twice.
+func (db *DB) Next(ctx context.Context, ref wagate.AccountRef, at time.Time, n int) ([]*wagate.Message, time.Time, error) {
+	n = max(n, 1)
 	var (
-		head  *wagate.Message
+		msgs  []*wagate.Message
+		due   time.Time
 		stale [][]byte
 	)
-	err := db.view(ctx, "queue head", func(tx *bolt.Tx) error {
+	err := db.view(ctx, "queue next", func(tx *bolt.Tx) error {
 		q := bucket(tx, bucketQueues).Bucket(join(ref.WorkspaceID, ref.Phone))
 		if q == nil {
 			return nil
 		}
+		var blocked map[string]bool // JIDs with an earlier message waiting for its retry
 		c := q.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		for k, v := c.First(); k != nil && len(msgs) < n; k, v = c.Next() {
 			m, err := getMessage(tx, string(v))
 			if err != nil {
 				return err
 			}
-			if m != nil && queuedAt(m, ref, k) {
-				head = m.domain()
-				return nil
+			switch {
+			case m == nil || !queuedAt(m, ref, k):
+				stale = append(stale, copyBytes(k))
+			case m.NextTryAt.After(at):
+				if blocked == nil {
+					blocked = make(map[string]bool)
+				}
+				blocked[m.JID] = true
+				if due.IsZero() || m.NextTryAt.Before(due) {
+					due = m.NextTryAt
+				}
+			case blocked[m.JID]:
+				// Behind a retry to the same recipient: waits for it.
+			default:
+				msgs = append(msgs, m.domain())
 			}
-			stale = append(stale, copyBytes(k))
 		}
 		return nil
 	})
-	if err != nil || len(stale) == 0 {
-		return head, err
+	if err != nil {
+		return nil, time.Time{}, err
 	}
+	if len(stale) > 0 {
+		err = db.cleanQueue(ctx, ref, stale)
+	}
+	return msgs, due, err
+}
+
+// Head returns the first message of the account that may be sent now (see
+// Next), or (nil, nil) when there is none: a shorthand for tools and tests.
+func (db *DB) Head(ctx context.Context, ref wagate.AccountRef) (*wagate.Message, error) {
+	msgs, _, err := db.Next(ctx, ref, db.now(), 1)
+	if err != nil || len(msgs) == 0 {
+		return nil, err
+	}
+	return msgs[0], nil
+}
+
+// cleanQueue deletes the stale queue entries Next found, re-checking each in
+// this write.
+func (db *DB) cleanQueue(ctx context.Context, ref wagate.AccountRef, stale [][]byte) error {
 	db.log.Warn("removing stale queue entries", zap.String("workspace", ref.WorkspaceID), zap.Int("entries", len(stale)))
-	err = db.update(ctx, "clean queue", func(tx *bolt.Tx) error {
+	return db.update(ctx, "clean queue", func(tx *bolt.Tx) error {
 		q := bucket(tx, bucketQueues).Bucket(join(ref.WorkspaceID, ref.Phone))
 		if q == nil {
 			return nil
@@ -95,7 +138,6 @@ func (db *DB) Head(ctx context.Context, ref wagate.AccountRef) (*wagate.Message,
 		}
 		return nil
 	})
-	return head, err
 }
 
 // queuedAt reports whether the queue entry with key k of ref's queue is the
@@ -109,8 +151,9 @@ func queuedAt(m *messageRecord, ref wagate.AccountRef, k []byte) bool {
 // MarkSending takes the message out of its queue, sets it sending and adds
 // it to the sending index, durably, before the transport is called: after a
 // crash the index tells RecoverSending which sends were in flight without
-// scanning every message. ENOTFOUND for an unknown id, ECONFLICT if the
-// message is no longer queued.
+// scanning every message. The queue position is kept in the record, for a
+// retry to put the message back at its place. ENOTFOUND for an unknown id,
+// ECONFLICT if the message is no longer queued.
 func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
 	at = orNow(at, db.now())
 	return db.batch(ctx, "mark sending", func(tx *bolt.Tx) (error, error) {
@@ -124,11 +167,15 @@ func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
 		if m.Status != wagate.StatusQueued {
 			return wagate.Errorf(wagate.ECONFLICT, "message %s is %s, not queued", id, m.Status), nil
 		}
+		if m.QueueSeq != 0 {
+			m.Pos = m.QueueSeq
+		}
 		if err := unqueue(tx, m); err != nil {
 			return nil, err
 		}
 		m.Status = wagate.StatusSending
 		m.SendingAt = at
+		m.NextTryAt = time.Time{}
 		if err := bucket(tx, bucketSending).Put([]byte(m.ID), []byte{}); err != nil {
 			return nil, err
 		}
@@ -136,10 +183,11 @@ func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
 	})
 }
 
-// MarkSent records the try and sets the message sent (SentAt = try.At). A
-// message already sent is left as it is (a repeated call is harmless). A
-// failed message was refunded, so it is not turned into a sent one for free:
-// that is ECONFLICT. ENOTFOUND for an unknown id.
+// MarkSent records the try and sets the message sent (SentAt = try.At),
+// clearing the error a retried try left. A message already sent is left as
+// it is (a repeated call is harmless). A failed message was refunded, so it
+// is not turned into a sent one for free: that is ECONFLICT. ENOTFOUND for
+// an unknown id.
 func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 	try.At = orNow(try.At, db.now())
 	if try.Result == "" {
@@ -167,16 +215,95 @@ func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 		m.Tries = append(m.Tries, tryRecord(try))
 		m.Status = wagate.StatusSent
 		m.SentAt = try.At
+		m.Error = ""
+		m.NextTryAt = time.Time{}
 		return nil, putMessage(tx, m)
 	})
 }
 
+// Retry records a try that failed in a way another try may fix, and makes
+// the message queued again, due at due (zero: at once), in one commit:
+//   - a sending message goes back into its account's queue at the position
+//     it was taken from, so it keeps its place ahead of the messages
+//     accepted after it (at the end if that key is gone: the queue was
+//     dropped and made again meanwhile);
+//   - a queued message (its file did not download) stays where it is.
+//
+// While it waits, its Error is the try's error, so the message and the
+// attempt log say why it is not sent yet; MarkSent clears it. If the
+// account was deleted meanwhile, the message fails with ErrorAccountDeleted
+// and is refunded in the same commit instead, and Retry returns nil.
+// ECONFLICT for a message already sent or failed (a refund never happens
+// twice and a sent message is never resent), ENOTFOUND for an unknown id.
+func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Time) error {
+	try.At = orNow(try.At, db.now())
+	if try.Result == "" {
+		try.Result = wagate.TryResultRetry
+	}
+	if try.Error == "" {
+		try.Error = "the try failed; another follows"
+	}
+	due = orNow(due, try.At)
+	return db.batch(ctx, "retry", func(tx *bolt.Tx) (error, error) {
+		m, err := getMessage(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case m == nil:
+			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
+		case m.Status == wagate.StatusSent || m.Status == wagate.StatusFailed:
+			return wagate.Errorf(wagate.ECONFLICT, "message %s is already %s; it is not tried again", id, m.Status), nil
+		}
+		m.Tries = append(m.Tries, tryRecord(try))
+		acct, err := getAccount(tx, wagate.AccountRef{WorkspaceID: m.WorkspaceID, Phone: m.AccountPhone})
+		if err != nil {
+			return nil, err
+		}
+		if acct == nil {
+			m.Tries = append(m.Tries, tryRecord{At: try.At, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorAccountDeleted})
+			m.Error = ErrorAccountDeleted
+			m.NextTryAt = time.Time{}
+			return nil, fail(tx, m)
+		}
+		if m.Status == wagate.StatusSending {
+			if err := bucket(tx, bucketSending).Delete([]byte(m.ID)); err != nil {
+				return nil, err
+			}
+			if err := requeue(tx, m); err != nil {
+				return nil, err
+			}
+		}
+		m.Status = wagate.StatusQueued
+		m.NextTryAt = due
+		m.Error = try.Error
+		return nil, putMessage(tx, m)
+	})
+}
+
+// requeue puts a message taken out of its queue back at its old position
+// (m.Pos), or at the end when that key cannot be its place any more: the
+// queue bucket was dropped with its account and made again, so its keys
+// were handed out anew. NextSequence never hands out a key twice, so a free
+// key at or below the sequence is the message's own.
+func requeue(tx *bolt.Tx, m *messageRecord) error {
+	q, err := bucket(tx, bucketQueues).CreateBucketIfNotExists(join(m.WorkspaceID, m.AccountPhone))
+	if err != nil {
+		return err
+	}
+	if m.Pos != 0 && m.Pos <= q.Sequence() && q.Get(u64(m.Pos)) == nil {
+		m.QueueSeq = m.Pos
+		return q.Put(u64(m.Pos), []byte(m.ID))
+	}
+	return enqueue(tx, m)
+}
+
 // MarkFailed records the try, sets the message failed with try.Error and
 // refunds its credits, in one commit. It works on a queued message too (an
-// attachment that failed to download before its turn). Refund-once: a
-// message already failed is left as it is, since its credits came back when
-// it failed; a sent message is left as it is too, since its credits were
-// rightly spent. ENOTFOUND for an unknown id.
+// attachment that failed to download before its turn, a message waiting for
+// a retry). Refund-once: a message already failed is left as it is, since
+// its credits came back when it failed; a sent message is left as it is
+// too, since its credits were rightly spent. ENOTFOUND for an unknown id.
 func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
 	try.At = orNow(try.At, db.now())
 	if try.Result == "" {
@@ -201,6 +328,7 @@ func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
 		}
 		m.Tries = append(m.Tries, tryRecord(try))
 		m.Error = try.Error
+		m.NextTryAt = time.Time{}
 		return nil, fail(tx, m)
 	})
 	if err == nil && ignored == wagate.StatusSent {
@@ -209,11 +337,32 @@ func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
 	return err
 }
 
-// RecoverSending runs at start, before any send: each message left in
-// sending by a stop is failed with ErrorInterrupted and refunded, in one
-// commit, and the count is returned. wagate's delivery promise is "never
-// twice silently": the transport may or may not have delivered it, so it is
-// not retried on its own; the client sees the failure and decides.
+// Sending lists the messages in sending, from the sending index: at start,
+// before any send, these are the ones a stop caught mid-send.
+func (db *DB) Sending(ctx context.Context) ([]*wagate.Message, error) {
+	var list []*wagate.Message
+	err := db.view(ctx, "list sending", func(tx *bolt.Tx) error {
+		return bucket(tx, bucketSending).ForEach(func(k, _ []byte) error {
+			m, err := getMessage(tx, string(k))
+			if err != nil {
+				return err
+			}
+			if m != nil && m.Status == wagate.StatusSending {
+				list = append(list, m.domain())
+			}
+			return nil
+		})
+	})
+	return list, err
+}
+
+// RecoverSending runs at start, before any send, after the sender has asked
+// the transports that can tell (sender.Confirmer) about the messages left
+// in sending: each message still in sending is failed with ErrorInterrupted
+// and an "interrupted" try, and refunded, in one commit, and the count is
+// returned. wagate's delivery promise is "never twice silently": the
+// transport may or may not have delivered it, so it is not retried on its
+// own; the client sees the failure and decides.
 func (db *DB) RecoverSending(ctx context.Context, at time.Time) (int, error) {
 	at = orNow(at, db.now())
 	n := 0
@@ -239,7 +388,7 @@ func (db *DB) RecoverSending(ctx context.Context, at time.Time) (int, error) {
 				}
 				continue
 			}
-			m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Error: ErrorInterrupted})
+			m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassInterrupted, Error: ErrorInterrupted})
 			m.Error = ErrorInterrupted
 			if err := fail(tx, m); err != nil {
 				return err

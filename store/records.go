@@ -110,6 +110,7 @@ func (r *chatRecord) domain(workspaceID string) *wagate.Chat {
 type tryRecord struct {
 	At         time.Time `json:"at"`
 	Result     string    `json:"result"`
+	Class      string    `json:"class,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	ProviderID string    `json:"provider_id,omitempty"`
 }
@@ -135,6 +136,13 @@ type messageRecord struct {
 	// SendingAt is when the sender took the message (MarkSending); kept
 	// for the record of an interrupted send.
 	SendingAt time.Time `json:"sending_at,omitzero"`
+	// Pos is the queue position the message had when the sender took it
+	// (QueueSeq is 0 while it is sending), so a retry puts it back at its
+	// place in its account's FIFO, ahead of the messages accepted after it.
+	Pos uint64 `json:"pos,omitempty"`
+	// NextTryAt is when a retry is due; until then Next skips the message
+	// (and the later messages to the same recipient). Zero: none scheduled.
+	NextTryAt time.Time `json:"next_try_at,omitzero"`
 }
 
 func newMessageRecord(m *wagate.Message) *messageRecord {
@@ -174,6 +182,11 @@ func (r *messageRecord) domain() *wagate.Message {
 		Error:        r.Error,
 		CreatedAt:    r.CreatedAt,
 		SentAt:       r.SentAt,
+	}
+	if r.Status == wagate.StatusQueued {
+		// A retry time means nothing once the message left the queue
+		// (an account deletion fails it without clearing the field).
+		m.NextTryAt = r.NextTryAt
 	}
 	for _, t := range r.Tries {
 		m.Tries = append(m.Tries, wagate.Try(t))

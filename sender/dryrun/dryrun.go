@@ -6,6 +6,7 @@
 package dryrun
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -13,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"time"
@@ -28,15 +30,34 @@ const FileName = "dryrun-outbox.jsonl"
 // message id, so a sent message's try says which transport took it.
 const ProviderIDPrefix = "dryrun:"
 
-var _ sender.Transport = (*Transport)(nil)
+var (
+	_ sender.Transport = (*Transport)(nil)
+	_ sender.Confirmer = (*Transport)(nil)
+)
 
 // Transport appends each sent message to the outbox file. It is safe for
 // concurrent use: sends of different accounts happen at the same time, and
 // each line is written whole.
 type Transport struct {
-	mu  sync.Mutex
-	f   *os.File // nil once closed
-	now func() time.Time
+	mu   sync.Mutex
+	f    *os.File // nil once closed
+	path string
+	now  func() time.Time
+
+	delay      time.Duration // test only: see WithTestDelay
+	delayAfter bool
+}
+
+// Option configures a Transport at New.
+type Option func(*Transport)
+
+// WithTestDelay makes every Send wait d before it writes its line, or, with
+// after set, after it has written and synced it, before it returns. It is
+// for crash tests only (`WAGATE_TEST_SEND_DELAY`): it holds a message in
+// sending long enough for a test to kill wagate at either side of the
+// write, which a real send does in milliseconds.
+func WithTestDelay(d time.Duration, after bool) Option {
+	return func(t *Transport) { t.delay, t.delayAfter = d, after }
 }
 
 // Line is one outbox line: SPEC §2's fields, plus file_url and the sniffed
@@ -56,13 +77,47 @@ type Line struct {
 }
 
 // New opens (or creates, mode 0600: the lines hold message texts) the outbox
-// at path for appending. Lines already there are kept.
-func New(path string) (*Transport, error) {
+// at path for appending. Lines already there are kept. A last line that a
+// crash cut in the middle of its write is ended with a newline, so the next
+// line starts on its own.
+func New(path string, opts ...Option) (*Transport, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("dryrun: open outbox: %w", err)
 	}
-	return &Transport{f: f, now: time.Now}, nil
+	if err := endLastLine(f, path); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dryrun: repair outbox: %w", err)
+	}
+	t := &Transport{f: f, path: path, now: time.Now}
+	for _, o := range opts {
+		o(t)
+	}
+	return t, nil
+}
+
+// endLastLine appends a newline to the outbox when its last byte is not one.
+func endLastLine(f *os.File, path string) error {
+	r, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	fi, err := r.Stat()
+	if err != nil || fi.Size() == 0 {
+		return err
+	}
+	last := make([]byte, 1)
+	if _, err := r.ReadAt(last, fi.Size()-1); err != nil {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	if _, err := f.Write([]byte{'\n'}); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // Send appends m as one line and syncs the file before it returns: a line in
@@ -74,6 +129,33 @@ func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Me
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
+	if t.delay > 0 && !t.delayAfter {
+		if err := sleep(ctx, t.delay); err != nil {
+			return "", err
+		}
+	}
+	id, err := t.write(acct, m, file)
+	if err == nil && t.delay > 0 && t.delayAfter {
+		// The line is written: the message is sent whatever ctx says.
+		_ = sleep(ctx, t.delay)
+	}
+	return id, err
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-tm.C:
+		return nil
+	}
+}
+
+// write appends m's line and syncs it.
+func (t *Transport) write(acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.f == nil {
@@ -109,6 +191,44 @@ func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Me
 		return "", fmt.Errorf("dryrun: sync outbox: %w", err)
 	}
 	return ProviderIDPrefix + m.ID, nil
+}
+
+// Confirm tells, after a crash, whether m went out: it did if the outbox
+// holds a whole line with its id (Send syncs the line before it returns, so
+// a line that is there survived the crash), and certainly did not if no
+// line mentions the id. A line cut by the crash that mentions it is
+// DeliveryUnknown. It reads the whole outbox, which is fine for the
+// development transport and runs only for messages a crash caught.
+func (t *Transport) Confirm(ctx context.Context, acct *wagate.Account, m *wagate.Message) (sender.Delivery, string, error) {
+	f, err := os.Open(t.path)
+	if err != nil {
+		return sender.DeliveryUnknown, "", fmt.Errorf("dryrun: read outbox: %w", err)
+	}
+	defer f.Close()
+	id := []byte(m.ID)
+	r := bufio.NewReaderSize(f, 64<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return sender.DeliveryUnknown, "", err
+		}
+		line, err := r.ReadBytes('\n')
+		if bytes.Contains(line, id) {
+			var l Line
+			switch {
+			case json.Unmarshal(line, &l) != nil:
+				return sender.DeliveryUnknown, "", nil // a line cut by the crash
+			case l.MessageID == m.ID:
+				return sender.Delivered, ProviderIDPrefix + m.ID, nil
+			}
+			// The id in another message's text: read on.
+		}
+		if errors.Is(err, io.EOF) {
+			return sender.NotDelivered, "", nil
+		}
+		if err != nil {
+			return sender.DeliveryUnknown, "", fmt.Errorf("dryrun: read outbox: %w", err)
+		}
+	}
 }
 
 // Close closes the outbox. Sends after it fail; closing twice is harmless.
