@@ -147,3 +147,23 @@ type TokenService interface {
 	// FindToken returns the token with that hash or ENOTFOUND.
 	FindToken(ctx context.Context, hash [32]byte) (*Token, error)
 }
+
+// DeliveryUpdate is a transport's later report on a message it sent, such as
+// a Cloud API status webhook.
+type DeliveryUpdate struct {
+	ProviderID string // the id the transport's Send returned
+	Status     string // "sent", "delivered", "read" or "failed"
+	At         time.Time
+	Error      string // for "failed": what went wrong, for the message's error
+}
+
+// DeliveryService applies transports' later reports to the messages they sent.
+type DeliveryService interface {
+	// ApplyDelivery finds the message sent with u.ProviderID and, when
+	// advance(its last Delivery, u.Status) is true, records u. A "failed"
+	// report on a sent message makes it failed and refunds its credits in
+	// the same write; a failed message never moves again, so a refund
+	// happens once. applied is false for a duplicate or a late report.
+	// ENOTFOUND when no message was sent with that provider id.
+	ApplyDelivery(ctx context.Context, u DeliveryUpdate, advance func(current, next string) bool) (m *Message, applied bool, err error)
+}

@@ -100,6 +100,11 @@ type Message struct {
 	NextTryAt time.Time
 	CreatedAt time.Time
 	SentAt    time.Time // zero until sent
+	// Delivery is the transport's last report after the send ("sent",
+	// "delivered", "read", "failed"; "" when it reports nothing), and
+	// DeliveryAt when it happened.
+	Delivery   string
+	DeliveryAt time.Time
 }
 
 // Account returns the ref of the queue the message waits in.

@@ -58,12 +58,20 @@ type messageJSON struct {
 	Tries        []tryJSON  `json:"tries"`
 	CreatedAt    *time.Time `json:"created_at"`
 	SentAt       *time.Time `json:"sent_at"`
+	// NextTryAt is when a queued message's retry is due (null: none).
+	NextTryAt *time.Time `json:"next_try_at"`
+	// Delivery is the transport's last report after sending ("delivered",
+	// "read", …; "" when it reports nothing).
+	Delivery   string     `json:"delivery"`
+	DeliveryAt *time.Time `json:"delivery_at"`
 }
 
 type tryJSON struct {
-	At     *time.Time `json:"at"`
-	Result string     `json:"result"`
-	Error  string     `json:"error"`
+	At         *time.Time `json:"at"`
+	Result     string     `json:"result"`
+	Class      string     `json:"class"` // permanent, transient, rate_limited, interrupted; "" for a success
+	Error      string     `json:"error"`
+	ProviderID string     `json:"provider_id"`
 }
 
 // attemptJSON's field order is SPEC's; the CSV download uses the same
@@ -145,7 +153,7 @@ func chatIDString(id int64) string {
 func renderMessage(m *wagate.Message) messageJSON {
 	tries := make([]tryJSON, 0, len(m.Tries))
 	for _, t := range m.Tries {
-		tries = append(tries, tryJSON{At: timeJSON(t.At), Result: t.Result, Error: t.Error})
+		tries = append(tries, tryJSON{At: timeJSON(t.At), Result: t.Result, Class: t.Class, Error: t.Error, ProviderID: t.ProviderID})
 	}
 	return messageJSON{
 		ID:           m.ID,
@@ -161,6 +169,9 @@ func renderMessage(m *wagate.Message) messageJSON {
 		Tries:        tries,
 		CreatedAt:    timeJSON(m.CreatedAt),
 		SentAt:       timeJSON(m.SentAt),
+		NextTryAt:    timeJSON(m.NextTryAt),
+		Delivery:     m.Delivery,
+		DeliveryAt:   timeJSON(m.DeliveryAt),
 	}
 }
 

@@ -181,6 +181,18 @@ func (s *Server) MountConsole(h http.Handler) {
 	s.echo.Any(ConsolePath+"*", echo.WrapHandler(h), s.drainWrites)
 }
 
+// Mount serves h at path for methods, through the gateway's request id,
+// log and recovery middleware: for endpoints a transport owns, such as the
+// Cloud API's status webhook (the gateway never imports a transport). path
+// is a fixed path; it becomes the route label of log lines and metrics.
+// Call it before serving.
+func (s *Server) Mount(path string, h http.Handler, methods ...string) {
+	s.routes[path] = true
+	for _, m := range methods {
+		s.echo.Add(m, path, echo.WrapHandler(h))
+	}
+}
+
 // InboundURL returns the full inbound URL of an inbound token.
 func (s *Server) InboundURL(token string) string {
 	return s.cfg.PublicURL + "/inbound/" + token

@@ -103,3 +103,16 @@ func TestRequestID(t *testing.T) {
 		t.Errorf("X-Request-ID = %q, want a fresh 24-character id", got)
 	}
 }
+
+// TestMount: a mounted handler answers on its path, and its log lines carry
+// the path as the route.
+func TestMount(t *testing.T) {
+	e := newEnv(t)
+	e.srv.Mount("/webhooks/test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusAccepted)
+	}), http.MethodPost)
+	if rec := e.do(http.MethodPost, "/webhooks/test", "", "{}"); rec.Code != http.StatusAccepted {
+		t.Errorf("POST /webhooks/test = %d, want 202", rec.Code)
+	}
+	wantError(t, e.do(http.MethodGet, "/webhooks/test", "", ""), http.StatusMethodNotAllowed, "method_not_allowed")
+}

@@ -25,6 +25,7 @@
 //	idempotency_by_time  unix nanos \x00 ws id \x00 key -> "" : to prune expired keys
 //	attempts / {ws}      sequence -> attempt record: exactly the last wagate.AttemptLimit
 //	tokens               sha256(admin token) -> {workspace, role, created}
+//	provider_ids         transport's message id -> message id: for delivery reports
 //
 // Records are store-private structs encoded as JSON, so the domain types need
 // no storage tags and a field such as Account.Settings, which the API never

@@ -217,6 +217,9 @@ func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 		m.SentAt = try.At
 		m.Error = ""
 		m.NextTryAt = time.Time{}
+		if err := indexProviderID(tx, try.ProviderID, m.ID); err != nil {
+			return nil, err
+		}
 		return nil, putMessage(tx, m)
 	})
 }

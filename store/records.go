@@ -143,6 +143,10 @@ type messageRecord struct {
 	// NextTryAt is when a retry is due; until then Next skips the message
 	// (and the later messages to the same recipient). Zero: none scheduled.
 	NextTryAt time.Time `json:"next_try_at,omitzero"`
+	// Delivery and DeliveryAt are the transport's last report after the
+	// send (wagate.Message.Delivery).
+	Delivery   string    `json:"delivery,omitempty"`
+	DeliveryAt time.Time `json:"delivery_at,omitzero"`
 }
 
 func newMessageRecord(m *wagate.Message) *messageRecord {
@@ -182,6 +186,8 @@ func (r *messageRecord) domain() *wagate.Message {
 		Error:        r.Error,
 		CreatedAt:    r.CreatedAt,
 		SentAt:       r.SentAt,
+		Delivery:     r.Delivery,
+		DeliveryAt:   r.DeliveryAt,
 	}
 	if r.Status == wagate.StatusQueued {
 		// A retry time means nothing once the message left the queue

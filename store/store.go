@@ -59,8 +59,9 @@ var (
 	bucketIdemByTime   = []byte("idempotency_by_time")
 	bucketAttempts     = []byte("attempts")
 	bucketTokens       = []byte("tokens")
+	bucketProviderIDs  = []byte("provider_ids")
 	keySchema          = []byte("schema")
-	allBuckets         = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens}
+	allBuckets         = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens, bucketProviderIDs}
 	errUnknownBucket   = errors.New("store: a top-level bucket is missing")
 	errCorruptSequence = errors.New("store: a sequence key is not 8 bytes")
 )

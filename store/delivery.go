@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/wagate/wagate"
+)
+
+var _ wagate.DeliveryService = (*DB)(nil)
+
+// indexProviderID remembers which message a transport's id belongs to, so a
+// delivery report (which names only the transport's id) finds its message.
+func indexProviderID(tx *bolt.Tx, providerID, messageID string) error {
+	if providerID == "" {
+		return nil
+	}
+	return bucket(tx, bucketProviderIDs).Put([]byte(providerID), []byte(messageID))
+}
+
+// ApplyDelivery records a transport's report on a sent message; see
+// wagate.DeliveryService. A late "failed" goes through fail, the one place
+// that refunds, and a failed message is never moved again: the refund
+// happens once however often the report is repeated.
+func (db *DB) ApplyDelivery(ctx context.Context, u wagate.DeliveryUpdate, advance func(current, next string) bool) (*wagate.Message, bool, error) {
+	at := orNow(u.At, db.now())
+	var (
+		out     *wagate.Message
+		applied bool
+	)
+	err := db.batch(ctx, "apply delivery", func(tx *bolt.Tx) (error, error) {
+		out, applied = nil, false
+		id := bucket(tx, bucketProviderIDs).Get([]byte(u.ProviderID))
+		if id == nil {
+			return wagate.Errorf(wagate.ENOTFOUND, "no message was sent with provider id %q", u.ProviderID), nil
+		}
+		m, err := getMessage(tx, string(id))
+		if err != nil || m == nil {
+			return nil, err
+		}
+		if m.Status == wagate.StatusFailed || !advance(m.Delivery, u.Status) {
+			out = m.domain()
+			return nil, nil
+		}
+		m.Delivery, m.DeliveryAt = u.Status, at
+		if u.Status == "failed" && m.Status == wagate.StatusSent {
+			m.Error = u.Error
+			if m.Error == "" {
+				m.Error = "the transport reported the message failed after sending it"
+			}
+			m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: m.Error})
+			if err := fail(tx, m); err != nil {
+				return nil, err
+			}
+		} else if err := putMessage(tx, m); err != nil {
+			return nil, err
+		}
+		out, applied = m.domain(), true
+		return nil, nil
+	})
+	return out, applied, err
+}
