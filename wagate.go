@@ -127,6 +127,7 @@ const (
 	TryClassTransient   = "transient"    // another try may succeed (timeout, 5xx)
 	TryClassRateLimited = "rate_limited" // the provider asked to wait before the next try
 	TryClassInterrupted = "interrupted"  // wagate stopped while the transport had the message
+	TryClassDeferred    = "deferred"     // not tried: the provider's turn had not come (no retry used up)
 )
 
 // Try is one attempt of the sender to hand a message to its transport (or

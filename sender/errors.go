@@ -62,3 +62,29 @@ func RetryDelay(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// deferredError marks a send the transport did not attempt because the
+// message's turn has not come yet on the provider's side (the Cloud API's
+// 6 s between two messages to one person). It carries its delay as a
+// retryAfterError, so RetryDelay finds it.
+type deferredError struct{ err error }
+
+func (e *deferredError) Error() string { return e.err.Error() }
+func (e *deferredError) Unwrap() error { return e.err }
+
+// Defer marks err as "not tried, come back after delay": the message goes
+// back to its place, due after delay, without using up one of its retries
+// or failing, however often it is deferred. A transport returns it only
+// for a wait it knows will end. Defer(nil, d) is nil.
+func Defer(err error, delay time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &deferredError{err: RetryAfter(err, delay)}
+}
+
+// IsDeferred reports whether err, or any error it wraps, was marked by Defer.
+func IsDeferred(err error) bool {
+	var d *deferredError
+	return errors.As(err, &d)
+}

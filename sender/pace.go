@@ -57,6 +57,11 @@ var defaultRetryDelays = []time.Duration{5 * time.Second, 30 * time.Second, 2 * 
 // error's RetryAfter delay when that is longer. The account's pace comes on
 // top: a retry is a send and waits its turn like any other.
 func retryDelay(r *rand.Rand, delays []time.Duration, retries int, err error) (delay time.Duration, ok bool) {
+	if IsDeferred(err) {
+		// Not a failed try: no backoff, no retry used up.
+		delay, _ = RetryDelay(err)
+		return delay, true
+	}
 	if IsPermanent(err) || retries < 0 || retries >= len(delays) {
 		return 0, false
 	}
@@ -68,11 +73,13 @@ func retryDelay(r *rand.Rand, delays []time.Duration, retries int, err error) (d
 	return delay, true
 }
 
-// errorClass files an error of a try under wagate.TryClass…: permanent
-// (marked by Permanent), rate_limited (it carries a RetryAfter delay) or
-// transient.
+// errorClass files an error of a try under wagate.TryClass…: deferred
+// (marked by Defer), permanent (marked by Permanent), rate_limited (it
+// carries a RetryAfter delay) or transient.
 func errorClass(err error) string {
 	switch {
+	case IsDeferred(err):
+		return wagate.TryClassDeferred
 	case IsPermanent(err):
 		return wagate.TryClassPermanent
 	default:
@@ -85,12 +92,13 @@ func errorClass(err error) string {
 
 // retriesOf counts the retries a message has had: its tries that ended in
 // "retry" because of an error. A try recorded for an interrupted send that
-// the transport confirmed never happened is not one: the message lost
-// nothing of its schedule by wagate's stop.
+// the transport confirmed never happened is not one, nor a deferred one:
+// the message lost nothing of its schedule by wagate's stop or by waiting
+// its turn.
 func retriesOf(m *wagate.Message) int {
 	n := 0
 	for _, t := range m.Tries {
-		if t.Result == wagate.TryResultRetry && t.Class != wagate.TryClassInterrupted {
+		if t.Result == wagate.TryResultRetry && t.Class != wagate.TryClassInterrupted && t.Class != wagate.TryClassDeferred {
 			n++
 		}
 	}

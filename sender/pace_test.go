@@ -157,3 +157,29 @@ func TestRetriesOf(t *testing.T) {
 		t.Errorf("retriesOf = %d, want 2 (the interrupted try is not a retry)", n)
 	}
 }
+
+// TestRetryDelayDeferred: a deferred send comes back after exactly its
+// delay and never counts against the schedule, even when it is used up.
+func TestRetryDelayDeferred(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	err := Defer(errors.New("recipient's turn not yet"), 4*time.Second)
+	for _, retries := range []int{0, len(defaultRetryDelays), len(defaultRetryDelays) + 3} {
+		d, ok := retryDelay(r, defaultRetryDelays, retries, err)
+		if !ok || d != 4*time.Second {
+			t.Errorf("retries %d: retryDelay = %v, %v; want 4s, true", retries, d, ok)
+		}
+	}
+	if c := errorClass(err); c != wagate.TryClassDeferred {
+		t.Errorf("class = %q, want %q", c, wagate.TryClassDeferred)
+	}
+	m := &wagate.Message{Tries: []wagate.Try{
+		{Result: wagate.TryResultRetry, Class: wagate.TryClassDeferred},
+		{Result: wagate.TryResultRetry, Class: wagate.TryClassTransient},
+	}}
+	if n := retriesOf(m); n != 1 {
+		t.Errorf("retriesOf = %d, want 1: a deferral is not a retry", n)
+	}
+	if !IsDeferred(fmt.Errorf("wrapped: %w", err)) || IsDeferred(RetryAfter(errors.New("x"), time.Second)) {
+		t.Error("IsDeferred does not see through wrapping, or sees a plain RetryAfter")
+	}
+}

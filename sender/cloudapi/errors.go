@@ -19,7 +19,7 @@ const PairGap = 6 * time.Second
 
 // ErrRecipientTooSoon is the transient error of a send held back because the
 // previous message to the same recipient went less than the pair gap ago
-// (see Transport.Send). It comes marked with sender.RetryAfter.
+// (see Transport.Send). It comes marked with sender.Defer: not a failed try.
 var ErrRecipientTooSoon = errors.New("cloudapi: the previous message to this recipient went less than 6 seconds ago; WhatsApp allows about one message every 6 seconds to the same person (code 131056), so this one waits its turn")
 
 // APIError is an error answer of the Graph API:

@@ -198,7 +198,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 //     little, and no try is recorded for a wait;
 //   - further away (typically 4 s, when two consecutive messages of an
 //     account go to one person), or too near the deadline: Send returns
-//     sender.RetryAfter(ErrRecipientTooSoon, wait) without calling Meta, and
+//     sender.Defer(ErrRecipientTooSoon, wait) without calling Meta, and
 //     books nothing. The sender puts the message back at its place in the
 //     account's FIFO, due after the wait; Queue.Next then skips it and every
 //     later message to the same person, while the account's messages to
@@ -332,11 +332,11 @@ func (t *Transport) awaitTurn(ctx context.Context, log *zap.Logger, key pairKey,
 		}
 		if !inline {
 			log.Debug("recipient's turn is too far; giving the message back", zap.Duration("retry_after", wait))
-			return sender.RetryAfter(ErrRecipientTooSoon, wait)
+			return sender.Defer(ErrRecipientTooSoon, wait)
 		}
 		log.Debug("waiting for the recipient's turn", zap.Duration("wait", wait))
 		if err := t.sleep(ctx, wait); err != nil {
-			return sender.RetryAfter(ErrRecipientTooSoon, wait)
+			return sender.Defer(ErrRecipientTooSoon, wait)
 		}
 	}
 }

@@ -380,7 +380,7 @@ func TestRecipientSpacing(t *testing.T) {
 	// The account's next pace slot, 2 s later: Bob's turn is 4 s away.
 	e.clock.Advance(2 * time.Second)
 	_, err := e.send(ctx, e.message(bob, "2"), nil)
-	if d, ok := sender.RetryDelay(err); !ok || d != 4*time.Second || !errors.Is(err, ErrRecipientTooSoon) || sender.IsPermanent(err) {
+	if d, ok := sender.RetryDelay(err); !ok || d != 4*time.Second || !errors.Is(err, ErrRecipientTooSoon) || sender.IsPermanent(err) || !sender.IsDeferred(err) {
 		t.Fatalf("too soon: %v (delay %v)", err, d)
 	}
 	if sends() != 1 {
