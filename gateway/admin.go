@@ -1,10 +1,7 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -248,39 +245,12 @@ func (s *Server) downloadAttempts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	format := c.QueryParam("format")
-	switch format {
-	case "":
-		format = "jsonl"
-	case "jsonl", "csv":
-	default:
-		return wagate.Errorf(wagate.EINVALID, "format %q is not supported; use format=jsonl or format=csv", cut(format, 20))
-	}
-	list, err := s.svc.Attempts.ListAttempts(c.Request().Context(), id, wagate.AttemptLimit)
+	d, err := s.DownloadAttempts(c.Request().Context(), id, c.QueryParam("format"))
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	contentType := "application/x-ndjson"
-	if format == "csv" {
-		contentType = "text/csv; charset=utf-8"
-		w := csv.NewWriter(&buf)
-		_ = w.Write(attemptFields) // writes to a bytes.Buffer cannot fail
-		for i := len(list) - 1; i >= 0; i-- {
-			_ = w.Write(renderAttempt(list[i]).csvRow())
-		}
-		w.Flush()
-	} else {
-		enc := json.NewEncoder(&buf)
-		for i := len(list) - 1; i >= 0; i-- {
-			if err := enc.Encode(renderAttempt(list[i])); err != nil {
-				return err
-			}
-		}
-	}
-	name := fmt.Sprintf("wagate-attempts-%s-%s.%s", id, s.now().UTC().Format("20060102T150405Z"), format)
-	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", name))
-	return c.Blob(http.StatusOK, contentType, buf.Bytes())
+	c.Response().Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", d.Name))
+	return c.Blob(http.StatusOK, d.ContentType, d.Body)
 }
 
 // POST /api/v1/workspaces/:ws/accounts (owner).

@@ -1,5 +1,7 @@
 // Command wagate is the inbound WhatsApp-send webhook gateway: `wagate serve`
-// runs it, `wagate check` audits a stopped store.
+// runs it, `wagate check` audits a stopped store, and the admin commands
+// (`wagate workspace create`, `wagate webhook regenerate`, …) drive a running
+// one over its admin API.
 package main
 
 import (
@@ -19,7 +21,7 @@ import (
 	"github.com/wagate/wagate/store"
 )
 
-const usage = `wagate — inbound WhatsApp-send webhook gateway
+var usage = `wagate — inbound WhatsApp-send webhook gateway
 
 Usage:
   wagate serve [flags]        run the gateway (wagate serve -h lists the flags)
@@ -27,7 +29,11 @@ Usage:
   wagate help                 this text
 
 Every serve flag can also be set as WAGATE_<FLAG>, e.g. WAGATE_SEND_INTERVAL=2s.
-`
+The web console is at http://<addr>/ui/ (sign in with a workspace or operator token).
+
+Admin commands, over the admin API of a running wagate:
+` + cliUsage() + `
+` + cliCommonHelp
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
@@ -45,6 +51,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return runServe(args[1:], stdout, stderr, getenv)
 	case "check":
 		return runCheck(args[1:], stdout, stderr, getenv)
+	case "workspace", "credits", "webhook", "attempts", "account", "chat", "token":
+		return runCLI(args, stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,694 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wagate/wagate/gateway/console"
+)
+
+// The admin API's objects as the commands read them (SPEC §4). --json
+// prints the server's bytes, not these, so no field is ever lost.
+type (
+	apiWorkspace struct {
+		ID         string       `json:"id"`
+		Name       string       `json:"name"`
+		Credits    int64        `json:"credits"`
+		Webhook    apiWebhook   `json:"webhook"`
+		Accounts   []apiAccount `json:"accounts"`
+		CreatedAt  *time.Time   `json:"created_at"`
+		OwnerToken string       `json:"owner_token"`
+	}
+	apiWebhook struct {
+		URL       string     `json:"url"`
+		Enabled   bool       `json:"enabled"`
+		CreatedAt *time.Time `json:"created_at"`
+	}
+	apiAccount struct {
+		Phone       string     `json:"phone"`
+		Transport   string     `json:"transport"`
+		Active      bool       `json:"active"`
+		ConnectedAt *time.Time `json:"connected_at"`
+	}
+	apiChat struct {
+		ID           string `json:"id"`
+		AccountPhone string `json:"account_phone"`
+		JID          string `json:"jid"`
+		Name         string `json:"name"`
+		Group        bool   `json:"group"`
+	}
+	apiAttempt struct {
+		At         *time.Time `json:"at"`
+		Body       string     `json:"body"`
+		HTTPStatus int        `json:"http_status"`
+		Message    string     `json:"message"`
+		MessageID  string     `json:"message_id"`
+		Credits    int64      `json:"credits"`
+		SendStatus string     `json:"send_status"`
+		SendError  string     `json:"send_error"`
+	}
+	apiToken struct {
+		Token       string `json:"token"`
+		Role        string `json:"role"`
+		WorkspaceID string `json:"workspace_id"`
+	}
+)
+
+// cliCommands is the table of admin commands, built fresh for each run so
+// each command's flag variables start at their defaults.
+func cliCommands() []cliCommand {
+	return []cliCommand{
+		cmdWorkspaceCreate(), cmdWorkspaceList(), cmdWorkspaceShow(),
+		cmdCreditsAdd(),
+		cmdWebhookShow(), cmdWebhookSwitch("enable", true), cmdWebhookSwitch("disable", false), cmdWebhookRegenerate(),
+		cmdAttemptsList(), cmdAttemptsDownload(),
+		cmdAccountAdd(), cmdAccountList(), cmdAccountSwitch("enable", true), cmdAccountSwitch("disable", false),
+		cmdChatAdd(), cmdChatList(),
+		cmdTokenCreate(),
+	}
+}
+
+func cmdWorkspaceCreate() cliCommand {
+	var credits int64
+	return cliCommand{
+		noun: "workspace", verb: "create", args: "NAME [--credits N]", nargs: 1,
+		summary: "create a workspace (operator); prints its URL and owner token once",
+		flags: func(fs *flag.FlagSet) {
+			fs.Int64Var(&credits, "credits", 0, "credits to start with")
+		},
+		run: func(ctx context.Context, cl *client, args []string) error {
+			var ws apiWorkspace
+			a, err := cl.getJSON(ctx, http.MethodPost, "/api/v1/workspaces", map[string]any{"name": args[0], "credits": credits}, &ws)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			fmt.Fprintf(cl.stdout, "Created workspace %q: %s, with %d credits.\n\n", ws.Name, ws.ID, ws.Credits)
+			fmt.Fprintf(cl.stdout, "Inbound URL (keep it secret: it is the only key):\n  %s\n\n", ws.Webhook.URL)
+			fmt.Fprintf(cl.stdout, "Owner token (shown only now; store it safely):\n  %s\n\n", ws.OwnerToken)
+			fmt.Fprintf(cl.stdout, "Next: connect a WhatsApp account:\n  wagate account add +15105566777 --workspace %s --token <owner token>\n", ws.ID)
+			return nil
+		},
+	}
+}
+
+func cmdWorkspaceList() cliCommand {
+	return cliCommand{
+		noun: "workspace", verb: "list", summary: "list every workspace (operator)",
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			var out struct {
+				Workspaces []apiWorkspace `json:"workspaces"`
+			}
+			a, err := cl.getJSON(ctx, http.MethodGet, "/api/v1/workspaces", nil, &out)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			if len(out.Workspaces) == 0 {
+				fmt.Fprintln(cl.stdout, "No workspaces yet. Create one with: wagate workspace create NAME --credits 100")
+				return nil
+			}
+			rows := [][]string{}
+			for _, ws := range out.Workspaces {
+				rows = append(rows, []string{ws.ID, ws.Name, strconv.FormatInt(ws.Credits, 10), onOff(ws.Webhook.Enabled), strconv.Itoa(len(ws.Accounts)), cliTime(ws.CreatedAt)})
+			}
+			cl.table([]string{"ID", "NAME", "CREDITS", "INBOUND URL", "ACCOUNTS", "CREATED"}, rows)
+			return nil
+		},
+	}
+}
+
+func cmdWorkspaceShow() cliCommand {
+	return cliCommand{
+		noun: "workspace", verb: "show", summary: "show a workspace: credits, inbound URL, accounts",
+		inWorkspace: true,
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			ws, a, err := cl.getWorkspace(ctx)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			tw := tabwriter.NewWriter(cl.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintf(tw, "ID\t%s\n", ws.ID)
+			fmt.Fprintf(tw, "Name\t%s\n", cell(ws.Name))
+			fmt.Fprintf(tw, "Credits\t%d\n", ws.Credits)
+			fmt.Fprintf(tw, "Inbound URL\t%s (%s)\n", ws.Webhook.URL, onOff(ws.Webhook.Enabled))
+			fmt.Fprintf(tw, "Created\t%s\n", cliTime(ws.CreatedAt))
+			if len(ws.Accounts) == 0 {
+				fmt.Fprintf(tw, "Accounts\tnone yet (wagate account add PHONE)\n")
+			}
+			for i, acct := range ws.Accounts {
+				label := ""
+				if i == 0 {
+					label = "Accounts"
+				}
+				fmt.Fprintf(tw, "%s\t%s %s, %s\n", label, acct.Phone, acct.Transport, activeText(acct.Active))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func cmdCreditsAdd() cliCommand {
+	return cliCommand{
+		noun: "credits", verb: "add", args: "AMOUNT", nargs: 1, inWorkspace: true,
+		summary: "add credits (operator); a negative AMOUNT takes away, never below 0",
+		run: func(ctx context.Context, cl *client, args []string) error {
+			n, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return usagef("AMOUNT %q is not a whole number, e.g. 100 or -20", args[0])
+			}
+			var ws apiWorkspace
+			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/credits"), map[string]any{"amount": n}, &ws)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			fmt.Fprintf(cl.stdout, "Workspace %s now has %d credits.\n", ws.ID, ws.Credits)
+			return nil
+		},
+	}
+}
+
+func cmdWebhookShow() cliCommand {
+	return cliCommand{
+		noun: "webhook", verb: "show", summary: "show the inbound URL and whether it is on",
+		inWorkspace: true,
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			ws, a, err := cl.getWorkspace(ctx)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				var raw struct {
+					Webhook json.RawMessage `json:"webhook"`
+				}
+				if err := json.Unmarshal(a.body, &raw); err != nil {
+					return err
+				}
+				cl.printJSON(raw.Webhook)
+				return nil
+			}
+			cl.printWebhook(ws.Webhook)
+			return nil
+		},
+	}
+}
+
+func cmdWebhookSwitch(verb string, on bool) cliCommand {
+	summary := "switch the inbound URL on again (owner)"
+	if !on {
+		summary = "switch the inbound URL off (owner): calls get 403; the URL stays"
+	}
+	return cliCommand{
+		noun: "webhook", verb: verb, summary: summary, inWorkspace: true,
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			var wh apiWebhook
+			a, err := cl.getJSON(ctx, http.MethodPatch, cl.wsPath("/webhook"), map[string]any{"enabled": on}, &wh)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			if on {
+				fmt.Fprintln(cl.stdout, "The inbound URL is on: calls are accepted.")
+			} else {
+				fmt.Fprintln(cl.stdout, "The inbound URL is off: calls get 403 \"Webhook is disabled\" until you run `wagate webhook enable`.")
+			}
+			return nil
+		},
+	}
+}
+
+func cmdWebhookRegenerate() cliCommand {
+	var yes bool
+	return cliCommand{
+		noun: "webhook", verb: "regenerate", args: "--yes", inWorkspace: true,
+		summary: "new inbound URL (owner); the old one answers 404 at once",
+		flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&yes, "yes", false, "confirm: the current URL stops working at once")
+		},
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			if !yes {
+				return usagef("regenerating stops the current inbound URL at once (it will answer 404 to every system that calls it); run again with --yes to do it")
+			}
+			var wh apiWebhook
+			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/webhook/regenerate"), nil, &wh)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			fmt.Fprintf(cl.stdout, "New inbound URL (the old one now answers 404; paste this one into every system that calls it):\n  %s\n", wh.URL)
+			return nil
+		},
+	}
+}
+
+func cmdAttemptsList() cliCommand {
+	limit := 100
+	return cliCommand{
+		noun: "attempts", verb: "list", inWorkspace: true,
+		summary: "list the last calls of the inbound URL, newest first",
+		flags: func(fs *flag.FlagSet) {
+			fs.IntVar(&limit, "limit", limit, "how many, 1 to 100")
+		},
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			if limit < 1 || limit > 100 {
+				return usagef("--limit %d: give a number from 1 to 100", limit)
+			}
+			var out struct {
+				Attempts []apiAttempt `json:"attempts"`
+			}
+			a, err := cl.getJSON(ctx, http.MethodGet, cl.wsPath("/webhook/attempts?limit="+strconv.Itoa(limit)), nil, &out)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			if len(out.Attempts) == 0 {
+				fmt.Fprintln(cl.stdout, "No calls of the inbound URL yet.")
+				return nil
+			}
+			rows := [][]string{}
+			for _, at := range out.Attempts {
+				answer := at.Message
+				if answer == "" {
+					answer = fmt.Sprintf("accepted (%d credit%s)", at.Credits, plural(at.Credits))
+				}
+				rows = append(rows, []string{
+					cliTime(at.At), strconv.Itoa(at.HTTPStatus), shorten(answer, 60), orDash(shorten(console.Recipient(at.Body), 40)),
+					orDash(at.MessageID), orDash(at.SendStatus), orDash(shorten(at.SendError, 60)),
+				})
+			}
+			cl.table([]string{"TIME", "HTTP", "ANSWER", "RECIPIENT", "MESSAGE", "SEND", "SEND ERROR"}, rows)
+			return nil
+		},
+	}
+}
+
+func cmdAttemptsDownload() cliCommand {
+	format, output := "jsonl", ""
+	return cliCommand{
+		noun: "attempts", verb: "download", args: "[--format jsonl|csv] [-o FILE]", inWorkspace: true,
+		summary: "save the log of the last 100 calls (JSONL or CSV)",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&format, "format", format, "jsonl or csv")
+			fs.StringVar(&output, "o", "", "the file to write (\"-\" for standard output; default: the server's file name)")
+		},
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			if format != "jsonl" && format != "csv" {
+				return usagef("--format %q: give jsonl or csv", format)
+			}
+			a, err := cl.call(ctx, http.MethodGet, cl.wsPath("/webhook/attempts/download?format="+format), nil)
+			if err != nil {
+				return err
+			}
+			if output == "-" {
+				_, err := cl.stdout.Write(a.body)
+				return err
+			}
+			name, explicit := output, output != ""
+			if !explicit {
+				name = fileNameOf(a.header.Get("Content-Disposition"), "wagate-attempts."+format)
+			}
+			if err := writeNewFile(name, a.body, explicit); err != nil {
+				return err
+			}
+			if cl.json {
+				b, _ := json.Marshal(map[string]any{"file": name, "format": format, "bytes": len(a.body)})
+				cl.printJSON(b)
+				return nil
+			}
+			fmt.Fprintf(cl.stdout, "Saved the attempt log (%s, %d bytes) to %s\n", format, len(a.body), name)
+			return nil
+		},
+	}
+}
+
+// fileNameOf returns the file name of a Content-Disposition header, reduced
+// to a plain name in the current folder (a server must not choose where
+// the file goes), or def.
+func fileNameOf(disposition, def string) string {
+	_, params, err := mime.ParseMediaType(disposition)
+	if err != nil {
+		return def
+	}
+	name := filepath.Base(filepath.Clean("/" + params["filename"]))
+	if name == "/" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return def
+	}
+	return name
+}
+
+// writeNewFile writes data to path. A name the user gave is overwritten; a
+// name the server suggested is never: an existing file is an error.
+func writeNewFile(path string, data []byte, overwrite bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if !overwrite {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s already exists; give -o FILE to choose the file", path)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// settingsFlag collects repeated --setting key=value.
+type settingsFlag map[string]string
+
+func (s settingsFlag) String() string { return "" }
+
+func (s settingsFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return errors.New("write it as key=value, e.g. --setting phone_number_id=1234")
+	}
+	s[strings.TrimSpace(k)] = val
+	return nil
+}
+
+func cmdAccountAdd() cliCommand {
+	transport := "dryrun"
+	settings := settingsFlag{}
+	return cliCommand{
+		noun: "account", verb: "add", args: "PHONE", nargs: 1, inWorkspace: true,
+		summary: "connect a WhatsApp account (owner), e.g. +15105566777",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&transport, "transport", transport, "dryrun (writes the outbox file) or cloudapi")
+			fs.Var(settings, "setting", "a transport setting key=value, repeatable (cloudapi: phone_number_id, access_token)")
+		},
+		run: func(ctx context.Context, cl *client, args []string) error {
+			body := map[string]any{"phone": args[0], "transport": transport}
+			if len(settings) > 0 {
+				body["settings"] = map[string]string(settings)
+			}
+			var acct apiAccount
+			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/accounts"), body, &acct)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			fmt.Fprintf(cl.stdout, "Connected account %s (%s) to workspace %s; it sends from now on.\n", acct.Phone, acct.Transport, cl.workspace)
+			return nil
+		},
+	}
+}
+
+func cmdAccountList() cliCommand {
+	return cliCommand{
+		noun: "account", verb: "list", inWorkspace: true, summary: "list the WhatsApp accounts of a workspace",
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			var out struct {
+				Accounts []apiAccount `json:"accounts"`
+			}
+			a, err := cl.getJSON(ctx, http.MethodGet, cl.wsPath("/accounts"), nil, &out)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			if len(out.Accounts) == 0 {
+				fmt.Fprintln(cl.stdout, "No accounts yet. Connect one with: wagate account add +15105566777")
+				return nil
+			}
+			rows := [][]string{}
+			for _, acct := range out.Accounts {
+				rows = append(rows, []string{acct.Phone, acct.Transport, activeText(acct.Active), cliTime(acct.ConnectedAt)})
+			}
+			cl.table([]string{"PHONE", "TRANSPORT", "STATE", "CONNECTED"}, rows)
+			return nil
+		},
+	}
+}
+
+func cmdAccountSwitch(verb string, on bool) cliCommand {
+	summary := "resume an account (owner): its queue is sent again"
+	if !on {
+		summary = "pause an account (owner): its queue waits"
+	}
+	return cliCommand{
+		noun: "account", verb: verb, args: "PHONE", nargs: 1, inWorkspace: true, summary: summary,
+		run: func(ctx context.Context, cl *client, args []string) error {
+			var acct apiAccount
+			a, err := cl.getJSON(ctx, http.MethodPatch, cl.wsPath("/accounts/"+pathEscape(args[0])), map[string]any{"active": on}, &acct)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			if on {
+				fmt.Fprintf(cl.stdout, "Account %s is active: it sends its queued messages.\n", acct.Phone)
+			} else {
+				fmt.Fprintf(cl.stdout, "Account %s is paused: its queued messages wait until `wagate account enable %s`.\n", acct.Phone, acct.Phone)
+			}
+			return nil
+		},
+	}
+}
+
+func cmdChatAdd() cliCommand {
+	var account, phone, jid, name string
+	return cliCommand{
+		noun: "chat", verb: "add", args: "--account PHONE --phone P|--jid J", inWorkspace: true,
+		summary: "import a chat (owner), to send to by chat_id or chat_name",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&account, "account", "", "the account the chat belongs to (required)")
+			fs.StringVar(&phone, "phone", "", "the person's number, e.g. +14155552671")
+			fs.StringVar(&jid, "jid", "", "a WhatsApp id instead of --phone, e.g. 1203…@g.us for a group")
+			fs.StringVar(&name, "name", "", "the chat's name")
+		},
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			switch {
+			case account == "":
+				return usagef("--account is required: the phone of the account the chat belongs to")
+			case (phone == "") == (jid == ""):
+				return usagef("give exactly one of --phone and --jid")
+			}
+			body := map[string]any{"account_phone": account, "name": name}
+			if phone != "" {
+				body["phone"] = phone
+			} else {
+				body["jid"] = jid
+			}
+			var chat apiChat
+			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/chats"), body, &chat)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			fmt.Fprintf(cl.stdout, "Chat %s: %s on account %s. Send to it with \"chat_id\":\"%s\".\n", chat.ID, chat.JID, chat.AccountPhone, chat.ID)
+			return nil
+		},
+	}
+}
+
+func cmdChatList() cliCommand {
+	var name string
+	return cliCommand{
+		noun: "chat", verb: "list", inWorkspace: true, summary: "list the chats of a workspace",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&name, "name", "", "only chats with exactly this name")
+		},
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			path := cl.wsPath("/chats")
+			if name != "" {
+				path += "?name=" + url.QueryEscape(name)
+			}
+			var out struct {
+				Chats []apiChat `json:"chats"`
+			}
+			a, err := cl.getJSON(ctx, http.MethodGet, path, nil, &out)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			if len(out.Chats) == 0 {
+				fmt.Fprintln(cl.stdout, "No chats.")
+				return nil
+			}
+			rows := [][]string{}
+			for _, ch := range out.Chats {
+				kind := "person"
+				if ch.Group {
+					kind = "group"
+				}
+				rows = append(rows, []string{ch.ID, orDash(ch.Name), ch.JID, ch.AccountPhone, kind})
+			}
+			cl.table([]string{"ID", "NAME", "JID", "ACCOUNT", "KIND"}, rows)
+			return nil
+		},
+	}
+}
+
+func cmdTokenCreate() cliCommand {
+	var role string
+	return cliCommand{
+		noun: "token", verb: "create", args: "--role owner|support", inWorkspace: true,
+		summary: "make a workspace token (owner); prints it once",
+		flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&role, "role", "", "owner (read and write) or support (read only) (required)")
+		},
+		run: func(ctx context.Context, cl *client, _ []string) error {
+			if role != "owner" && role != "support" {
+				return usagef("--role %q: give --role owner or --role support", role)
+			}
+			var tok apiToken
+			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/tokens"), map[string]any{"role": role}, &tok)
+			if err != nil {
+				return err
+			}
+			if cl.json {
+				cl.printJSON(a.body)
+				return nil
+			}
+			fmt.Fprintf(cl.stdout, "New %s token for workspace %s (shown only now; store it safely):\n  %s\n", tok.Role, tok.WorkspaceID, tok.Token)
+			return nil
+		},
+	}
+}
+
+// getWorkspace reads the client's workspace.
+func (c *client) getWorkspace(ctx context.Context) (*apiWorkspace, *answer, error) {
+	var ws apiWorkspace
+	a, err := c.getJSON(ctx, http.MethodGet, c.wsPath(""), nil, &ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &ws, a, nil
+}
+
+func (c *client) printWebhook(wh apiWebhook) {
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "URL\t%s\n", wh.URL)
+	if wh.Enabled {
+		fmt.Fprintf(tw, "State\ton: calls are accepted\n")
+	} else {
+		fmt.Fprintf(tw, "State\toff: calls get 403 \"Webhook is disabled\" (wagate webhook enable)\n")
+	}
+	fmt.Fprintf(tw, "Made\t%s\n", cliTime(wh.CreatedAt))
+	tw.Flush()
+}
+
+// table prints rows under a header, aligned for people.
+func (c *client) table(header []string, rows [][]string) {
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		for i := range r {
+			r[i] = cell(r[i])
+		}
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+// cell keeps a value on one table line: tabs and line breaks (which a
+// caller of the inbound URL may put in any text) become spaces.
+func cell(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '\t', '\n', '\r', '\v', '\f':
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func cliTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+func activeText(on bool) string {
+	if on {
+		return "active"
+	}
+	return "paused"
+}
+
+func plural(n int64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// pathEscape escapes one path segment ("+" of a phone stays readable to
+// the server, which reads it either way).
+func pathEscape(s string) string { return url.PathEscape(s) }
