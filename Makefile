@@ -5,7 +5,7 @@ BIN      ?= bin/wagate
 # FLAGS adds serve flags to `make run`, e.g. make run FLAGS='--addr 127.0.0.1:9090'.
 FLAGS    ?=
 
-.PHONY: run build test lint bench fuzz clean
+.PHONY: run build test test-deps lint bench fuzz clean
 
 ## run: serve on 127.0.0.1:8080 with the store in ./data, a dryrun transport and a demo workspace
 run:
@@ -15,10 +15,16 @@ run:
 build:
 	$(GO) build -o $(BIN) ./cmd/wagate
 
-## test: vet, then every test with the race detector
+## test: vet, then every test with the race detector (the web console's browser tests need Chromium: make test-deps)
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
+
+## test-deps: install Chromium for the browser tests of the web console (Debian/Ubuntu apt-get; sudo when not root)
+test-deps:
+	@if command -v chromium >/dev/null 2>&1; then echo "Chromium is installed: $$(command -v chromium)"; else \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
 
 ## lint: formatting, vet and staticcheck (pinned in go.mod as a tool)
 lint:
@@ -26,9 +32,41 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-## bench: Go benchmarks with allocations (the load run comes with the performance issue)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Benchmarks (SPEC §7; BENCHMARKS.md explains them). Results go to bin/bench/.
+BENCHOUT  ?= bin/bench
+BENCHTIME ?= 200ms
+COUNT     ?= 1
+LOADTOOL  ?= bin/wagate-load
+.PHONY: bench bench-micro bench-load bench-pacing bench-restart $(LOADTOOL)
+
+## bench: micro benchmarks, a short ingest run (A/B vs a bare echo server) and the 10,000-account pacing run; < 5 min
+bench: bench-micro build $(LOADTOOL)
+	$(LOADTOOL) ingest -wagate $(BIN) -duration 5s -rounds 2 -conns 64,256 -cpuprofile $(BENCHOUT)/ingest-cpu.pprof -out $(BENCHOUT)/ingest.md
+	$(LOADTOOL) pacing -wagate $(BIN) -accounts 10000 -queue 4 -jitter 0s,500ms -out $(BENCHOUT)/pacing.md
+
+## bench-micro: Go benchmarks with allocations; COUNT=10 for benchstat (go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da old.txt new.txt)
+bench-micro:
+	@mkdir -p $(BENCHOUT)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(COUNT) ./... 2>&1 | tee $(BENCHOUT)/micro.txt
+	@! grep -q -e '^FAIL' -e '^panic:' $(BENCHOUT)/micro.txt
+
+## bench-load: the ingest run alone, longer (DURATION per run, ROUNDS of A/B)
+DURATION ?= 10s
+ROUNDS   ?= 3
+bench-load: build $(LOADTOOL)
+	$(LOADTOOL) ingest -wagate $(BIN) -duration $(DURATION) -rounds $(ROUNDS) -conns 64,256 -cpuprofile $(BENCHOUT)/ingest-cpu.pprof -out $(BENCHOUT)/ingest.md
+
+## bench-pacing: the pacing run alone, with more gaps per account (steady state after the restart herd)
+bench-pacing: build $(LOADTOOL)
+	$(LOADTOOL) pacing -wagate $(BIN) -accounts 10000 -queue 8 -jitter 0s,500ms -out $(BENCHOUT)/pacing.md
+
+## bench-restart: restart with 1,000,000 queued messages (builds the store once, ~2 min, kept in $(BENCHOUT)/restart-store)
+bench-restart: build $(LOADTOOL)
+	$(LOADTOOL) restart -wagate $(BIN) -store $(BENCHOUT)/restart-store -out $(BENCHOUT)/restart.md
+
+$(LOADTOOL):
+	@mkdir -p $(BENCHOUT)
+	$(GO) build -o $(LOADTOOL) ./cmd/wagate-load
 
 ## fuzz: run each fuzz target for FUZZTIME (default 20s)
 FUZZTIME ?= 20s

@@ -21,8 +21,11 @@ import (
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/gateway"
+	"github.com/wagate/wagate/gateway/console"
 	"github.com/wagate/wagate/sender"
+	"github.com/wagate/wagate/sender/cloudapi"
 	"github.com/wagate/wagate/sender/dryrun"
+	"github.com/wagate/wagate/sender/fetch"
 	"github.com/wagate/wagate/store"
 )
 
@@ -77,7 +80,14 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	if err := ensureOperatorToken(ctx, cfg.DataDir, db, out); err != nil {
 		return nil, err
 	}
-	if a.outbox, err = dryrun.New(filepath.Join(cfg.DataDir, dryrunOutboxFile)); err != nil {
+	delay, after, err := parseTestSendDelay(os.Getenv(EnvTestSendDelay))
+	if err != nil {
+		return nil, err
+	}
+	if delay > 0 {
+		log.Warn("test only: every dryrun send is held", zap.String("env", EnvTestSendDelay), zap.Duration("delay", delay), zap.Bool("after_write", after))
+	}
+	if a.outbox, err = dryrun.New(filepath.Join(cfg.DataDir, dryrunOutboxFile), dryrun.WithTestDelay(delay, after)); err != nil {
 		return nil, err
 	}
 
@@ -89,12 +99,17 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		seed = mathrand.Uint64()
 	}
 	log.Info("sender pacing", zap.Duration("interval", cfg.SendInterval), zap.Duration("jitter", cfg.SendJitter), zap.Uint64("seed", seed))
-	a.sender = sender.New(db, map[string]sender.Transport{wagate.TransportDryrun: a.outbox}, sender.Config{
+	transports := map[string]sender.Transport{
+		wagate.TransportDryrun:   a.outbox,
+		wagate.TransportCloudAPI: cloudapi.New(cloudapi.Config{Logger: log}),
+	}
+	a.sender = sender.New(db, transports, sender.Config{
 		Interval:   cfg.SendInterval,
 		Jitter:     senderJitter(cfg.SendJitter),
 		Rand:       mathrand.New(mathrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		Logger:     log,
 		Registerer: reg,
+		Fetcher:    fetch.New(fetch.Config{AllowPrivate: cfg.AllowPrivateFileURLs, Logger: log}),
 	})
 
 	a.ln, err = net.Listen("tcp", cfg.Addr)
@@ -105,6 +120,18 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	if publicURL == "" {
 		publicURL = "http://" + a.ln.Addr().String()
 	}
+	svc := gateway.Services{
+		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db,
+		Waker: a.sender,
+		Ready: a.ready,
+		Transports: map[string]gateway.TransportRules{
+			wagate.TransportDryrun: {},
+			wagate.TransportCloudAPI: {
+				ValidateSettings: cloudapi.ValidateSettings,
+				CheckRecipient:   cloudapi.CheckRecipient,
+			},
+		},
+	}
 	a.gw = gateway.New(gateway.Config{
 		PublicURL:    publicURL,
 		InboundRate:  cfg.InboundRate,
@@ -113,11 +140,18 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		Logger:       log,
 		Registry:     reg,
 		Rand:         rand.Reader,
-	}, gateway.Services{
-		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db,
-		Waker: a.sender,
-		Ready: a.ready,
-	})
+	}, svc)
+	a.gw.MountConsole(console.New(a.gw, svc, console.Config{PublicURL: publicURL, Logger: log.Named("console")}))
+	if cfg.CloudAPIAppSecret != "" {
+		a.gw.Mount(cloudapi.WebhookPath, cloudapi.WebhookHandler(cloudapi.WebhookConfig{
+			AppSecret:   cfg.CloudAPIAppSecret,
+			VerifyToken: cfg.CloudAPIVerifyToken,
+			Deliveries:  db,
+			Logger:      log,
+		}), http.MethodGet, http.MethodPost)
+	} else {
+		log.Info("Cloud API status webhooks off: set WAGATE_CLOUDAPI_APP_SECRET (and WAGATE_CLOUDAPI_VERIFY_TOKEN) to receive them at " + cloudapi.WebhookPath)
+	}
 	if cfg.Demo {
 		if err := a.setUpDemo(ctx, out); err != nil {
 			a.ln.Close()
@@ -142,7 +176,14 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	go func() { a.serveDone <- a.http.Serve(a.ln) }()
+	// The HTTP server failing on its own stops everything too, so Wait
+	// never waits for a sender that nobody stops.
+	ctx, stopAll := context.WithCancel(ctx)
+	go func() {
+		err := a.http.Serve(a.ln)
+		stopAll()
+		a.serveDone <- err
+	}()
 	go func() {
 		<-ctx.Done()
 		a.shutdown()

@@ -40,6 +40,11 @@ type Config struct {
 	LogLevel             string
 	// Seed replays the sender's random gaps; 0 = a random seed, logged.
 	Seed uint64
+	// CloudAPIAppSecret and CloudAPIVerifyToken switch on the Cloud API
+	// status webhook (/webhooks/cloudapi): the Meta app's secret signs each
+	// callback, the verify token answers the subscription handshake.
+	CloudAPIAppSecret   string
+	CloudAPIVerifyToken string
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -96,6 +101,28 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "create (or reuse) a demo workspace with a dryrun account and print its inbound URL and a curl line")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the sender's random gaps, to replay a run (0 = random)")
+	fs.StringVar(&c.CloudAPIAppSecret, "cloudapi-app-secret", c.CloudAPIAppSecret, "Meta app secret that signs Cloud API status callbacks (prefer the env variable: flags show in ps)")
+	fs.StringVar(&c.CloudAPIVerifyToken, "cloudapi-verify-token", c.CloudAPIVerifyToken, "token Meta presents when subscribing to /webhooks/cloudapi")
+}
+
+// EnvTestSendDelay names the variable that holds every dryrun send for a
+// while, for crash tests only: "30s" waits before the outbox line is
+// written, "after:30s" after it is written and synced. It is not a flag
+// and not in --help: it slows wagate down on purpose, so that a test can
+// kill the process while a message is in sending (cmd/wagate/crash_test.go).
+const EnvTestSendDelay = "WAGATE_TEST_SEND_DELAY"
+
+// parseTestSendDelay reads EnvTestSendDelay's value: "" is no delay.
+func parseTestSendDelay(v string) (d time.Duration, after bool, err error) {
+	if v == "" {
+		return 0, false, nil
+	}
+	rest, after := strings.CutPrefix(v, "after:")
+	d, err = time.ParseDuration(rest)
+	if err != nil || d < 0 {
+		return 0, false, fmt.Errorf("%s=%q: want a duration such as 30s, or after:30s", EnvTestSendDelay, v)
+	}
+	return d, after, nil
 }
 
 // envName is the variable that sets a flag: --send-interval → WAGATE_SEND_INTERVAL.

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,6 +165,9 @@ func operatorToken(t *testing.T, dir string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// logoPNG is a 1×1 PNG: the file of the second reference request.
+var logoPNG = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
 // outboxLine is one line of the dryrun outbox, as SPEC §2 defines it.
 type outboxLine struct {
 	At         time.Time `json:"at"`
@@ -170,6 +176,7 @@ type outboxLine struct {
 	MessageID  string    `json:"message_id"`
 	Text       string    `json:"text"`
 	FileName   string    `json:"file_name"`
+	FileType   string    `json:"file_type"`
 	FileBytes  *int64    `json:"file_bytes"`
 	FileSHA256 *string   `json:"file_sha256"`
 }
@@ -247,8 +254,15 @@ func send(t *testing.T, url string, body map[string]any) string {
 // see both in the outbox, paced, with the credits charged.
 func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream") // sniffed, not trusted
+		w.Write(logoPNG)
+	}))
+	defer files.Close()
 	const interval, jitter = 200 * time.Millisecond, 50 * time.Millisecond
-	in := start(t, testConfig(dir, interval, jitter))
+	cfg := testConfig(dir, interval, jitter)
+	cfg.AllowPrivateFileURLs = true // the file server is on loopback
+	in := start(t, cfg)
 	if !strings.Contains(in.out.String(), "Operator token") {
 		t.Errorf("first start did not print the operator token: %q", in.out.String())
 	}
@@ -264,7 +278,7 @@ func TestEndToEnd(t *testing.T) {
 	chatID := str(chat["id"])
 
 	first := send(t, ws.inboundURL, map[string]any{"action": "send", "whatsapp_account_phone": "+15105566777", "phone": "+14155552671", "text": "lorem ipsum"})
-	second := send(t, ws.inboundURL, map[string]any{"action": "send", "chat_id": chatID, "text": "lorem ipsum", "file_url": "https://example.com/logo.png", "file_name": "logo.png"})
+	second := send(t, ws.inboundURL, map[string]any{"action": "send", "chat_id": chatID, "text": "lorem ipsum", "file_url": files.URL + "/logo.png", "file_name": "logo.png"})
 
 	waitFor(t, "both messages sent", func() bool {
 		return messageStatus(t, in, ws, first) == "sent" && messageStatus(t, in, ws, second) == "sent"
@@ -278,6 +292,10 @@ func TestEndToEnd(t *testing.T) {
 		if l.MessageID != want.id || l.Account != "+15105566777" || l.To != "14155552671@s.whatsapp.net" || l.Text != "lorem ipsum" || l.FileName != want.file {
 			t.Errorf("outbox line %d = %+v, want message %s to 14155552671@s.whatsapp.net from +15105566777 with file %q", i, l, want.id, want.file)
 		}
+	}
+	sum := sha256.Sum256(logoPNG)
+	if l := lines[1]; l.FileType != "image/png" || *l.FileBytes != int64(len(logoPNG)) || *l.FileSHA256 != hex.EncodeToString(sum[:]) {
+		t.Errorf("the file sent = %s, %d bytes, sha256 %s; want the served PNG (%d bytes)", l.FileType, *l.FileBytes, *l.FileSHA256, len(logoPNG))
 	}
 	if gap := lines[1].At.Sub(lines[0].At); gap < interval-jitter {
 		t.Errorf("second send %s after the first; the pace allows no less than %s", gap, interval-jitter)
@@ -485,5 +503,54 @@ func TestRunCommandLine(t *testing.T) {
 	errOut.Reset()
 	if code := run([]string{"serve", "--send-interval", "-1s"}, &out, &errOut, noEnv); code != 2 || !strings.Contains(errOut.String(), "--send-interval") {
 		t.Errorf("serve with a bad flag: exit %d, %q", code, errOut.String())
+	}
+}
+
+// TestServeFailureStopsEverything: when the HTTP server fails on its own
+// (here its listener is closed under it), the sender stops too and Wait
+// returns the error instead of hanging.
+func TestServeFailureStopsEverything(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	app, err := Start(ctx, testConfig(t.TempDir(), time.Second, 0), io.Discard, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.ln.Close()
+	done := make(chan error, 1)
+	go func() { done <- app.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Wait = nil after the server failed; want its error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Wait hangs after the HTTP server failed")
+	}
+}
+
+// TestOperatorTokenRotation: deleting operator.token and restarting makes a
+// new token and revokes the old one.
+func TestOperatorTokenRotation(t *testing.T) {
+	dir := t.TempDir()
+	in := start(t, testConfig(dir, time.Second, 0))
+	old := operatorToken(t, dir)
+	if st, body := call(t, "GET", in.base+"/api/v1/workspaces", old, nil); st != http.StatusOK {
+		t.Fatalf("operator token refused: %d %v", st, body)
+	}
+	in.stop()
+	if err := os.Remove(filepath.Join(dir, operatorTokenFile)); err != nil {
+		t.Fatal(err)
+	}
+	in = start(t, testConfig(dir, time.Second, 0))
+	fresh := operatorToken(t, dir)
+	if fresh == old || !strings.Contains(in.out.String(), fresh) {
+		t.Fatalf("restart without operator.token did not make and print a new token")
+	}
+	if st, _ := call(t, "GET", in.base+"/api/v1/workspaces", old, nil); st != http.StatusUnauthorized {
+		t.Errorf("old operator token after rotation: %d, want 401", st)
+	}
+	if st, body := call(t, "GET", in.base+"/api/v1/workspaces", fresh, nil); st != http.StatusOK {
+		t.Errorf("new operator token: %d %v", st, body)
 	}
 }
