@@ -44,6 +44,10 @@ type AccountService interface {
 	FindAccount(ctx context.Context, ref AccountRef) (*Account, error)
 	// ListAccounts returns a workspace's accounts, most recently connected first.
 	ListAccounts(ctx context.Context, workspaceID string) ([]*Account, error)
+	// QueueDepths counts the queued messages of each account of the
+	// workspace (waiting for a retry included), by account phone; accounts
+	// with none are absent.
+	QueueDepths(ctx context.Context, workspaceID string) (map[string]int, error)
 	// SetAccountActive switches an account on or off.
 	SetAccountActive(ctx context.Context, ref AccountRef, active bool) (*Account, error)
 	// DeleteAccount removes the account; in the same commit each of its

@@ -92,7 +92,17 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "wagate_queue_depth",
+			Help: "Messages queued in all accounts' queues (waiting for their turn or a retry).",
+		}, func() float64 {
+			n, err := db.QueuedTotal(context.Background())
+			if err != nil {
+				return -1 // the scrape shows the store failing rather than an empty queue
+			}
+			return float64(n)
+		}))
 
 	seed := cfg.Seed
 	if seed == 0 {

@@ -14,9 +14,6 @@ import (
 
 // Bounds of what one page shows.
 const (
-	// queueCountCap bounds the queued messages read to count the queue of
-	// each account; past it the overview says "1000+".
-	queueCountCap = 1000
 	// recentAttempts is how many attempts the overview shows.
 	recentAttempts = 5
 	// messageListLimit is how many messages the messages page lists.
@@ -222,17 +219,16 @@ type accountRow struct {
 }
 
 type overviewPage struct {
-	URL         string
-	Accounts    []accountRow
-	QueueTotal  string
-	QueueCapped bool
-	Recent      []attemptRow
+	URL        string
+	Accounts   []accountRow
+	QueueTotal string
+	Recent     []attemptRow
 }
 
 // GET /ui/w/{ws}/
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, q *request) {
 	ctx := r.Context()
-	accounts, total, capped, err := c.queueDepth(r, q.ws)
+	accounts, total, err := c.queueDepth(r, q.ws)
 	if err != nil {
 		c.fail(w, r, q, err)
 		return
@@ -245,40 +241,27 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, q *request) {
 	v := c.view(q, "Overview", "overview")
 	v.Flash = flashes[r.URL.Query().Get("done")]
 	v.Data = overviewPage{
-		URL:         c.gw.InboundURL(q.ws.Webhook.Token),
-		Accounts:    accounts,
-		QueueTotal:  total,
-		QueueCapped: capped,
-		Recent:      attemptRows(list),
+		URL:        c.gw.InboundURL(q.ws.Webhook.Token),
+		Accounts:   accounts,
+		QueueTotal: total,
+		Recent:     attemptRows(list),
 	}
 	c.render(w, http.StatusOK, "overview", v)
 }
 
-// queueDepth counts the queued messages of each account of ws, reading at
-// most queueCountCap of them: a page must stay fast with a long queue.
-func (c *Console) queueDepth(r *http.Request, ws *wagate.Workspace) (rows []accountRow, total string, capped bool, err error) {
-	list, err := c.svc.Messages.ListMessages(r.Context(), ws.ID, wagate.StatusQueued, queueCountCap+1)
+// queueDepth counts the queued messages of each account of ws from the
+// store's queue entries, without reading a message.
+func (c *Console) queueDepth(r *http.Request, ws *wagate.Workspace) (rows []accountRow, total string, err error) {
+	depths, err := c.svc.Accounts.QueueDepths(r.Context(), ws.ID)
 	if err != nil {
-		return nil, "", false, err
+		return nil, "", err
 	}
-	if len(list) > queueCountCap {
-		capped = true
-		list = list[:queueCountCap]
-	}
-	counts := map[string]int{}
-	for _, m := range list {
-		counts[m.AccountPhone]++
-	}
-	count := func(n int) string {
-		if capped {
-			return strconv.Itoa(n) + "+"
-		}
-		return strconv.Itoa(n)
-	}
+	sum := 0
 	for _, a := range ws.Accounts {
-		rows = append(rows, accountRow{Account: a, Queued: count(counts[a.Phone])})
+		rows = append(rows, accountRow{Account: a, Queued: strconv.Itoa(depths[a.Phone])})
+		sum += depths[a.Phone]
 	}
-	return rows, count(len(list)), capped, nil
+	return rows, strconv.Itoa(sum), nil
 }
 
 // POST /ui/w/{ws}/webhook/enabled (owner)
@@ -377,15 +360,14 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request, q *request) {
 }
 
 type accountsPage struct {
-	Accounts    []accountRow
-	QueueCapped bool
-	Chats       []*wagate.Chat
-	ChatsCut    bool
+	Accounts []accountRow
+	Chats    []*wagate.Chat
+	ChatsCut bool
 }
 
 // GET /ui/w/{ws}/accounts
 func (c *Console) accounts(w http.ResponseWriter, r *http.Request, q *request) {
-	rows, _, capped, err := c.queueDepth(r, q.ws)
+	rows, _, err := c.queueDepth(r, q.ws)
 	if err != nil {
 		c.fail(w, r, q, err)
 		return
@@ -395,7 +377,7 @@ func (c *Console) accounts(w http.ResponseWriter, r *http.Request, q *request) {
 		c.fail(w, r, q, err)
 		return
 	}
-	p := accountsPage{Accounts: rows, QueueCapped: capped, Chats: chats}
+	p := accountsPage{Accounts: rows, Chats: chats}
 	if len(chats) > chatListLimit {
 		p.Chats, p.ChatsCut = chats[:chatListLimit], true
 	}
