@@ -109,9 +109,10 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		seed = mathrand.Uint64()
 	}
 	log.Info("sender pacing", zap.Duration("interval", cfg.SendInterval), zap.Duration("jitter", cfg.SendJitter), zap.Uint64("seed", seed))
+	cloud := cloudapi.New(cloudapi.Config{Logger: log, BaseURLs: cfg.CloudAPIBaseURLs})
 	transports := map[string]sender.Transport{
 		wagate.TransportDryrun:   a.outbox,
-		wagate.TransportCloudAPI: cloudapi.New(cloudapi.Config{Logger: log}),
+		wagate.TransportCloudAPI: cloud,
 	}
 	a.sender = sender.New(db, transports, sender.Config{
 		Interval:   cfg.SendInterval,
@@ -137,7 +138,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		Transports: map[string]gateway.TransportRules{
 			wagate.TransportDryrun: {},
 			wagate.TransportCloudAPI: {
-				ValidateSettings: cloudapi.ValidateSettings,
+				ValidateSettings: cloud.ValidateSettings,
 				CheckRecipient:   cloudapi.CheckRecipient,
 			},
 		},

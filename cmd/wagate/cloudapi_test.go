@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,6 +21,7 @@ func TestCloudAPIEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(dir, 20*time.Millisecond, 0)
 	cfg.CloudAPIAppSecret, cfg.CloudAPIVerifyToken = "app-secret-e2e", "verify-e2e"
+	cfg.CloudAPIBaseURLs = []string{fake.URL}
 	in := start(t, cfg)
 	ws := createWorkspace(t, in, operatorToken(t, dir), 10)
 
@@ -30,8 +32,23 @@ func TestCloudAPIEndToEnd(t *testing.T) {
 	st, acct := call(t, "POST", in.base+"/api/v1/workspaces/"+ws.id+"/accounts", ws.ownerToken,
 		map[string]any{"phone": "+14155550123", "transport": "cloudapi", "settings": settings})
 	mustStatus(t, "connect cloudapi account", st, http.StatusCreated, acct)
-	if bytes.Contains([]byte(str(acct["phone"])+str(acct["transport"])), []byte(fake.Token)) {
+	for _, path := range []string{"/accounts", ""} {
+		st, answer := call(t, "GET", in.base+"/api/v1/workspaces/"+ws.id+path, ws.ownerToken, nil)
+		raw, _ := json.Marshal(answer)
+		if st != http.StatusOK || bytes.Contains(raw, []byte(fake.Token)) || bytes.Contains(raw, []byte("access_token")) {
+			t.Errorf("GET …%s = %d %s; want the account without its settings", path, st, raw)
+		}
+	}
+	raw, _ := json.Marshal(acct)
+	if bytes.Contains(raw, []byte(fake.Token)) {
 		t.Fatal("the account answer shows the access token")
+	}
+
+	// Another base_url than Meta's or the operator's is refused: no owner
+	// can aim the token and the requests at an internal address.
+	bad := map[string]any{"phone": "+14155550124", "transport": "cloudapi", "settings": map[string]any{"phone_number_id": "1", "access_token": "t", "base_url": "http://127.0.0.1:6379"}}
+	if st, body := call(t, "POST", in.base+"/api/v1/workspaces/"+ws.id+"/accounts", ws.ownerToken, bad); st != http.StatusBadRequest || !strings.Contains(str(body["message"]), "not allowed on this server") {
+		t.Errorf("an internal base_url = %d %v; want 400 not allowed", st, body)
 	}
 
 	// A group cannot be reached through the Cloud API: refused at once.

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/sender/cloudapi"
 )
 
 // Defaults of `wagate serve`, with their units in their names.
@@ -45,6 +47,10 @@ type Config struct {
 	// callback, the verify token answers the subscription handshake.
 	CloudAPIAppSecret   string
 	CloudAPIVerifyToken string
+	// CloudAPIBaseURLs are the base_url settings cloudapi accounts may use
+	// besides Meta's host (a proxy, a test fake); none by default, so an
+	// owner cannot aim the transport at an internal address.
+	CloudAPIBaseURLs []string
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -103,6 +109,19 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the sender's random gaps, to replay a run (0 = random)")
 	fs.StringVar(&c.CloudAPIAppSecret, "cloudapi-app-secret", c.CloudAPIAppSecret, "Meta app secret that signs Cloud API status callbacks (prefer the env variable: flags show in ps)")
 	fs.StringVar(&c.CloudAPIVerifyToken, "cloudapi-verify-token", c.CloudAPIVerifyToken, "token Meta presents when subscribing to /webhooks/cloudapi")
+	fs.Func("cloudapi-base-url", "comma-separated base URLs cloudapi accounts may use besides https://graph.facebook.com (a proxy, a test fake)", func(v string) error {
+		c.CloudAPIBaseURLs = nil
+		for _, u := range strings.Split(v, ",") {
+			if u = strings.TrimSpace(u); u == "" {
+				continue
+			}
+			if _, err := cloudapi.CheckBaseURL(u); err != nil {
+				return errors.New(wagate.ErrorMessage(err))
+			}
+			c.CloudAPIBaseURLs = append(c.CloudAPIBaseURLs, u)
+		}
+		return nil
+	})
 }
 
 // EnvTestSendDelay names the variable that holds every dryrun send for a

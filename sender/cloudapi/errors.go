@@ -17,6 +17,10 @@ import (
 // 131056).
 const PairGap = 6 * time.Second
 
+// errMaybeDelivered ends the error of a send that went out and got no
+// answer, so tests and callers can tell it with errors.Is.
+var errMaybeDelivered = errors.New("delivery unknown")
+
 // ErrRecipientTooSoon is the transient error of a send held back because the
 // previous message to the same recipient went less than the pair gap ago
 // (see Transport.Send). It comes marked with sender.Defer: not a failed try.
@@ -100,7 +104,6 @@ const (
 // rules is the error table of the package documentation ("Errors"), by
 // Meta's code; ruleFor adds its ranges. Keep the two in step.
 var rules = map[int]rule{
-	0:      {permanent, adviceToken},
 	190:    {permanent, adviceToken},
 	3:      {permanent, advicePermission},
 	10:     {permanent, advicePermission},

@@ -21,31 +21,29 @@ const (
 	kindVideo    = "video"
 	kindAudio    = "audio"
 	kindDocument = "document"
-	kindSticker  = "sticker"
 )
 
-// mediaKind chooses the message type for a (normalized) MIME type. Meta's
-// media rules decide it:
+// mediaKind chooses the message type for a (normalized) MIME type, among
+// the four SPEC §8 names. Meta's media rules decide it:
 //
-//	image/jpeg, image/png          → image    (caption)
-//	image/webp                     → sticker  (no caption; Meta shows WebP only as a sticker)
-//	video/mp4, video/3gpp          → video    (caption)
-//	audio/* (aac, amr, mpeg, mp4, ogg) → audio (no caption)
-//	anything else                  → document (caption, filename)
+//	image/jpeg, image/png                          → image    (caption)
+//	video/mp4, video/3gpp                          → video    (caption)
+//	audio/aac, amr, mpeg, mp4, ogg                 → audio    (no caption)
+//	anything else                                  → document (caption, filename)
 //
-// Other images (GIF, BMP, HEIC…) are not "image" types for Meta, so they go
-// as documents too; Meta's upload refuses the types it does not take at all
-// (code 100, which names the accepted list), and the message fails with
-// that answer.
+// Other images (WebP, GIF, BMP, HEIC…) and audio formats are not Meta's
+// image or audio types: WebP would only go as a sticker, which must be a
+// 512×512 picture under 100 KB and takes no caption, so an ordinary WebP
+// photo would fail. They go as documents, which take any file; Meta's
+// upload refuses the types it takes in no form (code 100, naming the
+// accepted list), and the message fails with that answer.
 func mediaKind(mimeType string) string {
-	switch {
-	case mimeType == "image/jpeg" || mimeType == "image/png":
+	switch mimeType {
+	case "image/jpeg", "image/png":
 		return kindImage
-	case mimeType == "image/webp":
-		return kindSticker
-	case mimeType == "video/mp4" || mimeType == "video/3gpp":
+	case "video/mp4", "video/3gpp":
 		return kindVideo
-	case strings.HasPrefix(mimeType, "audio/"):
+	case "audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg":
 		return kindAudio
 	}
 	return kindDocument
@@ -114,7 +112,7 @@ func normalizeType(contentType, name string, data []byte) string {
 // plan decides what one wagate message becomes: the caption of its file,
 // and whether its text goes as a text message of its own after the file.
 // The text rides as the caption when the file's type takes one and it fits
-// in MaxCaption characters; otherwise (audio, sticker, a longer text) the
+// in MaxCaption characters; otherwise (audio, a longer text) the
 // file goes first without a caption and the text follows as a second
 // message, at no extra credit. File first, because the file is what may be
 // refused (its upload and its send come first), and a refusal then leaves

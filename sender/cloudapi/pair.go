@@ -27,7 +27,7 @@ type pairKey struct {
 // remembered); deadline is the send's context deadline (zero when none).
 //
 // It answers how long to wait (0: send now) and whether Send should wait
-// inside (inline) or give the message back at once with sender.RetryAfter:
+// inside (inline) or give the message back at once with sender.Defer:
 // inline when the wait is at most maxWait and the deadline leaves
 // sendReserve for the send after it.
 func pairTurn(notBefore, now time.Time, maxWait time.Duration, deadline time.Time) (wait time.Duration, inline bool) {

@@ -63,9 +63,25 @@ func (s settings) endpoint(edge string) string {
 // when an account is connected, so a wrong setting is a 400 then rather than
 // a failed send later. The error is a *wagate.Error with code EINVALID that
 // names the setting and the fix; it never contains the access token.
-func ValidateSettings(m map[string]string) error {
-	_, err := parseSettings(m)
+func (t *Transport) ValidateSettings(m map[string]string) error {
+	_, err := t.settings(m)
 	return err
+}
+
+// settings parses an account's settings and checks its base_url against the
+// transport's allow-list: the access token, and every request body, go to
+// that host. An owner must not be able to aim them (and read the answers in
+// the message's error) at an internal address, so only Meta's host and the
+// operator's Config.BaseURLs are allowed.
+func (t *Transport) settings(m map[string]string) (settings, error) {
+	s, err := parseSettings(m)
+	if err != nil {
+		return s, err
+	}
+	if !t.baseURLs[s.base] {
+		return s, wagate.Errorf(wagate.EINVALID, "cloudapi setting %s %q is not allowed on this server; leave it out to use %s (the operator can allow another with --cloudapi-base-url)", SettingBaseURL, s.base, DefaultBaseURL)
+	}
+	return s, nil
 }
 
 func parseSettings(m map[string]string) (settings, error) {
@@ -94,7 +110,7 @@ func parseSettings(m map[string]string) (settings, error) {
 	if s.base == "" {
 		s.base = DefaultBaseURL
 	} else {
-		base, err := checkBaseURL(s.base)
+		base, err := CheckBaseURL(s.base)
 		if err != nil {
 			return s, err
 		}
@@ -130,11 +146,12 @@ func quoteList(keys []string) string {
 	return strings.Join(q, ", ")
 }
 
-// checkBaseURL accepts an absolute https URL without credentials, query or
+// CheckBaseURL accepts an absolute https URL without credentials, query or
 // fragment (plain http only for a loopback host: a local fake), and returns
 // it without a trailing slash. The bearer token goes to this host, so it
-// must not travel in clear over a network.
-func checkBaseURL(raw string) (string, error) {
+// must not travel in clear over a network. Which hosts are allowed at all
+// is Config.BaseURLs' matter.
+func CheckBaseURL(raw string) (string, error) {
 	bad := func(why string) error {
 		return wagate.Errorf(wagate.EINVALID, "cloudapi setting %s %q %s; leave it out to use %s", SettingBaseURL, redactURL(raw), why, DefaultBaseURL)
 	}

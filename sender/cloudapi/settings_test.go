@@ -32,6 +32,7 @@ func TestValidateSettings(t *testing.T) {
 	}{
 		{"minimal", goodSettings(), nil},
 		{"all", with(SettingAPIVersion, "v21.0", SettingBaseURL, "https://graph.example.com/"), nil},
+		{"Meta's host, written out", with(SettingBaseURL, DefaultBaseURL), nil},
 		{"loopback http fake", with(SettingBaseURL, "http://127.0.0.1:8123"), nil},
 		{"localhost http fake", with(SettingBaseURL, "http://localhost:8123/prefix"), nil},
 		{"extra keys are ignored", with("verify_token", "x"), nil},
@@ -48,10 +49,13 @@ func TestValidateSettings(t *testing.T) {
 		{"ftp", with(SettingBaseURL, "ftp://graph.facebook.com"), []string{"base_url", "https"}},
 		{"credentials in base", with(SettingBaseURL, "https://user:pw-secret@graph.facebook.com"), []string{"base_url", "user name or password"}},
 		{"query in base", with(SettingBaseURL, "https://graph.facebook.com/?access_token=x"), []string{"base_url", "query"}},
+		{"a host the operator did not allow", with(SettingBaseURL, "https://10.0.0.5"), []string{"base_url", "not allowed on this server", "--cloudapi-base-url"}},
+		{"a loopback port the operator did not allow", with(SettingBaseURL, "http://127.0.0.1:6379"), []string{"base_url", "not allowed"}},
 	}
+	allowing := New(Config{BaseURLs: []string{"https://graph.example.com", "http://127.0.0.1:8123", "http://localhost:8123/prefix/"}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ValidateSettings(tt.settings)
+			err := allowing.ValidateSettings(tt.settings)
 			if tt.want == nil {
 				if err != nil {
 					t.Fatalf("ValidateSettings = %v, want nil", err)

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -41,6 +43,9 @@ const (
 
 var _ sender.Transport = (*Transport)(nil)
 
+// edgeMessages is the Graph API edge that sends a message; "media" uploads.
+const edgeMessages = "messages"
+
 // Config tunes a Transport. The zero value is usable.
 type Config struct {
 	// HTTPClient makes the Graph API calls. nil means a client with
@@ -57,8 +62,8 @@ type Config struct {
 	// recipient in a row).
 	RecipientGap time.Duration
 	// RecipientMaxWait is the longest Send waits inside for the recipient's
-	// turn; a longer wait is handed back to the sender as a RetryAfter (see
-	// Send). 0 means DefaultRecipientMaxWait; a negative value means never
+	// turn; a longer wait is handed back to the sender with sender.Defer
+	// (see Send). 0 means DefaultRecipientMaxWait; a negative value means never
 	// wait inside.
 	RecipientMaxWait time.Duration
 	// Logger gets a debug line per Graph API call (edge, HTTP status,
@@ -70,6 +75,11 @@ type Config struct {
 	// and returns ctx's error in the second case.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
+	// BaseURLs are the base_url settings accounts may use besides
+	// DefaultBaseURL: a Graph API proxy the operator runs, or a test fake.
+	// Any other base_url is refused when the account is connected and at
+	// each send.
+	BaseURLs []string
 }
 
 // Transport sends messages through Meta's WhatsApp Business Cloud API. It is
@@ -82,6 +92,9 @@ type Transport struct {
 	now    func() time.Time
 	sleep  func(context.Context, time.Duration) error
 	pairs  pairs
+	// baseURLs are the allowed base_url values, normalized as parseSettings
+	// normalizes a setting.
+	baseURLs map[string]bool
 
 	mu      sync.Mutex
 	partial map[string]progress // by wagate message id
@@ -128,18 +141,27 @@ func New(cfg Config) *Transport {
 		wait = 0
 	}
 	t := &Transport{
-		client:  &client,
-		log:     cfg.Logger,
-		gap:     gap,
-		wait:    wait,
-		now:     cfg.Now,
-		sleep:   cfg.Sleep,
-		partial: map[string]progress{},
+		client:   &client,
+		log:      cfg.Logger,
+		gap:      gap,
+		wait:     wait,
+		now:      cfg.Now,
+		sleep:    cfg.Sleep,
+		partial:  map[string]progress{},
+		baseURLs: map[string]bool{DefaultBaseURL: true},
 	}
 	if t.log == nil {
 		t.log = zap.NewNop()
 	}
 	t.log = t.log.Named("cloudapi")
+	for _, raw := range cfg.BaseURLs {
+		base, err := CheckBaseURL(raw)
+		if err != nil {
+			t.log.Error("ignoring an allowed base URL", zap.Error(err))
+			continue
+		}
+		t.baseURLs[base] = true
+	}
 	if t.now == nil {
 		t.now = time.Now
 	}
@@ -180,7 +202,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 //     ValidateSettings, CheckRecipient).
 //  2. With a file: upload it (POST /media).
 //  3. Wait for the recipient's turn (below).
-//  4. With a file: send it by its media id as image, video, audio, sticker
+//  4. With a file: send it by its media id as image, video, audio
 //     or document (see mediaKind), with the text as its caption when the
 //     type takes one and the text fits MaxCaption; otherwise the text
 //     follows as a text message of its own (see plan). Without a file: one
@@ -204,21 +226,22 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 //     later message to the same person, while the account's messages to
 //     other people go on at the account's pace. So one person's messages
 //     keep their order, and a burst to one person does not hold up the
-//     whole account. The price: such a message gets a "retry" try (class
-//     rate_limited, saying it waited for the recipient's turn), counted in
-//     its retry schedule, and waits at least the schedule's first delay.
+//     whole account. Such a wait is not a failed try: it uses up none of
+//     the message's retries (sender.Defer).
 //
 // Errors follow the package documentation's table: sender.Permanent for
 // what no retry can fix, sender.RetryAfter for rate limits with a delay,
-// plain errors for the other transient ones (timeouts, 5xx). A call that
-// timed out may have reached Meta: the Cloud API has no idempotency key, so
-// a retry after a timeout can deliver a message twice; that is the price of
-// not losing it. A message whose upload, or whose file's message, went but
+// plain errors for the other transient ones (5xx, a connection that could
+// not be made). A send whose request went out but got no answer (a timeout,
+// a connection cut) may have reached Meta, and the Cloud API has no
+// idempotency key: it fails as permanent, saying it may have been
+// delivered, rather than risk sending it twice (the crash policy's rule).
+// A message whose upload, or whose file's message, went but
 // whose next step failed is remembered for a while (in memory), so its next
 // try neither uploads again nor repeats what went. No error text holds the
 // access token.
 func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (string, error) {
-	s, err := parseSettings(acct.Settings)
+	s, err := t.settings(acct.Settings)
 	if err != nil {
 		return "", sender.Permanent(err)
 	}
@@ -382,7 +405,6 @@ type outMessage struct {
 	Video            *mediaRef `json:"video,omitempty"`
 	Audio            *mediaRef `json:"audio,omitempty"`
 	Document         *mediaRef `json:"document,omitempty"`
-	Sticker          *mediaRef `json:"sticker,omitempty"`
 }
 
 type textBody struct {
@@ -403,8 +425,6 @@ func (o *outMessage) setMedia(kind string, r *mediaRef) {
 		o.Video = r
 	case kindAudio:
 		o.Audio = r
-	case kindSticker:
-		o.Sticker = r
 	default:
 		o.Document = r
 	}
@@ -481,10 +501,16 @@ func (t *Transport) call(ctx context.Context, s settings, log *zap.Logger, edge 
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "wagate")
 
+	// Whether the request was written decides what a failure means: a
+	// send that went out may have been delivered.
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	}))
 	start := time.Now()
 	resp, err := t.client.Do(req)
 	if err != nil {
-		err = t.networkError(ctx, s, edge, err)
+		err = t.networkError(ctx, s, edge, err, wrote.Load())
 		log.Debug("graph api call failed", zap.String("edge", edge), zap.Duration("duration", time.Since(start)), zap.Error(err))
 		return 0, err
 	}
@@ -493,6 +519,9 @@ func (t *Transport) call(ctx context.Context, s settings, log *zap.Logger, edge 
 	fields := []zap.Field{zap.String("edge", edge), zap.Int("http_status", resp.StatusCode), zap.Duration("duration", time.Since(start))}
 	if rerr != nil {
 		err := fmt.Errorf("cloudapi: reading the Graph API's answer to %s (HTTP %d) failed: %w; the message will be tried again", edge, resp.StatusCode, rerr)
+		if edge == edgeMessages && resp.StatusCode < 300 {
+			err = sender.Permanent(fmt.Errorf("cloudapi: Meta took the message (HTTP %d) but its answer could not be read (%v); it may have been delivered, so it is not sent again", resp.StatusCode, rerr))
+		}
 		log.Debug("graph api call failed", append(fields, zap.Error(err))...)
 		return resp.StatusCode, err
 	}
@@ -528,20 +557,28 @@ func (t *Transport) call(ctx context.Context, s settings, log *zap.Logger, edge 
 	return resp.StatusCode, err
 }
 
-// networkError describes a call that got no answer. Each case is transient:
-// the network or Meta may be back at the next try.
-func (t *Transport) networkError(ctx context.Context, s settings, edge string, err error) error {
+// networkError describes a call that got no answer. It is transient (the
+// network or Meta may be back at the next try), except a message send whose
+// request was written: Meta may have delivered it, and sending it again
+// could deliver it twice, so it fails and says so.
+func (t *Transport) networkError(ctx context.Context, s settings, edge string, err error, written bool) error {
 	what := "POST " + edge
-	maybe := ""
-	if edge == "messages" {
-		maybe = " (the message may have reached Meta all the same)"
-	}
 	var ue *url.Error
+	if edge == edgeMessages && written {
+		why := "the connection broke"
+		switch {
+		case ctx.Err() != nil:
+			why = "wagate stopped waiting"
+		case errors.As(err, &ue) && ue.Timeout():
+			why = fmt.Sprintf("no answer came within %s", t.client.Timeout)
+		}
+		return sender.Permanent(fmt.Errorf("cloudapi: %s: the message was handed to the Graph API but %s; it may have been delivered, so it is not sent again automatically (to never send it twice): %w", what, why, errMaybeDelivered))
+	}
 	switch {
 	case ctx.Err() != nil:
-		return fmt.Errorf("cloudapi: %s: gave up waiting for the Graph API%s: %w; the message will be tried again", what, maybe, ctx.Err())
+		return fmt.Errorf("cloudapi: %s: gave up waiting for the Graph API: %w; the message will be tried again", what, ctx.Err())
 	case errors.As(err, &ue) && ue.Timeout():
-		return fmt.Errorf("cloudapi: %s: no answer from the Graph API within %s%s: %w; the message will be tried again", what, t.client.Timeout, maybe, context.DeadlineExceeded)
+		return fmt.Errorf("cloudapi: %s: no answer from the Graph API within %s: %w; the message will be tried again", what, t.client.Timeout, context.DeadlineExceeded)
 	}
 	host := s.base
 	if u, perr := url.Parse(s.base); perr == nil {

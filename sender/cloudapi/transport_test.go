@@ -87,6 +87,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 		cfg.Sleep = e.clock.Sleep
 	}
 	cfg.Logger = zap.New(core)
+	cfg.BaseURLs = append(cfg.BaseURLs, fake.URL)
 	e.tr = New(cfg)
 	e.acct = &wagate.Account{WorkspaceID: "ws1", Phone: "+15550783881", Transport: wagate.TransportCloudAPI, Active: true, Settings: fake.Settings()}
 	t.Cleanup(func() {
@@ -177,8 +178,8 @@ func TestSendMedia(t *testing.T) {
 			[]step{{edge: "media", upload: "text/plain"}, {edge: "messages", msgType: "document", filename: "notes.txt"}}},
 		{"caption too long: text after the image", long, &wagate.Attachment{Name: "logo.jpg", ContentType: "image/jpeg", Data: []byte("\xff\xd8\xfffake")},
 			[]step{{edge: "media", upload: "image/jpeg"}, {edge: "messages", msgType: "image"}, {edge: "messages", msgType: "text", text: long}}},
-		{"webp as a sticker", "hi", &wagate.Attachment{Name: "s.webp", ContentType: "image/webp", Data: []byte("RIFF....WEBPfake")},
-			[]step{{edge: "media", upload: "image/webp"}, {edge: "messages", msgType: "sticker"}, {edge: "messages", msgType: "text", text: "hi"}}},
+		{"webp as a document", "hi", &wagate.Attachment{Name: "s.webp", ContentType: "image/webp", Data: []byte("RIFF....WEBPfake")},
+			[]step{{edge: "media", upload: "image/webp"}, {edge: "messages", msgType: "document", caption: "hi", filename: "s.webp"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,8 +260,13 @@ func TestSendErrors(t *testing.T) {
 			class: "transient", has: []string{"(code 131016"}, messages: 1},
 		{name: "500 without a body", failure: graphfake.Failure{HTTPStatus: 500},
 			class: "transient", has: []string{"HTTP 500 Internal Server Error from the Graph API"}, messages: 1},
+		// A send that went out unanswered may have been delivered: never
+		// sent again, so never twice.
 		{name: "timeout", failure: graphfake.Failure{Hang: true},
-			class: "transient", has: []string{"no answer from the Graph API", "may have reached Meta"}, messages: 1, wantIsErr: context.DeadlineExceeded},
+			class: "permanent", has: []string{"no answer came within", "may have been delivered", "not sent again"}, messages: 1, wantIsErr: errMaybeDelivered},
+		// An upload that timed out delivered nothing: tried again.
+		{name: "upload timeout", file: png, failure: graphfake.Failure{Edge: graphfake.EdgeMedia, Hang: true},
+			class: "transient", has: []string{"no answer from the Graph API"}, messages: 0, wantIsErr: context.DeadlineExceeded},
 		{name: "media upload refused", file: png, failure: graphfake.Failure{Edge: graphfake.EdgeMedia, Code: 131053},
 			class: "permanent", has: []string{"Media upload error (code 131053"}, messages: 0},
 		{name: "upload 500", file: png, failure: graphfake.Failure{Edge: graphfake.EdgeMedia, HTTPStatus: 502},
@@ -525,7 +531,7 @@ func TestRetryReusesTheUpload(t *testing.T) {
 // TestTokenNeverLeaks: Meta's texts that echo the token are cleaned, and no
 // log line holds it (newEnv checks the logs at the end).
 func TestTokenNeverLeaks(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{BaseURLs: []string{"http://127.0.0.1:1"}})
 	e.fake.FailNext(1, graphfake.Failure{HTTPStatus: 401, Code: 190, Message: "Malformed access token " + secretToken, Details: "token " + secretToken + " is not valid"})
 	_, err := e.send(context.Background(), e.message(bob, "hi"), nil)
 	if err == nil || !strings.Contains(err.Error(), "Malformed access token [access token]") {
@@ -563,7 +569,8 @@ func TestRedirectNotFollowed(t *testing.T) {
 	acct := *e.acct
 	acct.Settings = e.fake.Settings()
 	acct.Settings[SettingBaseURL] = redirector.URL
-	_, err := e.tr.Send(context.Background(), &acct, e.message(bob, "hi"), nil)
+	tr := New(Config{RecipientGap: -1, BaseURLs: []string{redirector.URL}})
+	_, err := tr.Send(context.Background(), &acct, e.message(bob, "hi"), nil)
 	if !sender.IsPermanent(err) || !strings.Contains(err.Error(), "redirect") {
 		t.Errorf("Send = %v; want a permanent error about the redirect", err)
 	}
@@ -597,7 +604,7 @@ func TestOddAnswers(t *testing.T) {
 				w.Write([]byte(tt.body))
 			}))
 			defer srv.Close()
-			tr := New(Config{RecipientGap: -1})
+			tr := New(Config{RecipientGap: -1, BaseURLs: []string{srv.URL}})
 			settings := goodSettings()
 			settings[SettingBaseURL] = srv.URL
 			_, err := tr.Send(context.Background(), &wagate.Account{Settings: settings}, &wagate.Message{ID: "m", JID: bob, Text: "hi"}, nil)
