@@ -69,7 +69,7 @@ type messageJSON struct {
 type tryJSON struct {
 	At         *time.Time `json:"at"`
 	Result     string     `json:"result"`
-	Class      string     `json:"class"` // permanent, transient, rate_limited, interrupted; "" for a success
+	Class      string     `json:"class"` // permanent, transient, rate_limited, interrupted, deferred; "" for a success
 	Error      string     `json:"error"`
 	ProviderID string     `json:"provider_id"`
 }

@@ -10,6 +10,7 @@ import (
 const (
 	resultSent            = "sent"
 	resultRetry           = "retry"            // the try failed; another is scheduled
+	resultDeferred        = "deferred"         // the transport did not try yet (sender.Defer); no retry used
 	resultFailedPermanent = "failed_permanent" // the transport or the file download said another try cannot succeed
 	resultFailedTransient = "failed_transient" // the try failed after the last retry of the schedule
 	resultFailedAccount   = "failed_account"   // never reached a transport: account deleted or its transport missing
@@ -84,7 +85,7 @@ func newMetrics(reg prometheus.Registerer, interval, jitter time.Duration) *metr
 	}
 	// Every result shows from the start, at 0, so a rate() over it works
 	// before the first failure.
-	for _, r := range []string{resultSent, resultRetry, resultFailedPermanent, resultFailedTransient, resultFailedAccount} {
+	for _, r := range []string{resultSent, resultRetry, resultDeferred, resultFailedPermanent, resultFailedTransient, resultFailedAccount} {
 		m.sends.WithLabelValues(r)
 	}
 	for _, r := range []string{"ok", "error"} {

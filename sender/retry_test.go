@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -242,6 +243,44 @@ func TestRetryWaitsForAWakeOrItsDueTime(t *testing.T) {
 		}
 		if n := q.countCalls("Next") - nexts; n > 6 {
 			t.Errorf("Next called %d times for two sends: the worker polls", n)
+		}
+	})
+}
+
+// TestDeferredSendKeepsTheTurn: a send the transport defers (sender.Defer)
+// takes no turn of the account, uses no retry, and comes back after its
+// delay; the next message to someone else goes at once.
+func TestDeferredSendKeepsTheTurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newFakeQueue()
+		ref := q.addAccount("ws1", "+15105566777", "", true)
+		bob := q.addTo(ref, "14155550001@s.whatsapp.net", "to bob, too soon")
+		ann := q.addTo(ref, "14155550002@s.whatsapp.net", "to ann")
+		tr := &fakeTransport{
+			called: make(chan string, 3),
+			errSeq: map[string][]error{bob: {Defer(errors.New("bob's turn has not come"), 4*time.Second)}},
+		}
+		s, _ := newTestSender(t, q, tr)
+		stop := startRun(t, s)
+		waitCalled(t, tr.called, 3)
+		stop()
+
+		recs := tr.records("")
+		if len(recs) != 3 || recs[0].id != bob || recs[1].id != ann || recs[2].id != bob {
+			t.Fatalf("sends = %+v, want bob (deferred), ann, bob", recs)
+		}
+		if gap := recs[1].at.Sub(recs[0].at); gap != 0 {
+			t.Errorf("ann went %v after bob's deferred send; want at once: the deferral took no turn", gap)
+		}
+		if wait := recs[2].at.Sub(recs[0].at); wait < 4*time.Second {
+			t.Errorf("bob came back after %v, want at least the 4 s asked", wait)
+		}
+		rs := q.retried(bob)
+		if len(rs) != 1 || rs[0].try.Class != wagate.TryClassDeferred || rs[0].due.Sub(rs[0].try.At) != 4*time.Second {
+			t.Errorf("bob's retries = %+v, want one deferred try due 4 s later", rs)
+		}
+		if q.status(bob) != wagate.StatusSent || q.status(ann) != wagate.StatusSent || q.refunded(bob) != 0 {
+			t.Errorf("bob %s, ann %s, bob refunded %d; want both sent, none refunded", q.status(bob), q.status(ann), q.refunded(bob))
 		}
 	})
 }

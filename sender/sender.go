@@ -603,35 +603,50 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			continue
 		}
 		b.reset()
-		s.begin(a, start, waited)
+		prevStart, prevGap := s.begin(a, start, waited)
 		waited = false
 		var att *wagate.Attachment
 		if file != nil {
 			att = file.att
 		}
-		s.send(ctx, log, tr, acct, m, att)
+		if deferred := s.send(ctx, log, tr, acct, m, att); deferred {
+			// Nothing went out: the account's other recipients keep the
+			// turn this message did not use.
+			s.restoreTurn(a, prevStart, prevGap)
+			continue // its file stays prefetched for the try to come
+		}
 		s.dropFile(a, m.ID)
 	}
 }
 
 // begin records a send start of the account and draws the gap the next one
-// waits.
-func (s *Sender) begin(a *account, start time.Time, waited bool) {
+// waits. It returns the turn it replaced, for restoreTurn.
+func (s *Sender) begin(a *account, start time.Time, waited bool) (prevStart time.Time, prevGap time.Duration) {
 	s.mu.Lock()
-	last := a.lastStart
+	prevStart, prevGap = a.lastStart, a.gap
 	gap := drawGap(s.rnd, s.cfg.Interval, s.cfg.Jitter)
 	a.lastStart, a.gap = start, gap
 	s.mu.Unlock()
 	s.m.gapDrawn.Observe(gap.Seconds())
-	if waited && !last.IsZero() {
-		s.m.gapActual.Observe(start.Sub(last).Seconds())
+	if waited && !prevStart.IsZero() {
+		s.m.gapActual.Observe(start.Sub(prevStart).Seconds())
 	}
+	return prevStart, prevGap
 }
 
-// send hands m to its transport and stores the outcome. The transport's
-// context is cut loose from ctx: shutdown waits for the send under way
-// instead of aborting it half done, and only SendTimeout bounds it.
-func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) {
+// restoreTurn gives back the turn of a send the transport deferred: the
+// account's next message goes as if that send had not started.
+func (s *Sender) restoreTurn(a *account, start time.Time, gap time.Duration) {
+	s.mu.Lock()
+	a.lastStart, a.gap = start, gap
+	s.mu.Unlock()
+}
+
+// send hands m to its transport and stores the outcome; deferred reports
+// that the transport did not try (sender.Defer). The transport's context is
+// cut loose from ctx: shutdown waits for the send under way instead of
+// aborting it half done, and only SendTimeout bounds it.
+func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (deferred bool) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SendTimeout)
 	t0 := time.Now()
 	providerID, err := tr.Send(sctx, acct, m, file)
@@ -647,9 +662,10 @@ func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *
 		s.finish(ctx, log, "sent", func(c context.Context) error {
 			return s.q.MarkSent(c, m.ID, wagate.Try{At: done, Result: wagate.TryResultSent, ProviderID: providerID})
 		})
-		return
+		return false
 	}
 	s.settle(ctx, log, m, done, err)
+	return IsDeferred(err)
 }
 
 // settle stores the outcome of a try of m that failed at at with err (the
@@ -666,9 +682,14 @@ func (s *Sender) settle(ctx context.Context, log *zap.Logger, m *wagate.Message,
 
 	if again {
 		due := at.Add(delay)
-		s.m.sends.WithLabelValues(resultRetry).Inc()
-		log.Warn("try failed; retrying later", zap.String("result", resultRetry), zap.String("class", class),
-			zap.Int("retry", retries+1), zap.Duration("in", delay), zap.Error(err))
+		if IsDeferred(err) {
+			s.m.sends.WithLabelValues(resultDeferred).Inc()
+			log.Debug("transport deferred the send", zap.String("result", resultDeferred), zap.Duration("in", delay), zap.Error(err))
+		} else {
+			s.m.sends.WithLabelValues(resultRetry).Inc()
+			log.Warn("try failed; retrying later", zap.String("result", resultRetry), zap.String("class", class),
+				zap.Int("retry", retries+1), zap.Duration("in", delay), zap.Error(err))
+		}
 		s.finish(ctx, log, "retry", func(c context.Context) error {
 			return s.q.Retry(c, m.ID, wagate.Try{At: at, Result: wagate.TryResultRetry, Class: class, Error: err.Error()}, due)
 		})

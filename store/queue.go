@@ -263,7 +263,11 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 		if err != nil {
 			return nil, err
 		}
-		if acct == nil {
+		// An account connected after the message was accepted is another
+		// account with the same phone: the one the message was for was
+		// deleted (and its queue with it), so the message must not slip
+		// into the new account's queue, perhaps on another transport.
+		if acct == nil || acct.ConnectedAt.After(m.CreatedAt) {
 			m.Tries = append(m.Tries, tryRecord{At: try.At, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorAccountDeleted})
 			m.Error = ErrorAccountDeleted
 			m.NextTryAt = time.Time{}
@@ -285,10 +289,10 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 }
 
 // requeue puts a message taken out of its queue back at its old position
-// (m.Pos), or at the end when that key cannot be its place any more: the
-// queue bucket was dropped with its account and made again, so its keys
-// were handed out anew. NextSequence never hands out a key twice, so a free
-// key at or below the sequence is the message's own.
+// (m.Pos), or at the end when that key cannot be its place any more.
+// Retry fails the messages of a deleted account before they get here, so
+// the queue is the one the message was taken from, and NextSequence never
+// hands out a key twice: a free key at or below the sequence is its own.
 func requeue(tx *bolt.Tx, m *messageRecord) error {
 	q, err := bucket(tx, bucketQueues).CreateBucketIfNotExists(join(m.WorkspaceID, m.AccountPhone))
 	if err != nil {

@@ -154,19 +154,28 @@ func TestRetryAfterTheAccountWasDeleted(t *testing.T) {
 	}
 }
 
-func TestRetryGoesLastInAQueueMadeAnew(t *testing.T) {
+// TestRetryAfterTheAccountWasConnectedAgain: an account deleted and
+// connected again with the same phone is another account; the old one's
+// in-flight message fails and is refunded rather than join the new queue.
+func TestRetryAfterTheAccountWasConnectedAgain(t *testing.T) {
 	f := newFixture(t, 10)
 	a := f.send("in flight")
 	mustNoErr(t, f.db.MarkSending(f.ctx, a, f.clock.Now()))
-	// The account is deleted and connected again: its new queue hands out
-	// keys from 1, and a's old position 1 is another message's now.
 	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now()))
+	f.clock.Advance(time.Second)
 	f.createAccount(f.ws.ID, f.phone, true)
 	b := f.send("first of the new queue")
 	mustNoErr(t, f.db.Retry(f.ctx, a, retryTry(f.clock.Now(), "503"), f.clock.Now()))
-	if got, _ := f.next(f.clock.Now(), 5); !slices.Equal(got, []string{b, a}) {
-		t.Fatalf("Next = %v, want [b a]: a goes last, b keeps its key", got)
+	if got, _ := f.next(f.clock.Now(), 5); !slices.Equal(got, []string{b}) {
+		t.Fatalf("Next = %v, want [b]: the old account's message stays out of the new queue", got)
 	}
+	if m := f.message(a); m.Status != wagate.StatusFailed || m.Error != ErrorAccountDeleted {
+		t.Fatalf("a = %s %q, want failed, account deleted", m.Status, m.Error)
+	}
+	if got := f.balance(); got != 9 {
+		t.Fatalf("balance = %d, want 9: a refunded, b charged", got)
+	}
+	checkConsistent(t, f.db)
 }
 
 func TestRetryOfAFinishedMessage(t *testing.T) {

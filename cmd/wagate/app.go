@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,7 +49,6 @@ type App struct {
 	stopSender context.CancelFunc
 	senderDone chan error
 	serveDone  chan error
-	sending    atomic.Bool
 }
 
 // Start opens the store in cfg.DataDir, makes the operator token on first
@@ -172,10 +170,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 
 	senderCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopSender = stop
-	a.sending.Store(true)
 	go func() {
 		err := a.sender.Run(senderCtx)
-		a.sending.Store(false)
 		a.senderDone <- err
 	}()
 
@@ -222,7 +218,9 @@ func (a *App) Wait() error {
 
 // ready tells /readyz whether wagate can accept and send.
 func (a *App) ready() error {
-	if !a.sending.Load() {
+	// Running is true once the sender has recovered the messages a stop
+	// caught mid-send and listed the queues, until it is stopped.
+	if !a.sender.Running() {
 		return wagate.Errorf(wagate.EUNAVAILABLE, "the sender is not running (starting up or shutting down)")
 	}
 	return nil

@@ -123,8 +123,9 @@ func endLastLine(f *os.File, path string) error {
 // Send appends m as one line and syncs the file before it returns: a line in
 // the outbox means the message was "sent", so it must not be lost in a crash
 // after the sender recorded it sent. The provider id is ProviderIDPrefix +
-// m.ID. Errors (a full disk, a closed outbox) are transient: nothing about
-// the message is wrong.
+// m.ID. Errors before anything is written (a full disk, a closed outbox)
+// are transient, since nothing about the message is wrong; once part of the
+// line is written they are permanent (see below).
 func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -184,11 +185,17 @@ func (t *Transport) write(acct *wagate.Account, m *wagate.Message, file *wagate.
 	}
 	// One write call per line (Encode ended it with '\n'): with O_APPEND
 	// the line lands whole at the end, even if another process appends too.
-	if _, err := t.f.Write(buf.Bytes()); err != nil {
+	// Once any byte of the line is written, the message may count as sent:
+	// a retry could append it a second time, so a failure from there on is
+	// permanent (like a network send that got no answer).
+	if n, err := t.f.Write(buf.Bytes()); err != nil {
+		if n > 0 {
+			return "", sender.Permanent(fmt.Errorf("dryrun: the outbox line was written in part (%w); it may count as sent, so it is not written again", err))
+		}
 		return "", fmt.Errorf("dryrun: append to outbox: %w", err)
 	}
 	if err := t.f.Sync(); err != nil {
-		return "", fmt.Errorf("dryrun: sync outbox: %w", err)
+		return "", sender.Permanent(fmt.Errorf("dryrun: the outbox line was written but not synced (%w); it may count as sent, so it is not written again", err))
 	}
 	return ProviderIDPrefix + m.ID, nil
 }
