@@ -49,6 +49,7 @@ type cliOpts struct {
 	data      string
 	json      bool
 	workspace string
+	getenv    func(string) string
 }
 
 // cliCommand is one `wagate NOUN VERB`.
@@ -134,6 +135,7 @@ func runCLI(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		token:     getenv("WAGATE_TOKEN"),
 		data:      getenv("WAGATE_DATA"),
 		workspace: getenv("WAGATE_WORKSPACE"),
+		getenv:    getenv,
 	}
 	name := "wagate " + cmd.noun + " " + cmd.verb
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -286,6 +288,7 @@ type client struct {
 	data           string
 	json           bool
 	workspace      string
+	getenv         func(string) string
 	http           *http.Client
 	stdout, stderr io.Writer
 }
@@ -313,6 +316,7 @@ func newClient(o *cliOpts, stdout, stderr io.Writer) (*client, error) {
 		data:      o.data,
 		json:      o.json,
 		workspace: o.workspace,
+		getenv:    o.getenv,
 		http:      &http.Client{Timeout: cliTimeout},
 		stdout:    stdout,
 		stderr:    stderr,

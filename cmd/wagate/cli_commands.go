@@ -406,6 +406,22 @@ func (s settingsFlag) Set(v string) error {
 	return nil
 }
 
+// resolve replaces each value written env:NAME with the variable NAME, so
+// an access token need not be typed on the command line (where ps and the
+// shell history would keep it).
+func (s settingsFlag) resolve(getenv func(string) string) (map[string]string, error) {
+	out := make(map[string]string, len(s))
+	for k, v := range s {
+		if name, ok := strings.CutPrefix(v, "env:"); ok {
+			if v = getenv(name); v == "" {
+				return nil, usagef("--setting %s=env:%s: the variable %s is empty or not set", k, name, name)
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
 func cmdAccountAdd() cliCommand {
 	transport := "dryrun"
 	settings := settingsFlag{}
@@ -414,12 +430,16 @@ func cmdAccountAdd() cliCommand {
 		summary: "connect a WhatsApp account (owner), e.g. +15105566777",
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&transport, "transport", transport, "dryrun (writes the outbox file) or cloudapi")
-			fs.Var(settings, "setting", "a transport setting key=value, repeatable (cloudapi: phone_number_id, access_token)")
+			fs.Var(settings, "setting", "a transport setting key=value, repeatable (cloudapi: phone_number_id, access_token); key=env:NAME reads the value from the variable NAME, so a token stays out of the shell history")
 		},
 		run: func(ctx context.Context, cl *client, args []string) error {
 			body := map[string]any{"phone": args[0], "transport": transport}
 			if len(settings) > 0 {
-				body["settings"] = map[string]string(settings)
+				resolved, err := settings.resolve(cl.getenv)
+				if err != nil {
+					return err
+				}
+				body["settings"] = resolved
 			}
 			var acct apiAccount
 			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/accounts"), body, &acct)

@@ -421,3 +421,28 @@ func TestConsoleIsMounted(t *testing.T) {
 		t.Errorf("GET / ended at %s with %d %q", resp.Request.URL.Path, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 }
+
+// TestCLISettingFromEnv: --setting key=env:NAME sends the variable's value,
+// so an access token need not be on the command line.
+func TestCLISettingFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	in := start(t, testConfig(dir, time.Hour, 0))
+	op := map[string]string{"WAGATE_SERVER": in.base, "WAGATE_DATA": dir}
+	var ws struct {
+		ID         string `json:"id"`
+		OwnerToken string `json:"owner_token"`
+	}
+	okJSON(t, op, &ws, "workspace", "create", "acme")
+	owner := map[string]string{"WAGATE_SERVER": in.base, "WAGATE_TOKEN": ws.OwnerToken, "WAGATE_WORKSPACE": ws.ID, "CLOUD_TOKEN": "EAAG-from-the-environment"}
+
+	mustFail(t, wagateCLI(t, owner, "account", "add", "+14155550123", "--transport", "cloudapi",
+		"--setting", "phone_number_id=106540352242922", "--setting", "access_token=env:NO_SUCH_VAR"), exitUsage, "NO_SUCH_VAR")
+	out := ok(t, owner, "account", "add", "+14155550123", "--transport", "cloudapi",
+		"--setting", "phone_number_id=106540352242922", "--setting", "access_token=env:CLOUD_TOKEN")
+	if strings.Contains(out, "EAAG") || !strings.Contains(out, "+14155550123") {
+		t.Errorf("account add output: %q", out)
+	}
+	if list := ok(t, owner, "account", "list"); !strings.Contains(list, "cloudapi") {
+		t.Errorf("account list lacks the cloudapi account:\n%s", list)
+	}
+}
