@@ -45,12 +45,12 @@ func TestContractWithMetaOpenAPI(t *testing.T) {
 		{Name: "photo.jpg", ContentType: "image/jpeg", Data: []byte("\xff\xd8\xfffake")},
 		{Name: "clip.mp4", ContentType: "video/mp4", Data: []byte("....ftypisom")},
 		{Name: "clip.3gp", ContentType: "video/3gpp", Data: []byte("....ftyp3gp4")},
-		{Name: "voice.ogg", ContentType: "application/ogg", Data: []byte("OggS")},
+		{Name: "voice.ogg", ContentType: "audio/ogg", Data: []byte("OggS")},
 		{Name: "song.mp3", ContentType: "audio/mpeg", Data: []byte("ID3")},
 		{Name: "photo.webp", ContentType: "image/webp", Data: []byte("RIFF....WEBP")},
 		{Name: "invoice.pdf", ContentType: "application/pdf", Data: []byte("%PDF-1.7")},
 		{Name: "notes.txt", ContentType: "text/plain; charset=utf-8", Data: []byte("notes")},
-		{Name: "report.docx", ContentType: "application/zip", Data: []byte("PK\x03\x04")},
+		{Name: "report.docx", ContentType: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", Data: []byte("PK\x03\x04")},
 	}
 	for _, text := range []string{"hello", strings.Repeat("long ", 300)} {
 		for _, f := range files {

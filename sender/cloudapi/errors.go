@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -227,21 +226,3 @@ func classify(status int, g *graphError, retryAfter time.Duration, hasRetryAfter
 // maxRetryAfter caps a Retry-After: a day is longer than any retry plan, and
 // the cap keeps a silly header from overflowing a Duration.
 const maxRetryAfter = 24 * time.Hour
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		return time.Duration(min(n, int64(maxRetryAfter/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter), true
-	}
-	return 0, false
-}

@@ -120,27 +120,3 @@ func TestAPIErrorText(t *testing.T) {
 		t.Errorf("bare text %q", got)
 	}
 }
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		h  string
-		d  time.Duration
-		ok bool
-	}{
-		{"", 0, false},
-		{"7", 7 * time.Second, true},
-		{" 0 ", 0, true},
-		{"-3", 0, false},
-		{"soon", 0, false},
-		{"99999999999999999", maxRetryAfter, true},
-		{"Fri, 01 May 2026 12:00:30 GMT", 30 * time.Second, true},
-		{"Fri, 01 May 2026 11:00:00 GMT", 0, true},
-	}
-	for _, tt := range tests {
-		d, ok := parseRetryAfter(tt.h, now)
-		if d != tt.d || ok != tt.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.h, d, ok, tt.d, tt.ok)
-		}
-	}
-}

@@ -54,57 +54,17 @@ func takesCaption(kind string) bool {
 	return kind == kindImage || kind == kindVideo || kind == kindDocument
 }
 
-// Office formats by file extension, for files the byte sniffer can only call
-// a ZIP (OOXML) or an unknown blob (the old OLE formats).
-var (
-	ooxmlTypes = map[string]string{
-		".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-		".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-		".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-	}
-	oleTypes = map[string]string{
-		".doc": "application/msword",
-		".xls": "application/vnd.ms-excel",
-		".ppt": "application/vnd.ms-powerpoint",
-	}
-	oleMagic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
-)
-
-// normalizeType turns the attachment's sniffed content type into the MIME
-// type Meta's upload expects: parameters dropped ("text/plain; charset=utf-8"
-// → "text/plain"), Ogg read as audio (WhatsApp voice notes are Ogg Opus, and
-// Go's sniffer says application/ogg), AMR recognised by its header, and the
-// Office formats a byte sniffer cannot tell apart refined by the file name's
-// extension, only when the bytes agree (a ZIP for .docx, an OLE file for
-// .doc). The type still comes from the bytes: the name never turns a PNG
-// into a PDF.
-func normalizeType(contentType, name string, data []byte) string {
+// mimeTypeOf is the attachment's type as Meta's upload wants it: the media
+// type without parameters ("text/plain; charset=utf-8" → "text/plain").
+// The type itself was sniffed and refined once, by the fetcher (sender/fetch:
+// Ogg Opus as audio/ogg, Office files by their container and name, AMR…).
+func mimeTypeOf(contentType string) string {
 	t, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		t = strings.ToLower(strings.TrimSpace(contentType))
 	}
-	ext := strings.ToLower(filepath.Ext(name))
-	switch t {
-	case "application/ogg":
-		return "audio/ogg"
-	case "application/zip":
-		if ot, ok := ooxmlTypes[ext]; ok {
-			return ot
-		}
-	case "video/mp4":
-		if ext == ".m4a" {
-			return "audio/mp4"
-		}
-	case "", "application/octet-stream":
-		if bytes.HasPrefix(data, []byte("#!AMR\n")) {
-			return "audio/amr"
-		}
-		if ot, ok := oleTypes[ext]; ok && bytes.HasPrefix(data, oleMagic) {
-			return ot
-		}
-		if t == "" {
-			return "application/octet-stream"
-		}
+	if t == "" {
+		return "application/octet-stream"
 	}
 	return t
 }

@@ -100,10 +100,3 @@ func (p *pairs) pruneLocked(now time.Time) {
 		}
 	}
 }
-
-// size is the number of remembered pairs, for tests.
-func (p *pairs) size() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.next)
-}

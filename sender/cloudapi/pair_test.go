@@ -95,3 +95,10 @@ func TestPairsHoldAndPrune(t *testing.T) {
 		t.Errorf("%d pairs remembered after the sweep, want 1 (the one just booked)", n)
 	}
 }
+
+// size is the number of remembered pairs, for tests.
+func (p *pairs) size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.next)
+}

@@ -261,7 +261,7 @@ func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Me
 	var mimeType, kind, caption string
 	separate := file == nil // a text-only message is the "separate" text
 	if file != nil {
-		mimeType = normalizeType(file.ContentType, file.Name, file.Data)
+		mimeType = mimeTypeOf(file.ContentType)
 		kind = mediaKind(mimeType)
 		caption, separate = plan(kind, m.Text)
 	}
@@ -547,7 +547,7 @@ func (t *Transport) call(ctx context.Context, s settings, log *zap.Logger, edge 
 		g.Error.Type = redact(g.Error.Type, s.token)
 		g.Error.FBTraceID = redact(g.Error.FBTraceID, s.token)
 	}
-	ra, hasRA := parseRetryAfter(resp.Header.Get("Retry-After"), t.now())
+	ra, hasRA := sender.ParseRetryAfter(resp.Header.Get("Retry-After"), t.now(), maxRetryAfter)
 	err = classify(resp.StatusCode, &g, ra, hasRA)
 	var ae *APIError
 	if errors.As(err, &ae) {

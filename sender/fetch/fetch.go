@@ -142,10 +142,6 @@ func New(cfg Config) *Fetcher {
 	return f
 }
 
-// CloseIdleConnections closes the kept-alive connections to file hosts, for
-// a clean shutdown. The Fetcher stays usable.
-func (f *Fetcher) CloseIdleConnections() { f.transport.CloseIdleConnections() }
-
 // blockedError is what control returns for a refused address. It travels up
 // through net and http errors to Fetch, which turns it into a message that
 // names the host and the class, never the address.
@@ -446,7 +442,7 @@ func statusError(code int, host, retryAfter string, now time.Time) error {
 		return permanentf(nil, "file_url answered %s (host %s); check the link", status, host)
 	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code == http.StatusTooManyRequests || code >= 500:
 		err := error(failf(nil, "file_url answered %s (host %s)", status, host))
-		if d, ok := parseRetryAfter(retryAfter, now); ok {
+		if d, ok := sender.ParseRetryAfter(retryAfter, now, maxRetryAfter); ok {
 			return sender.RetryAfter(err, d)
 		}
 		return err
@@ -455,28 +451,6 @@ func statusError(code int, host, retryAfter string, now time.Time) error {
 	default:
 		return permanentf(nil, "file_url answered %s (host %s)", status, host)
 	}
-}
-
-// parseRetryAfter reads a Retry-After value, seconds or an HTTP date, as a
-// delay from now, capped at maxRetryAfter. A date in the past is 0.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		if n > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter), true
-	}
-	return 0, false
 }
 
 func (f *Fetcher) tooLarge() error {

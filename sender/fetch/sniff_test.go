@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"testing"
-	"time"
 )
 
 func zipBytes(t *testing.T) []byte {
@@ -96,33 +95,6 @@ func TestIsWebPage(t *testing.T) {
 	for _, file := range []string{"%PDF-1.4", "plain text", "\xEF\xBB\xBFname,phone\n", `<?xml version="1.0"?><svg/>`, "\x89PNG\r\n\x1a\n<html>"} {
 		if isWebPage([]byte(file)) {
 			t.Errorf("%q is taken for a web page", file)
-		}
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"", 0, false},
-		{"7", 7 * time.Second, true},
-		{" 120 ", 2 * time.Minute, true},
-		{"0", 0, true},
-		{"-5", 0, false},
-		{"86400", maxRetryAfter, true},
-		{"99999999999999999", maxRetryAfter, true},
-		{"Sat, 01 Mar 2025 12:01:30 GMT", 90 * time.Second, true},
-		{"Sat, 01 Mar 2025 11:00:00 GMT", 0, true}, // in the past
-		{"Sun, 02 Mar 2025 12:00:00 GMT", maxRetryAfter, true},
-		{"soon", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.in, now)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
 }

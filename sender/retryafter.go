@@ -1,0 +1,30 @@
+package sender
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ParseRetryAfter reads an HTTP Retry-After header, in seconds or as an
+// HTTP date, into a delay from now, capped at limit (a server asking for a
+// day does not get to park a message for a day unless the caller allows
+// it). A date in the past is 0; ok is false for an absent or unreadable
+// header. Transports and the file fetcher pass the delay on with RetryAfter.
+func ParseRetryAfter(header string, now time.Time, limit time.Duration) (delay time.Duration, ok bool) {
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(header, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		return time.Duration(min(n, int64(limit/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(header); err == nil {
+		return min(max(t.Sub(now), 0), limit), true
+	}
+	return 0, false
+}
