@@ -37,14 +37,15 @@ const (
 
 // App is a running wagate: the store, the sender and the HTTP server.
 type App struct {
-	cfg    Config
-	log    *zap.Logger
-	db     *store.DB
-	outbox *dryrun.Transport
-	sender *sender.Sender
-	gw     *gateway.Server
-	http   *http.Server
-	ln     net.Listener
+	cfg     Config
+	log     *zap.Logger
+	db      *store.DB
+	fetcher *fetch.Fetcher
+	outbox  *dryrun.Transport
+	sender  *sender.Sender
+	gw      *gateway.Server
+	http    *http.Server
+	ln      net.Listener
 
 	stopSender context.CancelFunc
 	senderDone chan error
@@ -107,6 +108,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		seed = mathrand.Uint64()
 	}
 	log.Info("sender pacing", zap.Duration("interval", cfg.SendInterval), zap.Duration("jitter", cfg.SendJitter), zap.Uint64("seed", seed))
+	a.fetcher = fetch.New(fetch.Config{AllowPrivate: cfg.AllowPrivateFileURLs, Logger: log})
 	cloud := cloudapi.New(cloudapi.Config{Logger: log, BaseURLs: cfg.CloudAPIBaseURLs})
 	transports := map[string]sender.Transport{
 		wagate.TransportDryrun:   a.outbox,
@@ -118,7 +120,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		Rand:       mathrand.New(mathrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		Logger:     log,
 		Registerer: reg,
-		Fetcher:    fetch.New(fetch.Config{AllowPrivate: cfg.AllowPrivateFileURLs, Logger: log}),
+		Fetcher:    a.fetcher,
 	})
 
 	a.ln, err = net.Listen("tcp", cfg.Addr)
@@ -213,7 +215,9 @@ func (a *App) Wait() error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
-	return errors.Join(err, <-a.senderDone, a.closeStorage())
+	senderErr := <-a.senderDone
+	a.fetcher.CloseIdleConnections() // no send is under way any more
+	return errors.Join(err, senderErr, a.closeStorage())
 }
 
 // ready tells /readyz whether wagate can accept and send.

@@ -142,6 +142,10 @@ func New(cfg Config) *Fetcher {
 	return f
 }
 
+// CloseIdleConnections closes the kept-alive connections to file hosts, for
+// a clean shutdown. The Fetcher stays usable.
+func (f *Fetcher) CloseIdleConnections() { f.transport.CloseIdleConnections() }
+
 // blockedError is what control returns for a refused address. It travels up
 // through net and http errors to Fetch, which turns it into a message that
 // names the host and the class, never the address.
