@@ -231,11 +231,7 @@ func (s *Server) listAttempts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]attemptJSON, 0, len(list))
-	for _, a := range list {
-		out = append(out, renderAttempt(a))
-	}
-	return c.JSON(http.StatusOK, map[string]any{"attempts": out})
+	return c.JSON(http.StatusOK, map[string]any{"attempts": renderAll(list, renderAttempt)})
 }
 
 // GET /api/v1/workspaces/:ws/webhook/attempts/download?format=jsonl|csv
@@ -310,11 +306,7 @@ func (s *Server) listAccounts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]accountJSON, 0, len(list))
-	for _, a := range list {
-		out = append(out, renderAccount(a))
-	}
-	return c.JSON(http.StatusOK, map[string]any{"accounts": out})
+	return c.JSON(http.StatusOK, map[string]any{"accounts": renderAll(list, renderAccount)})
 }
 
 // accountRef reads the :phone path parameter; "+" may come percent-encoded
@@ -459,11 +451,7 @@ func (s *Server) listChats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]chatJSON, 0, len(list))
-	for _, ch := range list {
-		out = append(out, renderChat(ch))
-	}
-	return c.JSON(http.StatusOK, map[string]any{"chats": out})
+	return c.JSON(http.StatusOK, map[string]any{"chats": renderAll(list, renderChat)})
 }
 
 // GET /api/v1/workspaces/:ws/messages/:id (owner, support).
@@ -504,11 +492,7 @@ func (s *Server) listMessages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]messageJSON, 0, len(list))
-	for _, m := range list {
-		out = append(out, renderMessage(m))
-	}
-	return c.JSON(http.StatusOK, map[string]any{"messages": out})
+	return c.JSON(http.StatusOK, map[string]any{"messages": renderAll(list, renderMessage)})
 }
 
 // POST /api/v1/workspaces/:ws/tokens (owner).
@@ -549,4 +533,14 @@ func queryLimit(c echo.Context, def, max int) (int, error) {
 		return 0, wagate.Errorf(wagate.EINVALID, "limit %q is not a number from 1 to %d", cut(raw, 20), max)
 	}
 	return n, nil
+}
+
+// renderAll renders each item of a list answer; an empty list is [] in
+// JSON, never null.
+func renderAll[T, J any](items []T, render func(T) J) []J {
+	out := make([]J, 0, len(items))
+	for _, it := range items {
+		out = append(out, render(it))
+	}
+	return out
 }
