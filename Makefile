@@ -5,7 +5,7 @@ BIN      ?= bin/wagate
 # FLAGS adds serve flags to `make run`, e.g. make run FLAGS='--addr 127.0.0.1:9090'.
 FLAGS    ?=
 
-.PHONY: run build test test-deps lint bench fuzz clean
+.PHONY: run build test test-deps lint bench fuzz crashtest clean
 
 ## run: serve on 127.0.0.1:8080 with the store in ./data, a dryrun transport and a demo workspace
 run:
@@ -41,8 +41,8 @@ LOADTOOL  ?= bin/wagate-load
 
 ## bench: micro benchmarks, a short ingest run (A/B vs a bare echo server) and the 10,000-account pacing run; < 5 min
 bench: bench-micro build $(LOADTOOL)
-	$(LOADTOOL) ingest -wagate $(BIN) -duration 5s -rounds 2 -conns 64,256 -cpuprofile $(BENCHOUT)/ingest-cpu.pprof -out $(BENCHOUT)/ingest.md
-	$(LOADTOOL) pacing -wagate $(BIN) -accounts 10000 -queue 4 -jitter 0s,500ms -out $(BENCHOUT)/pacing.md
+	$(LOADTOOL) ingest -wagate $(BIN) -duration 5s -rounds 3 -conns 64,256 -cpuprofile $(BENCHOUT)/ingest-cpu.pprof -out $(BENCHOUT)/ingest.md
+	$(LOADTOOL) pacing -wagate $(BIN) -accounts 10000 -queue 4 -jitter 0s,500ms -idle-window 2s -out $(BENCHOUT)/pacing.md
 
 ## bench-micro: Go benchmarks with allocations; COUNT=10 for benchstat (go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da old.txt new.txt)
 bench-micro:
@@ -68,11 +68,25 @@ $(LOADTOOL):
 	@mkdir -p $(BENCHOUT)
 	$(GO) build -o $(LOADTOOL) ./cmd/wagate-load
 
-## fuzz: run each fuzz target for FUZZTIME (default 20s)
+## fuzz: run each fuzz target for FUZZTIME (default 20s); their seed corpora (testdata/) run in make test
 FUZZTIME ?= 20s
+# FUZZMINIMIZE bounds the minimizing of each new input: FuzzInbound runs the
+# whole inbound URL on a real store and finds new coverage often, so Go's
+# default of 60s per input would eat a short FUZZTIME.
+FUZZMINIMIZE ?= 1s
+FUZZ = $(GO) test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -fuzz
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzNormalizePhone$$' -fuzztime $(FUZZTIME) .
-	$(GO) test -run '^$$' -fuzz '^FuzzParseJID$$' -fuzztime $(FUZZTIME) .
+	$(FUZZ) '^FuzzNormalizePhone$$' .
+	$(FUZZ) '^FuzzParseJID$$' .
+	$(FUZZ) '^FuzzDecodeSend$$' ./gateway
+	$(FUZZ) '^FuzzInbound$$' ./gateway
+	$(FUZZ) '^FuzzParseStatusWebhook$$' ./sender/cloudapi
+
+## crashtest: kill -9 the real binary under load CRASHKILLS times (default 200, a few minutes), then check every promise (make test runs 20); CRASHSEED replays a run
+CRASHKILLS ?= 200
+CRASHSEED  ?= 0
+crashtest:
+	$(GO) test -count=1 -timeout 60m -run '^TestCrashHarness$$' -v ./cmd/wagate -crash.kills=$(CRASHKILLS) -crash.seed=$(CRASHSEED)
 
 clean:
 	rm -rf bin

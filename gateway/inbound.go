@@ -43,6 +43,9 @@ type acceptedBody struct {
 func (s *Server) inbound(c echo.Context) error {
 	req := c.Request()
 	ws, err := s.findInbound(req.Context(), c.Param("token"))
+	if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+		err = s.unknownToken(c, err) // 404, or 429 for an address that guesses
+	}
 	if err != nil {
 		s.metrics.rejected.WithLabelValues(wagate.ErrorCode(err)).Inc()
 		return err

@@ -8,19 +8,32 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// limiterSet holds one token bucket per inbound URL. It is keyed by
-// workspace id rather than token, so regenerating the URL does not reset the
-// budget, and unknown tokens (never looked up here) cannot grow the map.
+// limiterSet holds the gateway's request limits: one token bucket per
+// inbound URL, and the per-address abuse limits of abuse.go. The buckets
+// are keyed by workspace id rather than token, so regenerating the URL does
+// not reset the budget, and unknown tokens (never looked up here) cannot
+// grow the map.
 type limiterSet struct {
 	rate  rate.Limit
 	burst int
 
 	mu sync.Mutex
 	m  map[string]*rate.Limiter
+
+	// guesses counts requests to unknown inbound tokens per address;
+	// authFailures counts admin API 401s per address.
+	guesses      *failureLimiter
+	authFailures *failureLimiter
 }
 
 func newLimiterSet(perSecond float64, burst int) *limiterSet {
-	return &limiterSet{rate: rate.Limit(perSecond), burst: burst, m: map[string]*rate.Limiter{}}
+	return &limiterSet{
+		rate:         rate.Limit(perSecond),
+		burst:        burst,
+		m:            map[string]*rate.Limiter{},
+		guesses:      newFailureLimiter(GuessLimit, GuessWindow, maxTrackedAddrs),
+		authFailures: newFailureLimiter(AuthFailureLimit, AuthFailureWindow, maxTrackedAddrs),
+	}
 }
 
 // allow takes one request from the workspace's bucket at now. When the

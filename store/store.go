@@ -75,6 +75,9 @@ type Options struct {
 	// zero; nil means time.Now. Tests inject it to step over the 24 h
 	// idempotency window without waiting.
 	Now func() time.Time
+	// FailCommit is for tests only: see fault.go. nil (always, outside
+	// tests) injects nothing.
+	FailCommit func(op string) error
 }
 
 // DB is wagate's bbolt store. It is safe for concurrent use; bbolt allows
@@ -84,6 +87,8 @@ type DB struct {
 	path string
 	log  *zap.Logger
 	now  func() time.Time
+	// failCommit is Options.FailCommit: a test's injected storage fault.
+	failCommit func(op string) error
 }
 
 // Compile-time guards: DB is the storage backend of every domain service.
@@ -131,7 +136,7 @@ func Open(path string, opts Options) (*DB, error) {
 	// NoSync stays false: every commit is fsynced before it returns, which
 	// is what lets the gateway answer 200 only for durable messages.
 	bdb.MaxBatchDelay = MaxBatchDelay
-	db := &DB{bolt: bdb, path: path, log: log, now: now}
+	db := &DB{bolt: bdb, path: path, log: log, now: now, failCommit: opts.FailCommit}
 	if err := bdb.Update(initSchema); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -211,7 +216,12 @@ func (db *DB) update(ctx context.Context, op string, fn func(tx *bolt.Tx) error)
 	if err := begin(ctx, op); err != nil {
 		return err
 	}
-	return unavailable(op, db.bolt.Update(fn))
+	return unavailable(op, db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return db.fault(op)
+	}))
 }
 
 // batch runs fn in a group commit (bolt.DB.Batch). bbolt may run fn more
@@ -238,6 +248,9 @@ func (db *DB) runBatch(ctx context.Context, op string, fn func(tx *bolt.Tx) (out
 	err := db.bolt.Batch(func(tx *bolt.Tx) error {
 		outcome = nil
 		o, err := fn(tx)
+		if err == nil {
+			err = db.fault(op)
+		}
 		if err != nil {
 			return err
 		}

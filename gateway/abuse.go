@@ -1,0 +1,239 @@
+package gateway
+
+import (
+	"math"
+	"net/netip"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/wagate/wagate"
+)
+
+// Abuse limits: how many failures one client address may cause per minute
+// before it is answered 429. Tokens are 256-bit random values, so guessing
+// one cannot succeed; these limits keep a scanner from using wagate as a
+// free oracle at full speed, and keep its noise bounded.
+const (
+	// GuessLimit is how many requests to unknown inbound tokens (404s) one
+	// address may make per GuessWindow. Further requests to unknown tokens
+	// get 429 with Retry-After; requests to real tokens are never limited
+	// by it (an integration platform's shared address that also calls a
+	// regenerated URL keeps working for everyone else).
+	GuessLimit = 10
+	// GuessWindow is the window of GuessLimit: one guess drains every
+	// GuessWindow / GuessLimit.
+	GuessWindow = time.Minute
+	// AuthFailureLimit is how many admin API requests with a wrong or
+	// missing token (401s) one address may make per AuthFailureWindow.
+	// After that every admin API request from the address gets 429 with
+	// Retry-After, whatever its token, until enough time passed: the
+	// answer must not tell a guesser which of its tokens is right.
+	AuthFailureLimit = 10
+	// AuthFailureWindow is the window of AuthFailureLimit.
+	AuthFailureWindow = time.Minute
+	// maxTrackedAddrs bounds the memory of each limiter: an entry takes
+	// about a hundred bytes, so 10,000 addresses take about a megabyte.
+	maxTrackedAddrs = 10000
+)
+
+// unknownToken answers a request for an inbound token that does not exist:
+// notFound (SPEC's exact 404), counted against the client's address, or a
+// 429 once the address made GuessLimit of them within GuessWindow. It is
+// only called after the lookup failed, so a real token's requests are never
+// refused by it, and a 429 says nothing a 404 would not: that this token is
+// unknown.
+func (s *Server) unknownToken(c echo.Context, notFound error) error {
+	addr, now := c.RealIP(), s.now()
+	if retry, blocked := s.limits.guesses.blocked(addr, now); blocked {
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retry))
+		return wagate.Errorf(wagate.ERATELIMIT, "too many requests to unknown inbound URLs from this address (at most %d %s); check the URL, then retry after %d s", GuessLimit, per(GuessWindow), retry)
+	}
+	if s.limits.guesses.fail(addr, now) {
+		s.log.Warn("too many requests to unknown inbound tokens from one address; answering 429 for a while",
+			zap.String("remote_addr", addr), zap.Int("limit", GuessLimit), zap.Duration("window", GuessWindow))
+	}
+	return notFound
+}
+
+// authThrottled refuses every admin API request of an address that made
+// AuthFailureLimit requests with a wrong or missing token within
+// AuthFailureWindow. It runs before the token is looked up, so a blocked
+// guesser cannot tell a right token from a wrong one.
+func (s *Server) authThrottled(c echo.Context) error {
+	retry, blocked := s.limits.authFailures.blocked(c.RealIP(), s.now())
+	if !blocked {
+		return nil
+	}
+	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retry))
+	return wagate.Errorf(wagate.ERATELIMIT, "too many requests with a wrong admin token from this address (at most %d %s); retry after %d s", AuthFailureLimit, per(AuthFailureWindow), retry)
+}
+
+// authFailed counts a 401 of the admin API against the client's address
+// and returns err, the 401.
+func (s *Server) authFailed(c echo.Context, err error) error {
+	addr := c.RealIP()
+	if s.limits.authFailures.fail(addr, s.now()) {
+		s.log.Warn("too many admin API requests with a wrong token from one address; answering 429 for a while",
+			zap.String("remote_addr", addr), zap.Int("limit", AuthFailureLimit), zap.Duration("window", AuthFailureWindow))
+	}
+	return err
+}
+
+// per says "a minute" rather than "per 1m0s".
+func per(window time.Duration) string {
+	if window == time.Minute {
+		return "a minute"
+	}
+	return "per " + window.String()
+}
+
+// failureLimiter counts failures per client address in a leaky bucket:
+// each failure adds one, and the level drains at limit per window, so an
+// address may fail limit times at once and then once every window/limit.
+// An address is blocked while one more failure would take it over limit.
+// Blocked requests are refused without adding to the level, so a client
+// that keeps hammering gets exactly the allowed rate, no less.
+//
+// The decision takes the time as an argument (the gateway's injected
+// clock), so tests step through it without waiting.
+type failureLimiter struct {
+	limit  float64
+	window time.Duration
+	max    int
+
+	mu sync.Mutex
+	m  map[netip.Prefix]*failureLevel
+}
+
+// failureLevel is one address's bucket: its level as of at.
+type failureLevel struct {
+	level float64
+	at    time.Time
+}
+
+func newFailureLimiter(limit int, window time.Duration, max int) *failureLimiter {
+	return &failureLimiter{limit: float64(limit), window: window, max: max, m: map[netip.Prefix]*failureLevel{}}
+}
+
+// perSecond is how fast a level drains.
+func (l *failureLimiter) perSecond() float64 { return l.limit / l.window.Seconds() }
+
+// levelAt is e's level drained until now.
+func (l *failureLimiter) levelAt(e *failureLevel, now time.Time) float64 {
+	d := now.Sub(e.at).Seconds()
+	if d < 0 {
+		d = 0
+	}
+	return math.Max(0, e.level-d*l.perSecond())
+}
+
+// blocked reports whether addr has used up its failures at now, and if so
+// in how many whole seconds (at least 1) it may fail once more.
+func (l *failureLimiter) blocked(addr string, now time.Time) (retryAfter int, blocked bool) {
+	key, ok := addrKey(addr)
+	if !ok {
+		return 0, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.m[key]
+	if e == nil {
+		return 0, false
+	}
+	lvl := l.levelAt(e, now)
+	if lvl <= l.limit-1 {
+		return 0, false
+	}
+	wait := (lvl - (l.limit - 1)) / l.perSecond()
+	return max(1, int(math.Ceil(wait))), true
+}
+
+// fail records one failure of addr at now. It reports whether this
+// failure used up the address's budget, so the caller logs that once.
+func (l *failureLimiter) fail(addr string, now time.Time) (nowBlocked bool) {
+	key, ok := addrKey(addr)
+	if !ok {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.m[key]
+	if e == nil {
+		if len(l.m) >= l.max {
+			l.evict(now)
+		}
+		e = &failureLevel{}
+		l.m[key] = e
+	}
+	e.level = l.levelAt(e, now) + 1
+	e.at = now
+	return e.level > l.limit-1
+}
+
+// evict makes room for new addresses: first every address whose level
+// drained to zero (it would start from zero anyway), then the addresses not
+// blocked, oldest failure first, and only then blocked ones, oldest first;
+// so a flood of new addresses does not free a blocked guesser. It frees a
+// tenth of max at once, so a flood pays for the scan once per max/10 new
+// addresses, not on every request.
+func (l *failureLimiter) evict(now time.Time) {
+	target := l.max - max(1, l.max/10)
+	type candidate struct {
+		key     netip.Prefix
+		at      time.Time
+		blocked bool
+	}
+	var cands []candidate
+	for k, e := range l.m {
+		lvl := l.levelAt(e, now)
+		if lvl == 0 {
+			delete(l.m, k)
+			continue
+		}
+		cands = append(cands, candidate{k, e.at, lvl > l.limit-1})
+	}
+	if len(l.m) <= target {
+		return
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].blocked != cands[j].blocked {
+			return !cands[i].blocked
+		}
+		return cands[i].at.Before(cands[j].at)
+	})
+	for _, c := range cands {
+		if len(l.m) <= target {
+			return
+		}
+		delete(l.m, c.key)
+	}
+}
+
+// tracked is how many addresses the limiter holds, for tests.
+func (l *failureLimiter) tracked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}
+
+// addrKey is the unit a limit applies to: an IPv4 address, or the /64 of
+// an IPv6 address (one subscriber gets a whole /64, so counting its
+// addresses one by one would give it 2^64 budgets). ok is false for what
+// is not an IP address; such a request is not counted.
+func addrKey(addr string) (netip.Prefix, bool) {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is4() {
+		return netip.PrefixFrom(ip, 32), true
+	}
+	p, err := ip.Prefix(64)
+	return p, err == nil
+}
