@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"math"
+	"net"
+	"net/http"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -82,6 +84,33 @@ func (s *Server) authFailed(c echo.Context, err error) error {
 			zap.String("remote_addr", addr), zap.Int("limit", AuthFailureLimit), zap.Duration("window", AuthFailureWindow))
 	}
 	return err
+}
+
+// SignInBlocked reports whether the client address of r has tried too many
+// wrong admin tokens to try another now, and how many seconds to wait. The
+// web console's sign-in shares the admin API's limit, so a guesser gains
+// nothing by switching doors.
+func (s *Server) SignInBlocked(r *http.Request) (retryAfter int, blocked bool) {
+	return s.limits.authFailures.blocked(directAddr(r), s.now())
+}
+
+// SignInFailed counts a wrong token tried at the console's sign-in against
+// the client address of r.
+func (s *Server) SignInFailed(r *http.Request) {
+	if s.limits.authFailures.fail(directAddr(r), s.now()) {
+		s.log.Warn("too many console sign-ins with a wrong token from one address; refusing for a while",
+			zap.String("remote_addr", directAddr(r)))
+	}
+}
+
+// directAddr is the TCP peer of r, as echo's ExtractIPDirect sees it:
+// forwarding headers are not trusted.
+func directAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // per says "a minute" rather than "per 1m0s".

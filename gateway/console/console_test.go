@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wagate/wagate/gateway"
 	"github.com/wagate/wagate/gateway/console"
 )
 
@@ -516,4 +517,23 @@ func TestRecipient(t *testing.T) {
 			t.Errorf("Recipient(%s) = %q, want %q", tc.body, got, tc.want)
 		}
 	}
+}
+
+// TestSignInGuessingIsLimited: the console's sign-in shares the admin API's
+// limit on wrong tokens per address; once over it, even a right token waits.
+func TestSignInGuessingIsLimited(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme", 10)
+	b := e.browser()
+	for i := 0; i < gateway.AuthFailureLimit; i++ {
+		mustStatus(t, "wrong token", b.signIn("guess-"+string(rune('a'+i))), http.StatusUnauthorized)
+	}
+	p := b.signIn(ws.Owner)
+	mustStatus(t, "right token after the guesses", p, http.StatusTooManyRequests)
+	mustContain(t, "blocked sign-in", p, "Too many wrong tokens")
+	if p.header.Get("Retry-After") == "" || sessionCookieOf(t, p) != nil {
+		t.Errorf("blocked sign-in: Retry-After %q, session cookie %v; want a delay and no session", p.header.Get("Retry-After"), sessionCookieOf(t, p))
+	}
+	e.clock.Advance(gateway.AuthFailureWindow)
+	mustStatus(t, "sign in after the window", b.signIn(ws.Owner), http.StatusSeeOther)
 }

@@ -135,6 +135,11 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.renderSignin(w, r, http.StatusForbidden, v, next, "This sign-in form is out of date or did not come from this console. Paste your token again.")
 		return
 	}
+	if retry, blocked := c.gw.SignInBlocked(r); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		c.renderSignin(w, r, http.StatusTooManyRequests, v, next, fmt.Sprintf("Too many wrong tokens were tried from your address. Wait %d seconds, then paste your token again.", retry))
+		return
+	}
 	raw := strings.TrimSpace(r.PostForm.Get("token"))
 	if raw == "" {
 		c.renderSignin(w, r, http.StatusBadRequest, v, next, "Paste your access token into the box, then press Sign in.")
@@ -147,6 +152,7 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, r, nil, err)
 			return
 		}
+		c.gw.SignInFailed(r)
 		c.log.Info("console sign-in refused: unknown token")
 		c.renderSignin(w, r, http.StatusUnauthorized, v, next, "This token is not known here. Check that you copied all of it; workspace tokens are shown only once, when they are made, so ask an owner for a new one if yours is lost.")
 		return
