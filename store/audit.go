@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"sort"
 
@@ -31,6 +32,21 @@ func (db *DB) Audit(ctx context.Context) ([]string, error) {
 	err := db.view(ctx, "audit", func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			report("bbolt: %v", err)
+		}
+		// A store opened read-only was not completed on the way in: a
+		// missing bucket is a finding, and the checks below need them all.
+		missing := false
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				report("bucket %q is missing: this is not a complete wagate store", name)
+				missing = true
+			}
+		}
+		if missing {
+			return nil
+		}
+		if v := tx.Bucket(bucketMeta).Get(keySchema); len(v) != 8 || binary.BigEndian.Uint64(v) > SchemaVersion {
+			report("schema version %x is not one this wagate understands (%d)", v, SchemaVersion)
 		}
 		return audit(tx, report)
 	})

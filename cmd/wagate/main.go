@@ -117,7 +117,7 @@ func runCheck(args []string, stdout, stderr io.Writer, getenv func(string) strin
 		fmt.Fprintf(stderr, "wagate check: no store at %s: %v\n", path, err)
 		return 1
 	}
-	db, err := store.Open(path, store.Options{})
+	db, err := store.Open(path, store.Options{ReadOnly: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "wagate check: %v (is wagate serve still running on this folder? stop it first)\n", err)
 		return 1

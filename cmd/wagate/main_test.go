@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -557,5 +558,39 @@ func TestOperatorTokenRotation(t *testing.T) {
 	}
 	if st, body := call(t, "GET", in.base+"/api/v1/workspaces", fresh, nil); st != http.StatusOK {
 		t.Errorf("new operator token: %d %v", st, body)
+	}
+}
+
+// TestCheckReportsADamagedStore: `wagate check` opens the store read-only,
+// so a damaged one is reported (exit 1 with the problem), not repaired.
+func TestCheckReportsADamagedStore(t *testing.T) {
+	dir := t.TempDir()
+	in := start(t, testConfig(dir, time.Hour, 0))
+	ws := createWorkspace(t, in, operatorToken(t, dir), 10)
+	send(t, ws.inboundURL, map[string]any{"action": "send", "phone": "+14155552671", "text": "hi"})
+	in.stop()
+
+	var out, errOut bytes.Buffer
+	if code := run([]string{"check", "--data", dir}, &out, &errOut, noEnv); code != 0 {
+		t.Fatalf("check of a sound store = %d: %s%s", code, out.String(), errOut.String())
+	}
+
+	db, err := bolt.Open(filepath.Join(dir, storeFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("sending")) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"check", "--data", dir}, &out, &errOut, noEnv); code != 1 || !strings.Contains(out.String(), `bucket "sending" is missing`) {
+		t.Errorf("check of a damaged store = %d: %q; want 1 and the missing bucket named", code, out.String())
+	}
+	if code := run([]string{"check", "--data", dir}, &out, &errOut, noEnv); code != 1 {
+		t.Errorf("a second check = %d: the first one repaired the store it should only read", code)
 	}
 }
