@@ -9,8 +9,12 @@
 //   - it waits its turn: the gap drawn after the account's previous send
 //     start, uniform in [Interval-Jitter, Interval+Jitter], must have passed
 //     (the first send of an account, or the first after a pause longer than
-//     a gap, goes at once). While the account waits, the files of its next
-//     messages download (see "Attachments");
+//     a gap, goes at once; after a restart beyond the first 1,000 accounts
+//     the first sends are spread over one interval at most). The gap runs
+//     between two calls of Transport.Send: MarkSending's commit is started
+//     ahead of the turn so that its latency does not shift it. While the
+//     account waits, the files of its next messages download (see
+//     "Attachments");
 //   - account deleted (Queue.Account answers ENOTFOUND): the message fails,
 //     "account +1… was deleted", and is refunded;
 //   - account not active: the message stays queued and the account's worker

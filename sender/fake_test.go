@@ -25,9 +25,10 @@ type fakeQueue struct {
 	accounts map[wagate.AccountRef]*wagate.Account
 	calls    []string // method names in call order
 
-	headErrs    int // the next headErrs Next calls fail
-	sentErrs    int // the next sentErrs MarkSent calls fail
-	recoverErrs int // the next recoverErrs RecoverSending calls fail
+	headErrs    int             // the next headErrs Next calls fail
+	sentErrs    int             // the next sentErrs MarkSent calls fail
+	recoverErrs int             // the next recoverErrs RecoverSending calls fail
+	markDelays  []time.Duration // the next MarkSending calls take these long (a loaded store's commit), in turn
 	failedTries map[string][]wagate.Try
 	sentTries   map[string][]wagate.Try
 	retries     map[string][]retryRec
@@ -236,6 +237,13 @@ func (q *fakeQueue) Account(ctx context.Context, ref wagate.AccountRef) (*wagate
 
 func (q *fakeQueue) MarkSending(ctx context.Context, id string, at time.Time) error {
 	q.mu.Lock()
+	if len(q.markDelays) > 0 {
+		d := q.markDelays[0]
+		q.markDelays = q.markDelays[1:]
+		q.mu.Unlock()
+		time.Sleep(d) // the fake clock of the bubble
+		q.mu.Lock()
+	}
 	defer q.mu.Unlock()
 	q.call("MarkSending")
 	m := q.msgs[id]

@@ -32,6 +32,7 @@ type metrics struct {
 	workers      prometheus.Gauge
 	gapDrawn     prometheus.Histogram
 	gapActual    prometheus.Histogram
+	gapError     prometheus.Histogram
 	sendDuration prometheus.Histogram
 	fetches      *prometheus.CounterVec
 	fileBytes    prometheus.Gauge
@@ -59,6 +60,11 @@ func newMetrics(reg prometheus.Registerer, interval, jitter time.Duration) *metr
 			Namespace: "wagate", Subsystem: "sender", Name: "gap_actual_seconds",
 			Help:    "Measured time between two send starts of one account, for sends that waited for their turn (idle time is not a gap).",
 			Buckets: gaps,
+		}),
+		gapError: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "wagate", Subsystem: "sender", Name: "gap_error_seconds",
+			Help:    "Pacing error of each send that waited for its turn: its start minus (the previous start + the gap drawn after it). Positive is late; a send is never started early, so negative values mean a clock step.",
+			Buckets: gapErrorBuckets,
 		}),
 		sendDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "wagate", Subsystem: "sender", Name: "send_duration_seconds",
@@ -95,9 +101,17 @@ func newMetrics(reg prometheus.Registerer, interval, jitter time.Duration) *metr
 		m.recovered.WithLabelValues(o)
 	}
 	if reg != nil {
-		reg.MustRegister(m.sends, m.workers, m.gapDrawn, m.gapActual, m.sendDuration, m.fetches, m.fileBytes, m.fileWait, m.recovered)
+		reg.MustRegister(m.sends, m.workers, m.gapDrawn, m.gapActual, m.gapError, m.sendDuration, m.fetches, m.fileBytes, m.fileWait, m.recovered)
 	}
 	return m
+}
+
+// gapErrorBuckets are fine around 0, where the pacing goal is (SPEC §7:
+// |error| ≤ 50 ms at p99): the gap histograms' buckets, an eighth of the
+// jitter window, are too coarse to tell 20 ms from 90 ms.
+var gapErrorBuckets = []float64{
+	-0.5, -0.2, -0.1, -0.05, -0.02, -0.01, -0.005, -0.002, -0.001,
+	0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5,
 }
 
 // gapBuckets spreads histogram buckets over the window [lo, hi] the gaps are

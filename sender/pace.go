@@ -40,6 +40,23 @@ func nextSendAt(lastStart time.Time, gap time.Duration, now time.Time) time.Time
 	return now
 }
 
+// herdDelay says how long the i-th of n accounts resumed together at start
+// (Run's QueuedAccounts) waits before its first send. The first herdBurst
+// go at once; the others follow at herdRate a second, in the order listed,
+// and all within one interval. Without it 10,000 accounts were all due at
+// the same instant: their storage work and sends queued behind each other
+// for up to a second and a half, and with a fixed interval every later
+// round of sends kept that crowded shape, which is what made gaps late.
+// Spreading costs an account at most one interval after a restart, which
+// the pace would make it wait anyway had it sent just before the stop.
+func herdDelay(i, n int, interval time.Duration) time.Duration {
+	if i < herdBurst || n <= herdBurst || interval <= 0 {
+		return 0
+	}
+	window := min(interval, time.Duration(n-herdBurst)*time.Second/herdRate)
+	return window * time.Duration(i-herdBurst) / time.Duration(n-herdBurst)
+}
+
 // retryJitterPercent spreads each retry delay uniformly over ±20 % of its
 // nominal value, so the retries of messages that failed together (a
 // provider outage) do not come back together.

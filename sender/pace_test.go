@@ -183,3 +183,55 @@ func TestRetryDelayDeferred(t *testing.T) {
 		t.Error("IsDeferred does not see through wrapping, or sees a plain RetryAfter")
 	}
 }
+
+func TestHerdDelay(t *testing.T) {
+	s := time.Second
+	tests := []struct {
+		name     string
+		i, n     int
+		interval time.Duration
+		want     time.Duration
+	}{
+		{"a small herd goes at once", 999, 1000, 2 * s, 0},
+		{"the burst of a big herd goes at once", herdBurst - 1, 10000, 2 * s, 0},
+		{"the first after the burst goes at once too", herdBurst, 10000, 2 * s, 0},
+		// 9,000 past the burst at 5,000/s: 1.8 s, under the interval.
+		{"the last of 10,000 at the herd rate", 9999, 10000, 2 * s, 1800 * time.Millisecond * 8999 / 9000},
+		{"halfway at the herd rate", herdBurst + 4500, 10000, 2 * s, 900 * time.Millisecond},
+		// 99,000 past the burst would take 19.8 s: squeezed into the interval.
+		{"never beyond one interval", 99999, 100000, 2 * s, 2 * s * 98999 / 99000},
+		{"no pacing, no spread", 5000, 10000, 0, 0},
+	}
+	for _, tt := range tests {
+		if got := herdDelay(tt.i, tt.n, tt.interval); got != tt.want {
+			t.Errorf("%s: herdDelay(%d, %d, %v) = %v, want %v", tt.name, tt.i, tt.n, tt.interval, got, tt.want)
+		}
+	}
+}
+
+func TestPrepWindowKeepsTheRecentMaximum(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ms := time.Millisecond
+	w := prepWindow{span: time.Second}
+	if got := w.max(t0); got != 0 {
+		t.Fatalf("empty window: max = %v, want 0", got)
+	}
+	w.observe(t0, 40*ms)
+	w.observe(t0.Add(100*ms), 5*ms)
+	if got := w.max(t0.Add(200 * ms)); got != 40*ms {
+		t.Errorf("a smaller value must not lower the maximum: got %v, want 40ms", got)
+	}
+	// In the next window the previous one still counts.
+	w.observe(t0.Add(1500*ms), 10*ms)
+	if got := w.max(t0.Add(1600 * ms)); got != 40*ms {
+		t.Errorf("one window later: max = %v, want 40ms from the window before", got)
+	}
+	// Two windows later the 40 ms has aged out; the 10 ms has not.
+	if got := w.max(t0.Add(2100 * ms)); got != 10*ms {
+		t.Errorf("two windows later: max = %v, want 10ms", got)
+	}
+	// After a long quiet time nothing is remembered.
+	if got := w.max(t0.Add(time.Hour)); got != 0 {
+		t.Errorf("an hour later: max = %v, want 0", got)
+	}
+}

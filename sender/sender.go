@@ -52,6 +52,14 @@ const (
 	// finishTimeout bounds one write of a send's outcome. The write runs on a
 	// context that shutdown does not cancel, so this is what stops it.
 	finishTimeout = 30 * time.Second
+	// maxLead bounds how early before its turn a send starts its storage
+	// work (see Sender.lead): the time a message may sit in sending before
+	// its transport is called, on top of the send itself.
+	maxLead = 250 * time.Millisecond
+	// herdBurst accounts resumed at Run send at once; the others are spread
+	// at herdRate a second, over one Interval at most (see herdDelay).
+	herdBurst = 1000
+	herdRate  = 5000
 )
 
 // Config tunes a Sender. The zero value is usable: every zero field takes its
@@ -176,8 +184,9 @@ func (c Config) normalize() Config {
 // went idle still waits its turn, so the worker waits out the gap listening
 // for Wake, then exits and the account is forgotten. So goroutines and memory
 // follow the accounts active in the last few seconds, never the messages nor
-// every account ever seen, and the first send after a longer pause (or after
-// a restart) goes at once.
+// every account ever seen, and the first send after a longer pause goes at
+// once; so does the first after a restart, except that a herd of more than
+// herdBurst accounts resumed together is spread (herdDelay).
 type Sender struct {
 	q          Queue
 	transports map[string]Transport
@@ -195,6 +204,7 @@ type Sender struct {
 	ready    bool            // Run has also resumed the queued accounts
 	ctx      context.Context // Run's context, for the workers Wake starts
 	wg       sync.WaitGroup  // the workers, waited for by Run
+	prep     prepWindow      // guarded by mu: recent cost of the storage work before a send, see lead
 }
 
 // account is the sender's memory of one account's queue. Every field but
@@ -203,8 +213,9 @@ type account struct {
 	ref       wagate.AccountRef
 	wake      chan struct{} // capacity 1: a pending wake-up, so Wake never blocks
 	working   bool          // a worker goroutine owns this account now
-	lastStart time.Time     // start of the last send; zero when none is remembered
+	lastStart time.Time     // when the last send's Transport.Send was called; zero when none is remembered
 	gap       time.Duration // drawn at lastStart: the next send waits until lastStart+gap
+	notBefore time.Time     // no send before this (the restart herd's spread); zero: none
 
 	// files are the downloads of the account's next messages, by message
 	// id. Only the account's worker touches the map (not guarded by mu),
@@ -238,6 +249,7 @@ func New(q Queue, transports map[string]Transport, cfg Config) *Sender {
 		slots:      make(chan struct{}, cfg.FetchConcurrency),
 		rnd:        rnd,
 		accounts:   make(map[wagate.AccountRef]*account),
+		prep:       prepWindow{span: max(cfg.Interval+cfg.Jitter, time.Second)},
 	}
 }
 
@@ -278,8 +290,12 @@ func (s *Sender) Run(ctx context.Context) error {
 		return err
 	}) {
 		s.mu.Lock()
-		for _, ref := range refs {
+		now := time.Now()
+		for i, ref := range refs {
 			s.startLocked(ref)
+			if d := herdDelay(i, len(refs), s.cfg.Interval); d > 0 {
+				s.accounts[ref].notBefore = now.Add(d)
+			}
 		}
 		s.ready = true
 		s.mu.Unlock()
@@ -507,10 +523,10 @@ func (s *Sender) work(ctx context.Context, a *account) {
 
 	for ctx.Err() == nil {
 		s.mu.Lock()
-		last, gap := a.lastStart, a.gap
+		last, gap, notBefore := a.lastStart, a.gap, a.notBefore
 		s.mu.Unlock()
 		now := time.Now()
-		turn := nextSendAt(last, gap, now)
+		turn := maxTime(nextSendAt(last, gap, now), notBefore)
 		msgs, due, err := s.q.Next(ctx, a.ref, turn, n)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -530,16 +546,24 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			}
 			continue
 		}
-		if d := turn.Sub(now); d > 0 {
+		var prepared time.Time // when the storage work of a paced send began
+		if turn.After(now) {
 			waited = true
-			if !s.linger(ctx, a, d) {
-				return
+			// Wake up lead early: the storage work below (reading the
+			// account, MarkSending's commit) runs before the turn, and the
+			// transport is called at the turn itself.
+			wakeAt := turn.Add(-s.lead())
+			if d := wakeAt.Sub(now); d > 0 {
+				if !s.linger(ctx, a, d) {
+					return
+				}
+				if time.Now().Before(wakeAt) {
+					continue // woken by a new message: plan again, then wait on
+				}
 			}
-			if time.Now().Before(turn) {
-				continue // woken by a new message: plan again, then wait on
-			}
-			// The turn has come: a retry may have come due meanwhile.
-			if msgs, _, err = s.q.Next(ctx, a.ref, time.Now(), n); err != nil || len(msgs) == 0 {
+			prepared = time.Now()
+			// The turn is (nearly) here: a retry may have come due meanwhile.
+			if msgs, _, err = s.q.Next(ctx, a.ref, maxTime(turn, prepared), n); err != nil || len(msgs) == 0 {
 				continue
 			}
 			s.plan(ctx, a, msgs)
@@ -575,7 +599,9 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			continue
 		}
 
+		fetchStart := time.Now()
 		file, err := s.attachment(ctx, a, m)
+		fetchWait := time.Since(fetchStart) // not storage time: see observePrep below
 		if ctx.Err() != nil {
 			return
 		}
@@ -586,11 +612,8 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			continue
 		}
 
-		// The start of this send: the turn, or later when the file was not
-		// ready. It becomes the account's lastStart only if the send really
-		// goes out.
-		start := time.Now()
-		if err := s.q.MarkSending(ctx, m.ID, start); err != nil {
+		markAt := time.Now()
+		if err := s.q.MarkSending(ctx, m.ID, markAt); err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -603,6 +626,22 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			continue
 		}
 		b.reset()
+		marked := time.Now()
+		if !prepared.IsZero() {
+			s.observePrep(marked.Sub(prepared) - fetchWait)
+		} else {
+			s.observePrep(marked.Sub(markAt))
+		}
+		// The message is sending: wait for the turn whatever ctx says (at
+		// most lead), since giving up now would leave it in sending.
+		if d := turn.Sub(marked); waited && d > 0 {
+			t := time.NewTimer(d)
+			<-t.C
+		}
+		// The start of this send, the instant the transport is called: the
+		// turn, or later when the storage work or the file took longer. It
+		// becomes the account's lastStart only if the send really goes out.
+		start := time.Now()
 		prevStart, prevGap := s.begin(a, start, waited)
 		waited = false
 		var att *wagate.Attachment
@@ -621,6 +660,14 @@ func (s *Sender) work(ctx context.Context, a *account) {
 
 // begin records a send start of the account and draws the gap the next one
 // waits. It returns the turn it replaced, for restoreTurn.
+//
+// start is when the transport is called, after MarkSending has committed,
+// not when the storage work began: the gap a recipient sees runs between
+// two transport calls, so that is what the pace measures and schedules
+// from. The next send is due at start+gap, never earlier, so a slow commit
+// or a slow send can make a gap longer than drawn but never shorter (the
+// floor interval−jitter holds). Storage latency is kept out of the gap by
+// starting the storage work lead before the turn instead (see lead).
 func (s *Sender) begin(a *account, start time.Time, waited bool) (prevStart time.Time, prevGap time.Duration) {
 	s.mu.Lock()
 	prevStart, prevGap = a.lastStart, a.gap
@@ -630,8 +677,75 @@ func (s *Sender) begin(a *account, start time.Time, waited bool) (prevStart time
 	s.m.gapDrawn.Observe(gap.Seconds())
 	if waited && !prevStart.IsZero() {
 		s.m.gapActual.Observe(start.Sub(prevStart).Seconds())
+		s.m.gapError.Observe(start.Sub(prevStart.Add(prevGap)).Seconds())
 	}
 	return prevStart, prevGap
+}
+
+// lead is how long before its turn a paced send starts its storage work
+// (the queue read at the turn, the account, MarkSending's commit), so the
+// transport is called at the turn and not that work's latency after it.
+// It is the worst cost of that work over the last one to two windows of
+// the longest gap (see prepWindow), with half as much again for margin, up
+// to maxLead. A maximum, not an average: the cost swings with the store's
+// commit queue, and an average would make every send that meets a busier
+// commit late. Windows of the longest gap: an account sending alone still
+// remembers the cost its own previous send met. The price: a message sits in
+// sending up to lead before its transport is called, so a crash in that
+// window leaves it for recover (requeued when the transport confirms it
+// never went out, failed and refunded otherwise).
+func (s *Sender) lead() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.prep.max(time.Now())
+	return min(p+p/2, maxLead)
+}
+
+// observePrep feeds the cost of one send's storage work to lead.
+func (s *Sender) observePrep(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.prep.observe(time.Now(), d)
+}
+
+// prepWindow keeps the largest value observed in the current window of
+// length span and in the one before: a maximum over the last one to two
+// windows, in constant memory.
+type prepWindow struct {
+	span      time.Duration // of one window
+	start     time.Time     // of the current window
+	cur, prev time.Duration
+}
+
+// roll moves the windows forward to now.
+func (w *prepWindow) roll(now time.Time) {
+	switch el := now.Sub(w.start); {
+	case el < w.span:
+	case el < 2*w.span:
+		w.prev, w.cur, w.start = w.cur, 0, w.start.Add(w.span)
+	default:
+		w.prev, w.cur, w.start = 0, 0, now
+	}
+}
+
+// observe records a value seen at now.
+func (w *prepWindow) observe(now time.Time, d time.Duration) {
+	w.roll(now)
+	w.cur = max(w.cur, d)
+}
+
+// max returns the largest value of the last one to two windows before now.
+func (w *prepWindow) max(now time.Time) time.Duration {
+	w.roll(now)
+	return max(w.cur, w.prev)
+}
+
+// maxTime returns the later of a and b.
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // restoreTurn gives back the turn of a send the transport deferred: the

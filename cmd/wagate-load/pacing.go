@@ -326,7 +326,7 @@ func (p *pacingRun) run(ctx context.Context) (complete bool, err error) {
 	r.printf("Setup: %s workspaces and %s accounts over the admin API in %s; %s messages accepted over %d connections in %s (%.0f/s).\n\n",
 		thousands(int64((n+p.perWS-1)/p.perWS)), thousands(int64(n)), createTime.Round(time.Millisecond),
 		thousands(int64(len(reqs))), p.conns, queueTime.Round(time.Millisecond), float64(len(reqs))/queueTime.Seconds())
-	r.printf("Measured wagate: %s sends of %s accounts read from the outbox; %s paced gaps. First send of each account after /readyz: p50 %s ms, p99 %s ms, max %s ms (the restart herd: every account is due at once).\n\n",
+	r.printf("Measured wagate: %s sends of %s accounts read from the outbox; %s paced gaps. First send of each account after /readyz: p50 %s ms, p99 %s ms, max %s ms (the restart herd: every account is due at once; since the herd spread, the sender sends the first 1,000 at once and spreads the others over at most one interval).\n\n",
 		thousands(int64(len(lines))), thousands(int64(len(byAccount))), thousands(int64(len(gaps))),
 		ms(percentile(first, 0.5)), ms(percentile(first, 0.99)), ms(percentile(first, 1)))
 
@@ -373,7 +373,8 @@ func (p *pacingRun) run(ctx context.Context) (complete bool, err error) {
 	goalMet := p99 <= 50*time.Millisecond
 	r.printf("- Error = %s, from the outbox's \"at\" (taken inside the dryrun transport, after MarkSending's commit and the wait for the outbox lock).\n", what)
 	r.printf("- Goal: p99 of the error ≤ 50 ms: p99 %s ms: %s\n", ms(p99), verdict(goalMet))
-	r.printf("- The sender's own histograms from /metrics: the gaps as the sender sees them (between the instants it decided to send, before MarkSending's commit and the outbox write; buckets of an eighth of the jitter window, 100 ms without jitter), and the transport's Send time (for dryrun: the wait for the outbox lock, the write and its fsync):\n\n```\n%s```\n\n", senderHistograms(metrics))
+	r.printf("- The sender's own view, from wagate_sender_gap_error_seconds (start − (previous start + drawn gap), exact with jitter too, bucket bounds): %s\n", gapErrorSummary(metrics))
+	r.printf("- The sender's own histograms from /metrics: the pacing error per send, the gaps as the sender sees them (between two calls of the transport, after MarkSending's commit; buckets of an eighth of the jitter window, 100 ms without jitter), and the transport's Send time (for dryrun: the wait for the outbox lock, the write and the group fsync that covers it):\n\n```\n%s```\n\n", senderHistograms(metrics))
 
 	r.printf("Resources (RSS from /proc/<pid>/status, CPU = user+system from /proc/<pid>/stat):\n\n")
 	r.table([]string{"state", "accounts", "CPU (cores)", "RSS MiB", "RssAnon MiB", "RssFile MiB", "threads"}, [][]string{
@@ -393,13 +394,48 @@ func (p *pacingRun) run(ctx context.Context) (complete bool, err error) {
 	return len(lines) >= want, nil
 }
 
-// senderHistograms keeps the sender's gap_actual and send_duration
+// gapErrorSummary reads the sender's wagate_sender_gap_error_seconds
+// histogram from a /metrics text: the share of paced sends within ±50 ms of
+// their drawn gap, and the smallest symmetric bucket bound that holds 99 %
+// of them (a bound, since a histogram keeps no exact values).
+func gapErrorSummary(metrics string) string {
+	const prefix = `wagate_sender_gap_error_seconds_bucket{le="`
+	cum := map[string]float64{} // le → cumulative count
+	for _, line := range strings.Split(metrics, "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		le, val, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+			cum[le] = n
+		}
+	}
+	total, ok := cum["+Inf"]
+	if !ok || total == 0 {
+		return "(no paced send in wagate_sender_gap_error_seconds)"
+	}
+	within := func(b string) float64 { return cum[b] - cum["-"+b] }
+	out := fmt.Sprintf("%.0f paced sends, %.1f %% within ±50 ms", total, 100*within("0.05")/total)
+	for _, b := range []string{"0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5"} {
+		if within(b) >= 0.99*total {
+			ms, _ := strconv.ParseFloat(b, 64)
+			return out + fmt.Sprintf(", p99 of |error| ≤ %g ms", ms*1000)
+		}
+	}
+	return out + ", p99 of |error| > 500 ms"
+}
+
+// senderHistograms keeps the sender's gap_actual, gap_error and send_duration
 // histogram lines of a /metrics text (gap_drawn says nothing new: with
 // jitter it is uniform, without it is the interval).
 func senderHistograms(metrics string) string {
 	var b strings.Builder
 	for _, line := range strings.Split(metrics, "\n") {
-		if strings.HasPrefix(line, "wagate_sender_gap_actual_") || strings.HasPrefix(line, "wagate_sender_send_duration_") {
+		if strings.HasPrefix(line, "wagate_sender_gap_actual_") || strings.HasPrefix(line, "wagate_sender_gap_error_") || strings.HasPrefix(line, "wagate_sender_send_duration_") {
 			b.WriteString(line)
 			b.WriteByte('\n')
 		}

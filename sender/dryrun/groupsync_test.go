@@ -1,0 +1,86 @@
+package dryrun
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/wagate/wagate/sender"
+)
+
+// Sends that arrive while an fsync runs append their lines at once, wait,
+// and are all covered by the one next fsync: no Send returns before an
+// fsync that began after its line was written.
+func TestGroupFsync(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), FileName)
+		tr := open(t, path)
+		release := make(chan struct{})
+		var mu sync.Mutex
+		var syncs []int // lines in the file at each fsync
+		tr.fsync = func(f *os.File) error {
+			mu.Lock()
+			syncs = append(syncs, len(readLines(t, path)))
+			first := len(syncs) == 1
+			mu.Unlock()
+			if first {
+				<-release
+			}
+			return f.Sync()
+		}
+		const others = 10
+		done := make(chan int, 1+others)
+		send := func(i int) {
+			if _, err := tr.Send(context.Background(), acct, message(i), nil); err != nil {
+				t.Errorf("send %d: %v", i, err)
+			}
+			done <- i
+		}
+		go send(0)
+		synctest.Wait() // send 0 is in its fsync
+		for i := 1; i <= others; i++ {
+			go send(i)
+		}
+		synctest.Wait() // the others have written and wait for an fsync
+		if n := len(done); n != 0 {
+			t.Fatalf("%d sends returned while the first fsync had not ended", n)
+		}
+		if n := len(readLines(t, path)); n != 1+others {
+			t.Errorf("%d lines in the outbox while the first fsync runs, want %d: the others append without waiting for it", n, 1+others)
+		}
+		close(release)
+		for range 1 + others {
+			<-done
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(syncs) != 2 || syncs[0] != 1 || syncs[1] != 1+others {
+			t.Errorf("fsyncs saw %v lines, want [1 %d]: one fsync for the line before, one for all the lines written during it", syncs, 1+others)
+		}
+	})
+}
+
+// A failed fsync fails the sends whose lines it was to cover, permanently
+// (the line is written: it may count as sent), and every later send before
+// writing anything, so no line is ever reported durable after it.
+func TestFailedFsyncIsSticky(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	tr := open(t, path)
+	tr.fsync = func(*os.File) error { return errors.New("disk on fire") }
+	_, err := tr.Send(context.Background(), acct, message(1), nil)
+	if !sender.IsPermanent(err) {
+		t.Fatalf("send whose fsync failed: %v, want a permanent error", err)
+	}
+	tr.fsync = (*os.File).Sync
+	_, err = tr.Send(context.Background(), acct, message(2), nil)
+	if err == nil || sender.IsPermanent(err) {
+		t.Fatalf("send after a failed fsync: %v, want a transient error", err)
+	}
+	if n := len(readLines(t, path)); n != 1 {
+		t.Errorf("%d lines, want 1: nothing is written after a failed fsync", n)
+	}
+}
