@@ -37,7 +37,21 @@ func ParsePhoneCheck(s string) (PhoneCheck, error) {
 //
 // The error is an *Error with code EINVALID whose message says what is wrong
 // with the number but does not name the field: callers prefix it.
+//
+// Results are remembered in a bounded cache (phone_cache.go): libphonenumber
+// is the largest CPU cost of an inbound request, and the account phone
+// repeats on every one.
 func NormalizePhone(raw string, check PhoneCheck) (string, error) {
+	if e, ok := phoneCache.get(raw, check); ok {
+		return e.result()
+	}
+	e164, err := normalizePhone(raw, check)
+	phoneCache.put(raw, check, e164, err)
+	return e164, err
+}
+
+// normalizePhone is NormalizePhone without the cache.
+func normalizePhone(raw string, check PhoneCheck) (string, error) {
 	s := strings.TrimSpace(raw)
 	if s == "" {
 		return "", Errorf(EINVALID, "is empty; write it in international format, e.g. +14155552671")

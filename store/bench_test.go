@@ -84,8 +84,8 @@ func newBenchAccept(wsID string) *wagate.Accept {
 }
 
 // BenchmarkAccept is one Accept at a time: what a lone client waits for.
-// It includes the group commit's MaxBatchDelay, which a lone writer pays in
-// full, and the fsyncs of the commit.
+// It includes the fsyncs of the commit; a lone writer commits at once (the
+// committer has no batch timer).
 func BenchmarkAccept(b *testing.B) {
 	db, wsID := benchStore(b)
 	ctx := context.Background()

@@ -52,7 +52,7 @@
 // Exported methods open the transaction; unexported helpers take a *bolt.Tx
 // so they compose: Accept charges, stores, enqueues and records the attempt
 // in one commit. The hot paths (Accept, the sender's state changes, attempt
-// records) go through bbolt's group commit (DB.Batch); see Accept.
+// records) go through the store's group commit (commit.go); see Accept.
 //
 // # Errors
 //

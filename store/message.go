@@ -36,11 +36,12 @@ const idempotencyPruneMax = 8
 // after the commit; a replay commits only the attempt (credits 0, pointing
 // at the first message). Storage faults commit nothing and are EUNAVAILABLE.
 //
-// Accept is the hot path, so it goes through bbolt's group commit: requests
-// arriving together share one fsync. bbolt may run the transaction function
-// more than once, so it works on copies, touches nothing but the
-// transaction, and returns client faults as outcomes rather than errors (an
-// error would make bbolt split the batch and retry every call in it). The
+// Accept is the hot path, so it goes through the store's group commit
+// (commit.go): requests arriving together share one fsync. The committer
+// may run the transaction function more than once, so it works on copies,
+// touches nothing but the transaction, and returns client faults as
+// outcomes rather than errors (an error would split the batch and rerun
+// every call in it alone). The
 // caller's Attempt is filled (Code, Message, MessageID, Credits) after the
 // commit, from the run that committed.
 func (db *DB) Accept(ctx context.Context, a *wagate.Accept) (*wagate.AcceptResult, error) {

@@ -35,14 +35,6 @@ const InitialMmapSize = 64 << 20
 // into a silent hang instead of an error.
 const LockTimeout = time.Second
 
-// MaxBatchDelay is how long a group commit waits for more writers before it
-// commits. bbolt's default of 10 ms is a latency floor that a lone writer
-// pays in full and that is slower than plain Update below ~16 concurrent
-// writers. 1 ms is enough to gather the requests that arrive together; under
-// load the writers that come in while a commit is fsyncing gather in the next
-// batch anyway, so group commit still pays one fsync for many accepts.
-const MaxBatchDelay = time.Millisecond
-
 // Bucket names; see the package documentation for what each holds.
 var (
 	bucketMeta         = []byte("meta")
@@ -93,6 +85,8 @@ type DB struct {
 	now  func() time.Time
 	// failCommit is Options.FailCommit: a test's injected storage fault.
 	failCommit func(op string) error
+	// commits group-commits the hot-path writes (see commit.go).
+	commits *committer
 }
 
 // Compile-time guards: DB is the storage backend of every domain service.
@@ -140,15 +134,17 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	// NoSync stays false: every commit is fsynced before it returns, which
 	// is what lets the gateway answer 200 only for durable messages.
-	bdb.MaxBatchDelay = MaxBatchDelay
 	db := &DB{bolt: bdb, path: path, log: log, now: now, failCommit: opts.FailCommit}
-	if opts.ReadOnly {
-		return db, nil // Audit reports missing buckets and a wrong schema
+	if !opts.ReadOnly {
+		if err := bdb.Update(initSchema); err != nil {
+			_ = bdb.Close()
+			return nil, fmt.Errorf("store: %s: %w", path, err)
+		}
 	}
-	if err := bdb.Update(initSchema); err != nil {
-		_ = bdb.Close()
-		return nil, fmt.Errorf("store: %s: %w", path, err)
-	}
+	// A read-only store gets a committer too, so a write fails with bbolt's
+	// read-only error like any other, instead of a nil dereference. Audit
+	// reports missing buckets and a wrong schema of a read-only store.
+	db.commits = startCommitter(bdb)
 	return db, nil
 }
 
@@ -174,9 +170,14 @@ func initSchema(tx *bolt.Tx) error {
 	return nil
 }
 
-// Close closes the file. It waits for open transactions, so the server
-// closes the store last, after the HTTP server and the sender.
-func (db *DB) Close() error { return db.bolt.Close() }
+// Close stops the committer and closes the file. A write still waiting for
+// its group commit fails with EUNAVAILABLE; the commit in progress, if any,
+// finishes. Close waits for open transactions, so the server closes the
+// store last, after the HTTP server and the sender.
+func (db *DB) Close() error {
+	db.commits.stop()
+	return db.bolt.Close()
+}
 
 // Path returns the file the store was opened on, for logs and `wagate check`.
 func (db *DB) Path() string { return db.path }
@@ -232,13 +233,13 @@ func (db *DB) update(ctx context.Context, op string, fn func(tx *bolt.Tx) error)
 	}))
 }
 
-// batch runs fn in a group commit (bolt.DB.Batch). bbolt may run fn more
-// than once (a failing call in a batch is retried alone, and the others are
-// run again), and an error from fn would split the batch. So fn returns two
-// errors: outcome, a domain result that fn must only return before it wrote
-// anything it wants undone (it is returned to the caller after the commit),
-// and err, a storage fault that rolls back. The outcome variable is reset at
-// every run of fn.
+// batch runs fn in a group commit (the committer, commit.go). fn may run
+// more than once (when another function of its batch fails, every function
+// is run again alone), and an error from fn would split the batch. So fn
+// returns two errors: outcome, a domain result that fn must only return
+// before it wrote anything it wants undone (it is returned to the caller
+// after the commit), and err, a storage fault that rolls back. The outcome
+// variable is reset at every run of fn.
 func (db *DB) batch(ctx context.Context, op string, fn func(tx *bolt.Tx) (outcome, err error)) error {
 	outcome, err := db.runBatch(ctx, op, fn)
 	if err != nil {
@@ -253,7 +254,7 @@ func (db *DB) runBatch(ctx context.Context, op string, fn func(tx *bolt.Tx) (out
 	if err := begin(ctx, op); err != nil {
 		return nil, err
 	}
-	err := db.bolt.Batch(func(tx *bolt.Tx) error {
+	err := db.commits.do(ctx, op, func(tx *bolt.Tx) error {
 		outcome = nil
 		o, err := fn(tx)
 		if err == nil {
