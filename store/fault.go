@@ -18,8 +18,8 @@ package store
 // "create token") inside every write transaction; a non-nil error rolls the
 // transaction back and is returned wrapped as EUNAVAILABLE. Return a plain
 // error (syscall.ENOSPC, say), not a *wagate.Error: domain errors pass
-// through unwrapped, as the outcome of a client's mistake would. bbolt may
-// run a group-committed function more than once, so FailCommit may be
+// through unwrapped, as the outcome of a client's mistake would. The group
+// commit (commit.go) may run a function more than once, so FailCommit may be
 // called more than once for one call; it must be safe for concurrent use.
 // Reads are never failed: a read has nothing to leave half-written.
 //
