@@ -140,3 +140,16 @@ func BenchmarkRecordAttempt(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkFindWorkspaceByInboundToken is the lookup at the start of every
+// inbound request, from the in-memory cache once warm.
+func BenchmarkFindWorkspaceByInboundToken(b *testing.B) {
+	db, _ := benchStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := db.FindWorkspaceByInboundToken(ctx, "bench-inbound-token"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

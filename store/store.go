@@ -87,6 +87,9 @@ type DB struct {
 	failCommit func(op string) error
 	// commits group-commits the hot-path writes (see commit.go).
 	commits *committer
+	// inbound caches FindWorkspaceByInboundToken (see inboundcache.go);
+	// update invalidates it.
+	inbound inboundCache
 }
 
 // Compile-time guards: DB is the storage backend of every domain service.
@@ -220,11 +223,16 @@ func (db *DB) view(ctx context.Context, op string, fn func(tx *bolt.Tx) error) e
 }
 
 // update runs fn in its own write transaction: for admin writes, which are
-// rare and where a domain error must roll back.
+// rare and where a domain error must roll back. Every update invalidates the
+// inbound cache once its transaction has ended, whatever it changed: admin
+// writes are rare, and no write that changes a cached workspace can be
+// forgotten. It is done even when the commit failed, since a failed fsync
+// leaves it unknown what the file holds.
 func (db *DB) update(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
 	if err := begin(ctx, op); err != nil {
 		return err
 	}
+	defer db.inbound.invalidate()
 	return unavailable(op, db.bolt.Update(func(tx *bolt.Tx) error {
 		if err := fn(tx); err != nil {
 			return err

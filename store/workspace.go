@@ -129,10 +129,25 @@ func (db *DB) AddCredits(ctx context.Context, id string, amount int64) (*wagate.
 // walks the B-tree by the hash, which an attacker cannot steer byte by byte,
 // and the final comparison leaks nothing about the token either; it also
 // rejects an index entry left pointing at a workspace whose token changed.
+//
+// The answer is cached in memory until the next admin write (see
+// inboundcache.go), looked up by the same hash and compared the same way, so
+// most requests open no transaction. Its Credits may be behind the charges
+// and refunds since; Accept charges from the stored balance.
 func (db *DB) FindWorkspaceByInboundToken(ctx context.Context, token string) (*wagate.Workspace, error) {
+	if err := begin(ctx, "find workspace by token"); err != nil {
+		return nil, err
+	}
+	h := wagate.HashToken(token)
+	if ws := db.inbound.get(h); ws != nil {
+		if subtle.ConstantTimeCompare([]byte(ws.Webhook.Token), []byte(token)) != 1 {
+			return nil, wagate.ErrWebhookNotFound()
+		}
+		return ws, nil
+	}
+	gen := db.inbound.generation() // before the transaction: see inboundcache.go
 	var ws *wagate.Workspace
 	err := db.view(ctx, "find workspace by token", func(tx *bolt.Tx) error {
-		h := wagate.HashToken(token)
 		id := bucket(tx, bucketInbound).Get(h[:])
 		if id == nil {
 			return wagate.ErrWebhookNotFound()
@@ -148,7 +163,11 @@ func (db *DB) FindWorkspaceByInboundToken(ctx context.Context, token string) (*w
 		ws.Accounts, err = listAccounts(tx, rec.ID)
 		return err
 	})
-	return ws, err
+	if err != nil {
+		return nil, err
+	}
+	db.inbound.put(h, gen, ws)
+	return ws, nil
 }
 
 // SetWebhookEnabled switches the inbound URL on or off; the token stays, so
