@@ -648,11 +648,17 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		if file != nil {
 			att = file.att
 		}
-		if deferred := s.send(ctx, log, tr, acct, m, att); deferred {
+		deferred, posted := s.send(ctx, log, tr, acct, m, att)
+		if deferred {
 			// Nothing went out: the account's other recipients keep the
 			// turn this message did not use.
 			s.restoreTurn(a, prevStart, prevGap)
 			continue // its file stays prefetched for the try to come
+		}
+		if posted.After(start) {
+			// The transport handed the message over later than it was
+			// called (an upload first): the next gap runs from there.
+			s.movePace(a, posted)
 		}
 		s.dropFile(a, m.ID)
 	}
@@ -748,6 +754,14 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
+// movePace moves the start of the account's last send to when the
+// transport reported handing it over (Posting), keeping its drawn gap.
+func (s *Sender) movePace(a *account, posted time.Time) {
+	s.mu.Lock()
+	a.lastStart = posted
+	s.mu.Unlock()
+}
+
 // restoreTurn gives back the turn of a send the transport deferred: the
 // account's next message goes as if that send had not started.
 func (s *Sender) restoreTurn(a *account, start time.Time, gap time.Duration) {
@@ -760,8 +774,10 @@ func (s *Sender) restoreTurn(a *account, start time.Time, gap time.Duration) {
 // that the transport did not try (sender.Defer). The transport's context is
 // cut loose from ctx: shutdown waits for the send under way instead of
 // aborting it half done, and only SendTimeout bounds it.
-func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (deferred bool) {
+func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (deferred bool, posted time.Time) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SendTimeout)
+	sctx, clock := withPostClock(sctx)
+	defer func() { posted = clock.posted() }()
 	t0 := time.Now()
 	providerID, err := tr.Send(sctx, acct, m, file)
 	cancel()
@@ -776,10 +792,10 @@ func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *
 		s.finish(ctx, log, "sent", func(c context.Context) error {
 			return s.q.MarkSent(c, m.ID, wagate.Try{At: done, Result: wagate.TryResultSent, ProviderID: providerID})
 		})
-		return false
+		return false, posted
 	}
 	s.settle(ctx, log, m, done, err)
-	return IsDeferred(err)
+	return IsDeferred(err), posted
 }
 
 // settle stores the outcome of a try of m that failed at at with err (the

@@ -26,10 +26,10 @@ import (
 // exactly what piled up during the previous fsync, which grows with the load.
 //
 // Semantics are bbolt Batch's: if a function returns an error (or panics),
-// the whole Update is rolled back and every function of the batch is run
-// again alone, in its own Update, so only the failing one fails. A function
-// may therefore run more than once and must reset whatever it captured at
-// the start of each run (runBatch's callers do).
+// the whole Update is rolled back; the failing function runs again alone, in
+// its own Update (so only it fails), and the others commit together again.
+// A function may therefore run more than once and must reset whatever it
+// captured at the start of each run (runBatch's callers do).
 
 // maxCommitBatch bounds how many functions share one Update, so one commit
 // (and the memory its dirty pages take) stays bounded under a flood. bbolt's
@@ -161,11 +161,13 @@ func (c *committer) commit(batch []*commitReq) {
 		}
 		return
 	}
-	// One function failed and rolled everyone back: rerun each alone, so
-	// only the failing one fails.
-	for _, r := range live {
-		r.done <- c.bolt.Update(func(tx *bolt.Tx) error { return safeCall(r.fn, tx) })
-	}
+	// One function failed and rolled everyone back: as bbolt's Batch does,
+	// it runs again alone (and fails alone), and the others commit together
+	// again, so one bad request costs one extra commit, not one per request.
+	bad := live[failed]
+	bad.done <- c.bolt.Update(func(tx *bolt.Tx) error { return safeCall(bad.fn, tx) })
+	rest := append(live[:failed:failed], live[failed+1:]...)
+	c.commit(rest)
 }
 
 // safeCall runs fn, turning a panic into an error as DB.Batch did, so a bug

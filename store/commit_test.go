@@ -72,13 +72,47 @@ func TestCommitterFailingFunctionFailsAlone(t *testing.T) {
 			t.Errorf("request %d: err %v, want %v", i, err, want)
 		}
 	}
-	// a ran in the rolled-back batch and alone; c never ran in the batch
-	// (b failed first) and ran alone; b ran once in each.
+	// a ran in the rolled-back batch and again with c; c never ran in the
+	// batch (b failed first); b ran in the batch and once alone.
 	if runs != [3]int{2, 2, 1} {
 		t.Errorf("runs = %v, want [2 2 1]", runs)
 	}
 	if got := keys(t, bdb); !got["a"] || got["b"] || !got["c"] {
 		t.Errorf("keys after commit = %v, want a and c only", got)
+	}
+}
+
+// TestCommitterOthersCommitTogetherAfterAFailure: after one function fails,
+// the rest share one Update again rather than one each.
+func TestCommitterOthersCommitTogetherAfterAFailure(t *testing.T) {
+	bdb := openBolt(t)
+	c := &committer{bolt: bdb}
+	var runs [4]int
+	txs := map[*bolt.Tx]int{} // holding the pointers keeps them distinct
+	batch := make([]*commitReq, len(runs))
+	for i := range batch {
+		var fail error
+		if i == 1 {
+			fail = errors.New("boom")
+		}
+		r := putReq(t.Context(), string(rune('a'+i)), &runs[i], fail)
+		fn := r.fn
+		r.fn = func(tx *bolt.Tx) error {
+			txs[tx]++
+			return fn(tx)
+		}
+		batch[i] = r
+	}
+	c.commit(batch)
+	for _, r := range batch {
+		<-r.done
+	}
+	// The first Update (a, b), b alone, then a, c and d in one Update.
+	if len(txs) != 3 {
+		t.Errorf("%d transactions, want 3", len(txs))
+	}
+	if got := keys(t, bdb); !got["a"] || got["b"] || !got["c"] || !got["d"] {
+		t.Errorf("keys = %v, want a, c and d", got)
 	}
 }
 

@@ -181,6 +181,7 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 	case !acct.Active:
 		return nil, wagate.Errorf(wagate.EINVALID, "the WhatsApp account %s is not active; activate it or send from another account", m.AccountPhone), nil
 	}
+	m.AccountConnectedAt = acct.ConnectedAt // which connection of this phone, for Retry
 
 	if m.JID == "" || strings.ContainsRune(m.JID, 0) {
 		return nil, wagate.Errorf(wagate.EINVALID, "no recipient: give chat_id, jid, phone or chat_name"), nil

@@ -263,11 +263,11 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 		if err != nil {
 			return nil, err
 		}
-		// An account connected after the message was accepted is another
-		// account with the same phone: the one the message was for was
-		// deleted (and its queue with it), so the message must not slip
-		// into the new account's queue, perhaps on another transport.
-		if acct == nil || acct.ConnectedAt.After(m.CreatedAt) {
+		// An account connected again with the same phone is another
+		// account: the one the message was for was deleted (and its queue
+		// with it), so the message must not slip into the new account's
+		// queue, perhaps on another transport.
+		if acct == nil || !sameAccount(acct, m) {
 			m.Tries = append(m.Tries, tryRecord{At: try.At, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorAccountDeleted})
 			m.Error = ErrorAccountDeleted
 			m.NextTryAt = time.Time{}
@@ -411,4 +411,14 @@ func (db *DB) RecoverSending(ctx context.Context, at time.Time) (int, error) {
 		db.log.Warn("failed and refunded messages interrupted while sending", zap.Int("messages", n))
 	}
 	return n, nil
+}
+
+// sameAccount reports whether acct is the account m was accepted for, and
+// not another one connected later with the same phone. Records written
+// before AccountConnectedAt existed compare with the message's time.
+func sameAccount(acct *accountRecord, m *messageRecord) bool {
+	if m.AccountConnectedAt.IsZero() {
+		return !acct.ConnectedAt.After(m.CreatedAt)
+	}
+	return acct.ConnectedAt.Equal(m.AccountConnectedAt)
 }

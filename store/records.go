@@ -143,6 +143,10 @@ type messageRecord struct {
 	// NextTryAt is when a retry is due; until then Next skips the message
 	// (and the later messages to the same recipient). Zero: none scheduled.
 	NextTryAt time.Time `json:"next_try_at,omitzero"`
+	// AccountConnectedAt is the ConnectedAt of the account the message was
+	// accepted for: an account deleted and connected again with the same
+	// phone is another account (Retry checks it). Zero in older records.
+	AccountConnectedAt time.Time `json:"account_connected_at,omitzero"`
 	// Delivery and DeliveryAt are the transport's last report after the
 	// send (wagate.Message.Delivery).
 	Delivery   string    `json:"delivery,omitempty"`

@@ -507,6 +507,11 @@ func (t *Transport) call(ctx context.Context, s settings, log *zap.Logger, edge 
 	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	}))
+	if edge == edgeMessages {
+		// The account's pace runs from here, not from when Send was called
+		// (an upload or the recipient's turn may come first).
+		sender.Posting(ctx)
+	}
 	start := time.Now()
 	resp, err := t.client.Do(req)
 	if err != nil {

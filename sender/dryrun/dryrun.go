@@ -103,6 +103,13 @@ func New(path string, opts ...Option) (*Transport, error) {
 		f.Close()
 		return nil, fmt.Errorf("dryrun: repair outbox: %w", err)
 	}
+	// Lines a killed process wrote but had not synced may still be only in
+	// the page cache; Confirm vouches for what it reads, so make it durable
+	// before anyone asks.
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("dryrun: sync outbox: %w", err)
+	}
 	t := &Transport{f: f, path: path, now: time.Now, fsync: (*os.File).Sync}
 	t.synced = sync.NewCond(&t.mu)
 	for _, o := range opts {
@@ -129,10 +136,8 @@ func endLastLine(f *os.File, path string) error {
 	if last[0] == '\n' {
 		return nil
 	}
-	if _, err := f.Write([]byte{'\n'}); err != nil {
-		return err
-	}
-	return f.Sync()
+	_, err = f.Write([]byte{'\n'})
+	return err // New syncs the file
 }
 
 // Send appends m as one line and returns only after an fsync that covers it
