@@ -15,8 +15,8 @@ run:
 build:
 	$(GO) build -o $(BIN) ./cmd/wagate
 
-## test: vet, then every test with the race detector (the web console's browser tests need Chromium: make test-deps)
-test:
+## test: vet, then every test with the race detector (installs Chromium first when missing: the web console's browser tests drive it)
+test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
 
