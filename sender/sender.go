@@ -554,11 +554,21 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			// transport is called at the turn itself.
 			wakeAt := turn.Add(-s.lead())
 			if d := wakeAt.Sub(now); d > 0 {
-				if !s.linger(ctx, a, d) {
-					return
-				}
-				if time.Now().Before(wakeAt) {
-					continue // woken by a new message: plan again, then wait on
+				if len(msgs) >= n {
+					// The plan is full: a new message goes behind it, so
+					// it cannot change what is planned, and the queue is
+					// read again at the turn below. Waking for it would
+					// cost a busy account a queue read per accept.
+					if !sleep(ctx, d) {
+						return
+					}
+				} else {
+					if !s.linger(ctx, a, d) {
+						return
+					}
+					if time.Now().Before(wakeAt) {
+						continue // woken by a new message: plan again, then wait on
+					}
 				}
 			}
 			prepared = time.Now()
@@ -923,6 +933,11 @@ func (b *backoff) next() time.Duration {
 func (b *backoff) wait(ctx context.Context) bool {
 	d := b.next()
 	b.d = min(2*d, backoffMax)
+	return sleep(ctx, d)
+}
+
+// sleep waits d, or until ctx is done; it returns false for ctx.
+func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -612,3 +612,41 @@ func TestNewWithoutRandLogsSeed(t *testing.T) {
 		t.Errorf("log line %v has no seed", entries[0].ContextMap())
 	}
 }
+
+// A busy account whose next message is planned does not read its queue
+// again for every message accepted during the gap: the new messages queue
+// behind the planned one, and the queue is read once more at the turn.
+func TestWakesDuringTheGapDoNotReadTheQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newFakeQueue()
+		ref := q.addAccount("ws1", "+15105566777", "", true)
+		first := q.add(ref, "first")
+		second := q.add(ref, "second")
+		tr := &fakeTransport{called: make(chan string, 10)}
+		s, _ := newTestSender(t, q, tr)
+		stop := startRun(t, s)
+		defer stop()
+		waitCalled(t, tr.called, 1) // first is sent; second waits its turn
+		synctest.Wait()
+		before := q.countCalls("Next")
+
+		var later []string
+		for i := range 200 {
+			later = append(later, q.add(ref, fmt.Sprintf("accepted during the gap %d", i)))
+			s.Wake(ref)
+			synctest.Wait()
+		}
+		if n := q.countCalls("Next") - before; n != 0 {
+			t.Errorf("200 accepts during the gap read the queue %d times, want 0", n)
+		}
+
+		// The turn comes: second goes, then the first accepted later, in
+		// order.
+		if got := waitCalled(t, tr.called, 2); got[0] != second || got[1] != later[0] {
+			t.Errorf("after the gap sent %v, want %s then %s", got, second, later[0])
+		}
+		if recs := tr.records(""); len(recs) != 3 || recs[0].id != first {
+			t.Errorf("sends %v, want %s first", recs, first)
+		}
+	})
+}
