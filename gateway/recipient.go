@@ -34,7 +34,8 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 		}
 	}
 
-	id, err := wagate.NewMessageID(s.rand)
+	now := s.now()
+	id, err := s.ids.Next(now)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 		JID:          to.jid.String(),
 		Text:         r.Text,
 		Credits:      quota.Cost(r.Text, r.FileURL != ""),
-		CreatedAt:    s.now().UTC(),
+		CreatedAt:    now.UTC(),
 	}
 	if r.FileURL != "" {
 		m.FileURL = strings.TrimSpace(r.FileURL)

@@ -108,6 +108,7 @@ type Server struct {
 	log      *zap.Logger
 	now      func() time.Time
 	rand     io.Reader
+	ids      *wagate.MessageIDs
 	echo     *echo.Echo
 	limits   *limiterSet
 	metrics  *metrics
@@ -153,6 +154,7 @@ func New(cfg Config, svc Services) *Server {
 		metrics: newMetrics(cfg.Registry),
 		routes:  map[string]bool{},
 	}
+	s.ids = wagate.NewMessageIDs(s.rand) // s.rand: cfg.Rand need not be safe for concurrent use
 	s.echo = s.newEcho()
 	return s
 }

@@ -149,10 +149,13 @@ func (f *fixture) createAccount(wsID, phone string, active bool) *wagate.Account
 	return a
 }
 
+// testIDs makes the message ids of the store's tests, as the gateway does.
+var testIDs = wagate.NewMessageIDs(rand.Reader)
+
 // request builds an Accept for the fixture's workspace and account.
 func (f *fixture) request(body string, credits int64) *wagate.Accept {
 	f.t.Helper()
-	id, err := wagate.NewMessageID(rand.Reader)
+	id, err := testIDs.Next(time.Now())
 	if err != nil {
 		f.t.Fatal(err)
 	}

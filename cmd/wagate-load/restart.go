@@ -262,9 +262,10 @@ func buildRestartStore(ctx context.Context, data string, messages, accounts, per
 	}()
 	body := fmt.Sprintf(`{"action":"send","whatsapp_account_phone":%q,"phone":"+14155552671","text":"lorem ipsum"}`, phones[0])
 	hash := sha256.Sum256([]byte(body))
+	ids := wagate.NewMessageIDs(rand.Reader)
 	err = parallel(messages, workers, func(i int) error {
 		acct := i % accounts
-		id, err := wagate.NewMessageID(rand.Reader)
+		id, err := ids.Next(time.Now())
 		if err != nil {
 			return err
 		}
