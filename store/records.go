@@ -265,3 +265,169 @@ type idempotencyRecord struct {
 	MessageID string    `json:"message_id"`
 	At        time.Time `json:"at"`
 }
+
+// Binary forms (codec.go). The fields are written in declaration order; a
+// change of any record's field list needs a new format byte.
+
+func (r *workspaceRecord) appendFields(b []byte) []byte {
+	b = appendUint(b, r.Seq)
+	b = appendString(b, r.ID)
+	b = appendString(b, r.Name)
+	b = appendInt(b, r.Balance)
+	b = appendInt(b, r.Granted)
+	b = appendString(b, r.Token)
+	b = appendBool(b, r.Enabled)
+	b = appendTime(b, r.TokenCreated)
+	return appendTime(b, r.CreatedAt)
+}
+
+func (r *workspaceRecord) readFields(f *fieldReader) {
+	r.Seq = f.uint()
+	r.ID = f.string()
+	r.Name = f.string()
+	r.Balance = f.int()
+	r.Granted = f.int()
+	r.Token = f.string()
+	r.Enabled = f.bool()
+	r.TokenCreated = f.time()
+	r.CreatedAt = f.time()
+}
+
+func (r *accountRecord) appendFields(b []byte) []byte {
+	b = appendString(b, r.Phone)
+	b = appendString(b, r.Transport)
+	b = appendStringMap(b, r.Settings)
+	b = appendBool(b, r.Active)
+	return appendTime(b, r.ConnectedAt)
+}
+
+func (r *accountRecord) readFields(f *fieldReader) {
+	r.Phone = f.string()
+	r.Transport = f.string()
+	r.Settings = f.stringMap()
+	r.Active = f.bool()
+	r.ConnectedAt = f.time()
+}
+
+func (r *chatRecord) appendFields(b []byte) []byte {
+	b = appendInt(b, r.ID)
+	b = appendString(b, r.AccountPhone)
+	b = appendString(b, r.JID)
+	b = appendString(b, r.Name)
+	b = appendBool(b, r.Group)
+	return appendTime(b, r.CreatedAt)
+}
+
+func (r *chatRecord) readFields(f *fieldReader) {
+	r.ID = f.int()
+	r.AccountPhone = f.string()
+	r.JID = f.string()
+	r.Name = f.string()
+	r.Group = f.bool()
+	r.CreatedAt = f.time()
+}
+
+func (r *messageRecord) appendFields(b []byte) []byte {
+	b = appendString(b, r.ID)
+	b = appendString(b, r.WorkspaceID)
+	b = appendString(b, string(r.Status))
+	b = appendString(b, r.AccountPhone)
+	b = appendInt(b, r.ChatID)
+	b = appendString(b, r.JID)
+	b = appendString(b, r.Text)
+	b = appendString(b, r.FileURL)
+	b = appendString(b, r.FileName)
+	b = appendInt(b, r.Credits)
+	b = appendString(b, r.Error)
+	b = appendUint(b, uint64(len(r.Tries)))
+	for _, t := range r.Tries {
+		b = appendTime(b, t.At)
+		b = appendString(b, t.Result)
+		b = appendString(b, t.Class)
+		b = appendString(b, t.Error)
+		b = appendString(b, t.ProviderID)
+	}
+	b = appendTime(b, r.CreatedAt)
+	b = appendTime(b, r.SentAt)
+	b = appendUint(b, r.QueueSeq)
+	b = appendTime(b, r.SendingAt)
+	b = appendUint(b, r.Pos)
+	b = appendTime(b, r.NextTryAt)
+	b = appendTime(b, r.AccountConnectedAt)
+	b = appendString(b, r.Delivery)
+	return appendTime(b, r.DeliveryAt)
+}
+
+func (r *messageRecord) readFields(f *fieldReader) {
+	r.ID = f.string()
+	r.WorkspaceID = f.string()
+	r.Status = wagate.MessageStatus(f.string())
+	r.AccountPhone = f.string()
+	r.ChatID = f.int()
+	r.JID = f.string()
+	r.Text = f.string()
+	r.FileURL = f.string()
+	r.FileName = f.string()
+	r.Credits = f.int()
+	r.Error = f.string()
+	// Each try takes at least five bytes: a damaged count cannot make a
+	// huge slice.
+	if n := f.uint(); n > 0 && n <= uint64(len(f.b))/5 {
+		r.Tries = make([]tryRecord, n)
+		for i := range r.Tries {
+			t := &r.Tries[i]
+			t.At = f.time()
+			t.Result = f.string()
+			t.Class = f.string()
+			t.Error = f.string()
+			t.ProviderID = f.string()
+		}
+	} else if n > 0 {
+		f.fail(errTruncated)
+	}
+	r.CreatedAt = f.time()
+	r.SentAt = f.time()
+	r.QueueSeq = f.uint()
+	r.SendingAt = f.time()
+	r.Pos = f.uint()
+	r.NextTryAt = f.time()
+	r.AccountConnectedAt = f.time()
+	r.Delivery = f.string()
+	r.DeliveryAt = f.time()
+}
+
+func (r *attemptRecord) appendFields(b []byte) []byte {
+	b = appendTime(b, r.At)
+	b = appendString(b, r.RequestID)
+	b = appendString(b, r.RemoteAddr)
+	b = appendString(b, r.ContentType)
+	b = appendString(b, r.Body)
+	b = appendString(b, r.Code)
+	b = appendString(b, r.Message)
+	b = appendString(b, r.MessageID)
+	return appendInt(b, r.Credits)
+}
+
+func (r *attemptRecord) readFields(f *fieldReader) {
+	r.At = f.time()
+	r.RequestID = f.string()
+	r.RemoteAddr = f.string()
+	r.ContentType = f.string()
+	r.Body = f.string()
+	r.Code = f.string()
+	r.Message = f.string()
+	r.MessageID = f.string()
+	r.Credits = f.int()
+}
+
+func (r *idempotencyRecord) appendFields(b []byte) []byte {
+	b = appendBytes(b, r.BodyHash)
+	b = appendString(b, r.MessageID)
+	return appendTime(b, r.At)
+}
+
+func (r *idempotencyRecord) readFields(f *fieldReader) {
+	r.BodyHash = f.bytes()
+	r.MessageID = f.string()
+	r.At = f.time()
+}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -22,7 +21,11 @@ import (
 // SchemaVersion is the layout version this package writes. Open refuses a
 // file with a newer version: an older wagate must not half-understand (and
 // then rewrite) records it does not know.
-const SchemaVersion = 1
+//
+// Versions: 1 stored every record as JSON. 2 writes the hot records in a
+// binary form (codec.go) and still reads JSON ones, so Open moves a
+// version 1 file to 2 by stamping the new number: no record is rewritten.
+const SchemaVersion = 2
 
 // InitialMmapSize pre-sizes the memory map, so the file can grow to this
 // size without remapping. A remap waits for every open read transaction,
@@ -167,8 +170,14 @@ func initSchema(tx *bolt.Tx) error {
 	if len(v) != 8 {
 		return fmt.Errorf("schema version is %d bytes, not 8: this is not a wagate store", len(v))
 	}
-	if got := binary.BigEndian.Uint64(v); got > SchemaVersion {
+	got := binary.BigEndian.Uint64(v)
+	if got > SchemaVersion {
 		return fmt.Errorf("schema version %d is newer than this wagate understands (%d): run a newer wagate on this data folder", got, SchemaVersion)
+	}
+	if got < SchemaVersion {
+		// From here on binary records are written, which an older wagate
+		// cannot read: the new number makes it refuse the file instead.
+		return meta.Put(keySchema, u64(SchemaVersion))
 	}
 	return nil
 }
@@ -337,35 +346,6 @@ func split(k []byte) []string {
 // only valid until the transaction ends (or, in a write transaction, until
 // the next change).
 func copyBytes(b []byte) []byte { return append([]byte(nil), b...) }
-
-// get decodes the JSON record at key into v and reports whether it exists.
-func get(b *bolt.Bucket, key []byte, v any) (bool, error) {
-	data := b.Get(key)
-	if data == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return true, fmt.Errorf("decode %q: %w", key, err)
-	}
-	return true, nil
-}
-
-// decode decodes a JSON record read by a cursor.
-func decode(k, v []byte, rec any) error {
-	if err := json.Unmarshal(v, rec); err != nil {
-		return fmt.Errorf("decode %q: %w", k, err)
-	}
-	return nil
-}
-
-// put encodes v as JSON at key.
-func put(b *bolt.Bucket, key []byte, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %q: %w", key, err)
-	}
-	return b.Put(key, data)
-}
 
 // orNow returns t, or now when t is zero.
 func orNow(t, now time.Time) time.Time {
