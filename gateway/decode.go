@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,7 +101,7 @@ type sendRequest struct {
 // EINVALID and name the field and the fix; the unknown-field hint is added
 // by the caller (withHint), since it also applies to later errors.
 func decodeSend(body []byte) (*sendRequest, error) {
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, wagate.Errorf(wagate.EINVALID, "request body is empty; send a JSON object like %s", exampleRequest)
 	}
 	if !utf8.Valid(body) {
@@ -180,6 +181,12 @@ func stringField(raw map[string]json.RawMessage, name string) (v string, given b
 	if !ok || jsonKind(m) == "null" {
 		return "", false, nil
 	}
+	if len(m) >= 2 && m[0] == '"' && bytes.IndexByte(m, '\\') < 0 {
+		// A string without escapes is its bytes between the quotes: the
+		// whole body was parsed (and checked for UTF-8) already, so the
+		// usual second parse of the value would only copy it.
+		return string(m[1 : len(m)-1]), true, nil
+	}
 	if err := json.Unmarshal(m, &v); err != nil {
 		return "", false, wagate.Errorf(wagate.EINVALID, "field %q must be a JSON string, not %s", name, jsonKindArticle(m))
 	}
@@ -234,8 +241,8 @@ func allASCIIDigits(s string) bool {
 
 // jsonKind names the JSON type of a raw value by its first byte.
 func jsonKind(m json.RawMessage) string {
-	s := strings.TrimLeft(string(m), " \t\r\n")
-	if s == "" {
+	s := bytes.TrimLeft(m, " \t\r\n")
+	if len(s) == 0 {
 		return "nothing"
 	}
 	switch s[0] {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"io"
@@ -191,23 +190,36 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 // readLimited reads at most limit bytes of the body; a longer body is a 413
 // without reading the rest. With the 413 come the first bytes of the body
 // (at most AttemptBodyLimit) for the attempt record.
+//
+// A body of announced length is read into one buffer of exactly that size
+// (net/http ends such a body at its Content-Length); only a chunked body
+// of unknown length grows a buffer as it reads.
 func readLimited(req *http.Request, limit int64) ([]byte, error) {
-	tooLarge := wagate.Errorf(wagate.ETOOLARGE, "request body is larger than %d KiB; send a smaller JSON object (attach large files with file_url)", limit>>10)
-	if req.ContentLength > limit {
+	tooLarge := func() error {
+		return wagate.Errorf(wagate.ETOOLARGE, "request body is larger than %d KiB; send a smaller JSON object (attach large files with file_url)", limit>>10)
+	}
+	unreadable := func() error {
+		return wagate.Errorf(wagate.EINVALID, "the request body could not be read completely; send it again")
+	}
+	switch n := req.ContentLength; {
+	case n > limit:
 		head, _ := io.ReadAll(io.LimitReader(req.Body, wagate.AttemptBodyLimit))
-		return head, tooLarge
+		return head, tooLarge()
+	case n >= 0:
+		body := make([]byte, n)
+		if got, err := io.ReadFull(req.Body, body); err != nil {
+			return body[:got], unreadable()
+		}
+		return body, nil
 	}
-	var buf bytes.Buffer
-	if req.ContentLength > 0 {
-		buf.Grow(int(req.ContentLength))
+	body, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
+	switch {
+	case err != nil:
+		return body, unreadable()
+	case int64(len(body)) > limit:
+		return body, tooLarge()
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(req.Body, limit+1)); err != nil {
-		return buf.Bytes(), wagate.Errorf(wagate.EINVALID, "the request body could not be read completely; send it again")
-	}
-	if int64(buf.Len()) > limit {
-		return buf.Bytes(), tooLarge
-	}
-	return buf.Bytes(), nil
+	return body, nil
 }
 
 // recordAttempt logs a call that never reached Accept. It is best effort:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/wagate/wagate"
 )
@@ -89,18 +90,23 @@ func (s *Server) logMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		route := routeOf(c, s.routes)
 		elapsed := time.Since(start)
 		s.metrics.observe(route, status, elapsed)
-		fields := []zap.Field{
+		ce := s.log.Check(zapcore.InfoLevel, "request")
+		if ce == nil {
+			return nil // info is off: build no fields
+		}
+		fields := make([]zap.Field, 0, 7) // room for the workspace too
+		fields = append(fields,
 			zap.String("method", c.Request().Method),
 			zap.String("route", route),
 			zap.Int("status", status),
 			zap.Duration("duration", elapsed),
 			zap.String("request_id", requestID(c)),
 			zap.String("remote_addr", c.RealIP()),
-		}
+		)
 		if ws, ok := c.Get(ctxWorkspace).(string); ok && ws != "" {
 			fields = append(fields, zap.String("workspace", ws))
 		}
-		s.log.Info("request", fields...)
+		ce.Write(fields...)
 		return nil
 	}
 }
