@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/wagate/wagate/cmd/internal/gctune"
 )
 
 // The baseline is the ceiling the ingest ratio is measured against (SPEC
@@ -89,10 +91,17 @@ func runBaselineServer(args []string, stderr io.Writer) error {
 	return serveUntilSignal(ln, baselineHandler(), stderr, nil)
 }
 
-// serveUntilSignal serves h on ln with the timeouts cmd/wagate uses, prints
-// the listening line, and on SIGTERM or SIGINT calls drain (if any), shuts
-// the server down and returns.
+// serveUntilSignal serves h on ln with the timeouts and the GC pacing
+// (gctune) cmd/wagate uses, prints the listening line, and on SIGTERM or
+// SIGINT calls drain (if any), shuts the server down and returns. The
+// baseline gets wagate's GC pacing too: the ceiling is the same handler
+// work under the same runtime, not a less tuned one.
 func serveUntilSignal(ln net.Listener, h http.Handler, stderr io.Writer, drain func()) error {
+	if gctune.Enabled() {
+		gcCtx, stopGC := context.WithCancel(context.Background())
+		defer stopGC()
+		go gctune.Run(gcCtx, gctune.DefaultHeadroom)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,

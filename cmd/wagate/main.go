@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/wagate/wagate/cmd/internal/gctune"
 	"github.com/wagate/wagate/store"
 )
 
@@ -86,6 +87,12 @@ func runServe(args []string, stdout, stderr io.Writer, getenv func(string) strin
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if gctune.Enabled() {
+		gcCtx, stopGC := context.WithCancel(context.Background())
+		defer stopGC()
+		go gctune.Run(gcCtx, gctune.DefaultHeadroom)
+		log.Info("garbage collection paced with a heap headroom; set GOGC to choose the pace yourself", zap.Int("headroom_mib", gctune.DefaultHeadroom>>20))
+	}
 	app, err := Start(ctx, cfg, stdout, log)
 	if err != nil {
 		log.Error("start failed", zap.Error(err))
