@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -51,6 +53,10 @@ type commitReq struct {
 // committer is the single goroutine that group-commits commitReqs.
 type committer struct {
 	bolt *bolt.DB
+
+	// Counters for CommitStats, written by the committer goroutine only.
+	commits, functions atomic.Uint64
+	busyNanos          atomic.Int64
 
 	mu      sync.Mutex
 	cond    *sync.Cond // signalled when queue grows or closed is set
@@ -144,7 +150,7 @@ func (c *committer) commit(batch []*commitReq) {
 		return
 	}
 	failed := -1
-	err := c.bolt.Update(func(tx *bolt.Tx) error {
+	err := c.update(len(live), func(tx *bolt.Tx) error {
 		for i, r := range live {
 			if err := safeCall(r.fn, tx); err != nil {
 				failed = i
@@ -165,9 +171,39 @@ func (c *committer) commit(batch []*commitReq) {
 	// it runs again alone (and fails alone), and the others commit together
 	// again, so one bad request costs one extra commit, not one per request.
 	bad := live[failed]
-	bad.done <- c.bolt.Update(func(tx *bolt.Tx) error { return safeCall(bad.fn, tx) })
+	bad.done <- c.update(1, func(tx *bolt.Tx) error { return safeCall(bad.fn, tx) })
 	rest := append(live[:failed:failed], live[failed+1:]...)
 	c.commit(rest)
+}
+
+// update runs one bolt Update carrying n functions and counts it.
+func (c *committer) update(n int, fn func(tx *bolt.Tx) error) error {
+	start := time.Now()
+	err := c.bolt.Update(fn)
+	c.busyNanos.Add(int64(time.Since(start)))
+	c.commits.Add(1)
+	c.functions.Add(uint64(n))
+	return err
+}
+
+// CommitStats counts the store's group commits since Open: how many there
+// were, how many transaction functions (accepts, attempts, sends' state
+// changes) they carried, and how long the writer spent in them, running
+// the functions, writing and fsyncing. Functions/Commits is the mean batch;
+// Busy over a span of time is how saturated the single writer was. After a
+// failing function (rare: client faults are outcomes, not errors) the
+// functions of the rolled-back commit are counted again in the commits
+// that follow.
+type CommitStats struct {
+	Commits   uint64
+	Functions uint64
+	Busy      time.Duration
+}
+
+// CommitStats returns the counters of the group commit (commit.go).
+func (db *DB) CommitStats() CommitStats {
+	c := db.commits
+	return CommitStats{Commits: c.commits.Load(), Functions: c.functions.Load(), Busy: time.Duration(c.busyNanos.Load())}
 }
 
 // safeCall runs fn, turning a panic into an error as DB.Batch did, so a bug

@@ -111,6 +111,11 @@ func TestCommitterOthersCommitTogetherAfterAFailure(t *testing.T) {
 	if len(txs) != 3 {
 		t.Errorf("%d transactions, want 3", len(txs))
 	}
+	// The stats count each Update and the functions it was given: 4 in
+	// the rolled-back one, 1, then 3.
+	if st := (&DB{commits: c}).CommitStats(); st.Commits != 3 || st.Functions != 8 || st.Busy <= 0 {
+		t.Errorf("CommitStats = %+v, want 3 commits carrying 8 functions and some busy time", st)
+	}
 	if got := keys(t, bdb); !got["a"] || got["b"] || !got["c"] || !got["d"] {
 		t.Errorf("keys = %v, want a, c and d", got)
 	}

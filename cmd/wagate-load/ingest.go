@@ -33,6 +33,58 @@ type measured struct {
 	res     *loadResult
 	cpu     time.Duration // the server's user+system time during the run
 	toolCPU time.Duration
+	writer  writerStats // wagate's store writer during the run (zero for the baseline)
+}
+
+// writerStats are the store's group-commit counters (wagate_store_commit*
+// in /metrics) over one run.
+type writerStats struct {
+	commits, functions, busySeconds float64
+}
+
+// readWriterStats reads the counters from a /metrics text.
+func readWriterStats(metrics string) writerStats {
+	var w writerStats
+	for _, line := range strings.Split(metrics, "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "wagate_store_commits_total":
+			w.commits = v
+		case "wagate_store_commit_functions_total":
+			w.functions = v
+		case "wagate_store_commit_busy_seconds_total":
+			w.busySeconds = v
+		}
+	}
+	return w
+}
+
+func (w writerStats) minus(o writerStats) writerStats {
+	return writerStats{w.commits - o.commits, w.functions - o.functions, w.busySeconds - o.busySeconds}
+}
+
+// writerRow shows how the single writer did in a wagate run: commits a
+// second, the mean batch, the mean time of one commit (functions, writes
+// and both fsyncs) and the share of the run it was busy.
+func (m measured) writerRow() []string {
+	w, secs := m.writer, m.res.Elapsed.Seconds()
+	if w.commits == 0 {
+		return []string{strconv.Itoa(m.res.Conns), strconv.Itoa(m.round), "–", "–", "–", "–"}
+	}
+	return []string{
+		strconv.Itoa(m.res.Conns), strconv.Itoa(m.round),
+		fmt.Sprintf("%.0f", w.commits/secs),
+		fmt.Sprintf("%.1f", w.functions/w.commits),
+		fmt.Sprintf("%.3f", w.busySeconds/w.commits*1000),
+		fmt.Sprintf("%.0f %%", 100*w.busySeconds/secs),
+	}
 }
 
 func (m measured) row() []string {
@@ -152,6 +204,14 @@ func runIngest(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return measured{}, err
 		}
+		var wBefore writerStats
+		if server == "wagate" {
+			text, err := adm.metrics(ctx)
+			if err != nil {
+				return measured{}, err
+			}
+			wBefore = readWriterStats(text)
+		}
 		tool := selfCPU()
 		res, err := runLoad(ctx, loadSpec{addr: p.addr, req: req, conns: n, duration: d, keepIDs: keepIDs})
 		if err != nil {
@@ -162,7 +222,15 @@ func runIngest(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return measured{}, err
 		}
-		return measured{server: server, round: round, res: res, cpu: after.CPU - before.CPU, toolCPU: toolCPU}, nil
+		m := measured{server: server, round: round, res: res, cpu: after.CPU - before.CPU, toolCPU: toolCPU}
+		if server == "wagate" {
+			text, err := adm.metrics(ctx)
+			if err != nil {
+				return measured{}, err
+			}
+			m.writer = readWriterStats(text).minus(wBefore)
+		}
+		return m, nil
 	}
 
 	if *warmup > 0 {
@@ -201,6 +269,15 @@ func runIngest(args []string, stdout, stderr io.Writer) error {
 		rows = append(rows, m.row())
 	}
 	rep.table([]string{"conns", "round", "server", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "non-2xx", "conn errors", "server CPU (cores)", "server CPU µs/req", "load tool CPU (cores)"}, rows)
+
+	rep.printf("wagate's store writer in each run (from `wagate_store_commit*` in /metrics): group commits a second, the mean number of writes per commit, the mean time of one commit (the writes' functions, bbolt's page writes and both fdatasyncs), and the share of the run the single writer was busy. Near 100 %%, the writer is the limit: a request waits for the commit in progress, then for its own.\n\n")
+	rows = nil
+	for _, m := range runs {
+		if m.server == "wagate" {
+			rows = append(rows, m.writerRow())
+		}
+	}
+	rep.table([]string{"conns", "round", "commits/s", "writes per commit", "ms per commit", "writer busy"}, rows)
 
 	rep.printf("### Summary (rounds pooled)\n\n")
 	rows = nil

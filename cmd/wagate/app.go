@@ -101,7 +101,19 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 				return -1 // the scrape shows the store failing rather than an empty queue
 			}
 			return float64(n)
-		}))
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "wagate_store_commits_total",
+			Help: "Group commits of the store's single writer (each one fsynced).",
+		}, func() float64 { return float64(db.CommitStats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "wagate_store_commit_functions_total",
+			Help: "Writes (accepts, attempts, send state changes) the group commits carried; divided by wagate_store_commits_total, the mean batch.",
+		}, func() float64 { return float64(db.CommitStats().Functions) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "wagate_store_commit_busy_seconds_total",
+			Help: "Time the store's writer spent committing, fsyncs included; its rate is how saturated the writer is (1 = always busy).",
+		}, func() float64 { return db.CommitStats().Busy.Seconds() }))
 
 	seed := cfg.Seed
 	if seed == 0 {

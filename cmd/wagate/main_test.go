@@ -14,6 +14,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -336,6 +338,15 @@ func TestEndToEnd(t *testing.T) {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("GET /metrics lacks %q", want)
 		}
+	}
+	// The store's writer: 2 accepts and, for each of the 2 sends,
+	// MarkSending and MarkSent went through its group commits.
+	writer := map[string]float64{}
+	for _, m := range regexp.MustCompile(`(?m)^(wagate_store_commit\w*) (\S+)$`).FindAllSubmatch(metrics, -1) {
+		writer[string(m[1])], _ = strconv.ParseFloat(string(m[2]), 64)
+	}
+	if writer["wagate_store_commits_total"] < 1 || writer["wagate_store_commit_functions_total"] < 6 || writer["wagate_store_commit_busy_seconds_total"] <= 0 {
+		t.Errorf("store writer metrics %v: want at least 1 commit carrying at least 6 writes, and busy time", writer)
 	}
 
 	in.stop()
