@@ -14,6 +14,9 @@ import (
 	"github.com/wagate/wagate/quota"
 )
 
+// appendFill is the FillPercent of buckets whose keys only grow.
+const appendFill = 0.95
+
 // IdempotencyWindow is how long an Idempotency-Key is remembered. An older
 // record counts as absent: the key is fresh again and its record is
 // overwritten.
@@ -363,6 +366,7 @@ func enqueue(tx *bolt.Tx, m *messageRecord) error {
 	if err != nil {
 		return err
 	}
+	q.FillPercent = appendFill
 	seq, err := q.NextSequence()
 	if err != nil {
 		return err
@@ -394,6 +398,7 @@ func indexMessage(tx *bolt.Tx, m *messageRecord) error {
 	if err != nil {
 		return err
 	}
+	b.FillPercent = appendFill
 	seq, err := b.NextSequence()
 	if err != nil {
 		return err
@@ -421,7 +426,9 @@ func mustMessage(tx *bolt.Tx, id string) (*messageRecord, error) {
 }
 
 func putMessage(tx *bolt.Tx, m *messageRecord) error {
-	return put(bucket(tx, bucketMessages), []byte(m.ID), m)
+	b := bucket(tx, bucketMessages)
+	b.FillPercent = appendFill
+	return put(b, []byte(m.ID), m)
 }
 
 // FindMessage returns a message of the workspace, or ENOTFOUND (also for
@@ -497,15 +504,17 @@ func (db *DB) RecordAttempt(ctx context.Context, workspaceID string, a *wagate.A
 	})
 }
 
-// putAttempt appends an attempt and deletes the oldest beyond
-// wagate.AttemptLimit. Keys come from NextSequence and only the oldest are
-// ever deleted, so the keys are contiguous and the count is last-first+1:
-// no scan is needed.
+// putAttempt appends an attempt and deletes the one that falls out of the
+// last wagate.AttemptLimit. Keys come from NextSequence and only the oldest
+// is ever deleted, so the kept keys are the contiguous last-Limit+1..last:
+// the one to delete is known without a cursor (and deleting a key that was
+// never there, while the log is not full yet, changes nothing).
 func putAttempt(tx *bolt.Tx, workspaceID string, rec *attemptRecord) error {
 	b, err := bucket(tx, bucketAttempts).CreateBucketIfNotExists([]byte(workspaceID))
 	if err != nil {
 		return err
 	}
+	b.FillPercent = appendFill
 	last, err := b.NextSequence()
 	if err != nil {
 		return err
@@ -513,15 +522,8 @@ func putAttempt(tx *bolt.Tx, workspaceID string, rec *attemptRecord) error {
 	if err := put(b, u64(last), rec); err != nil {
 		return err
 	}
-	k, _ := b.Cursor().First()
-	first, err := seqOf(k)
-	if err != nil {
-		return err
-	}
-	for ; last-first+1 > wagate.AttemptLimit; first++ {
-		if err := b.Delete(u64(first)); err != nil {
-			return err
-		}
+	if last > wagate.AttemptLimit {
+		return b.Delete(u64(last - wagate.AttemptLimit))
 	}
 	return nil
 }
