@@ -153,13 +153,13 @@ func runIngest(args []string, stdout, stderr io.Writer) error {
 	data := filepath.Join(work, "data")
 
 	// The servers: the baseline first, so wagate's start does not overlap it.
-	base, err := startProcess("baseline", self, []string{"baseline-server"}, filepath.Join(work, "baseline.log"), plainListening, "", 30*time.Second)
+	base, err := startProcess("baseline", self, []string{"baseline-server"}, nil, filepath.Join(work, "baseline.log"), plainListening, "", 30*time.Second)
 	if err != nil {
 		return err
 	}
 	defer base.stop(10 * time.Second)
 	wflags := []string{"--inbound-rate", "1e9", "--inbound-burst", "1000000000", "--send-interval", sendInterval.String(), "--send-jitter", "0s"}
-	wg, err := startWagate(wagateBin, data, filepath.Join(work, "wagate.log"), *logLevel, wflags...)
+	wg, err := startWagate(nil, wagateBin, data, filepath.Join(work, "wagate.log"), *logLevel, wflags...)
 	if err != nil {
 		return err
 	}
@@ -320,8 +320,12 @@ func runIngest(args []string, stdout, stderr io.Writer) error {
 		rows[len(rows)-1][9] = fmt.Sprintf("**%.2f** (median of rounds %s; pooled %.2f; CPU per request %.1f× the baseline's)", ratio, strings.Join(rs, ", "), pooled, cpuRatio)
 		if n == 64 {
 			p99 := percentile(b.Lat, 0.99)
-			goal = append(goal, fmt.Sprintf("at 64 connections: ratio %.2f (goal ≥ 0.30, stretch 0.50: %s), wagate p99 %s ms (goal ≤ 10 ms: %s)",
-				ratio, verdict(ratio >= 0.30), ms(p99), verdict(p99 <= 10*time.Millisecond)))
+			stretch := "reached"
+			if ratio < 0.50 {
+				stretch = "not reached"
+			}
+			goal = append(goal, fmt.Sprintf("at 64 connections: ratio %.2f (goal ≥ 0.30: %s; stretch 0.50: %s), wagate p99 %s ms (goal ≤ 10 ms: %s)",
+				ratio, verdict(ratio >= 0.30), stretch, ms(p99), verdict(p99 <= 10*time.Millisecond)))
 		}
 	}
 	rep.table([]string{"conns", "server", "requests", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "non-2xx", "conn errors", "wagate / baseline req/s"}, rows)
@@ -453,7 +457,7 @@ func profileRun(ctx context.Context, rep *report, stderr io.Writer, self, work, 
 	if err != nil {
 		return err
 	}
-	p, err := startProcess("serve-profiled", self, []string{"serve-profiled", "-data", data, "-cpuprofile", abs, "-log-level", logLevel}, filepath.Join(work, "profiled.log"), plainListening, "", 30*time.Second)
+	p, err := startProcess("serve-profiled", self, []string{"serve-profiled", "-data", data, "-cpuprofile", abs, "-log-level", logLevel}, nil, filepath.Join(work, "profiled.log"), plainListening, "", 30*time.Second)
 	if err != nil {
 		return err
 	}

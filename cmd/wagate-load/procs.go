@@ -88,14 +88,17 @@ func plainListening(line []byte) (string, bool) {
 // (no pipe through this tool, which would take CPU from the measurement);
 // the tool reads the file for the listening line. fixedAddr, when not "",
 // is the address to use when the process logs none (wagate at --log-level
-// warn).
-func startProcess(name, bin string, args []string, logPath string, match addrMatcher, fixedAddr string, timeout time.Duration) (*process, error) {
+// warn). env is added to this tool's environment for the child.
+func startProcess(name, bin string, args, env []string, logPath string, match addrMatcher, fixedAddr string, timeout time.Duration) (*process, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	p := &process{name: name, logPath: logPath, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout = nil // wagate prints the operator token there once; it is in the data folder anyway
 	p.cmd.Stderr = logf
 	p.started = time.Now()
@@ -187,7 +190,7 @@ func freeAddr() (string, error) {
 }
 
 // startWagate runs `wagate serve` on data with extra flags.
-func startWagate(bin, data, logPath, logLevel string, flags ...string) (*process, error) {
+func startWagate(env []string, bin, data, logPath, logLevel string, flags ...string) (*process, error) {
 	addr := "127.0.0.1:0"
 	fixed := ""
 	if logLevel != "debug" && logLevel != "info" {
@@ -198,7 +201,7 @@ func startWagate(bin, data, logPath, logLevel string, flags ...string) (*process
 		addr, fixed = a, a
 	}
 	args := append([]string{"serve", "--addr", addr, "--data", data, "--log-level", logLevel}, flags...)
-	return startProcess("wagate", bin, args, logPath, wagateListening, fixed, 60*time.Second)
+	return startProcess("wagate", bin, args, env, logPath, wagateListening, fixed, 60*time.Second)
 }
 
 // findWagate resolves the -wagate flag: the binary must exist, so a user

@@ -97,7 +97,7 @@ func runRestart(args []string, stdout, stderr io.Writer) error {
 	// is what a process restart (not a reboot) sees.
 	outbox := filepath.Join(data, "dryrun-outbox.jsonl")
 	off := fileSize(outbox)
-	wg, err := startWagate(wagateBin, data, filepath.Join(data, "wagate-restart.log"), *logLevel,
+	wg, err := startWagate(nil, wagateBin, data, filepath.Join(data, "wagate-restart.log"), *logLevel,
 		"--send-interval", "2s", "--send-jitter", "500ms", "--inbound-rate", "1e9", "--inbound-burst", "1000000000")
 	if err != nil {
 		return err
