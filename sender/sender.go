@@ -217,6 +217,18 @@ type account struct {
 	gap       time.Duration // drawn at lastStart: the next send waits until lastStart+gap
 	notBefore time.Time     // no send before this (the restart herd's spread); zero: none
 
+	// Parking (park.go): while parked is set, a timer and no goroutine
+	// holds the account, and working stays true. parkGen tells the current
+	// timer from an older one that fired late; resumeOnWake says whether a
+	// Wake ends the wait; waitedTurn and wakeAt carry to the next worker
+	// that its send waited for its turn, and the wake-up it was parked for
+	// (it goes on from there even if lead has shrunk meanwhile).
+	parked       *time.Timer
+	parkGen      uint64
+	resumeOnWake bool
+	waitedTurn   bool
+	wakeAt       time.Time
+
 	// files are the downloads of the account's next messages, by message
 	// id. Only the account's worker touches the map (not guarded by mu),
 	// and drops it all when it exits.
@@ -306,6 +318,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.running = false
 	s.mu.Unlock()
+	s.stopParked()
 	s.wg.Wait()
 	s.log.Info("sender stopped")
 	return nil
@@ -435,6 +448,10 @@ func (s *Sender) startLocked(ref wagate.AccountRef) {
 		s.accounts[ref] = a
 	}
 	if a.working {
+		if a.parked != nil && a.resumeOnWake {
+			s.unparkLocked(a)
+			return
+		}
 		select {
 		case a.wake <- struct{}{}:
 		default: // a wake-up is pending already; one is enough
@@ -512,14 +529,23 @@ func (s *Sender) work(ctx context.Context, a *account) {
 	defer s.wg.Done()
 	s.m.workers.Inc()
 	defer s.m.workers.Dec()
-	defer s.dropFiles(a)
+	handedOver := false // parked: the downloads stay for the next worker
+	defer func() {
+		if !handedOver {
+			s.dropFiles(a)
+		}
+	}()
 	log := s.log.With(zap.String("workspace", a.ref.WorkspaceID), zap.String("account", a.ref.Phone))
 	b := backoff{}
 	n := 1
 	if s.cfg.Fetcher != nil {
 		n = max(1, s.cfg.PrefetchAhead)
 	}
-	waited := false // the next send waited for its turn: its gap is measured
+	s.mu.Lock()
+	waited := a.waitedTurn // the next send waited for its turn: its gap is measured
+	parkedFor := a.wakeAt  // the wake-up this worker was started for, if parked
+	a.waitedTurn, a.wakeAt = false, time.Time{}
+	s.mu.Unlock()
 
 	for ctx.Err() == nil {
 		s.mu.Lock()
@@ -527,6 +553,8 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		s.mu.Unlock()
 		now := time.Now()
 		turn := maxTime(nextSendAt(last, gap, now), notBefore)
+		resumedFor := parkedFor // only the first round after a park
+		parkedFor = time.Time{}
 		msgs, due, err := s.q.Next(ctx, a.ref, turn, n)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -541,7 +569,15 @@ func (s *Sender) work(ctx context.Context, a *account) {
 				if !s.rest(ctx, a) {
 					return
 				}
-			} else if !s.linger(ctx, a, due.Sub(now)) {
+				continue
+			}
+			// Only retries that are not due yet: park until the first is,
+			// or until a new message comes.
+			switch s.park(ctx, a, due.Sub(now), true, waited) {
+			case parked:
+				handedOver = true
+				return
+			case notParked:
 				return
 			}
 			continue
@@ -549,34 +585,33 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		var prepared time.Time // when the storage work of a paced send began
 		if turn.After(now) {
 			waited = true
-			// Wake up lead early: the storage work below (reading the
-			// account, MarkSending's commit) runs before the turn, and the
-			// transport is called at the turn itself.
+			// Wake up lead early: the storage work (this round's queue
+			// read, the account, MarkSending's commit) runs before the
+			// turn, and the transport is called at the turn itself.
 			wakeAt := turn.Add(-s.lead())
+			if !resumedFor.IsZero() {
+				// The wake-up this worker was parked for stands: the
+				// storage work it allowed for starts now.
+				wakeAt = minTime(wakeAt, resumedFor)
+			}
 			if d := wakeAt.Sub(now); d > 0 {
-				if len(msgs) >= n {
-					// The plan is full: a new message goes behind it, so
-					// it cannot change what is planned, and the queue is
-					// read again at the turn below. Waking for it would
-					// cost a busy account a queue read per accept.
-					if !sleep(ctx, d) {
-						return
-					}
-				} else {
-					if !s.linger(ctx, a, d) {
-						return
-					}
-					if time.Now().Before(wakeAt) {
-						continue // woken by a new message: plan again, then wait on
-					}
+				// Park until then. With the plan full, a new message goes
+				// behind it and cannot change it, so a Wake only leaves a
+				// note (else every accept would cost a busy account a
+				// queue read); with room in the plan, a Wake resumes the
+				// worker at once to plan again and fetch the new file.
+				switch s.park(ctx, a, d, len(msgs) < n, true) {
+				case parked:
+					handedOver = true
+					return
+				case notParked:
+					return
 				}
+				continue // woken by a new message: plan again
 			}
-			prepared = time.Now()
-			// The turn is (nearly) here: a retry may have come due meanwhile.
-			if msgs, _, err = s.q.Next(ctx, a.ref, maxTime(turn, prepared), n); err != nil || len(msgs) == 0 {
-				continue
-			}
-			s.plan(ctx, a, msgs)
+			// Within lead of the turn: the queue read above is the fresh
+			// one, and the storage work counts from the start of the round.
+			prepared = now
 		}
 		m := msgs[0]
 
@@ -757,6 +792,13 @@ func (w *prepWindow) max(now time.Time) time.Duration {
 }
 
 // maxTime returns the later of a and b.
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
