@@ -179,14 +179,17 @@ func (c Config) normalize() Config {
 // Sender drains the per-account queues of a Queue through the accounts'
 // Transports, pacing each account on its own.
 //
-// An account has one worker goroutine while it has queued messages, and for
-// one gap after its last send: a message that arrives just after the account
-// went idle still waits its turn, so the worker waits out the gap listening
-// for Wake, then exits and the account is forgotten. So goroutines and memory
-// follow the accounts active in the last few seconds, never the messages nor
-// every account ever seen, and the first send after a longer pause goes at
-// once; so does the first after a restart, except that a herd of more than
-// herdBurst accounts resumed together is spread (herdDelay).
+// An account with queued messages has one worker goroutine while it reads
+// its queue and sends; while it waits for its turn (or a retry) it is
+// parked on a timer instead (park.go), which starts the next worker. After
+// its last send the worker waits out one gap listening for Wake, since a
+// message that arrives just after the account went idle still waits its
+// turn, then exits and the account is forgotten. So goroutines follow the
+// sends under way, memory the accounts active in the last few seconds,
+// never the messages nor every account ever seen, and the first send after
+// a longer pause goes at once; so does the first after a restart, except
+// that a herd of more than herdBurst accounts resumed together is spread
+// (herdDelay).
 type Sender struct {
 	q          Queue
 	transports map[string]Transport
@@ -212,7 +215,7 @@ type Sender struct {
 type account struct {
 	ref       wagate.AccountRef
 	wake      chan struct{} // capacity 1: a pending wake-up, so Wake never blocks
-	working   bool          // a worker goroutine owns this account now
+	working   bool          // a worker goroutine, or a parked timer, owns this account now
 	lastStart time.Time     // when the last send's Transport.Send was called; zero when none is remembered
 	gap       time.Duration // drawn at lastStart: the next send waits until lastStart+gap
 	notBefore time.Time     // no send before this (the restart herd's spread); zero: none
