@@ -32,7 +32,9 @@ const MessageIDPrefix = "wa_backend:"
 //
 // Ids are not secrets: they show when a message was accepted, which the
 // message's created_at shows too, and every read of a message needs a
-// token of its workspace.
+// token of its workspace. Two ids of the same millisecond also show how
+// many ids this process made between them, a glimpse of its load in that
+// millisecond; we accept that for ids that sort.
 type MessageIDs struct {
 	rand io.Reader
 

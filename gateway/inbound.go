@@ -76,7 +76,17 @@ func (s *Server) inbound(c echo.Context) error {
 			s.svc.Waker.Wake(res.Message.Account())
 		}
 	}
+	if c.Request().URL.RawQuery != "" && c.QueryParams().Has("pretty") {
+		// echo's c.JSON indents for ?pretty; keep that for a human reader.
+		return c.JSON(http.StatusOK, newAcceptedBody(res.Message.ID))
+	}
 	return c.JSONBlob(http.StatusOK, acceptedJSON(res.Message.ID))
+}
+
+func newAcceptedBody(id string) *acceptedBody {
+	b := &acceptedBody{Status: "success"}
+	b.Data.MessageID = id
+	return b
 }
 
 // acceptedJSON is the 200 body of SPEC §1, the bytes c.JSON would write
@@ -86,10 +96,7 @@ func (s *Server) inbound(c echo.Context) error {
 func acceptedJSON(id string) []byte {
 	for i := 0; i < len(id); i++ {
 		if b := id[i]; b < 0x20 || b >= 0x7f || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&' {
-			var body acceptedBody
-			body.Status = "success"
-			body.Data.MessageID = id
-			out, _ := json.Marshal(&body) // strings and a struct: cannot fail
+			out, _ := json.Marshal(newAcceptedBody(id)) // strings and a struct: cannot fail
 			return append(out, '\n')
 		}
 	}

@@ -19,10 +19,7 @@ func TestAcceptedJSONIsWhatEncodingJSONWrites(t *testing.T) {
 		"\x7f",
 	} {
 		var want bytes.Buffer
-		var body acceptedBody
-		body.Status = "success"
-		body.Data.MessageID = id
-		if err := json.NewEncoder(&want).Encode(&body); err != nil {
+		if err := json.NewEncoder(&want).Encode(newAcceptedBody(id)); err != nil {
 			t.Fatal(err)
 		}
 		if got := acceptedJSON(id); !bytes.Equal(got, want.Bytes()) {

@@ -545,3 +545,23 @@ func TestInboundTransportRecipientCheck(t *testing.T) {
 	// The dryrun account still reaches groups.
 	accepted(t, e.send(ws.Inbound, `{"action":"send","whatsapp_account_phone":"`+acctPhone+`","jid":"120363025246125486@g.us","text":"hi"}`))
 }
+
+// The 200 body is the compact one of SPEC §1, and indented for ?pretty as
+// echo's other answers are.
+func TestInboundAcceptedBodyForm(t *testing.T) {
+	e, ws := setup(t, 10)
+	const body = `{"action":"send","whatsapp_account_phone":"+15105566777","phone":"+14155552671","text":"lorem ipsum"}`
+	rec := e.send(ws.Inbound, body)
+	id := accepted(t, rec)
+	if want := `{"status":"success","data":{"message_id":"` + id + `"}}` + "\n"; rec.Body.String() != want {
+		t.Errorf("body = %q, want %q", rec.Body.String(), want)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	rec = e.do(http.MethodPost, "/inbound/"+ws.Inbound+"?pretty", "", body)
+	id = accepted(t, rec)
+	if want := "{\n  \"status\": \"success\",\n  \"data\": {\n    \"message_id\": \"" + id + "\"\n  }\n}\n"; rec.Body.String() != want {
+		t.Errorf("?pretty body = %q, want %q", rec.Body.String(), want)
+	}
+}

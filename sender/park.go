@@ -85,11 +85,10 @@ func (s *Sender) unparkLocked(a *account) {
 	go s.work(s.ctx, a)
 }
 
-// stopParked cancels every parked account's timer when Run stops, and
-// drops their downloads (a worker drops its own when it returns; a parked
-// account has none).
-func (s *Sender) stopParked() {
-	s.mu.Lock()
+// stopParkedLocked cancels every parked account's timer when Run stops and
+// returns those accounts. s.mu is held, in the same section that cleared
+// running, so no timer can resume one of them in between.
+func (s *Sender) stopParkedLocked() []*account {
 	var stopped []*account
 	for _, a := range s.accounts {
 		if a.parked != nil {
@@ -99,9 +98,14 @@ func (s *Sender) stopParked() {
 			stopped = append(stopped, a)
 		}
 	}
-	s.mu.Unlock()
-	// No worker owns these accounts any more, so their file maps are free
-	// to touch outside s.mu.
+	return stopped
+}
+
+// dropParkedFiles drops the downloads of the accounts stopParkedLocked
+// stopped (a worker drops its own when it returns; a parked account has
+// none). No worker owns them any more, so their file maps are free to
+// touch outside s.mu.
+func (s *Sender) dropParkedFiles(stopped []*account) {
 	for _, a := range stopped {
 		s.dropFiles(a)
 	}

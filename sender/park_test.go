@@ -154,3 +154,39 @@ func TestALateTimerDoesNotStartASecondWorker(t *testing.T) {
 		}
 	})
 }
+
+// A turn that moved later while the account was parked (the restart
+// herd's spread is set after a Wake may have started the account) is
+// waited for in the queue: the message is not marked sending at the old
+// wake-up and left there until the new turn.
+func TestAResumedWorkerWaitsForATurnThatMoved(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newFakeQueue()
+		ref := q.addAccount("ws1", "+15105566777", "", true)
+		q.add(ref, "first")
+		second := q.add(ref, "second")
+		tr := &fakeTransport{called: make(chan string, 2)}
+		s, _ := newTestSender(t, q, tr)
+		stop := startRun(t, s)
+		defer stop()
+		waitCalled(t, tr.called, 1)
+		synctest.Wait() // parked until the second message's turn
+
+		s.mu.Lock()
+		a := s.accounts[ref]
+		oldTurn := a.lastStart.Add(a.gap)
+		newTurn := oldTurn.Add(1500 * time.Millisecond)
+		a.notBefore = newTurn
+		s.mu.Unlock()
+
+		time.Sleep(time.Until(oldTurn) + time.Millisecond)
+		synctest.Wait()
+		if st := q.status(second); st != "queued" {
+			t.Errorf("at the old turn the message is %s, want still queued until the new one", st)
+		}
+		waitCalled(t, tr.called, 1)
+		if at := tr.records("")[1].at; at.Before(newTurn) {
+			t.Errorf("sent at %v, before the new turn %v", at, newTurn)
+		}
+	})
+}

@@ -320,8 +320,9 @@ func (s *Sender) Run(ctx context.Context) error {
 	<-ctx.Done()
 	s.mu.Lock()
 	s.running = false
+	stopped := s.stopParkedLocked() // in the same section: no timer resumes one in between
 	s.mu.Unlock()
-	s.stopParked()
+	s.dropParkedFiles(stopped)
 	s.wg.Wait()
 	s.log.Info("sender stopped")
 	return nil
@@ -522,12 +523,13 @@ func (s *Sender) rest(ctx context.Context, a *account) bool {
 // active, or ctx is done.
 //
 // Each round asks the queue which messages go at the account's next turn,
-// starts their file downloads (prefetch.go), waits for the turn (a Wake
-// meanwhile starts a new round, so a message that arrives during the gap
-// gets its file downloaded too), then sends the message whose turn it is.
-// When only retries that are not due yet are left, the worker sleeps until
-// the first is due, so a restart or a quiet account still keeps the
-// schedule.
+// starts their file downloads (prefetch.go), parks the account until lead
+// before the turn (park.go: the worker returns and a timer starts the next
+// one; a Wake meanwhile resumes it at once when its plan has room, so a
+// message that arrives during the gap gets its file downloaded too), then
+// sends the message whose turn it is. When only retries that are not due
+// yet are left, the account is parked until the first is due, so a restart
+// or a quiet account still keeps the schedule.
 func (s *Sender) work(ctx context.Context, a *account) {
 	defer s.wg.Done()
 	s.m.workers.Inc()
@@ -592,9 +594,12 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			// read, the account, MarkSending's commit) runs before the
 			// turn, and the transport is called at the turn itself.
 			wakeAt := turn.Add(-s.lead())
-			if !resumedFor.IsZero() {
-				// The wake-up this worker was parked for stands: the
-				// storage work it allowed for starts now.
+			if !resumedFor.IsZero() && turn.Sub(resumedFor) <= maxLead {
+				// The wake-up this worker was parked for stands (lead may
+				// have shrunk since): the storage work it allowed for
+				// starts now. Not when the turn moved later meanwhile (the
+				// restart herd's spread): the message would sit in
+				// sending for longer than any lead.
 				wakeAt = minTime(wakeAt, resumedFor)
 			}
 			if d := wakeAt.Sub(now); d > 0 {
@@ -794,7 +799,7 @@ func (w *prepWindow) max(now time.Time) time.Duration {
 	return max(w.cur, w.prev)
 }
 
-// maxTime returns the later of a and b.
+// minTime returns the earlier of a and b.
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return a
@@ -802,6 +807,7 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
+// maxTime returns the later of a and b.
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
