@@ -78,7 +78,7 @@ func WithTestDelay(d time.Duration, after bool) Option {
 // file_type. FileBytes and FileSHA256 describe the downloaded attachment
 // (0 and "" without one), so a test can prove which bytes would be sent.
 type Line struct {
-	At         time.Time `json:"at"` // RFC 3339 with nanoseconds, UTC
+	At         time.Time `json:"at"` // when the sender handed the message over (Send was called); RFC 3339 with nanoseconds, UTC
 	Account    string    `json:"account"`
 	To         string    `json:"to"`
 	MessageID  string    `json:"message_id"`
@@ -178,6 +178,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // write appends m's line and returns once an fsync covers it.
 func (t *Transport) write(acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (string, error) {
+	// The line's time is when the sender handed the message over, not when
+	// this send got the outbox lock: at thousands of sends a second the
+	// lock's queue would add its wait to the gaps a reader of the outbox
+	// measures. Lines of different accounts may therefore be a little out
+	// of time order; one account's are not (its sends follow each other).
+	at := t.now().UTC()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.f == nil {
@@ -188,7 +194,7 @@ func (t *Transport) write(acct *wagate.Account, m *wagate.Message, file *wagate.
 		return "", fmt.Errorf("dryrun: an earlier fsync of the outbox failed (%v); fix the disk and restart wagate", t.syncErr)
 	}
 	line := Line{
-		At:        t.now().UTC(),
+		At:        at,
 		Account:   acct.Phone,
 		To:        m.JID,
 		MessageID: m.ID,
