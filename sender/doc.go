@@ -9,7 +9,7 @@
 //   - it waits its turn: the gap drawn after the account's previous send
 //     start, uniform in [Interval-Jitter, Interval+Jitter], must have passed
 //     (the first send of an account, or the first after a pause longer than
-//     a gap, goes at once; after a restart beyond the first 1,000 accounts
+//     a gap, goes at once; after a restart beyond the first 100 accounts
 //     the first sends are spread over one interval at most). The gap runs
 //     between two calls of Transport.Send, or from the moment a transport
 //     reports handing the message over (Posting) when that is later, as

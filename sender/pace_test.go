@@ -192,14 +192,14 @@ func TestHerdDelay(t *testing.T) {
 		interval time.Duration
 		want     time.Duration
 	}{
-		{"a small herd goes at once", 999, 1000, 2 * s, 0},
+		{"a small herd goes at once", herdBurst - 1, herdBurst, 2 * s, 0},
 		{"the burst of a big herd goes at once", herdBurst - 1, 10000, 2 * s, 0},
 		{"the first after the burst goes at once too", herdBurst, 10000, 2 * s, 0},
-		// 9,000 past the burst at 5,000/s: 1.8 s, under the interval.
-		{"the last of 10,000 at the herd rate", 9999, 10000, 2 * s, 1800 * time.Millisecond * 8999 / 9000},
+		// 9,900 past the burst at 5,000/s: 1.98 s, under the interval.
+		{"the last of 10,000 at the herd rate", 9999, 10000, 2 * s, 1980 * time.Millisecond * 9899 / 9900},
 		{"halfway at the herd rate", herdBurst + 4500, 10000, 2 * s, 900 * time.Millisecond},
-		// 99,000 past the burst would take 19.8 s: squeezed into the interval.
-		{"never beyond one interval", 99999, 100000, 2 * s, 2 * s * 98999 / 99000},
+		// 99,900 past the burst would take 19.98 s: squeezed into the interval.
+		{"never beyond one interval", 99999, 100000, 2 * s, 2 * s * 99899 / 99900},
 		{"no pacing, no spread", 5000, 10000, 0, 0},
 	}
 	for _, tt := range tests {

@@ -57,8 +57,12 @@ const (
 	// its transport is called, on top of the send itself.
 	maxLead = 250 * time.Millisecond
 	// herdBurst accounts resumed at Run send at once; the others are spread
-	// at herdRate a second, over one Interval at most (see herdDelay).
-	herdBurst = 1000
+	// at herdRate a second, over one Interval at most (see herdDelay). The
+	// burst is small because accounts that send together stay together
+	// when the jitter is small: with a burst of 1,000 and no jitter, 1,000
+	// sends fell due at the same instant every interval, and their tail
+	// came up to 80 ms late.
+	herdBurst = 100
 	herdRate  = 5000
 )
 
@@ -694,13 +698,12 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		// The start of this send, the instant the transport is called: the
 		// turn, or later when the storage work or the file took longer. It
 		// becomes the account's lastStart only if the send really goes out.
-		start := time.Now()
-		prevStart, prevGap := s.begin(a, start, waited)
-		waited = false
 		var att *wagate.Attachment
 		if file != nil {
 			att = file.att
 		}
+		start, prevStart, prevGap := s.begin(a, waited)
+		waited = false
 		deferred, posted := s.send(ctx, log, tr, acct, m, att)
 		if deferred {
 			// Nothing went out: the account's other recipients keep the
@@ -717,8 +720,9 @@ func (s *Sender) work(ctx context.Context, a *account) {
 	}
 }
 
-// begin records a send start of the account and draws the gap the next one
-// waits. It returns the turn it replaced, for restoreTurn.
+// begin records a send start of the account, now, and draws the gap the
+// next one waits. It returns the start and the turn it replaced, for
+// restoreTurn.
 //
 // start is when the transport is called, after MarkSending has committed,
 // not when the storage work began: the gap a recipient sees runs between
@@ -727,8 +731,12 @@ func (s *Sender) work(ctx context.Context, a *account) {
 // or a slow send can make a gap longer than drawn but never shorter (the
 // floor interval−jitter holds). Storage latency is kept out of the gap by
 // starting the storage work lead before the turn instead (see lead).
-func (s *Sender) begin(a *account, start time.Time, waited bool) (prevStart time.Time, prevGap time.Duration) {
+func (s *Sender) begin(a *account, waited bool) (start, prevStart time.Time, prevGap time.Duration) {
 	s.mu.Lock()
+	// Read the clock once the lock is held: at thousands of sends a second
+	// the wait for s.mu would otherwise sit between the start the pace
+	// counts from and the transport call a recipient sees.
+	start = time.Now()
 	prevStart, prevGap = a.lastStart, a.gap
 	gap := drawGap(s.rnd, s.cfg.Interval, s.cfg.Jitter)
 	a.lastStart, a.gap = start, gap
@@ -738,7 +746,7 @@ func (s *Sender) begin(a *account, start time.Time, waited bool) (prevStart time
 		s.m.gapActual.Observe(start.Sub(prevStart).Seconds())
 		s.m.gapError.Observe(start.Sub(prevStart.Add(prevGap)).Seconds())
 	}
-	return prevStart, prevGap
+	return start, prevStart, prevGap
 }
 
 // lead is how long before its turn a paced send starts its storage work

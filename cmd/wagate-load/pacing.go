@@ -333,7 +333,7 @@ func (p *pacingRun) run(ctx context.Context) (complete bool, err error) {
 	r.printf("Setup: %s workspaces and %s accounts over the admin API in %s; %s messages accepted over %d connections in %s (%.0f/s).\n\n",
 		thousands(int64((n+p.perWS-1)/p.perWS)), thousands(int64(n)), createTime.Round(time.Millisecond),
 		thousands(int64(len(reqs))), p.conns, queueTime.Round(time.Millisecond), float64(len(reqs))/queueTime.Seconds())
-	r.printf("Measured wagate: %s sends of %s accounts read from the outbox; %s paced gaps. First send of each account after /readyz: p50 %s ms, p99 %s ms, max %s ms (the restart herd: every account is due at once; since the herd spread, the sender sends the first 1,000 at once and spreads the others over at most one interval).\n\n",
+	r.printf("Measured wagate: %s sends of %s accounts read from the outbox; %s paced gaps. First send of each account after /readyz: p50 %s ms, p99 %s ms, max %s ms (the restart herd: every account is due at once; since the herd spread, the sender sends the first 100 at once and spreads the others at 5,000 a second, over at most one interval).\n\n",
 		thousands(int64(len(lines))), thousands(int64(len(byAccount))), thousands(int64(len(gaps))),
 		ms(percentile(first, 0.5)), ms(percentile(first, 0.99)), ms(percentile(first, 1)))
 
