@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/wagate/wagate/sender"
 )
@@ -82,5 +83,59 @@ func TestFailedFsyncIsSticky(t *testing.T) {
 	}
 	if n := len(readLines(t, path)); n != 1 {
 		t.Errorf("%d lines, want 1: nothing is written after a failed fsync", n)
+	}
+}
+
+// A line is dated when Send was called, not when it got the outbox lock:
+// a send that waits behind others for the lock still shows the time the
+// sender handed it over, so the gaps read from the outbox are the sender's.
+func TestLineTimeIsTheCallNotTheLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	tr := open(t, path)
+	called := time.Date(2026, 11, 22, 2, 0, 0, 0, time.UTC)
+	var (
+		clockMu sync.Mutex
+		clock   = called
+		read    = make(chan struct{})
+		once    sync.Once
+	)
+	tr.now = func() time.Time {
+		clockMu.Lock()
+		defer clockMu.Unlock()
+		once.Do(func() { close(read) })
+		return clock
+	}
+	tr.mu.Lock() // another send holds the outbox
+	done := make(chan error, 1)
+	go func() {
+		_, err := tr.Send(context.Background(), acct, message(1), nil)
+		done <- err
+	}()
+	// The send reads the clock before it waits for the lock. (A guard, not
+	// a timing: a send that read it only under the lock would wait for us
+	// forever.)
+	select {
+	case <-read:
+	case <-time.After(10 * time.Second):
+		tr.mu.Unlock()
+		t.Fatal("Send did not read the clock before taking the outbox lock")
+	}
+	clockMu.Lock()
+	clock = called.Add(40 * time.Millisecond)
+	clockMu.Unlock()
+	tr.mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, path)
+	if len(lines) != 1 {
+		t.Fatalf("%d lines, want 1", len(lines))
+	}
+	at, err := time.Parse(time.RFC3339Nano, lines[0]["at"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !at.Equal(called) {
+		t.Errorf("line dated %v after the call, want the call itself (the 40 ms waited for the lock are not the send's)", at.Sub(called))
 	}
 }
