@@ -9,11 +9,13 @@ import (
 // sinkPhone keeps the compiler from optimizing the parsed value away.
 var sinkPhone string
 
-// BenchmarkNormalizePhone measures the numbering-plan check every inbound
-// request with "phone" or "whatsapp_account_phone" pays (libphonenumber
-// metadata, no default region). The inputs cover the formats SPEC §1
-// accepts and the rejection path, whose cost matters under a flood of bad
-// requests.
+// BenchmarkNormalizePhone measures the phone check every inbound request
+// with "phone" or "whatsapp_account_phone" pays. Each case repeats one
+// number, so after the first call this is the cached answer (phone_cache.go)
+// that a CRM's recurring numbers get; BenchmarkNormalizePhoneUncached
+// measures the libphonenumber parse behind it. The inputs cover the formats
+// SPEC §1 accepts and the rejection path, whose cost matters under a flood
+// of bad requests.
 func BenchmarkNormalizePhone(b *testing.B) {
 	cases := []struct {
 		name  string
