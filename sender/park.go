@@ -102,8 +102,9 @@ func (s *Sender) stopParkedLocked() []*account {
 }
 
 // dropParkedFiles drops the downloads of the accounts stopParkedLocked
-// stopped (a worker drops its own when it returns; a parked account has
-// none). No worker owns them any more, so their file maps are free to
+// stopped: a worker drops its account's downloads when it returns, but a
+// parked account kept them for the worker to come, which now never comes.
+// No worker owns these accounts any more, so their file maps are free to
 // touch outside s.mu.
 func (s *Sender) dropParkedFiles(stopped []*account) {
 	for _, a := range stopped {

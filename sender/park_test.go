@@ -190,3 +190,35 @@ func TestAResumedWorkerWaitsForATurnThatMoved(t *testing.T) {
 		}
 	})
 }
+
+// A parked account keeps the downloads of its next files for the worker to
+// come; when the sender stops instead, they are dropped and their bytes
+// given back to the budget.
+func TestStopFreesAParkedAccountsFiles(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newFakeQueue()
+		ref := q.addAccount("ws1", "+15105566777", "", true)
+		q.addFile(ref, "first", "https://files.example/1.png")
+		q.addFile(ref, "second", "https://files.example/2.png")
+		tr := &fakeTransport{called: make(chan string, 2)}
+		f := &fakeFetcher{size: 1000}
+		s := newFileSender(t, q, tr, f, nil)
+		stop := startRun(t, s)
+		waitCalled(t, tr.called, 1)
+		synctest.Wait() // parked until the second's turn, its file fetched ahead
+
+		s.mu.Lock()
+		parkedNow := s.accounts[ref] != nil && s.accounts[ref].parked != nil
+		s.mu.Unlock()
+		if !parkedNow {
+			t.Fatal("the account is not parked while it waits for its turn")
+		}
+		if held := value(t, s.m.fileBytes); held != 1000 {
+			t.Fatalf("file_bytes_held = %v while parked, want the 1000 bytes of the next file", held)
+		}
+		stop()
+		if held := value(t, s.m.fileBytes); held != 0 {
+			t.Errorf("file_bytes_held = %v after stop, want 0: the parked account's download was not dropped", held)
+		}
+	})
+}

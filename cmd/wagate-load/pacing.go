@@ -378,7 +378,7 @@ func (p *pacingRun) run(ctx context.Context) (complete bool, err error) {
 	r.table([]string{"gaps", "count", "gap min ms", "gap p50 ms", "gap max ms", "error p50 ms", "error p99 ms", "error max ms", "error ≤ 50 ms"}, rows)
 	p99 := percentile(all, 0.99)
 	goalMet := p99 <= 50*time.Millisecond
-	r.printf("- Error = %s, from the outbox's \"at\" (taken inside the dryrun transport, after MarkSending's commit and the wait for the outbox lock).\n", what)
+	r.printf("- Error = %s, from the outbox's \"at\" (taken inside the dryrun transport, after MarkSending's commit and before the wait for the outbox lock).\n", what)
 	r.printf("- Goal: p99 of the error ≤ 50 ms: p99 %s ms: %s\n", ms(p99), verdict(goalMet))
 	r.printf("- The sender's own view, from wagate_sender_gap_error_seconds (start − (previous start + drawn gap), exact with jitter too, bucket bounds): %s\n", gapErrorSummary(metrics))
 	r.printf("- The sender's own histograms from /metrics: the pacing error per send, the gaps as the sender sees them (between two calls of the transport, after MarkSending's commit; buckets of an eighth of the jitter window, 100 ms without jitter), and the transport's Send time (for dryrun: the wait for the outbox lock, the write and the group fsync that covers it):\n\n```\n%s```\n\n", senderHistograms(metrics))

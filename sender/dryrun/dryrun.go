@@ -78,7 +78,7 @@ func WithTestDelay(d time.Duration, after bool) Option {
 // file_type. FileBytes and FileSHA256 describe the downloaded attachment
 // (0 and "" without one), so a test can prove which bytes would be sent.
 type Line struct {
-	At         time.Time `json:"at"` // when the sender handed the message over (Send was called); RFC 3339 with nanoseconds, UTC
+	At         time.Time `json:"at"` // when the send began writing its line, before any wait for the outbox lock; RFC 3339 with nanoseconds, UTC
 	Account    string    `json:"account"`
 	To         string    `json:"to"`
 	MessageID  string    `json:"message_id"`
