@@ -27,6 +27,7 @@ var usage = `wagate — inbound WhatsApp-send webhook gateway
 Usage:
   wagate serve [flags]        run the gateway (wagate serve -h lists the flags)
   wagate check --data DIR     audit a stopped store; exits 1 when something is off
+  wagate version              the version, commit and Go version of this binary
   wagate help                 this text
 
 Every serve flag can also be set as WAGATE_<FLAG>, e.g. WAGATE_SEND_INTERVAL=2s.
@@ -54,6 +55,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return runCheck(args[1:], stdout, stderr, getenv)
 	case "workspace", "credits", "webhook", "attempts", "account", "chat", "token":
 		return runCLI(args, stdout, stderr, getenv)
+	case "version", "--version", "-version":
+		return runVersion(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
