@@ -17,8 +17,22 @@ build:
 
 ## test: vet, then every test with the race detector (installs Chromium first when missing: the web console's browser tests drive it)
 test: test-deps
+	@$(CLOUDAPI_SPEC_NOTE)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
+
+# Meta's OpenAPI description for the Cloud API contract tests: the file
+# WAGATE_CLOUDAPI_SPEC names (they fail when it is missing), else the shared
+# folder's beside this repository (graphfake.DefaultSpecPath); with neither
+# they skip, and go test shows skips only with -v, so make test says so.
+CLOUDAPI_SPEC_DEFAULT := ../shared/cloudapi/business-messaging-api_v23.0.yaml
+CLOUDAPI_SPEC_NOTE = if [ -n "$$WAGATE_CLOUDAPI_SPEC" ]; then \
+		echo "Cloud API contract tests: against $$WAGATE_CLOUDAPI_SPEC (WAGATE_CLOUDAPI_SPEC)"; \
+	elif [ -f $(CLOUDAPI_SPEC_DEFAULT) ]; then \
+		echo "Cloud API contract tests: against $(CLOUDAPI_SPEC_DEFAULT)"; \
+	else \
+		echo "Cloud API contract tests: SKIPPED, $(CLOUDAPI_SPEC_DEFAULT) is missing; set WAGATE_CLOUDAPI_SPEC to Meta's OpenAPI yaml to run them"; \
+	fi
 
 ## test-deps: install Chromium for the browser tests of the web console (Debian/Ubuntu apt-get; sudo when not root)
 test-deps:

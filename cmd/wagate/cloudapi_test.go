@@ -14,7 +14,7 @@ import (
 
 // TestCloudAPIEndToEnd sends through a cloudapi account whose base_url is a
 // local fake of the Graph API (checking each body against Meta's schema
-// when WAGATE_CLOUDAPI_SPEC is set), then feeds a signed status callback to
+// when graphfake.SpecFromEnv finds it), then feeds a signed status callback to
 // /webhooks/cloudapi and reads the delivery on the message.
 func TestCloudAPIEndToEnd(t *testing.T) {
 	fake := graphfake.Start(t, graphfake.Options{})

@@ -12,11 +12,13 @@ import (
 
 // TestContractWithMetaOpenAPI checks every kind of request the transport
 // makes against Meta's published OpenAPI description of the Cloud API, and
-// the fake's answers against the documented response schemas. It needs
-// WAGATE_CLOUDAPI_SPEC (.ci/run sets it): unset, it skips, saying so; set to
-// a missing file, it fails. (The other tests through the fake validate too
-// when the variable is set; this one makes sure they did, and that the
-// validation can fail.)
+// the fake's answers against the documented response schemas. It reads the
+// description WAGATE_CLOUDAPI_SPEC names (.ci/run sets it), else
+// ../shared/cloudapi/business-messaging-api_v23.0.yaml from the module root;
+// with neither it skips, saying so (and `make test` prints a line); with the
+// variable naming a missing file it fails. (The other tests through the fake
+// validate too when the description is found; this one makes sure they did,
+// and that the validation can fail.)
 func TestContractWithMetaOpenAPI(t *testing.T) {
 	spec := graphfake.RequireSpec(t)
 

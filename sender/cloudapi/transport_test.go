@@ -70,7 +70,7 @@ type env struct {
 }
 
 // newEnv starts a fake (validating sends against Meta's schema when
-// WAGATE_CLOUDAPI_SPEC is set) and a transport for it. cfg's zero fields
+// graphfake.SpecFromEnv finds it) and a transport for it. cfg's zero fields
 // get test values: no per-recipient spacing unless asked for, the fake
 // clock, observed logs. At the end it checks that no log line holds the
 // token.

@@ -12,8 +12,8 @@
 // It holds the requests to Meta's rules, independently of the transport's
 // own tables, so that a test through it catches a transport that breaks
 // them: each send body is validated against the OpenAPI Message schema of
-// Meta's published description (when WAGATE_CLOUDAPI_SPEC names it, see
-// SpecEnv), and against what the schema cannot say (the media id was
+// Meta's published description (the one WAGATE_CLOUDAPI_SPEC names, else
+// ../shared's when it is there: see SpecFromEnv), and against what the schema cannot say (the media id was
 // uploaded, its type fits the message type, caption length and placement).
 // Uploads must carry messaging_product=whatsapp, a type, and a file part
 // whose Content-Type is the real type Meta accepts, never
@@ -61,8 +61,8 @@ type Options struct {
 	// PhoneNumberID is the only phone number id the fake knows. "" means
 	// DefaultPhoneNumberID.
 	PhoneNumberID string
-	// Spec validates the send bodies. nil means the one SpecEnv names, when
-	// it is set (a set variable naming a missing file fails the test).
+	// Spec validates the send bodies. nil means the one SpecFromEnv finds,
+	// if any (a set SpecEnv naming a missing file fails the test).
 	Spec *Spec
 	// NoSpec turns the schema validation off even when SpecEnv is set, for
 	// tests of the fake's other rules.
@@ -177,8 +177,8 @@ type Failure struct {
 }
 
 // Start runs a fake for the test and closes it at the test's end. The
-// send bodies are validated against opts.Spec, or the description SpecEnv
-// names; when SpecEnv is set but unusable the test fails.
+// send bodies are validated against opts.Spec, or the description
+// SpecFromEnv finds; when SpecEnv is set but unusable the test fails.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	s := &Server{

@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/textproto"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,10 +56,6 @@ func TestLoadSpecOpensAllOfBranches(t *testing.T) {
 }
 
 func TestSpecFromEnv(t *testing.T) {
-	t.Setenv(SpecEnv, "")
-	if s, err := SpecFromEnv(); s != nil || err != nil {
-		t.Errorf("unset: %v, %v", s, err)
-	}
 	t.Setenv(SpecEnv, filepath.Join(t.TempDir(), "missing.yaml"))
 	if _, err := SpecFromEnv(); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
 		t.Errorf("missing file: %v", err)
@@ -72,6 +69,47 @@ func TestSpecFromEnv(t *testing.T) {
 	t.Setenv(SpecEnv, "sender/cloudapi/graphfake/"+miniSpec)
 	if s, err := SpecFromEnv(); err != nil || s == nil {
 		t.Errorf("path from the module root: %v", err)
+	}
+}
+
+// TestSpecPathDefault: with SpecEnv unset, the description is found in the
+// shared folder beside the module root, from any package below the root;
+// without that file there is none (and no error); with SpecEnv set, the
+// default is never a fallback for a missing file.
+func TestSpecPathDefault(t *testing.T) {
+	top := t.TempDir()
+	root := filepath.Join(top, "wagate")
+	pkg := filepath.Join(root, "sender", "cloudapi")
+	if err := os.MkdirAll(pkg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("module example.com/m\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := specPath("", pkg); p != "" || err != nil {
+		t.Errorf("no shared folder: specPath = %q, %v; want none and no error", p, err)
+	}
+	if p, err := specPath("", top); p != "" || err != nil {
+		t.Errorf("outside any module: specPath = %q, %v; want none and no error", p, err)
+	}
+
+	shared := filepath.Join(top, "shared", "cloudapi", "business-messaging-api_v23.0.yaml")
+	if err := os.MkdirAll(filepath.Dir(shared), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shared, []byte("openapi: 3.1.0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, wd := range []string{root, pkg} {
+		if p, err := specPath("", wd); err != nil || p != shared {
+			t.Errorf("from %s: specPath = %q, %v; want %s", wd, p, err, shared)
+		}
+	}
+	if p, err := specPath("missing.yaml", pkg); err == nil || !strings.Contains(err.Error(), SpecEnv+"=missing.yaml") {
+		t.Errorf("variable naming a missing file: specPath = %q, %v; want an error naming %s", p, err, SpecEnv)
+	}
+	if p, err := specPath(filepath.Join(top, "missing.yaml"), pkg); err == nil || !strings.Contains(err.Error(), "missing.yaml") {
+		t.Errorf("variable naming a missing absolute file: specPath = %q, %v; want an error", p, err)
 	}
 }
 

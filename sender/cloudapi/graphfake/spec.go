@@ -20,6 +20,12 @@ import (
 // is read from the working directory, else from the module root.
 const SpecEnv = "WAGATE_CLOUDAPI_SPEC"
 
+// DefaultSpecPath is where the description is looked for, relative to the
+// module root, when SpecEnv is unset: the project's shared folder beside the
+// repository. So a plain `make test` in a checkout with ../shared runs the
+// contract tests without anyone knowing the variable.
+const DefaultSpecPath = "../shared/cloudapi/business-messaging-api_v23.0.yaml"
+
 // specURL is the name the OpenAPI document is known by inside the schema
 // compiler; $refs like "#/components/schemas/MediaObject" resolve in it.
 const specURL = "urn:wagate:cloudapi-openapi.json"
@@ -145,25 +151,47 @@ func (s *Spec) Validate(name string, body []byte) error {
 	return nil
 }
 
-// SpecFromEnv loads the description named by SpecEnv. It returns (nil, nil)
-// when the variable is unset, and an error when it is set but the file
-// cannot be read: CI sets it, so a missing file must fail, never skip.
+// SpecFromEnv loads the description named by SpecEnv or, when the variable
+// is unset, the one at DefaultSpecPath. It returns (nil, nil) when the
+// variable is unset and there is no file at the default path, and an error
+// when the variable is set but the file cannot be read: CI sets it, so a
+// missing file must fail, never skip.
 func SpecFromEnv() (*Spec, error) {
-	p := os.Getenv(SpecEnv)
-	if p == "" {
-		return nil, nil
-	}
-	path, err := resolveSpecPath(p)
+	wd, err := os.Getwd()
 	if err != nil {
+		return nil, err
+	}
+	path, err := specPath(os.Getenv(SpecEnv), wd)
+	if err != nil || path == "" {
 		return nil, err
 	}
 	return LoadSpec(path)
 }
 
-// RequireSpec returns the description named by SpecEnv for a contract test.
-// When the variable is unset the test is skipped with a message saying how
-// to run it (the one skip shared/cloudapi/README.md asks for); when it is set
-// but the file is missing or unreadable the test fails.
+// specPath is the description's file: env (SpecEnv's value) resolved from
+// wd; or, when env is "", DefaultSpecPath under the module root above wd if
+// a file is there; else "".
+func specPath(env, wd string) (string, error) {
+	if env != "" {
+		return resolveSpecPath(env, wd)
+	}
+	root, ok := moduleRoot(wd)
+	if !ok {
+		return "", nil
+	}
+	p := filepath.Join(root, DefaultSpecPath)
+	if _, err := os.Stat(p); err != nil {
+		return "", nil
+	}
+	return p, nil
+}
+
+// RequireSpec returns the description for a contract test: the one SpecEnv
+// names, else the one at DefaultSpecPath. When neither is there the test is
+// skipped with a message saying how to run it (the one skip
+// shared/cloudapi/README.md asks for; `make test` prints a line saying so,
+// since go test shows skips only with -v); when the variable is set but the
+// file is missing or unreadable the test fails. The test log names the file.
 func RequireSpec(t testing.TB) *Spec {
 	t.Helper()
 	s, err := SpecFromEnv()
@@ -171,36 +199,45 @@ func RequireSpec(t testing.TB) *Spec {
 		t.Fatalf("%s is set but unusable: %v", SpecEnv, err)
 	}
 	if s == nil {
-		t.Skipf("%s is unset: the Cloud API contract test needs Meta's OpenAPI description; run with %s=../shared/cloudapi/business-messaging-api_v23.0.yaml (.ci/run sets it)", SpecEnv, SpecEnv)
+		t.Skipf("%s is unset and %s (from the module root) is missing: the Cloud API contract test needs Meta's OpenAPI description; put the shared folder beside the repository or set %s to the yaml's path", SpecEnv, DefaultSpecPath, SpecEnv)
 	}
+	t.Logf("checking against Meta's OpenAPI description %s", s.Path)
 	return s
 }
 
-// resolveSpecPath finds p as given (absolute, or relative to the working
-// directory), else relative to the module root, since `go test` runs each
-// package in its own directory while .ci/run's path is relative to the root.
-func resolveSpecPath(p string) (string, error) {
-	if _, err := os.Stat(p); err == nil || filepath.IsAbs(p) {
-		if err != nil {
+// resolveSpecPath finds p as given (absolute, or relative to wd), else
+// relative to the module root above wd, since `go test` runs each package
+// in its own directory while .ci/run's path is relative to the root.
+func resolveSpecPath(p, wd string) (string, error) {
+	if filepath.IsAbs(p) {
+		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("graphfake: %s=%s: %w", SpecEnv, p, err)
 		}
 		return p, nil
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
+	if _, err := os.Stat(filepath.Join(wd, p)); err == nil {
+		return filepath.Join(wd, p), nil
 	}
-	for dir := wd; ; {
+	root, ok := moduleRoot(wd)
+	if !ok {
+		return "", fmt.Errorf("graphfake: %s=%s: no such file in %s, and no module root above it", SpecEnv, p, wd)
+	}
+	q := filepath.Join(root, p)
+	if _, err := os.Stat(q); err != nil {
+		return "", fmt.Errorf("graphfake: %s=%s: found neither %s nor %s", SpecEnv, p, filepath.Join(wd, p), q)
+	}
+	return q, nil
+}
+
+// moduleRoot is the nearest folder at or above dir that holds a go.mod.
+func moduleRoot(dir string) (string, bool) {
+	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			q := filepath.Join(dir, p)
-			if _, err := os.Stat(q); err != nil {
-				return "", fmt.Errorf("graphfake: %s=%s: found neither %s nor %s", SpecEnv, p, filepath.Join(wd, p), q)
-			}
-			return q, nil
+			return dir, true
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("graphfake: %s=%s: no such file in %s, and no module root above it", SpecEnv, p, wd)
+			return "", false
 		}
 		dir = parent
 	}
