@@ -352,6 +352,17 @@ func validate(s *jsonschema.Schema, body []byte, where string) error {
 		return fmt.Errorf("%s: the body is not JSON: %w", where, err)
 	}
 	if err := s.Validate(inst); err != nil {
+		var ve *jsonschema.ValidationError
+		if errors.As(err, &ve) {
+			// The first line names the schema's URL inside the compiler,
+			// which says nothing to the reader; the lines below it say
+			// where in the body and what is wrong.
+			msg := ve.Error()
+			if _, rest, ok := strings.Cut(msg, "\n"); ok {
+				msg = rest
+			}
+			return fmt.Errorf("%s: the body does not match the OpenAPI document:\n%s", where, msg)
+		}
 		return fmt.Errorf("%s: the body does not match the OpenAPI document: %w", where, err)
 	}
 	return nil
