@@ -168,3 +168,36 @@ func TestOperationsListsTheDocument(t *testing.T) {
 		t.Errorf("Operations() = %v; want every operation, POST /inbound/{token} among them", ops)
 	}
 }
+
+// TestSendRequestSchema: SPEC §1's reference requests match the request
+// schema the document gives integrators, and its exact error bodies match
+// the envelope.
+func TestSendRequestSchema(t *testing.T) {
+	v := load(t)
+	for _, body := range []string{
+		`{"action":"send","whatsapp_account_phone":"+15105566777","phone":"+14155552671","text":"lorem ipsum"}`,
+		`{"action":"send","chat_id":"77234","text":"lorem ipsum","file_url":"https://example.com/logo.png","file_name":"logo.png"}`,
+		`{"action":"send","chat_id":77234,"text":""}`,
+	} {
+		if err := v.CheckSchema("SendRequest", []byte(body)); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+	for _, body := range []string{
+		`{"text":"no action"}`,
+		`{"action":"receive","phone":"+14155552671","text":"x"}`,
+		`{"action":"send","chat_id":true,"text":"x"}`,
+	} {
+		if err := v.CheckSchema("SendRequest", []byte(body)); err == nil {
+			t.Errorf("%s passed the request schema", body)
+		}
+	}
+	for _, body := range []string{
+		`{"status":404,"data":{},"message":"Webhook not found"}`,
+		`{"status":403,"data":{},"message":"Webhook is disabled"}`,
+	} {
+		if err := v.CheckSchema("Error", []byte(body)); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+}
