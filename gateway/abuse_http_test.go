@@ -26,6 +26,7 @@ func (e *env) from(addr, method, path, token, body string) *httptest.ResponseRec
 	}
 	rec := httptest.NewRecorder()
 	e.srv.Handler().ServeHTTP(rec, req)
+	checkOpenAPI(e.t, req, rec)
 	return rec
 }
 

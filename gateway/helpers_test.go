@@ -146,6 +146,7 @@ func (e *env) do(method, path, token, body string, headers ...string) *httptest.
 	}
 	rec := httptest.NewRecorder()
 	e.srv.Handler().ServeHTTP(rec, req)
+	checkOpenAPI(e.t, req, rec)
 	return rec
 }
 
@@ -164,6 +165,7 @@ func (e *env) sendChunked(token, body string) *httptest.ResponseRecorder {
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	e.srv.Handler().ServeHTTP(rec, req)
+	checkOpenAPI(e.t, req, rec)
 	return rec
 }
 

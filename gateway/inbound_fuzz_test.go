@@ -77,6 +77,7 @@ func FuzzInbound(f *testing.F) {
 		}
 		rec := httptest.NewRecorder()
 		e.srv.Handler().ServeHTTP(rec, req)
+		checkOpenAPI(t, req, rec)
 
 		switch rec.Code {
 		case http.StatusOK, http.StatusBadRequest, http.StatusPaymentRequired, http.StatusUnprocessableEntity:

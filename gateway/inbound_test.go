@@ -509,6 +509,7 @@ func TestInboundTooLargeIsNotReadWhole(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		e.srv.Handler().ServeHTTP(rec, req)
+		checkOpenAPI(t, req, rec)
 		wantError(t, rec, http.StatusRequestEntityTooLarge, wagate.ETOOLARGE)
 		limit := int64(gateway.InboundBodyLimit + 1)
 		if announced > 0 {

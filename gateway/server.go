@@ -246,6 +246,7 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, ws+"/messages/:id", s.getMessage, api...)
 	add(http.MethodGet, ws+"/messages", s.listMessages, api...)
 	add(http.MethodPost, ws+"/tokens", s.createToken, api...)
+	add(http.MethodGet, "/api/v1/openapi.json", s.openAPI)
 	return e
 }
 

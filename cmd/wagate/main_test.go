@@ -122,6 +122,7 @@ func call(t *testing.T, method, url, token string, body any) (int, map[string]an
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkOpenAPI(t, method, url, resp.StatusCode, resp.Header, raw)
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {

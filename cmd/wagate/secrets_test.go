@@ -133,6 +133,7 @@ func (s *scenario) do(what, method, target string, body []byte, headers ...strin
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	checkOpenAPI(s.t, method, target, resp.StatusCode, resp.Header, raw)
 	a := exchange{what: what, status: resp.StatusCode, header: resp.Header, body: string(raw)}
 	s.answers = append(s.answers, a)
 	return a

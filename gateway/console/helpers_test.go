@@ -24,6 +24,7 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/gateway"
 	"github.com/wagate/wagate/gateway/console"
+	"github.com/wagate/wagate/gateway/openapi/openapitest"
 	"github.com/wagate/wagate/store"
 )
 
@@ -159,8 +160,12 @@ func (e *env) send(token, body string) int {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	raw, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	openapitest.CheckAnswer(e.t, http.MethodPost, resp.Request.URL.String(), resp.StatusCode, resp.Header, raw)
 	return resp.StatusCode
 }
 
@@ -232,6 +237,7 @@ func (b *client) do(method, path string, form url.Values, h http.Header) answer 
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	openapitest.CheckAnswer(b.t, method, path, resp.StatusCode, resp.Header, raw)
 	p := answer{status: resp.StatusCode, header: resp.Header, body: string(raw)}
 	if m := csrfRe.FindStringSubmatch(p.body); m != nil {
 		b.csrf = m[1]
