@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway/api"
 )
 
 // Limits of the admin API.
@@ -102,11 +103,7 @@ func (s *Server) createWorkspace(c echo.Context) error {
 		return err
 	}
 	c.Set(ctxWorkspace, ws.ID)
-	out := struct {
-		workspaceJSON
-		OwnerToken string `json:"owner_token"`
-	}{s.renderWorkspace(ws), owner}
-	return c.JSON(http.StatusCreated, &out)
+	return c.JSON(http.StatusCreated, &api.WorkspaceCreated{Workspace: s.renderWorkspace(ws), OwnerToken: owner})
 }
 
 // GET /api/v1/workspaces (operator).
@@ -119,7 +116,7 @@ func (s *Server) listWorkspaces(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]workspaceJSON, 0, len(list))
+	out := make([]api.Workspace, 0, len(list))
 	for _, ws := range list {
 		// ListWorkspaces leaves Accounts out; the object lists them.
 		if ws.Accounts == nil {
@@ -129,7 +126,7 @@ func (s *Server) listWorkspaces(c echo.Context) error {
 		}
 		out = append(out, s.renderWorkspace(ws))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"workspaces": out})
+	return c.JSON(http.StatusOK, &api.WorkspaceList{Workspaces: out})
 }
 
 // GET /api/v1/workspaces/:ws (operator, owner, support).
@@ -231,7 +228,7 @@ func (s *Server) listAttempts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"attempts": renderAll(list, renderAttempt)})
+	return c.JSON(http.StatusOK, &api.AttemptList{Attempts: renderAll(list, renderAttempt)})
 }
 
 // GET /api/v1/workspaces/:ws/webhook/attempts/download?format=jsonl|csv
@@ -306,7 +303,7 @@ func (s *Server) listAccounts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"accounts": renderAll(list, renderAccount)})
+	return c.JSON(http.StatusOK, &api.AccountList{Accounts: renderAll(list, renderAccount)})
 }
 
 // accountRef reads the :phone path parameter; "+" may come percent-encoded
@@ -451,7 +448,7 @@ func (s *Server) listChats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"chats": renderAll(list, renderChat)})
+	return c.JSON(http.StatusOK, &api.ChatList{Chats: renderAll(list, renderChat)})
 }
 
 // GET /api/v1/workspaces/:ws/messages/:id (owner, support).
@@ -492,7 +489,7 @@ func (s *Server) listMessages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"messages": renderAll(list, renderMessage)})
+	return c.JSON(http.StatusOK, &api.MessageList{Messages: renderAll(list, renderMessage)})
 }
 
 // POST /api/v1/workspaces/:ws/tokens (owner).
@@ -519,7 +516,7 @@ func (s *Server) createToken(c echo.Context) error {
 	if err := s.svc.Tokens.CreateToken(c.Request().Context(), t); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, tokenJSON{Token: tok, Role: string(role), WorkspaceID: id})
+	return c.JSON(http.StatusCreated, &api.TokenCreated{Token: tok, Role: string(role), WorkspaceID: id})
 }
 
 // queryLimit reads ?limit=, between 1 and max, def when absent.
