@@ -91,10 +91,7 @@ func (s *Server) createWorkspace(c echo.Context) error {
 	if err := requireOperator(c); err != nil {
 		return err
 	}
-	var in struct {
-		Name    string `json:"name"`
-		Credits int64  `json:"credits"`
-	}
+	var in api.CreateWorkspace
 	if err := bindJSON(c, &in, "name", "credits"); err != nil {
 		return err
 	}
@@ -151,9 +148,7 @@ func (s *Server) addCredits(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Amount *int64 `json:"amount"`
-	}
+	var in api.AddCredits
 	if err := bindJSON(c, &in, "amount"); err != nil {
 		return err
 	}
@@ -181,9 +176,7 @@ func (s *Server) setWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Enabled *bool `json:"enabled"`
-	}
+	var in api.SetWebhook
 	if err := bindJSON(c, &in, "enabled"); err != nil {
 		return err
 	}
@@ -252,11 +245,7 @@ func (s *Server) createAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Phone     string            `json:"phone"`
-		Transport string            `json:"transport"`
-		Settings  map[string]string `json:"settings"`
-	}
+	var in api.CreateAccount
 	if err := bindJSON(c, &in, "phone", "transport", "settings"); err != nil {
 		return err
 	}
@@ -338,9 +327,7 @@ func (s *Server) setAccountActive(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Active *bool `json:"active"`
-	}
+	var in api.SetAccount
 	if err := bindJSON(c, &in, "active"); err != nil {
 		return err
 	}
@@ -379,12 +366,7 @@ func (s *Server) createChat(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		AccountPhone string `json:"account_phone"`
-		JID          string `json:"jid"`
-		Phone        string `json:"phone"`
-		Name         string `json:"name"`
-	}
+	var in api.CreateChat
 	if err := bindJSON(c, &in, "account_phone", "jid", "phone", "name"); err != nil {
 		return err
 	}
