@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway/api"
 )
 
 // Limits of the admin API.
@@ -90,10 +91,7 @@ func (s *Server) createWorkspace(c echo.Context) error {
 	if err := requireOperator(c); err != nil {
 		return err
 	}
-	var in struct {
-		Name    string `json:"name"`
-		Credits int64  `json:"credits"`
-	}
+	var in api.CreateWorkspace
 	if err := bindJSON(c, &in, "name", "credits"); err != nil {
 		return err
 	}
@@ -102,11 +100,7 @@ func (s *Server) createWorkspace(c echo.Context) error {
 		return err
 	}
 	c.Set(ctxWorkspace, ws.ID)
-	out := struct {
-		workspaceJSON
-		OwnerToken string `json:"owner_token"`
-	}{s.renderWorkspace(ws), owner}
-	return c.JSON(http.StatusCreated, &out)
+	return c.JSON(http.StatusCreated, &api.WorkspaceCreated{Workspace: s.renderWorkspace(ws), OwnerToken: owner})
 }
 
 // GET /api/v1/workspaces (operator).
@@ -119,7 +113,7 @@ func (s *Server) listWorkspaces(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]workspaceJSON, 0, len(list))
+	out := make([]api.Workspace, 0, len(list))
 	for _, ws := range list {
 		// ListWorkspaces leaves Accounts out; the object lists them.
 		if ws.Accounts == nil {
@@ -129,7 +123,7 @@ func (s *Server) listWorkspaces(c echo.Context) error {
 		}
 		out = append(out, s.renderWorkspace(ws))
 	}
-	return c.JSON(http.StatusOK, map[string]any{"workspaces": out})
+	return c.JSON(http.StatusOK, &api.WorkspaceList{Workspaces: out})
 }
 
 // GET /api/v1/workspaces/:ws (operator, owner, support).
@@ -154,9 +148,7 @@ func (s *Server) addCredits(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Amount *int64 `json:"amount"`
-	}
+	var in api.AddCredits
 	if err := bindJSON(c, &in, "amount"); err != nil {
 		return err
 	}
@@ -184,9 +176,7 @@ func (s *Server) setWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Enabled *bool `json:"enabled"`
-	}
+	var in api.SetWebhook
 	if err := bindJSON(c, &in, "enabled"); err != nil {
 		return err
 	}
@@ -231,7 +221,7 @@ func (s *Server) listAttempts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"attempts": renderAll(list, renderAttempt)})
+	return c.JSON(http.StatusOK, &api.AttemptList{Attempts: renderAll(list, renderAttempt)})
 }
 
 // GET /api/v1/workspaces/:ws/webhook/attempts/download?format=jsonl|csv
@@ -255,11 +245,7 @@ func (s *Server) createAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Phone     string            `json:"phone"`
-		Transport string            `json:"transport"`
-		Settings  map[string]string `json:"settings"`
-	}
+	var in api.CreateAccount
 	if err := bindJSON(c, &in, "phone", "transport", "settings"); err != nil {
 		return err
 	}
@@ -306,7 +292,7 @@ func (s *Server) listAccounts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"accounts": renderAll(list, renderAccount)})
+	return c.JSON(http.StatusOK, &api.AccountList{Accounts: renderAll(list, renderAccount)})
 }
 
 // accountRef reads the :phone path parameter; "+" may come percent-encoded
@@ -341,9 +327,7 @@ func (s *Server) setAccountActive(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		Active *bool `json:"active"`
-	}
+	var in api.SetAccount
 	if err := bindJSON(c, &in, "active"); err != nil {
 		return err
 	}
@@ -382,12 +366,7 @@ func (s *Server) createChat(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var in struct {
-		AccountPhone string `json:"account_phone"`
-		JID          string `json:"jid"`
-		Phone        string `json:"phone"`
-		Name         string `json:"name"`
-	}
+	var in api.CreateChat
 	if err := bindJSON(c, &in, "account_phone", "jid", "phone", "name"); err != nil {
 		return err
 	}
@@ -451,7 +430,7 @@ func (s *Server) listChats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"chats": renderAll(list, renderChat)})
+	return c.JSON(http.StatusOK, &api.ChatList{Chats: renderAll(list, renderChat)})
 }
 
 // GET /api/v1/workspaces/:ws/messages/:id (owner, support).
@@ -492,7 +471,7 @@ func (s *Server) listMessages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"messages": renderAll(list, renderMessage)})
+	return c.JSON(http.StatusOK, &api.MessageList{Messages: renderAll(list, renderMessage)})
 }
 
 // POST /api/v1/workspaces/:ws/tokens (owner).
@@ -519,7 +498,7 @@ func (s *Server) createToken(c echo.Context) error {
 	if err := s.svc.Tokens.CreateToken(c.Request().Context(), t); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, tokenJSON{Token: tok, Role: string(role), WorkspaceID: id})
+	return c.JSON(http.StatusCreated, &api.TokenCreated{Token: tok, Role: string(role), WorkspaceID: id})
 }
 
 // queryLimit reads ?limit=, between 1 and max, def when absent.

@@ -42,7 +42,7 @@ func (s *Server) DownloadAttempts(ctx context.Context, workspaceID, format strin
 		w := csv.NewWriter(&buf)
 		_ = w.Write(attemptFields) // writes to a bytes.Buffer cannot fail
 		for i := len(list) - 1; i >= 0; i-- {
-			_ = w.Write(renderAttempt(list[i]).csvRow())
+			_ = w.Write(csvRow(renderAttempt(list[i])))
 		}
 		w.Flush()
 	} else {

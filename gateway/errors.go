@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway/api"
 )
 
 // codeMethodNotAllowed is the machine code of a 405. It is not a domain
@@ -62,16 +63,6 @@ func codeForStatus(status int) string {
 		return wagate.EINTERNAL
 	}
 	return wagate.EINVALID
-}
-
-// envelope is the body of every error answer, on the inbound URL and the
-// admin API alike. SPEC §1 fixes status, data and message; error is the
-// machine code.
-type envelope struct {
-	Status  int      `json:"status"`
-	Data    struct{} `json:"data"`
-	Message string   `json:"message"`
-	Error   string   `json:"error"`
 }
 
 // classify turns any error a handler returns into (status, code, message).
@@ -128,7 +119,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Request().Method == http.MethodHead {
 		werr = c.NoContent(status)
 	} else {
-		werr = c.JSON(status, &envelope{Status: status, Message: message, Error: code})
+		werr = c.JSON(status, &api.ErrorEnvelope{Status: status, Message: message, Error: code})
 	}
 	if werr != nil {
 		s.log.Debug("writing error answer", zap.Error(werr))

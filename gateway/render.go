@@ -5,99 +5,15 @@ import (
 	"time"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway/api"
 )
 
-// The admin API's objects (SPEC §4 "Objects"). Conventions: snake_case
-// names; every listed field is always present; absent strings are "",
-// absent times null; times are UTC RFC 3339; chat ids are strings.
-
-type workspaceJSON struct {
-	ID        string        `json:"id"`
-	Name      string        `json:"name"`
-	Credits   int64         `json:"credits"`
-	Granted   int64         `json:"granted"`
-	Webhook   webhookJSON   `json:"webhook"`
-	Accounts  []accountJSON `json:"accounts"`
-	CreatedAt *time.Time    `json:"created_at"`
-}
-
-type webhookJSON struct {
-	URL       string     `json:"url"`
-	Enabled   bool       `json:"enabled"`
-	CreatedAt *time.Time `json:"created_at"`
-}
-
-// accountJSON never carries Settings: they may hold access tokens.
-type accountJSON struct {
-	Phone       string     `json:"phone"`
-	Transport   string     `json:"transport"`
-	Active      bool       `json:"active"`
-	ConnectedAt *time.Time `json:"connected_at"`
-}
-
-type chatJSON struct {
-	ID           string     `json:"id"`
-	AccountPhone string     `json:"account_phone"`
-	JID          string     `json:"jid"`
-	Name         string     `json:"name"`
-	Group        bool       `json:"group"`
-	CreatedAt    *time.Time `json:"created_at"`
-}
-
-type messageJSON struct {
-	ID           string     `json:"id"`
-	Status       string     `json:"status"`
-	AccountPhone string     `json:"account_phone"`
-	ChatID       string     `json:"chat_id"`
-	JID          string     `json:"jid"`
-	Text         string     `json:"text"`
-	FileURL      string     `json:"file_url"`
-	FileName     string     `json:"file_name"`
-	Credits      int64      `json:"credits"`
-	Error        string     `json:"error"`
-	Tries        []tryJSON  `json:"tries"`
-	CreatedAt    *time.Time `json:"created_at"`
-	SentAt       *time.Time `json:"sent_at"`
-	// NextTryAt is when a queued message's retry is due (null: none).
-	NextTryAt *time.Time `json:"next_try_at"`
-	// Delivery is the transport's last report after sending ("delivered",
-	// "read", …; "" when it reports nothing).
-	Delivery   string     `json:"delivery"`
-	DeliveryAt *time.Time `json:"delivery_at"`
-}
-
-type tryJSON struct {
-	At         *time.Time `json:"at"`
-	Result     string     `json:"result"`
-	Class      string     `json:"class"` // permanent, transient, rate_limited, interrupted, deferred; "" for a success
-	Error      string     `json:"error"`
-	ProviderID string     `json:"provider_id"`
-}
-
-// attemptJSON's field order is SPEC's; the CSV download uses the same
-// names and order (attemptFields).
-type attemptJSON struct {
-	At          *time.Time `json:"at"`
-	RequestID   string     `json:"request_id"`
-	RemoteAddr  string     `json:"remote_addr"`
-	ContentType string     `json:"content_type"`
-	Body        string     `json:"body"`
-	HTTPStatus  int        `json:"http_status"`
-	Message     string     `json:"message"`
-	MessageID   string     `json:"message_id"`
-	Credits     int64      `json:"credits"`
-	SendStatus  string     `json:"send_status"`
-	SendError   string     `json:"send_error"`
-}
+// The admin API's objects (SPEC §4 "Objects") are the types of package
+// api, which the typed client decodes too; this file fills them from the
+// domain types.
 
 // attemptFields are the attempt object's names in SPEC order: the CSV header.
 var attemptFields = []string{"at", "request_id", "remote_addr", "content_type", "body", "http_status", "message", "message_id", "credits", "send_status", "send_error"}
-
-type tokenJSON struct {
-	Token       string `json:"token"`
-	Role        string `json:"role"`
-	WorkspaceID string `json:"workspace_id"`
-}
 
 // timeJSON renders a zero time as null.
 func timeJSON(t time.Time) *time.Time {
@@ -108,16 +24,16 @@ func timeJSON(t time.Time) *time.Time {
 	return &u
 }
 
-func (s *Server) renderWebhook(w wagate.Webhook) webhookJSON {
-	return webhookJSON{URL: s.InboundURL(w.Token), Enabled: w.Enabled, CreatedAt: timeJSON(w.CreatedAt)}
+func (s *Server) renderWebhook(w wagate.Webhook) api.Webhook {
+	return api.Webhook{URL: s.InboundURL(w.Token), Enabled: w.Enabled, CreatedAt: timeJSON(w.CreatedAt)}
 }
 
-func (s *Server) renderWorkspace(ws *wagate.Workspace) workspaceJSON {
-	accounts := make([]accountJSON, 0, len(ws.Accounts))
+func (s *Server) renderWorkspace(ws *wagate.Workspace) api.Workspace {
+	accounts := make([]api.Account, 0, len(ws.Accounts))
 	for _, a := range ws.Accounts {
 		accounts = append(accounts, renderAccount(a))
 	}
-	return workspaceJSON{
+	return api.Workspace{
 		ID:        ws.ID,
 		Name:      ws.Name,
 		Credits:   ws.Credits,
@@ -128,12 +44,12 @@ func (s *Server) renderWorkspace(ws *wagate.Workspace) workspaceJSON {
 	}
 }
 
-func renderAccount(a *wagate.Account) accountJSON {
-	return accountJSON{Phone: a.Phone, Transport: a.Transport, Active: a.Active, ConnectedAt: timeJSON(a.ConnectedAt)}
+func renderAccount(a *wagate.Account) api.Account {
+	return api.Account{Phone: a.Phone, Transport: a.Transport, Active: a.Active, ConnectedAt: timeJSON(a.ConnectedAt)}
 }
 
-func renderChat(c *wagate.Chat) chatJSON {
-	return chatJSON{
+func renderChat(c *wagate.Chat) api.Chat {
+	return api.Chat{
 		ID:           chatIDString(c.ID),
 		AccountPhone: c.AccountPhone,
 		JID:          c.JID,
@@ -150,12 +66,12 @@ func chatIDString(id int64) string {
 	return strconv.FormatInt(id, 10)
 }
 
-func renderMessage(m *wagate.Message) messageJSON {
-	tries := make([]tryJSON, 0, len(m.Tries))
+func renderMessage(m *wagate.Message) api.Message {
+	tries := make([]api.Try, 0, len(m.Tries))
 	for _, t := range m.Tries {
-		tries = append(tries, tryJSON{At: timeJSON(t.At), Result: t.Result, Class: t.Class, Error: t.Error, ProviderID: t.ProviderID})
+		tries = append(tries, api.Try{At: timeJSON(t.At), Result: t.Result, Class: t.Class, Error: t.Error, ProviderID: t.ProviderID})
 	}
-	return messageJSON{
+	return api.Message{
 		ID:           m.ID,
 		Status:       string(m.Status),
 		AccountPhone: m.AccountPhone,
@@ -175,8 +91,8 @@ func renderMessage(m *wagate.Message) messageJSON {
 	}
 }
 
-func renderAttempt(a *wagate.Attempt) attemptJSON {
-	return attemptJSON{
+func renderAttempt(a *wagate.Attempt) api.Attempt {
+	return api.Attempt{
 		At:          timeJSON(a.At),
 		RequestID:   a.RequestID,
 		RemoteAddr:  a.RemoteAddr,
@@ -192,7 +108,7 @@ func renderAttempt(a *wagate.Attempt) attemptJSON {
 }
 
 // csvRow renders an attempt in attemptFields order.
-func (a attemptJSON) csvRow() []string {
+func csvRow(a api.Attempt) []string {
 	at := ""
 	if a.At != nil {
 		at = a.At.Format(time.RFC3339Nano)

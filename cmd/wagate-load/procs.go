@@ -17,6 +17,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wagate/wagate/gateway/api"
+	"github.com/wagate/wagate/gateway/client"
 )
 
 // errHelp is returned for -h: the flag package printed the flags already.
@@ -299,7 +302,9 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// admin talks to wagate's admin API.
+// admin talks to one wagate: its admin API through the typed client
+// (gateway/client), one client per token over one shared connection pool,
+// and /readyz and /metrics, which are no part of the admin API.
 type admin struct {
 	base   string // http://addr
 	client *http.Client
@@ -310,44 +315,9 @@ func newAdmin(addr string, conns int) *admin {
 	return &admin{base: "http://" + addr, client: &http.Client{Transport: tr, Timeout: 60 * time.Second}}
 }
 
-// call sends a JSON request and decodes the answer into out when the
-// status is want.
-func (a *admin) call(ctx context.Context, method, path, token string, in any, want int, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != want {
-		// The path may hold nothing secret here (no inbound token); the body is wagate's error.
-		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, bytes.TrimSpace(raw))
-	}
-	if out != nil {
-		return json.Unmarshal(raw, out)
-	}
-	return nil
+// as returns the admin API client that authenticates with token.
+func (a *admin) as(token string) *client.Client {
+	return client.New(a.base, token, client.WithHTTPClient(a.client))
 }
 
 // waitReady polls /readyz until it answers 200 and returns when it did.
@@ -380,35 +350,32 @@ type benchWorkspace struct {
 }
 
 func (a *admin) createWorkspace(ctx context.Context, operator, name string, credits int64) (*benchWorkspace, error) {
-	var out struct {
-		ID         string `json:"id"`
-		OwnerToken string `json:"owner_token"`
-		Webhook    struct {
-			URL string `json:"url"`
-		} `json:"webhook"`
+	ws, err := a.as(operator).CreateWorkspace(ctx, name, credits)
+	if err != nil {
+		return nil, fmt.Errorf("create workspace %s: %w", name, err)
 	}
-	if err := a.call(ctx, http.MethodPost, "/api/v1/workspaces", operator, map[string]any{"name": name, "credits": credits}, http.StatusCreated, &out); err != nil {
-		return nil, err
+	_, tok, ok := strings.Cut(ws.Webhook.URL, "/inbound/")
+	if !ok || ws.ID == "" || ws.OwnerToken == "" {
+		return nil, fmt.Errorf("create workspace: unexpected answer (id %q, webhook url without /inbound/)", ws.ID)
 	}
-	_, tok, ok := strings.Cut(out.Webhook.URL, "/inbound/")
-	if !ok || out.ID == "" || out.OwnerToken == "" {
-		return nil, fmt.Errorf("create workspace: unexpected answer (id %q, webhook url without /inbound/)", out.ID)
-	}
-	return &benchWorkspace{ID: out.ID, Owner: out.OwnerToken, Inbound: tok}, nil
+	return &benchWorkspace{ID: ws.ID, Owner: ws.OwnerToken, Inbound: tok}, nil
 }
 
 func (a *admin) createAccount(ctx context.Context, ws *benchWorkspace, phone string) error {
-	return a.call(ctx, http.MethodPost, "/api/v1/workspaces/"+ws.ID+"/accounts", ws.Owner,
-		map[string]any{"phone": phone, "transport": "dryrun"}, http.StatusCreated, nil)
+	_, err := a.as(ws.Owner).CreateAccount(ctx, ws.ID, api.CreateAccount{Phone: phone, Transport: "dryrun"})
+	if err != nil {
+		return fmt.Errorf("create account %s in %s: %w", phone, ws.ID, err)
+	}
+	return nil
 }
 
 // credits returns the workspace's balance.
 func (a *admin) credits(ctx context.Context, ws *benchWorkspace) (int64, error) {
-	var out struct {
-		Credits int64 `json:"credits"`
+	got, err := a.as(ws.Owner).Workspace(ctx, ws.ID)
+	if err != nil {
+		return 0, fmt.Errorf("read workspace %s: %w", ws.ID, err)
 	}
-	err := a.call(ctx, http.MethodGet, "/api/v1/workspaces/"+ws.ID, ws.Owner, nil, http.StatusOK, &out)
-	return out.Credits, err
+	return got.Credits, nil
 }
 
 // metrics returns /metrics as text.

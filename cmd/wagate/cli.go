@@ -3,7 +3,8 @@ package main
 // The admin commands (wagate workspace|credits|webhook|attempts|account|
 // chat|token …) talk to a running wagate over the admin API, never to the
 // store file, which the server holds locked. This file has what they share:
-// the command table, flag parsing, the HTTP client and the exit codes.
+// the command table, flag parsing, the exit codes and what they make of
+// the typed client's errors (gateway/client).
 
 import (
 	"bytes"
@@ -20,6 +21,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/wagate/wagate/gateway/client"
 )
 
 // Exit codes of the admin commands. Scripts branch on them, so each means
@@ -37,9 +40,6 @@ const (
 	// cliTimeout bounds one call; the admin API answers in milliseconds,
 	// so this only stops a stuck server from hanging a script.
 	cliTimeout = 60 * time.Second
-	// cliAnswerLimit bounds what is read of an answer (the largest is the
-	// attempts download: 100 attempts of at most 8 KiB of body each).
-	cliAnswerLimit = 32 << 20
 )
 
 // cliOpts are the flags every admin command has, and the workspace.
@@ -62,7 +62,7 @@ type cliCommand struct {
 	inWorkspace bool
 	// flags adds the command's own flags; nil for none.
 	flags func(fs *flag.FlagSet)
-	run   func(ctx context.Context, cl *client, args []string) error
+	run   func(ctx context.Context, cl *admin, args []string) error
 }
 
 // cliUsage lists the admin commands for the main usage text.
@@ -179,9 +179,9 @@ func runCLI(args []string, stdout, stderr io.Writer, getenv func(string) string)
 	if err == nil && cmd.inWorkspace && o.workspace == "" {
 		err = errors.New("which workspace? give --workspace ws_… or set WAGATE_WORKSPACE (wagate workspace list shows the ids)")
 	}
-	var cl *client
+	var cl *admin
 	if err == nil {
-		cl, err = newClient(o, stdout, stderr)
+		cl, err = newAdmin(o, stdout, stderr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %v\nUsage: %s (-h for help)\n", name, err, strings.TrimSpace(name+" "+cmd.args))
@@ -281,19 +281,18 @@ func ownFlags(fs *flag.FlagSet) string {
 	return strings.Join(lines, "\n")
 }
 
-// client calls the admin API of one server with one token.
-type client struct {
-	server         string
-	token          string
+// admin runs one admin command: the typed client of the admin API, the
+// workspace, and where the command writes.
+type admin struct {
+	api            *client.Client
 	data           string
 	json           bool
 	workspace      string
 	getenv         func(string) string
-	http           *http.Client
 	stdout, stderr io.Writer
 }
 
-func newClient(o *cliOpts, stdout, stderr io.Writer) (*client, error) {
+func newAdmin(o *cliOpts, stdout, stderr io.Writer) (*admin, error) {
 	server := strings.TrimRight(o.server, "/")
 	if !strings.HasPrefix(server, "http://") && !strings.HasPrefix(server, "https://") {
 		return nil, fmt.Errorf("--server %q: give wagate's address with http:// or https://, e.g. %s", o.server, DefaultServer)
@@ -310,109 +309,30 @@ func newClient(o *cliOpts, stdout, stderr io.Writer) (*client, error) {
 	if token == "" {
 		return nil, fmt.Errorf("no admin token: give --token TOKEN, set WAGATE_TOKEN, or --data DIR to use the operator token in DIR/%s", operatorTokenFile)
 	}
-	return &client{
-		server:    server,
-		token:     token,
+	return &admin{
+		api:       client.New(server, token, client.WithHTTPClient(&http.Client{Timeout: cliTimeout})),
 		data:      o.data,
 		json:      o.json,
 		workspace: o.workspace,
 		getenv:    o.getenv,
-		http:      &http.Client{Timeout: cliTimeout},
 		stdout:    stdout,
 		stderr:    stderr,
 	}, nil
 }
 
-// refusedError is an error answer of the server.
-type refusedError struct {
-	status    int
-	code      string // the envelope's machine code
-	message   string
-	requestID string
-	body      []byte
-}
-
-func (e *refusedError) Error() string { return e.message }
-
-// unreachableError is a call that got no HTTP answer.
-type unreachableError struct {
-	server string
-	err    error
-}
-
-func (e *unreachableError) Error() string { return e.err.Error() }
-
-// answer is a successful HTTP answer.
-type answer struct {
-	header http.Header
-	body   []byte
-}
-
-// call sends one admin request; in is marshalled as JSON when not nil. A
-// 4xx or 5xx answer is a *refusedError, no answer an *unreachableError.
-func (c *client) call(ctx context.Context, method, path string, in any) (*answer, error) {
-	var rd io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.server+path, rd)
+// printJSON writes v indented, for --json. The client decodes into the
+// same api types the server renders from, so this is the server's answer.
+func (c *admin) printJSON(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		// url.Error repeats the method and URL; the cause is what helps.
-		if cause := errors.Unwrap(err); cause != nil {
-			err = cause
-		}
-		return nil, &unreachableError{server: c.server, err: err}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, cliAnswerLimit))
-	if err != nil {
-		return nil, &unreachableError{server: c.server, err: fmt.Errorf("reading the answer: %w", err)}
-	}
-	if resp.StatusCode >= 400 {
-		e := &refusedError{status: resp.StatusCode, requestID: resp.Header.Get("X-Request-ID"), body: body}
-		var env struct {
-			Message string `json:"message"`
-			Error   string `json:"error"`
-		}
-		if json.Unmarshal(body, &env) == nil && env.Message != "" {
-			e.message, e.code = env.Message, env.Error
-		} else {
-			e.message = fmt.Sprintf("HTTP %d %s, and the answer is not wagate's JSON: is --server %s a wagate server?", resp.StatusCode, http.StatusText(resp.StatusCode), c.server)
-		}
-		return nil, e
-	}
-	return &answer{header: resp.Header, body: body}, nil
+	c.printRaw(b)
+	return nil
 }
 
-// getJSON calls and decodes the answer into out.
-func (c *client) getJSON(ctx context.Context, method, path string, in, out any) (*answer, error) {
-	a, err := c.call(ctx, method, path, in)
-	if err != nil {
-		return nil, err
-	}
-	if out != nil {
-		if err := json.Unmarshal(a.body, out); err != nil {
-			return nil, fmt.Errorf("the server's answer is not the JSON expected (%v); is --server %s a wagate server of this version?", err, c.server)
-		}
-	}
-	return a, nil
-}
-
-// printJSON writes a JSON answer indented, for --json.
-func (c *client) printJSON(raw []byte) {
+// printRaw writes JSON bytes indented (as they are, when they are not JSON).
+func (c *admin) printRaw(raw []byte) {
 	var buf bytes.Buffer
 	if json.Indent(&buf, raw, "", "  ") != nil {
 		buf.Reset()
@@ -422,16 +342,11 @@ func (c *client) printJSON(raw []byte) {
 	c.stdout.Write(buf.Bytes()) //nolint:errcheck // nothing to do about a closed stdout
 }
 
-// wsPath is the admin API path of the client's workspace plus rest.
-func (c *client) wsPath(rest string) string {
-	return "/api/v1/workspaces/" + pathEscape(c.workspace) + rest
-}
-
 // report prints what went wrong, with what to do about it, and returns the
 // exit code.
-func (c *client) report(name string, err error) int {
-	var refused *refusedError
-	var unreachable *unreachableError
+func (c *admin) report(name string, err error) int {
+	var refused *client.Error
+	var unreachable *client.ConnError
 	var usage *usageError
 	switch {
 	case err == nil:
@@ -440,16 +355,16 @@ func (c *client) report(name string, err error) int {
 		fmt.Fprintf(c.stderr, "%s: %s\n", name, usage.msg)
 		return exitUsage
 	case errors.As(err, &refused):
-		if c.json && len(refused.body) > 0 {
-			c.printJSON(refused.body)
+		if c.json && len(refused.Body) > 0 {
+			c.printRaw(refused.Body)
 		}
-		fmt.Fprintf(c.stderr, "%s: the server refused (HTTP %d): %s\n", name, refused.status, refused.message)
+		fmt.Fprintf(c.stderr, "%s: the server refused (HTTP %d): %s\n", name, refused.Status, refused.Message)
 		if hint := c.hint(refused); hint != "" {
 			fmt.Fprintf(c.stderr, "hint: %s\n", hint)
 		}
 		return exitRefused
 	case errors.As(err, &unreachable):
-		fmt.Fprintf(c.stderr, "%s: cannot reach wagate at %s: %v\n", name, unreachable.server, unreachable.err)
+		fmt.Fprintf(c.stderr, "%s: %v\n", name, unreachable)
 		fmt.Fprintf(c.stderr, "hint: is it running? Start it with `wagate serve` (or `make run`), or point --server / WAGATE_SERVER at it.\n")
 		return exitUnreachable
 	default:
@@ -459,24 +374,24 @@ func (c *client) report(name string, err error) int {
 }
 
 // hint says what to do about a refusal, beyond the server's message.
-func (c *client) hint(e *refusedError) string {
+func (c *admin) hint(e *client.Error) string {
 	switch {
-	case e.status == http.StatusUnauthorized:
+	case e.Status == http.StatusUnauthorized:
 		h := "check --token or WAGATE_TOKEN; the operator token is in the server's data folder (" + operatorTokenFile + "), workspace tokens are shown once, when made"
 		if c.data != "" {
 			h += "; the token read from " + filepath.Join(c.data, operatorTokenFile) + " is not this server's: is --server the wagate that uses that folder?"
 		}
 		return h
-	case e.status == http.StatusForbidden && e.code == "forbidden":
+	case e.Status == http.StatusForbidden && e.Code == "forbidden":
 		return "creating workspaces and adding credits need the operator token; changes inside a workspace need its owner token (support tokens only read)"
-	case e.status == http.StatusNotFound && strings.Contains(e.message, "workspace"):
+	case e.Status == http.StatusNotFound && strings.Contains(e.Message, "workspace"):
 		return "check --workspace; `wagate workspace list` (operator token) shows the ids"
-	case e.status == http.StatusNotFound && e.code == "not_found" && strings.HasPrefix(e.message, "no such endpoint"):
+	case e.Status == http.StatusNotFound && e.Code == "not_found" && strings.HasPrefix(e.Message, "no such endpoint"):
 		return "this server does not know the command's endpoint: is it an older wagate?"
-	case e.status == http.StatusServiceUnavailable:
+	case e.Status == http.StatusServiceUnavailable:
 		return "the server is shutting down or its storage is failing; try again in a moment"
-	case e.status >= 500:
-		return "see the server's log for request id " + e.requestID
+	case e.Status >= 500:
+		return "see the server's log for request id " + e.RequestID
 	}
 	return ""
 }

@@ -1,69 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"mime"
-	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/wagate/wagate/gateway/api"
+	"github.com/wagate/wagate/gateway/client"
 	"github.com/wagate/wagate/gateway/console"
-)
-
-// The admin API's objects as the commands read them (SPEC §4). --json
-// prints the server's bytes, not these, so no field is ever lost.
-type (
-	apiWorkspace struct {
-		ID         string       `json:"id"`
-		Name       string       `json:"name"`
-		Credits    int64        `json:"credits"`
-		Webhook    apiWebhook   `json:"webhook"`
-		Accounts   []apiAccount `json:"accounts"`
-		CreatedAt  *time.Time   `json:"created_at"`
-		OwnerToken string       `json:"owner_token"`
-	}
-	apiWebhook struct {
-		URL       string     `json:"url"`
-		Enabled   bool       `json:"enabled"`
-		CreatedAt *time.Time `json:"created_at"`
-	}
-	apiAccount struct {
-		Phone       string     `json:"phone"`
-		Transport   string     `json:"transport"`
-		Active      bool       `json:"active"`
-		ConnectedAt *time.Time `json:"connected_at"`
-	}
-	apiChat struct {
-		ID           string `json:"id"`
-		AccountPhone string `json:"account_phone"`
-		JID          string `json:"jid"`
-		Name         string `json:"name"`
-		Group        bool   `json:"group"`
-	}
-	apiAttempt struct {
-		At         *time.Time `json:"at"`
-		Body       string     `json:"body"`
-		HTTPStatus int        `json:"http_status"`
-		Message    string     `json:"message"`
-		MessageID  string     `json:"message_id"`
-		Credits    int64      `json:"credits"`
-		SendStatus string     `json:"send_status"`
-		SendError  string     `json:"send_error"`
-	}
-	apiToken struct {
-		Token       string `json:"token"`
-		Role        string `json:"role"`
-		WorkspaceID string `json:"workspace_id"`
-	}
 )
 
 // cliCommands is the table of admin commands, built fresh for each run so
@@ -76,7 +27,7 @@ func cliCommands() []cliCommand {
 		cmdAttemptsList(), cmdAttemptsDownload(),
 		cmdAccountAdd(), cmdAccountList(), cmdAccountSwitch("enable", true), cmdAccountSwitch("disable", false),
 		cmdChatAdd(), cmdChatList(),
-		cmdTokenCreate(),
+		cmdTokenCreate(), cmdTokenList(), cmdTokenRevoke(),
 	}
 }
 
@@ -88,15 +39,13 @@ func cmdWorkspaceCreate() cliCommand {
 		flags: func(fs *flag.FlagSet) {
 			fs.Int64Var(&credits, "credits", 0, "credits to start with")
 		},
-		run: func(ctx context.Context, cl *client, args []string) error {
-			var ws apiWorkspace
-			a, err := cl.getJSON(ctx, http.MethodPost, "/api/v1/workspaces", map[string]any{"name": args[0], "credits": credits}, &ws)
+		run: func(ctx context.Context, cl *admin, args []string) error {
+			ws, err := cl.api.CreateWorkspace(ctx, args[0], credits)
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(ws)
 			}
 			fmt.Fprintf(cl.stdout, "Created workspace %q: %s, with %d credits.\n\n", ws.Name, ws.ID, ws.Credits)
 			fmt.Fprintf(cl.stdout, "Inbound URL (keep it secret: it is the only key):\n  %s\n\n", ws.Webhook.URL)
@@ -110,17 +59,14 @@ func cmdWorkspaceCreate() cliCommand {
 func cmdWorkspaceList() cliCommand {
 	return cliCommand{
 		noun: "workspace", verb: "list", summary: "list every workspace (operator)",
-		run: func(ctx context.Context, cl *client, _ []string) error {
-			var out struct {
-				Workspaces []apiWorkspace `json:"workspaces"`
-			}
-			a, err := cl.getJSON(ctx, http.MethodGet, "/api/v1/workspaces", nil, &out)
+		run: func(ctx context.Context, cl *admin, _ []string) error {
+			list, err := cl.api.ListWorkspaces(ctx)
 			if err != nil {
 				return err
 			}
+			out := api.WorkspaceList{Workspaces: list}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(&out)
 			}
 			if len(out.Workspaces) == 0 {
 				fmt.Fprintln(cl.stdout, "No workspaces yet. Create one with: wagate workspace create NAME --credits 100")
@@ -140,14 +86,13 @@ func cmdWorkspaceShow() cliCommand {
 	return cliCommand{
 		noun: "workspace", verb: "show", summary: "show a workspace: credits, inbound URL, accounts",
 		inWorkspace: true,
-		run: func(ctx context.Context, cl *client, _ []string) error {
-			ws, a, err := cl.getWorkspace(ctx)
+		run: func(ctx context.Context, cl *admin, _ []string) error {
+			ws, err := cl.api.Workspace(ctx, cl.workspace)
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(ws)
 			}
 			tw := tabwriter.NewWriter(cl.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintf(tw, "ID\t%s\n", ws.ID)
@@ -174,19 +119,17 @@ func cmdCreditsAdd() cliCommand {
 	return cliCommand{
 		noun: "credits", verb: "add", args: "AMOUNT", nargs: 1, inWorkspace: true,
 		summary: "add credits (operator); a negative AMOUNT takes away, never below 0",
-		run: func(ctx context.Context, cl *client, args []string) error {
+		run: func(ctx context.Context, cl *admin, args []string) error {
 			n, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil {
 				return usagef("AMOUNT %q is not a whole number, e.g. 100 or -20", args[0])
 			}
-			var ws apiWorkspace
-			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/credits"), map[string]any{"amount": n}, &ws)
+			ws, err := cl.api.AddCredits(ctx, cl.workspace, n)
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(ws)
 			}
 			fmt.Fprintf(cl.stdout, "Workspace %s now has %d credits.\n", ws.ID, ws.Credits)
 			return nil
@@ -198,20 +141,13 @@ func cmdWebhookShow() cliCommand {
 	return cliCommand{
 		noun: "webhook", verb: "show", summary: "show the inbound URL and whether it is on",
 		inWorkspace: true,
-		run: func(ctx context.Context, cl *client, _ []string) error {
-			ws, a, err := cl.getWorkspace(ctx)
+		run: func(ctx context.Context, cl *admin, _ []string) error {
+			ws, err := cl.api.Workspace(ctx, cl.workspace)
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				var raw struct {
-					Webhook json.RawMessage `json:"webhook"`
-				}
-				if err := json.Unmarshal(a.body, &raw); err != nil {
-					return err
-				}
-				cl.printJSON(raw.Webhook)
-				return nil
+				return cl.printJSON(&ws.Webhook)
 			}
 			cl.printWebhook(ws.Webhook)
 			return nil
@@ -226,15 +162,13 @@ func cmdWebhookSwitch(verb string, on bool) cliCommand {
 	}
 	return cliCommand{
 		noun: "webhook", verb: verb, summary: summary, inWorkspace: true,
-		run: func(ctx context.Context, cl *client, _ []string) error {
-			var wh apiWebhook
-			a, err := cl.getJSON(ctx, http.MethodPatch, cl.wsPath("/webhook"), map[string]any{"enabled": on}, &wh)
+		run: func(ctx context.Context, cl *admin, _ []string) error {
+			wh, err := cl.api.SetWebhookEnabled(ctx, cl.workspace, on)
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(wh)
 			}
 			if on {
 				fmt.Fprintln(cl.stdout, "The inbound URL is on: calls are accepted.")
@@ -254,18 +188,16 @@ func cmdWebhookRegenerate() cliCommand {
 		flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&yes, "yes", false, "confirm: the current URL stops working at once")
 		},
-		run: func(ctx context.Context, cl *client, _ []string) error {
+		run: func(ctx context.Context, cl *admin, _ []string) error {
 			if !yes {
 				return usagef("regenerating stops the current inbound URL at once (it will answer 404 to every system that calls it); run again with --yes to do it")
 			}
-			var wh apiWebhook
-			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/webhook/regenerate"), nil, &wh)
+			wh, err := cl.api.RegenerateWebhook(ctx, cl.workspace)
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(wh)
 			}
 			fmt.Fprintf(cl.stdout, "New inbound URL (the old one now answers 404; paste this one into every system that calls it):\n  %s\n", wh.URL)
 			return nil
@@ -281,20 +213,17 @@ func cmdAttemptsList() cliCommand {
 		flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&limit, "limit", limit, "how many, 1 to 100")
 		},
-		run: func(ctx context.Context, cl *client, _ []string) error {
+		run: func(ctx context.Context, cl *admin, _ []string) error {
 			if limit < 1 || limit > 100 {
 				return usagef("--limit %d: give a number from 1 to 100", limit)
 			}
-			var out struct {
-				Attempts []apiAttempt `json:"attempts"`
-			}
-			a, err := cl.getJSON(ctx, http.MethodGet, cl.wsPath("/webhook/attempts?limit="+strconv.Itoa(limit)), nil, &out)
+			list, err := cl.api.ListAttempts(ctx, cl.workspace, limit)
 			if err != nil {
 				return err
 			}
+			out := api.AttemptList{Attempts: list}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(&out)
 			}
 			if len(out.Attempts) == 0 {
 				fmt.Fprintln(cl.stdout, "No calls of the inbound URL yet.")
@@ -326,49 +255,33 @@ func cmdAttemptsDownload() cliCommand {
 			fs.StringVar(&format, "format", format, "jsonl or csv")
 			fs.StringVar(&output, "o", "", "the file to write (\"-\" for standard output; default: the server's file name)")
 		},
-		run: func(ctx context.Context, cl *client, _ []string) error {
+		run: func(ctx context.Context, cl *admin, _ []string) error {
 			if format != "jsonl" && format != "csv" {
 				return usagef("--format %q: give jsonl or csv", format)
 			}
-			a, err := cl.call(ctx, http.MethodGet, cl.wsPath("/webhook/attempts/download?format="+format), nil)
+			d, err := cl.api.DownloadAttempts(ctx, cl.workspace, format)
 			if err != nil {
 				return err
 			}
 			if output == "-" {
-				_, err := cl.stdout.Write(a.body)
+				_, err := cl.stdout.Write(d.Body)
 				return err
 			}
 			name, explicit := output, output != ""
 			if !explicit {
-				name = fileNameOf(a.header.Get("Content-Disposition"), "wagate-attempts."+format)
+				// The client has cut the server's name to a plain one.
+				name = cmp.Or(d.Name, "wagate-attempts."+format)
 			}
-			if err := writeNewFile(name, a.body, explicit); err != nil {
+			if err := writeNewFile(name, d.Body, explicit); err != nil {
 				return err
 			}
 			if cl.json {
-				b, _ := json.Marshal(map[string]any{"file": name, "format": format, "bytes": len(a.body)})
-				cl.printJSON(b)
-				return nil
+				return cl.printJSON(map[string]any{"file": name, "format": format, "bytes": len(d.Body)})
 			}
-			fmt.Fprintf(cl.stdout, "Saved the attempt log (%s, %d bytes) to %s\n", format, len(a.body), name)
+			fmt.Fprintf(cl.stdout, "Saved the attempt log (%s, %d bytes) to %s\n", format, len(d.Body), name)
 			return nil
 		},
 	}
-}
-
-// fileNameOf returns the file name of a Content-Disposition header, reduced
-// to a plain name in the current folder (a server must not choose where
-// the file goes), or def.
-func fileNameOf(disposition, def string) string {
-	_, params, err := mime.ParseMediaType(disposition)
-	if err != nil {
-		return def
-	}
-	name := filepath.Base(filepath.Clean("/" + params["filename"]))
-	if name == "/" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
-		return def
-	}
-	return name
 }
 
 // writeNewFile writes data to path. A name the user gave is overwritten; a
@@ -432,23 +345,21 @@ func cmdAccountAdd() cliCommand {
 			fs.StringVar(&transport, "transport", transport, "dryrun (writes the outbox file) or cloudapi")
 			fs.Var(settings, "setting", "a transport setting key=value, repeatable (cloudapi: phone_number_id, access_token); key=env:NAME reads the value from the variable NAME, so a token stays out of the shell history")
 		},
-		run: func(ctx context.Context, cl *client, args []string) error {
-			body := map[string]any{"phone": args[0], "transport": transport}
+		run: func(ctx context.Context, cl *admin, args []string) error {
+			in := api.CreateAccount{Phone: args[0], Transport: transport}
 			if len(settings) > 0 {
 				resolved, err := settings.resolve(cl.getenv)
 				if err != nil {
 					return err
 				}
-				body["settings"] = resolved
+				in.Settings = resolved
 			}
-			var acct apiAccount
-			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/accounts"), body, &acct)
+			acct, err := cl.api.CreateAccount(ctx, cl.workspace, in)
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(acct)
 			}
 			fmt.Fprintf(cl.stdout, "Connected account %s (%s) to workspace %s; it sends from now on.\n", acct.Phone, acct.Transport, cl.workspace)
 			return nil
@@ -459,17 +370,14 @@ func cmdAccountAdd() cliCommand {
 func cmdAccountList() cliCommand {
 	return cliCommand{
 		noun: "account", verb: "list", inWorkspace: true, summary: "list the WhatsApp accounts of a workspace",
-		run: func(ctx context.Context, cl *client, _ []string) error {
-			var out struct {
-				Accounts []apiAccount `json:"accounts"`
-			}
-			a, err := cl.getJSON(ctx, http.MethodGet, cl.wsPath("/accounts"), nil, &out)
+		run: func(ctx context.Context, cl *admin, _ []string) error {
+			list, err := cl.api.ListAccounts(ctx, cl.workspace)
 			if err != nil {
 				return err
 			}
+			out := api.AccountList{Accounts: list}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(&out)
 			}
 			if len(out.Accounts) == 0 {
 				fmt.Fprintln(cl.stdout, "No accounts yet. Connect one with: wagate account add +15105566777")
@@ -492,15 +400,13 @@ func cmdAccountSwitch(verb string, on bool) cliCommand {
 	}
 	return cliCommand{
 		noun: "account", verb: verb, args: "PHONE", nargs: 1, inWorkspace: true, summary: summary,
-		run: func(ctx context.Context, cl *client, args []string) error {
-			var acct apiAccount
-			a, err := cl.getJSON(ctx, http.MethodPatch, cl.wsPath("/accounts/"+pathEscape(args[0])), map[string]any{"active": on}, &acct)
+		run: func(ctx context.Context, cl *admin, args []string) error {
+			acct, err := cl.api.SetAccountActive(ctx, cl.workspace, args[0], on)
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(acct)
 			}
 			if on {
 				fmt.Fprintf(cl.stdout, "Account %s is active: it sends its queued messages.\n", acct.Phone)
@@ -523,27 +429,19 @@ func cmdChatAdd() cliCommand {
 			fs.StringVar(&jid, "jid", "", "a WhatsApp id instead of --phone, e.g. 1203…@g.us for a group")
 			fs.StringVar(&name, "name", "", "the chat's name")
 		},
-		run: func(ctx context.Context, cl *client, _ []string) error {
+		run: func(ctx context.Context, cl *admin, _ []string) error {
 			switch {
 			case account == "":
 				return usagef("--account is required: the phone of the account the chat belongs to")
 			case (phone == "") == (jid == ""):
 				return usagef("give exactly one of --phone and --jid")
 			}
-			body := map[string]any{"account_phone": account, "name": name}
-			if phone != "" {
-				body["phone"] = phone
-			} else {
-				body["jid"] = jid
-			}
-			var chat apiChat
-			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/chats"), body, &chat)
+			chat, err := cl.api.CreateChat(ctx, cl.workspace, api.CreateChat{AccountPhone: account, Phone: phone, JID: jid, Name: name})
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(chat)
 			}
 			fmt.Fprintf(cl.stdout, "Chat %s: %s on account %s. Send to it with \"chat_id\":\"%s\".\n", chat.ID, chat.JID, chat.AccountPhone, chat.ID)
 			return nil
@@ -558,21 +456,13 @@ func cmdChatList() cliCommand {
 		flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&name, "name", "", "only chats with exactly this name")
 		},
-		run: func(ctx context.Context, cl *client, _ []string) error {
-			path := cl.wsPath("/chats")
-			if name != "" {
-				path += "?name=" + url.QueryEscape(name)
-			}
-			var out struct {
-				Chats []apiChat `json:"chats"`
-			}
-			a, err := cl.getJSON(ctx, http.MethodGet, path, nil, &out)
+		run: func(ctx context.Context, cl *admin, _ []string) error {
+			out, err := cl.api.ListChats(ctx, cl.workspace, client.ListQuery{Name: name})
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				cl.printJSON(a.body)
-				return nil
+				return cl.printJSON(out)
 			}
 			if len(out.Chats) == 0 {
 				fmt.Fprintln(cl.stdout, "No chats.")
@@ -592,44 +482,7 @@ func cmdChatList() cliCommand {
 	}
 }
 
-func cmdTokenCreate() cliCommand {
-	var role string
-	return cliCommand{
-		noun: "token", verb: "create", args: "--role owner|support", inWorkspace: true,
-		summary: "make a workspace token (owner); prints it once",
-		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&role, "role", "", "owner (read and write) or support (read only) (required)")
-		},
-		run: func(ctx context.Context, cl *client, _ []string) error {
-			if role != "owner" && role != "support" {
-				return usagef("--role %q: give --role owner or --role support", role)
-			}
-			var tok apiToken
-			a, err := cl.getJSON(ctx, http.MethodPost, cl.wsPath("/tokens"), map[string]any{"role": role}, &tok)
-			if err != nil {
-				return err
-			}
-			if cl.json {
-				cl.printJSON(a.body)
-				return nil
-			}
-			fmt.Fprintf(cl.stdout, "New %s token for workspace %s (shown only now; store it safely):\n  %s\n", tok.Role, tok.WorkspaceID, tok.Token)
-			return nil
-		},
-	}
-}
-
-// getWorkspace reads the client's workspace.
-func (c *client) getWorkspace(ctx context.Context) (*apiWorkspace, *answer, error) {
-	var ws apiWorkspace
-	a, err := c.getJSON(ctx, http.MethodGet, c.wsPath(""), nil, &ws)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &ws, a, nil
-}
-
-func (c *client) printWebhook(wh apiWebhook) {
+func (c *admin) printWebhook(wh api.Webhook) {
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "URL\t%s\n", wh.URL)
 	if wh.Enabled {
@@ -642,7 +495,7 @@ func (c *client) printWebhook(wh apiWebhook) {
 }
 
 // table prints rows under a header, aligned for people.
-func (c *client) table(header []string, rows [][]string) {
+func (c *admin) table(header []string, rows [][]string) {
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range rows {
@@ -708,7 +561,3 @@ func shorten(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
-
-// pathEscape escapes one path segment ("+" of a phone stays readable to
-// the server, which reads it either way).
-func pathEscape(s string) string { return url.PathEscape(s) }

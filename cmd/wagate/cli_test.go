@@ -386,21 +386,6 @@ func TestParseInterleaved(t *testing.T) {
 	}
 }
 
-func TestFileNameOf(t *testing.T) {
-	for _, tc := range []struct{ header, want string }{
-		{`attachment; filename="wagate-attempts-ws_1-20250314T150926Z.csv"`, "wagate-attempts-ws_1-20250314T150926Z.csv"},
-		{`attachment; filename="../../etc/passwd"`, "passwd"},
-		{`attachment; filename="/tmp/x.csv"`, "x.csv"},
-		{`attachment; filename=".."`, "def"},
-		{`attachment`, "def"},
-		{``, "def"},
-	} {
-		if got := fileNameOf(tc.header, "def"); got != tc.want {
-			t.Errorf("fileNameOf(%q) = %q, want %q", tc.header, got, tc.want)
-		}
-	}
-}
-
 func newTestFlagSet(yes *bool, n *int, s *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
