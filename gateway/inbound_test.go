@@ -155,7 +155,7 @@ func TestInboundAnswers(t *testing.T) {
 		{"too large", ws.Inbound, big, nil, 413, wagate.ETOOLARGE, []string{"larger than 64 KiB"}},
 		{"form", ws.Inbound, `action=send&phone=%2B14155552671&text=hi`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, wagate.EMEDIATYPE, []string{`Content-Type "application/x-www-form-urlencoded" is not supported`, "application/json"}},
 		{"multipart", ws.Inbound, "--x\r\n\r\n--x--", []string{"Content-Type", "multipart/form-data; boundary=x"}, 415, wagate.EMEDIATYPE, []string{`"multipart/form-data" is not supported`}},
-		{"text plain", ws.Inbound, ok, []string{"Content-Type", "text/plain"}, 415, wagate.EMEDIATYPE, []string{`"text/plain" is not supported`}},
+		{"text html", ws.Inbound, ok, []string{"Content-Type", "text/html"}, 415, wagate.EMEDIATYPE, []string{`"text/html" is not supported`, "application/json"}},
 		{"latin1", ws.Inbound, ok, []string{"Content-Type", "application/json; charset=iso-8859-1"}, 415, wagate.EMEDIATYPE, []string{`charset "iso-8859-1" is not supported`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wagate/wagate"
@@ -88,10 +89,14 @@ type attemptJSON struct {
 	Credits     int64      `json:"credits"`
 	SendStatus  string     `json:"send_status"`
 	SendError   string     `json:"send_error"`
+	// Warnings are the answer's warnings (SPEC §1), e.g. an unknown field;
+	// [] when there were none.
+	Warnings []string `json:"warnings"`
 }
 
-// attemptFields are the attempt object's names in SPEC order: the CSV header.
-var attemptFields = []string{"at", "request_id", "remote_addr", "content_type", "body", "http_status", "message", "message_id", "credits", "send_status", "send_error"}
+// attemptFields are the attempt object's names in SPEC order, then the
+// ones added since: the CSV header.
+var attemptFields = []string{"at", "request_id", "remote_addr", "content_type", "body", "http_status", "message", "message_id", "credits", "send_status", "send_error", "warnings"}
 
 type tokenJSON struct {
 	Token       string `json:"token"`
@@ -188,7 +193,16 @@ func renderAttempt(a *wagate.Attempt) attemptJSON {
 		Credits:     a.Credits,
 		SendStatus:  string(a.SendStatus),
 		SendError:   a.SendError,
+		Warnings:    warningsJSON(a.Warnings),
 	}
+}
+
+// warningsJSON renders no warnings as [], never null.
+func warningsJSON(w []string) []string {
+	if w == nil {
+		return []string{}
+	}
+	return w
 }
 
 // csvRow renders an attempt in attemptFields order.
@@ -201,6 +215,8 @@ func (a attemptJSON) csvRow() []string {
 		at, csvText(a.RequestID), csvText(a.RemoteAddr), csvText(a.ContentType), csvText(a.Body),
 		strconv.Itoa(a.HTTPStatus), csvText(a.Message), a.MessageID,
 		strconv.FormatInt(a.Credits, 10), a.SendStatus, csvText(a.SendError),
+		// One cell; each warning on its own line.
+		csvText(strings.Join(a.Warnings, "\n")),
 	}
 }
 
