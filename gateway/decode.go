@@ -224,6 +224,27 @@ func isKnownKey(k []byte) bool {
 	return false
 }
 
+// fieldExample is a value of each string field, for error messages.
+func fieldExample(name string) string {
+	switch name {
+	case fAction:
+		return "send"
+	case fText:
+		return "hello"
+	case fFileURL:
+		return "https://example.com/logo.png"
+	case fFileName:
+		return "logo.png"
+	case fJID:
+		return "14155552671@s.whatsapp.net"
+	case fPhone, fAccountPhone:
+		return "+14155552671"
+	case fChatName:
+		return "Jane Roe"
+	}
+	return "…"
+}
+
 func isKnownField(k string) bool {
 	for _, f := range knownFields {
 		if k == f {
@@ -247,7 +268,7 @@ func stringField(ms []member, name string) (v string, given bool, err error) {
 		return string(m[1 : len(m)-1]), true, nil
 	}
 	if err := json.Unmarshal(m, &v); err != nil {
-		return "", false, wagate.Errorf(wagate.EINVALID, "field %q must be a JSON string, not %s", name, jsonKindArticle(m))
+		return "", false, wagate.Errorf(wagate.EINVALID, "field %q must be a JSON string, not %s; put the value in quotes, e.g. %q:%q", name, jsonKindArticle(m), name, fieldExample(name))
 	}
 	return v, true, nil
 }
@@ -358,7 +379,7 @@ func validateSend(r *sendRequest, allowPrivate bool) error {
 		return wagate.Errorf(wagate.EINVALID, `missing field "action"; set "action":"send"`)
 	}
 	if r.Action != "send" {
-		return wagate.Errorf(wagate.EINVALID, `field "action" is %q; the only supported action is "send"`, cut(r.Action, 40))
+		return wagate.Errorf(wagate.EINVALID, `field "action" is %q; the only supported action is "send": set "action":"send"`, cut(r.Action, 40))
 	}
 	if !r.hasText {
 		if r.FileURL != "" {
@@ -432,7 +453,7 @@ func checkFileName(name string) error {
 	case strings.TrimSpace(name) == "":
 		return wagate.Errorf(wagate.EINVALID, `missing field "file_name": it is required with "file_url"; set the attachment's name, e.g. "file_name":"logo.png"`)
 	case len(name) > maxFileNameLen:
-		return wagate.Errorf(wagate.EINVALID, `field "file_name" has %d bytes; the limit is %d`, len(name), maxFileNameLen)
+		return wagate.Errorf(wagate.EINVALID, `field "file_name" has %d bytes; the limit is %d, so shorten the name (e.g. "report.pdf")`, len(name), maxFileNameLen)
 	case strings.ContainsAny(name, `/\`):
 		return wagate.Errorf(wagate.EINVALID, `field "file_name" %q contains a path separator; give only the name, e.g. "logo.png"`, cut(name, 60))
 	case name == "." || name == "..":

@@ -175,7 +175,7 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 
 	key := req.Header.Get(headerIdempotencyKey)
 	if n := utf8.RuneCountInString(key); n > maxIdempotencyKey {
-		return nil, false, wagate.Errorf(wagate.EINVALID, "Idempotency-Key header has %d characters; the limit is %d", n, maxIdempotencyKey)
+		return nil, false, wagate.Errorf(wagate.EINVALID, "Idempotency-Key header has %d characters; the limit is %d, so use a shorter key (a UUID is 36)", n, maxIdempotencyKey)
 	}
 
 	var bodyHash [32]byte
