@@ -37,8 +37,9 @@ type acceptedBody struct {
 }
 
 // inbound serves POST /inbound/:token. The order of the checks: token,
-// shutdown, rate, enabled, content type, size, idempotency replay, JSON,
-// fields, recipient, then Accept (idempotency again, credits). Every call
+// shutdown, rate, enabled, content encoding and type, size (decoded),
+// idempotency replay (by canonical JSON), JSON (keys twice), fields,
+// recipient, then Accept (idempotency again, credits). Every call
 // of a known token leaves an attempt record: Accept writes it in its own
 // commit, every other answer writes it here.
 func (s *Server) inbound(c echo.Context) error {
