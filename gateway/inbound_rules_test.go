@@ -152,8 +152,11 @@ func TestInboundDuplicateKeysAndBlankText(t *testing.T) {
 			wantError(t, e.send(ws.Inbound, tc.body), http.StatusBadRequest, wagate.EINVALID, tc.parts...)
 		})
 	}
-	// Blank text with a file is a file alone.
+	// Blank text with a file is a file alone: no caption, 1 credit.
 	accepted(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"  ","file_url":"https://example.com/a.pdf","file_name":"a.pdf"}`))
+	if m := e.messages(ws)[0]; m.Text != "" || m.Credits != 1 {
+		t.Errorf("blank text with a file stored as text %q costing %d; want no text, 1 credit", m.Text, m.Credits)
+	}
 	// The same key in two different objects is fine.
 	accepted(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"hi","a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}`))
 }

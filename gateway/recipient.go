@@ -34,6 +34,12 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 		}
 	}
 
+	text := r.Text
+	if strings.TrimSpace(text) == "" {
+		// Only whitespace, with a file (validateSend refused it without):
+		// a file alone, which costs 1 credit, not 2 for a blank caption.
+		text = ""
+	}
 	now := s.now()
 	id, err := s.ids.Next(now)
 	if err != nil {
@@ -45,8 +51,8 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 		Status:       wagate.StatusQueued,
 		AccountPhone: account.Phone,
 		JID:          to.jid.String(),
-		Text:         r.Text,
-		Credits:      quota.Cost(r.Text, r.FileURL != ""),
+		Text:         text,
+		Credits:      quota.Cost(text, r.FileURL != ""),
 		CreatedAt:    now.UTC(),
 	}
 	if r.FileURL != "" {
