@@ -157,6 +157,10 @@ type Attempt struct {
 	Message     string // the answer's message for errors
 	MessageID   string // the accepted message, if any
 	Credits     int64  // credits charged
+	// Warnings are what the answer warned about without refusing, e.g.
+	// `unknown field "fileurl"; did you mean "file_url"?`: kept so a typo
+	// in an optional field shows in the attempt log, not only in the answer.
+	Warnings []string
 	// SendStatus and SendError are the current state of MessageID's message,
 	// filled when attempts are read.
 	SendStatus MessageStatus

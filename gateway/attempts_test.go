@@ -121,7 +121,7 @@ func TestAttemptLog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CSV: %v", err)
 	}
-	header := "at,request_id,remote_addr,content_type,body,http_status,message,message_id,credits,send_status,send_error"
+	header := "at,request_id,remote_addr,content_type,body,http_status,message,message_id,credits,send_status,send_error,warnings"
 	if len(rows) != 101 || strings.Join(rows[0], ",") != header {
 		t.Fatalf("CSV has %d rows, header %v", len(rows), rows[0])
 	}

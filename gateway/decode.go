@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net/netip"
 	"net/url"
 	"sort"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/sender/netguard"
 )
 
 // Limits of inbound fields.
@@ -95,6 +97,10 @@ type sendRequest struct {
 	empty []string
 	// unknown lists the fields we do not know, sorted.
 	unknown []string
+	// members are the body's fields; inline holds them for a usual request
+	// without another allocation.
+	members []member
+	inline  [8]member
 }
 
 // decodeSend parses and checks the shape of an inbound body. Errors are
@@ -107,36 +113,21 @@ func decodeSend(body []byte) (*sendRequest, error) {
 	if !utf8.Valid(body) {
 		return nil, wagate.Errorf(wagate.EINVALID, "request body is not valid UTF-8 (first bad byte at offset %d); send UTF-8 JSON like %s", invalidUTF8Offset(body), exampleRequest)
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return nil, wagate.Errorf(wagate.EINVALID, "request body is not valid JSON: %s at offset %d; send a JSON object like %s", se.Error(), se.Offset, exampleRequest)
-		case errors.As(err, &te):
-			return nil, wagate.Errorf(wagate.EINVALID, "request body is a JSON %s, not an object; send a JSON object like %s", te.Value, exampleRequest)
-		default:
-			return nil, wagate.Errorf(wagate.EINVALID, "request body is not valid JSON; send a JSON object like %s", exampleRequest)
-		}
-	}
-	if raw == nil { // the body was the literal null
-		return nil, wagate.Errorf(wagate.EINVALID, "request body is a JSON null, not an object; send a JSON object like %s", exampleRequest)
+	if i := firstNonSpace(body); body[i] != '{' || !json.Valid(body) {
+		return nil, notAnObject(body)
 	}
 
 	r := &sendRequest{}
-	for k := range raw {
-		if !isKnownField(k) {
-			r.unknown = append(r.unknown, k)
-		}
-	}
-	sort.Strings(r.unknown)
-
 	var err error
-	if r.Action, r.hasAction, err = stringField(raw, fAction); err != nil {
+	if r.members, err = scanObject(body, r.inline[:0]); err != nil {
+		return nil, err
+	}
+	r.unknown = unknownFields(r.members)
+
+	if r.Action, r.hasAction, err = stringField(r.members, fAction); err != nil {
 		return r, err
 	}
-	if r.Text, r.hasText, err = stringField(raw, fText); err != nil {
+	if r.Text, r.hasText, err = stringField(r.members, fText); err != nil {
 		return r, err
 	}
 	for _, f := range []struct {
@@ -146,7 +137,7 @@ func decodeSend(body []byte) (*sendRequest, error) {
 		{fFileURL, &r.FileURL}, {fFileName, &r.FileName}, {fJID, &r.JID},
 		{fPhone, &r.Phone}, {fChatName, &r.ChatName}, {fAccountPhone, &r.Account},
 	} {
-		v, given, err := stringField(raw, f.name)
+		v, given, err := stringField(r.members, f.name)
 		if err != nil {
 			return r, err
 		}
@@ -159,10 +150,99 @@ func decodeSend(body []byte) (*sendRequest, error) {
 		}
 		*f.dst = v
 	}
-	if r.ChatID, err = chatIDField(raw); err != nil {
+	if r.ChatID, err = chatIDField(r.members); err != nil {
 		return r, err
 	}
 	return r, nil
+}
+
+// unknownFields lists the keys of ms that are not fields of a request,
+// sorted; nil when there is none.
+func unknownFields(ms []member) []string {
+	var unknown []string
+	for _, m := range ms {
+		if !isKnownKey(m.key) {
+			unknown = append(unknown, string(m.key))
+		}
+	}
+	sort.Strings(unknown)
+	return unknown
+}
+
+// replayWarnings are the warnings of the first answer to a request that
+// an Idempotency-Key replays: the same JSON value has the same unknown
+// fields. Nil for a body that is not a JSON object (no first answer was a
+// 200 for it).
+func replayWarnings(body []byte) []string {
+	if i := firstNonSpace(body); i == len(body) || body[i] != '{' || !utf8.Valid(body) || !json.Valid(body) {
+		return nil
+	}
+	var inline [8]member
+	ms, err := scanObject(body, inline[:0])
+	if err != nil {
+		return nil
+	}
+	return unknownWarnings(unknownFields(ms))
+}
+
+// notAnObject explains why a body that is not valid JSON, or not an
+// object, cannot be read, in encoding/json's words and offsets.
+func notAnObject(body []byte) error {
+	var raw map[string]json.RawMessage
+	err := json.Unmarshal(body, &raw)
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil && raw == nil: // the body was the literal null
+		return wagate.Errorf(wagate.EINVALID, "request body is a JSON null, not an object; send a JSON object like %s", exampleRequest)
+	case errors.As(err, &se):
+		return wagate.Errorf(wagate.EINVALID, "request body is not valid JSON: %s at offset %d; send a JSON object like %s", se.Error(), se.Offset, exampleRequest)
+	case errors.As(err, &te):
+		return wagate.Errorf(wagate.EINVALID, "request body is a JSON %s, not an object; send a JSON object like %s", te.Value, exampleRequest)
+	}
+	return wagate.Errorf(wagate.EINVALID, "request body is not valid JSON; send a JSON object like %s", exampleRequest)
+}
+
+// field returns the raw value of the member named name.
+func field(ms []member, name string) ([]byte, bool) {
+	for _, m := range ms {
+		if string(m.key) == name {
+			return m.val, true
+		}
+	}
+	return nil, false
+}
+
+// isKnownKey is isKnownField for a key still in the body: no string is
+// made for the known ones.
+func isKnownKey(k []byte) bool {
+	for _, f := range knownFields {
+		if string(k) == f {
+			return true
+		}
+	}
+	return false
+}
+
+// fieldExample is a value of each string field, for error messages.
+func fieldExample(name string) string {
+	switch name {
+	case fAction:
+		return "send"
+	case fText:
+		return "hello"
+	case fFileURL:
+		return "https://example.com/logo.png"
+	case fFileName:
+		return "logo.png"
+	case fJID:
+		return "14155552671@s.whatsapp.net"
+	case fPhone, fAccountPhone:
+		return "+14155552671"
+	case fChatName:
+		return "Jane Roe"
+	}
+	return "…"
 }
 
 func isKnownField(k string) bool {
@@ -176,8 +256,8 @@ func isKnownField(k string) bool {
 
 // stringField reads raw[name] as a string. given is false when the field is
 // absent or null.
-func stringField(raw map[string]json.RawMessage, name string) (v string, given bool, err error) {
-	m, ok := raw[name]
+func stringField(ms []member, name string) (v string, given bool, err error) {
+	m, ok := field(ms, name)
 	if !ok || jsonKind(m) == "null" {
 		return "", false, nil
 	}
@@ -188,15 +268,15 @@ func stringField(raw map[string]json.RawMessage, name string) (v string, given b
 		return string(m[1 : len(m)-1]), true, nil
 	}
 	if err := json.Unmarshal(m, &v); err != nil {
-		return "", false, wagate.Errorf(wagate.EINVALID, "field %q must be a JSON string, not %s", name, jsonKindArticle(m))
+		return "", false, wagate.Errorf(wagate.EINVALID, "field %q must be a JSON string, not %s; put the value in quotes, e.g. %q:%q", name, jsonKindArticle(m), name, fieldExample(name))
 	}
 	return v, true, nil
 }
 
 // chatIDField reads chat_id, a JSON string of digits or a JSON integer
 // (SPEC §1: "string or number"). 0 means not given.
-func chatIDField(raw map[string]json.RawMessage) (int64, error) {
-	m, ok := raw[fChatID]
+func chatIDField(ms []member) (int64, error) {
+	m, ok := field(ms, fChatID)
 	if !ok {
 		return 0, nil
 	}
@@ -292,12 +372,14 @@ func invalidUTF8Offset(b []byte) int {
 }
 
 // validateSend checks the field rules of SPEC §1 that need no lookup.
-func validateSend(r *sendRequest) error {
+// allowPrivate lets file_url name an internal IP address
+// (--allow-private-file-urls).
+func validateSend(r *sendRequest, allowPrivate bool) error {
 	if !r.hasAction {
 		return wagate.Errorf(wagate.EINVALID, `missing field "action"; set "action":"send"`)
 	}
 	if r.Action != "send" {
-		return wagate.Errorf(wagate.EINVALID, `field "action" is %q; the only supported action is "send"`, cut(r.Action, 40))
+		return wagate.Errorf(wagate.EINVALID, `field "action" is %q; the only supported action is "send": set "action":"send"`, cut(r.Action, 40))
 	}
 	if !r.hasText {
 		if r.FileURL != "" {
@@ -305,14 +387,18 @@ func validateSend(r *sendRequest) error {
 		}
 		return wagate.Errorf(wagate.EINVALID, `missing field "text"; set the message text, e.g. "text":"hello"`)
 	}
-	if r.Text == "" && r.FileURL == "" {
-		return wagate.Errorf(wagate.EINVALID, `field "text" is empty; write the message text, or send a file with "file_url" and "file_name"`)
+	if r.FileURL == "" && strings.TrimSpace(r.Text) == "" {
+		what := "empty"
+		if r.Text != "" {
+			what = "only whitespace"
+		}
+		return wagate.Errorf(wagate.EINVALID, `field "text" is %s; write the message text, or send a file with "file_url" and "file_name"`, what)
 	}
 	if n := utf8.RuneCountInString(r.Text); n > maxTextRunes {
 		return wagate.Errorf(wagate.EINVALID, `field "text" has %d characters; the limit is %d, so shorten it or split it into several messages`, n, maxTextRunes)
 	}
 	if r.FileURL != "" {
-		if err := checkFileURL(r.FileURL); err != nil {
+		if err := checkFileURL(r.FileURL, allowPrivate); err != nil {
 			return err
 		}
 		if err := checkFileName(r.FileName); err != nil {
@@ -322,21 +408,42 @@ func validateSend(r *sendRequest) error {
 	return nil
 }
 
-// checkFileURL checks the syntax only; the download (SPEC §2) checks where
-// the URL really leads.
-func checkFileURL(raw string) error {
+// checkFileURL checks what can be known about a file_url without the
+// network (SPEC §1): an absolute http(s) link with a host, a port in
+// 1–65535, no user name or password, and no IP literal in a blocked range
+// unless allowPrivate. Where a host name leads is checked by the fetcher,
+// on every address it connects to (sender/fetch), with the same table.
+func checkFileURL(raw string, allowPrivate bool) error {
 	if len(raw) > maxFileURLLen {
-		return wagate.Errorf(wagate.EINVALID, `field "file_url" has %d characters; the limit is %d`, len(raw), maxFileURLLen)
+		return wagate.Errorf(wagate.EINVALID, `field "file_url" has %d characters; the limit is %d, so use a shorter link to the file`, len(raw), maxFileURLLen)
 	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || !u.IsAbs() || u.Opaque != "" {
 		return wagate.Errorf(wagate.EINVALID, `field "file_url" is not an absolute URL; write a public http(s) link to the file itself, e.g. "https://example.com/logo.png"`)
 	}
 	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
-		return wagate.Errorf(wagate.EINVALID, `field "file_url" has scheme %q; only http and https links are downloaded`, cut(u.Scheme, 20))
+		return wagate.Errorf(wagate.EINVALID, `field "file_url" has scheme %q; only http and https links are downloaded, e.g. "https://example.com/logo.png"`, cut(u.Scheme, 20))
 	}
-	if u.Hostname() == "" {
+	host := u.Hostname()
+	if host == "" {
 		return wagate.Errorf(wagate.EINVALID, `field "file_url" has no host; write a full link, e.g. "https://example.com/logo.png"`)
+	}
+	if u.User != nil {
+		// Never echoed: it is a password.
+		return wagate.Errorf(wagate.EINVALID, `field "file_url" contains a user name or password ("…@" before the host); use a public link that needs no login`)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return wagate.Errorf(wagate.EINVALID, `field "file_url" has port %s; a port is a number from 1 to 65535, or leave it out for the usual one`, cut(p, 10))
+		}
+	}
+	if allowPrivate {
+		return nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		if class, blocked := netguard.Classify(a); blocked {
+			return wagate.Errorf(wagate.EINVALID, `field "file_url" has host %s, %s %s address; wagate downloads files only from public hosts, so use a public link (a server for tests or closed networks may allow this with --allow-private-file-urls)`, cut(host, 45), netguard.Article(class), class)
+		}
 	}
 	return nil
 }
@@ -346,7 +453,7 @@ func checkFileName(name string) error {
 	case strings.TrimSpace(name) == "":
 		return wagate.Errorf(wagate.EINVALID, `missing field "file_name": it is required with "file_url"; set the attachment's name, e.g. "file_name":"logo.png"`)
 	case len(name) > maxFileNameLen:
-		return wagate.Errorf(wagate.EINVALID, `field "file_name" has %d bytes; the limit is %d`, len(name), maxFileNameLen)
+		return wagate.Errorf(wagate.EINVALID, `field "file_name" has %d bytes; the limit is %d, so shorten the name (e.g. "report.pdf")`, len(name), maxFileNameLen)
 	case strings.ContainsAny(name, `/\`):
 		return wagate.Errorf(wagate.EINVALID, `field "file_name" %q contains a path separator; give only the name, e.g. "logo.png"`, cut(name, 60))
 	case name == "." || name == "..":
@@ -369,6 +476,21 @@ func (r *sendRequest) withHint(err error) error {
 // unknownHint names unknown fields, each with a suggestion when one is
 // close, in SPEC §1's words: `unknown field "phone_number"; did you mean "phone"?`.
 func unknownHint(unknown []string) string {
+	return strings.Join(unknownWarnings(unknown), "; ")
+}
+
+// warnings are the warnings of an answer to r (SPEC §1): one per unknown
+// field, nil when there is none.
+func (r *sendRequest) warnings() []string {
+	if r == nil {
+		return nil
+	}
+	return unknownWarnings(r.unknown)
+}
+
+// unknownWarnings is one text per unknown field (at most maxUnknownHint,
+// then how many more).
+func unknownWarnings(unknown []string) []string {
 	var parts []string
 	for i, k := range unknown {
 		if i == maxUnknownHint {
@@ -383,7 +505,7 @@ func unknownHint(unknown []string) string {
 		}
 		parts = append(parts, p)
 	}
-	return strings.Join(parts, "; ")
+	return parts
 }
 
 // suggestField returns the known field that name most likely meant, or "".

@@ -29,7 +29,7 @@ func BenchmarkDecodeValidate(b *testing.B) {
 			for b.Loop() {
 				r, err := decodeSend(body)
 				if err == nil {
-					err = validateSend(r)
+					err = validateSend(r, false)
 				}
 				if err != nil {
 					b.Fatalf("decode %s: %v", body, err)

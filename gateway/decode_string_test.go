@@ -16,7 +16,7 @@ func TestStringFieldReadsWhatEncodingJSONReads(t *testing.T) {
 		if err := json.Unmarshal([]byte(raw), &want); err != nil {
 			t.Fatalf("%s: %v", raw, err)
 		}
-		got, given, err := stringField(map[string]json.RawMessage{"text": json.RawMessage(raw)}, "text")
+		got, given, err := stringField([]member{{key: []byte("text"), val: []byte(raw)}}, "text")
 		if err != nil || !given || got != want {
 			t.Errorf("stringField(%s) = %q, %v, %v; want %q", raw, got, given, err, want)
 		}

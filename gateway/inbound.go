@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -33,11 +32,14 @@ type acceptedBody struct {
 	Data   struct {
 		MessageID string `json:"message_id"`
 	} `json:"data"`
+	// Warnings name what was ignored, such as an unknown field (SPEC §1).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // inbound serves POST /inbound/:token. The order of the checks: token,
-// shutdown, rate, enabled, content type, size, idempotency replay, JSON,
-// fields, recipient, then Accept (idempotency again, credits). Every call
+// shutdown, rate, enabled, content encoding and type, size (decoded),
+// idempotency replay (by canonical JSON), JSON (keys twice), fields,
+// recipient, then Accept (idempotency again, credits). Every call
 // of a known token leaves an attempt record: Accept writes it in its own
 // commit, every other answer writes it here.
 func (s *Server) inbound(c echo.Context) error {
@@ -78,27 +80,30 @@ func (s *Server) inbound(c echo.Context) error {
 	}
 	if c.Request().URL.RawQuery != "" && c.QueryParams().Has("pretty") {
 		// echo's c.JSON indents for ?pretty; keep that for a human reader.
-		return c.JSON(http.StatusOK, newAcceptedBody(res.Message.ID))
+		return c.JSON(http.StatusOK, newAcceptedBody(res.Message.ID, att.Warnings))
 	}
-	return c.JSONBlob(http.StatusOK, acceptedJSON(res.Message.ID))
+	return c.JSONBlob(http.StatusOK, acceptedJSON(res.Message.ID, att.Warnings))
 }
 
-func newAcceptedBody(id string) *acceptedBody {
-	b := &acceptedBody{Status: "success"}
+func newAcceptedBody(id string, warnings []string) *acceptedBody {
+	b := &acceptedBody{Status: "success", Warnings: warnings}
 	b.Data.MessageID = id
 	return b
 }
 
 // acceptedJSON is the 200 body of SPEC §1, the bytes c.JSON would write
 // for acceptedBody, put together without reflection: every accept answers
-// it. An id with a byte JSON would escape (never one of ours) goes through
-// encoding/json instead.
-func acceptedJSON(id string) []byte {
-	for i := 0; i < len(id); i++ {
-		if b := id[i]; b < 0x20 || b >= 0x7f || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&' {
-			out, _ := json.Marshal(newAcceptedBody(id)) // strings and a struct: cannot fail
-			return append(out, '\n')
-		}
+// it. An id with a byte JSON would escape (never one of ours), or warnings
+// (a request with unknown fields), go through encoding/json instead.
+func acceptedJSON(id string, warnings []string) []byte {
+	escape := len(warnings) > 0
+	for i := 0; i < len(id) && !escape; i++ {
+		b := id[i]
+		escape = b < 0x20 || b >= 0x7f || b == '"' || b == '\\' || b == '<' || b == '>' || b == '&'
+	}
+	if escape {
+		out, _ := json.Marshal(newAcceptedBody(id, warnings)) // strings and a struct: cannot fail
+		return append(out, '\n')
 	}
 	const head, tail = `{"status":"success","data":{"message_id":"`, "\"}}\n"
 	out := make([]byte, 0, len(head)+len(id)+len(tail))
@@ -152,14 +157,18 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 	if !ws.Webhook.Enabled {
 		return nil, false, wagate.ErrWebhookDisabled()
 	}
-	if err := checkJSONContentType(req.Header.Get(echo.HeaderContentType)); err != nil {
+	gzipped, err := inboundGzipped(req.Header)
+	if err == nil {
+		err = checkInboundContentType(req.Header.Get(echo.HeaderContentType))
+	}
+	if err != nil {
 		// Keep the start of what was sent: it is what support needs to see
 		// to tell the sender how to fix it.
 		head, _ := io.ReadAll(io.LimitReader(req.Body, wagate.AttemptBodyLimit))
 		att.Body = string(head) // the store keeps the first AttemptBodyLimit bytes
 		return nil, false, err
 	}
-	body, err := readLimited(req, InboundBodyLimit)
+	body, err := readInbound(req, InboundBodyLimit, gzipped)
 	att.Body = string(body)
 	if err != nil {
 		return nil, false, err
@@ -167,14 +176,19 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 
 	key := req.Header.Get(headerIdempotencyKey)
 	if n := utf8.RuneCountInString(key); n > maxIdempotencyKey {
-		return nil, false, wagate.Errorf(wagate.EINVALID, "Idempotency-Key header has %d characters; the limit is %d", n, maxIdempotencyKey)
+		return nil, false, wagate.Errorf(wagate.EINVALID, "Idempotency-Key header has %d characters; the limit is %d, so use a shorter key (a UUID is 36)", n, maxIdempotencyKey)
 	}
 
-	bodyHash := sha256.Sum256(body)
+	var bodyHash [32]byte
 	if key != "" {
 		// A retry of an accepted request gets its first answer, whatever
 		// changed since (an account switched off, a chat name now shared):
-		// so look the key up before validating anything.
+		// so look the key up before validating anything. The same JSON
+		// value is the same body, whatever its key order and spacing.
+		bodyHash = idempotencyHash(body)
+		// The first answer's warnings too: the same value has the same
+		// unknown fields.
+		att.Warnings = replayWarnings(body)
 		first, err := s.svc.Messages.Replay(context.WithoutCancel(req.Context()), ws.ID, key, bodyHash, att)
 		if err != nil {
 			// A reused key's attempt is committed by Replay; a storage
@@ -187,6 +201,7 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 	}
 
 	r, err := decodeSend(body)
+	att.Warnings = r.warnings()
 	if err != nil {
 		return nil, false, r.withHint(err)
 	}

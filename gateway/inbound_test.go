@@ -130,7 +130,7 @@ func TestInboundAnswers(t *testing.T) {
 		{"not utf8", ws.Inbound, "{\"action\":\"send\",\"phone\":\"+14155552671\",\"text\":\"\xff\"}", nil, 400, wagate.EINVALID, []string{"not valid UTF-8", "offset 48"}},
 		{"missing action", ws.Inbound, `{"phone":"+14155552671","text":"hi"}`, nil, 400, wagate.EINVALID, []string{`missing field "action"`, `"action":"send"`}},
 		{"other action", ws.Inbound, `{"action":"receive","phone":"+14155552671","text":"hi"}`, nil, 400, wagate.EINVALID, []string{`field "action" is "receive"`, `only supported action is "send"`}},
-		{"action type", ws.Inbound, `{"action":1,"phone":"+14155552671","text":"hi"}`, nil, 400, wagate.EINVALID, []string{`field "action" must be a JSON string, not a number`}},
+		{"action type", ws.Inbound, `{"action":1,"phone":"+14155552671","text":"hi"}`, nil, 400, wagate.EINVALID, []string{`field "action" must be a JSON string, not a number; put the value in quotes, e.g. "action":"send"`}},
 		{"missing text", ws.Inbound, `{"action":"send","phone":"+14155552671"}`, nil, 400, wagate.EINVALID, []string{`missing field "text"`}},
 		{"empty text", ws.Inbound, `{"action":"send","phone":"+14155552671","text":""}`, nil, 400, wagate.EINVALID, []string{`field "text" is empty`, "file_url"}},
 		{"text type", ws.Inbound, `{"action":"send","phone":"+14155552671","text":["a"]}`, nil, 400, wagate.EINVALID, []string{`field "text" must be a JSON string, not an array`}},
@@ -140,6 +140,7 @@ func TestInboundAnswers(t *testing.T) {
 		{"file_url no host", ws.Inbound, `{"action":"send","phone":"+14155552671","text":"","file_url":"https:///a.png","file_name":"a.png"}`, nil, 400, wagate.EINVALID, []string{`field "file_url" has no host`}},
 		{"file_name missing", ws.Inbound, `{"action":"send","phone":"+14155552671","text":"","file_url":"https://example.com/a.png"}`, nil, 400, wagate.EINVALID, []string{`missing field "file_name"`, `required with "file_url"`}},
 		{"file_name path", ws.Inbound, `{"action":"send","phone":"+14155552671","text":"","file_url":"https://example.com/a.png","file_name":"../a.png"}`, nil, 400, wagate.EINVALID, []string{`field "file_name" "../a.png" contains a path separator`}},
+		{"file_name long", ws.Inbound, `{"action":"send","phone":"+14155552671","text":"","file_url":"https://example.com/a.png","file_name":"` + strings.Repeat("a", 256) + `"}`, nil, 400, wagate.EINVALID, []string{`field "file_name" has 256 bytes; the limit is 255, so shorten the name`}},
 		{"no recipient", ws.Inbound, `{"action":"send","text":"hi"}`, nil, 400, wagate.EINVALID, []string{`missing field "phone" (or chat_id, jid, chat_name)`}},
 		{"empty recipient", ws.Inbound, `{"action":"send","text":"hi","phone":""}`, nil, 400, wagate.EINVALID, []string{`missing field "phone" (or chat_id, jid, chat_name)`, `("phone" was empty)`}},
 		{"unknown chat", ws.Inbound, `{"action":"send","chat_id":"77234","text":"hi"}`, nil, 400, wagate.EINVALID, []string{"chat_id 77234 is not a chat of this workspace"}},
@@ -150,12 +151,12 @@ func TestInboundAnswers(t *testing.T) {
 		{"bad jid server", ws.Inbound, `{"action":"send","jid":"1@example.com","text":"hi"}`, nil, 400, wagate.EINVALID, []string{`field "jid": "1@example.com" has server "example.com"`}},
 		{"bad phone", ws.Inbound, `{"action":"send","phone":"+1 415 123 1234","text":"hi"}`, nil, 400, wagate.EINVALID, []string{`field "phone": "+1 415 123 1234" is not a valid phone number in US`}},
 		{"bad account phone", ws.Inbound, `{"action":"send","phone":"+14155552671","whatsapp_account_phone":"abc","text":"hi"}`, nil, 400, wagate.EINVALID, []string{`field "whatsapp_account_phone": "abc" has a character 'a'`}},
-		{"long idempotency key", ws.Inbound, ok, []string{"Idempotency-Key", strings.Repeat("k", 256)}, 400, wagate.EINVALID, []string{"Idempotency-Key header has 256 characters; the limit is 255"}},
+		{"long idempotency key", ws.Inbound, ok, []string{"Idempotency-Key", strings.Repeat("k", 256)}, 400, wagate.EINVALID, []string{"Idempotency-Key header has 256 characters; the limit is 255, so use a shorter key"}},
 
 		{"too large", ws.Inbound, big, nil, 413, wagate.ETOOLARGE, []string{"larger than 64 KiB"}},
 		{"form", ws.Inbound, `action=send&phone=%2B14155552671&text=hi`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, wagate.EMEDIATYPE, []string{`Content-Type "application/x-www-form-urlencoded" is not supported`, "application/json"}},
 		{"multipart", ws.Inbound, "--x\r\n\r\n--x--", []string{"Content-Type", "multipart/form-data; boundary=x"}, 415, wagate.EMEDIATYPE, []string{`"multipart/form-data" is not supported`}},
-		{"text plain", ws.Inbound, ok, []string{"Content-Type", "text/plain"}, 415, wagate.EMEDIATYPE, []string{`"text/plain" is not supported`}},
+		{"text html", ws.Inbound, ok, []string{"Content-Type", "text/html"}, 415, wagate.EMEDIATYPE, []string{`"text/html" is not supported`, "application/json"}},
 		{"latin1", ws.Inbound, ok, []string{"Content-Type", "application/json; charset=iso-8859-1"}, 415, wagate.EMEDIATYPE, []string{`charset "iso-8859-1" is not supported`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,7 +17,7 @@ const maxChatIDsShown = 10
 // are EINVALID (400), never ENOTFOUND: on the inbound URL a 404 means the
 // webhook itself does not exist.
 func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendRequest) (*wagate.Accept, error) {
-	if err := validateSend(r); err != nil {
+	if err := validateSend(r, s.cfg.AllowPrivateFileURLs); err != nil {
 		return nil, err
 	}
 	to, err := s.resolveRecipient(ctx, ws, r)
@@ -34,6 +34,12 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 		}
 	}
 
+	text := r.Text
+	if strings.TrimSpace(text) == "" {
+		// Only whitespace, with a file (validateSend refused it without):
+		// a file alone, which costs 1 credit, not 2 for a blank caption.
+		text = ""
+	}
 	now := s.now()
 	id, err := s.ids.Next(now)
 	if err != nil {
@@ -45,8 +51,8 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 		Status:       wagate.StatusQueued,
 		AccountPhone: account.Phone,
 		JID:          to.jid.String(),
-		Text:         r.Text,
-		Credits:      quota.Cost(r.Text, r.FileURL != ""),
+		Text:         text,
+		Credits:      quota.Cost(text, r.FileURL != ""),
 		CreatedAt:    now.UTC(),
 	}
 	if r.FileURL != "" {
@@ -125,7 +131,7 @@ func (s *Server) resolveRecipient(ctx context.Context, ws *wagate.Workspace, r *
 		}
 		p, err := wagate.NormalizePhone(r.Phone, s.cfg.PhoneCheck)
 		if err != nil {
-			return nil, fieldError(fPhone, err)
+			return nil, s.phoneError(ctx, ws, r, err)
 		}
 		found = append(found, &recipient{jid: wagate.PhoneJID(p), by: fmt.Sprintf("phone %q", cut(r.Phone, 40))})
 	}
@@ -174,6 +180,28 @@ func (s *Server) chatByName(ctx context.Context, ws *wagate.Workspace, name stri
 		ids = append(ids, fmt.Sprint(c.ID))
 	}
 	return nil, wagate.Errorf(wagate.EINVALID, "chat_name %q is shared by %d chats of this workspace (ids %s); use chat_id to pick one", cut(name, 80), len(chats), strings.Join(ids, ", "))
+}
+
+// phoneError explains an invalid phone. Digits without "+" are read as an
+// international number (SPEC §1), so "4155552671" reads as a Swiss +41
+// number; when they are a valid national number of the sending account's
+// country, the message suggests that number's international form instead
+// of only saying it is not valid in a country the client never meant.
+// It is still a 400: guessing the country would send to a stranger.
+func (s *Server) phoneError(ctx context.Context, ws *wagate.Workspace, r *sendRequest, err error) error {
+	err = fieldError(fPhone, err)
+	if wagate.ErrorCode(err) != wagate.EINVALID {
+		return err
+	}
+	account, aerr := s.chooseAccount(ctx, ws, r, nil)
+	if aerr != nil {
+		return err
+	}
+	e164, region, ok := wagate.NationalSuggestion(r.Phone, account.Phone)
+	if !ok {
+		return err
+	}
+	return wagate.Errorf(wagate.EINVALID, `field "phone": %q is not a valid international number (digits without "+" are read as country code and number); it looks like a national number of %s, the country of the sending account %s: write it with its country code, "phone":%q`, cut(r.Phone, 40), region, account.Phone, e164)
 }
 
 // chatJID splits a stored chat's JID. Stored JIDs were parsed and

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wagate/wagate"
@@ -12,8 +13,9 @@ import (
 // api, which the typed client decodes too; this file fills them from the
 // domain types.
 
-// attemptFields are the attempt object's names in SPEC order: the CSV header.
-var attemptFields = []string{"at", "request_id", "remote_addr", "content_type", "body", "http_status", "message", "message_id", "credits", "send_status", "send_error"}
+// attemptFields are the attempt object's names in SPEC order, then the
+// ones added since: the CSV header.
+var attemptFields = []string{"at", "request_id", "remote_addr", "content_type", "body", "http_status", "message", "message_id", "credits", "send_status", "send_error", "warnings"}
 
 // timeJSON renders a zero time as null.
 func timeJSON(t time.Time) *time.Time {
@@ -104,7 +106,16 @@ func renderAttempt(a *wagate.Attempt) api.Attempt {
 		Credits:     a.Credits,
 		SendStatus:  string(a.SendStatus),
 		SendError:   a.SendError,
+		Warnings:    warningsJSON(a.Warnings),
 	}
+}
+
+// warningsJSON renders no warnings as [], never null.
+func warningsJSON(w []string) []string {
+	if w == nil {
+		return []string{}
+	}
+	return w
 }
 
 // csvRow renders an attempt in attemptFields order.
@@ -117,6 +128,8 @@ func csvRow(a api.Attempt) []string {
 		at, csvText(a.RequestID), csvText(a.RemoteAddr), csvText(a.ContentType), csvText(a.Body),
 		strconv.Itoa(a.HTTPStatus), csvText(a.Message), a.MessageID,
 		strconv.FormatInt(a.Credits, 10), a.SendStatus, csvText(a.SendError),
+		// One cell; each warning on its own line.
+		csvText(strings.Join(a.Warnings, "\n")),
 	}
 }
 

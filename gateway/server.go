@@ -44,6 +44,11 @@ type Config struct {
 	InboundBurst int
 	// PhoneCheck is how strictly phone numbers are checked (default valid).
 	PhoneCheck wagate.PhoneCheck
+	// AllowPrivateFileURLs lets a file_url name a loopback, private or
+	// other internal IP address (--allow-private-file-urls, which lifts the
+	// fetcher's check too): the inbound URL must not refuse what the
+	// fetcher is told to allow.
+	AllowPrivateFileURLs bool
 	// Logger receives one line per request; nil means zap.NewNop().
 	Logger *zap.Logger
 	// Registry receives the gateway's metrics and is what /metrics serves;

@@ -23,7 +23,7 @@ import (
 // its allocations fed the garbage collector; the binary form is read and
 // written without reflection and with one allocation per string.
 //
-// A binary record starts with binaryFormat1; a JSON record starts with
+// A binary record starts with binaryFormat1 or 2; a JSON record starts with
 // '{'. get and decode read both, so a schema 1 store opens without a
 // migration and its records turn binary one by one as they are rewritten.
 // Records no hot path touches (admin tokens) stay JSON.
@@ -31,6 +31,18 @@ import (
 // binaryFormat1 is the first byte of every binary record: JSON never
 // starts with it, and a later layout takes the next number.
 const binaryFormat1 = 0x01
+
+// binaryFormat2 is format 1 with fields added at the end of some records
+// (so far: an attempt's Warnings). A record type that has such fields says
+// which format each value needs (formatPicker); readFields reads the added
+// fields only when fieldReader.format says they were written, so every
+// format 1 record reads as before.
+const binaryFormat2 = 0x02
+
+// formatPicker is a binaryRecord whose layout depends on its value.
+type formatPicker interface {
+	binaryFormat() byte
+}
 
 // binaryRecord is a record with a binary form. appendFields writes the
 // fields after the version byte; readFields reads them back in the same
@@ -49,19 +61,23 @@ var (
 // encodeRecord returns v's stored form: binary when v has one, else JSON.
 func encodeRecord(v any) ([]byte, error) {
 	if r, ok := v.(binaryRecord); ok {
-		return r.appendFields(append(make([]byte, 0, 128), binaryFormat1)), nil
+		format := byte(binaryFormat1)
+		if p, ok := v.(formatPicker); ok {
+			format = p.binaryFormat()
+		}
+		return r.appendFields(append(make([]byte, 0, 128), format)), nil
 	}
 	return json.Marshal(v)
 }
 
 // decodeRecord reads data, binary or JSON, into v.
 func decodeRecord(data []byte, v any) error {
-	if len(data) > 0 && data[0] == binaryFormat1 {
+	if len(data) > 0 && (data[0] == binaryFormat1 || data[0] == binaryFormat2) {
 		r, ok := v.(binaryRecord)
 		if !ok {
 			return fmt.Errorf("binary record for a %T, which has no binary form", v)
 		}
-		fr := fieldReader{b: data[1:]}
+		fr := fieldReader{b: data[1:], format: data[0]}
 		r.readFields(&fr)
 		if fr.err == nil && len(fr.b) > 0 {
 			fr.err = errTrailing
@@ -134,6 +150,15 @@ func appendTime(b []byte, t time.Time) []byte {
 	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
 }
 
+// appendStrings writes a count, then the strings.
+func appendStrings(b []byte, v []string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(v)))
+	for _, s := range v {
+		b = appendString(b, s)
+	}
+	return b
+}
+
 // appendStringMap writes the pairs sorted by key, so one map always
 // encodes to the same bytes.
 func appendStringMap(b []byte, m map[string]string) []byte {
@@ -156,6 +181,8 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 type fieldReader struct {
 	b   []byte
 	err error
+	// format is the record's first byte: which fields it has.
+	format byte
 }
 
 func (r *fieldReader) fail(err error) {
@@ -245,6 +272,25 @@ func (r *fieldReader) time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+// strings reads what appendStrings wrote; an empty list reads as nil.
+func (r *fieldReader) strings() []string {
+	n := r.uint()
+	if n == 0 {
+		return nil
+	}
+	// Each string takes at least one byte: a damaged count cannot make a
+	// huge slice.
+	if n > uint64(len(r.b)) {
+		r.fail(errTruncated)
+		return nil
+	}
+	v := make([]string, n)
+	for i := range v {
+		v[i] = r.string()
+	}
+	return v
 }
 
 func (r *fieldReader) stringMap() map[string]string {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -45,6 +46,10 @@ func fill(t *testing.T, v reflect.Value, seed int) {
 		case reflect.Slice:
 			if f.Type().Elem().Kind() == reflect.Uint8 {
 				f.SetBytes(bytes.Repeat([]byte{byte(n)}, 32))
+				break
+			}
+			if f.Type().Elem().Kind() == reflect.String {
+				f.Set(reflect.ValueOf([]string{fmt.Sprintf("%s-%d", v.Type().Field(i).Name, n), "", "ü\x00"}))
 				break
 			}
 			s := reflect.MakeSlice(f.Type(), 3, 3)
@@ -110,8 +115,8 @@ func TestBinaryRecordsRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if data[0] != binaryFormat1 {
-				t.Fatalf("first byte %#x, want the binary format byte", data[0])
+			if data[0] != binaryFormat1 && data[0] != binaryFormat2 {
+				t.Fatalf("first byte %#x, want a binary format byte", data[0])
 			}
 			back := reflect.New(reflect.TypeOf(rec).Elem()).Interface()
 			if err := decodeRecord(data, back); err != nil {
@@ -153,6 +158,53 @@ func TestBinaryRecordDamageIsAnError(t *testing.T) {
 	// A binary record where a type without a binary form is expected.
 	if err := decodeRecord([]byte{binaryFormat1, 0}, &tokenRecord{}); err == nil || !strings.Contains(err.Error(), "no binary form") {
 		t.Errorf("binary token record: %v", err)
+	}
+}
+
+// An attempt's Warnings came with binary format 2. An attempt without
+// warnings is written in format 1, the bytes of before; a format 1 attempt
+// written before warnings existed reads back without any; one with
+// warnings is format 2 and keeps them.
+func TestAttemptWarningsFormat(t *testing.T) {
+	at := time.Date(2025, 3, 14, 15, 9, 26, 0, time.UTC)
+	plain := &attemptRecord{At: at, RequestID: "r1", Body: `{"a":1}`, Code: "invalid", Message: "m", Credits: 1}
+	// The format 1 bytes of plain, as a wagate without warnings wrote them.
+	old := []byte{binaryFormat1, 1}
+	old = binary.AppendVarint(old, at.Unix())
+	old = append(old, 0) // nanoseconds
+	for _, s := range []string{"r1", "", "", `{"a":1}`, "invalid", "m", ""} {
+		old = appendString(old, s)
+	}
+	old = binary.AppendVarint(old, 1)
+
+	data, err := encodeRecord(plain)
+	mustNoErr(t, err)
+	if !bytes.Equal(data, old) {
+		t.Errorf("attempt without warnings encodes as %x, want the format 1 bytes %x", data, old)
+	}
+	var back attemptRecord
+	mustNoErr(t, decodeRecord(old, &back))
+	if back.Warnings != nil || back.Credits != 1 || back.Body != `{"a":1}` {
+		t.Errorf("format 1 attempt read back as %+v", back)
+	}
+
+	warned := *plain
+	warned.Warnings = []string{`unknown field "fileurl"; did you mean "file_url"?`}
+	data, err = encodeRecord(&warned)
+	mustNoErr(t, err)
+	if data[0] != binaryFormat2 {
+		t.Fatalf("attempt with warnings starts with %#x, want format 2", data[0])
+	}
+	back = attemptRecord{}
+	mustNoErr(t, decodeRecord(data, &back))
+	if len(back.Warnings) != 1 || back.Warnings[0] != warned.Warnings[0] {
+		t.Errorf("warnings read back as %q", back.Warnings)
+	}
+	// The JSON form of schema 1 stores keep reading too.
+	back = attemptRecord{}
+	mustNoErr(t, decodeRecord([]byte(`{"at":"2025-03-14T15:09:26Z","request_id":"r1","credits":1}`), &back))
+	if back.Warnings != nil || back.RequestID != "r1" {
+		t.Errorf("JSON attempt read back as %+v", back)
 	}
 }
 

@@ -224,6 +224,9 @@ type attemptRecord struct {
 	Message     string    `json:"message,omitempty"`
 	MessageID   string    `json:"message_id,omitempty"`
 	Credits     int64     `json:"credits,omitempty"`
+	// Warnings is stored in binary format 2 only (attemptRecord.binaryFormat);
+	// records without it keep format 1.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func newAttemptRecord(a *wagate.Attempt) *attemptRecord {
@@ -237,6 +240,7 @@ func newAttemptRecord(a *wagate.Attempt) *attemptRecord {
 		Message:     a.Message,
 		MessageID:   a.MessageID,
 		Credits:     a.Credits,
+		Warnings:    a.Warnings,
 	}
 }
 
@@ -251,6 +255,7 @@ func (r *attemptRecord) domain() *wagate.Attempt {
 		Message:     r.Message,
 		MessageID:   r.MessageID,
 		Credits:     r.Credits,
+		Warnings:    r.Warnings,
 	}
 }
 
@@ -396,6 +401,17 @@ func (r *messageRecord) readFields(f *fieldReader) {
 	r.DeliveryAt = f.time()
 }
 
+// binaryFormat picks the attempt's layout: format 2 adds Warnings after
+// Credits. An attempt without warnings (nearly all of them) is still written
+// in format 1, byte for byte as before, so a wagate from before format 2
+// keeps reading those.
+func (r *attemptRecord) binaryFormat() byte {
+	if len(r.Warnings) > 0 {
+		return binaryFormat2
+	}
+	return binaryFormat1
+}
+
 func (r *attemptRecord) appendFields(b []byte) []byte {
 	b = appendTime(b, r.At)
 	b = appendString(b, r.RequestID)
@@ -405,7 +421,11 @@ func (r *attemptRecord) appendFields(b []byte) []byte {
 	b = appendString(b, r.Code)
 	b = appendString(b, r.Message)
 	b = appendString(b, r.MessageID)
-	return appendInt(b, r.Credits)
+	b = appendInt(b, r.Credits)
+	if len(r.Warnings) > 0 {
+		b = appendStrings(b, r.Warnings)
+	}
+	return b
 }
 
 func (r *attemptRecord) readFields(f *fieldReader) {
@@ -418,6 +438,9 @@ func (r *attemptRecord) readFields(f *fieldReader) {
 	r.Message = f.string()
 	r.MessageID = f.string()
 	r.Credits = f.int()
+	if f.format >= binaryFormat2 {
+		r.Warnings = f.strings()
+	}
 }
 
 func (r *idempotencyRecord) appendFields(b []byte) []byte {

@@ -163,6 +163,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		Logger:       log,
 		Registry:     reg,
 		Rand:         rand.Reader,
+
+		// The fetcher and the inbound URL's file_url check follow one flag.
+		AllowPrivateFileURLs: cfg.AllowPrivateFileURLs,
 	}, svc)
 	a.gw.MountConsole(console.New(a.gw, svc, console.Config{PublicURL: publicURL, Logger: log.Named("console")}))
 	if cfg.CloudAPIAppSecret != "" {

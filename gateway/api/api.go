@@ -122,8 +122,8 @@ type Attempt struct {
 	SendStatus  string     `json:"send_status"`
 	SendError   string     `json:"send_error"`
 	// Warnings are what an accepted call did that its sender may not have
-	// meant (an ignored field, …); omitted when there are none.
-	Warnings []string `json:"warnings,omitempty"`
+	// meant (an ignored field, …); [] when there are none.
+	Warnings []string `json:"warnings"`
 }
 
 // AttemptList is the answer of GET …/webhook/attempts, newest first.

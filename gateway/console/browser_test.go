@@ -333,7 +333,7 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("downloaded CSV: %v", err)
 		}
-		if len(records) != 8 || strings.Join(records[0], ",") != "at,request_id,remote_addr,content_type,body,http_status,message,message_id,credits,send_status,send_error" {
+		if len(records) != 8 || strings.Join(records[0], ",") != "at,request_id,remote_addr,content_type,body,http_status,message,message_id,credits,send_status,send_error,warnings" {
 			t.Fatalf("downloaded CSV has %d records, header %v; want a header and 7 rows", len(records), records[0])
 		}
 		var statuses []string

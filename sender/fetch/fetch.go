@@ -21,6 +21,7 @@ import (
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender"
+	"github.com/wagate/wagate/sender/netguard"
 )
 
 // Defaults of Config.
@@ -54,7 +55,7 @@ const (
 // Config tunes a Fetcher. The zero value is the production setting.
 type Config struct {
 	// AllowPrivate lets the fetcher connect to loopback, private, link-local
-	// and the other internal addresses classify refuses (the
+	// and the other internal addresses netguard.Classify refuses (the
 	// --allow-private-file-urls flag): for tests and closed networks only,
 	// since it lets any workspace make the server fetch from its own network.
 	AllowPrivate bool
@@ -111,7 +112,7 @@ type Fetcher struct {
 	now       func() time.Time
 
 	// Test hooks, set by export_test.go before the first Fetch.
-	allowAddr func(netip.AddrPort) bool // true: connect even if classify refuses
+	allowAddr func(netip.AddrPort) bool // true: connect even if netguard.Classify refuses
 	wrapBody  func(io.Reader) io.Reader // sees every body read
 }
 
@@ -152,14 +153,14 @@ func (f *Fetcher) CloseIdleConnections() { f.transport.CloseIdleConnections() }
 type blockedError struct{ class string }
 
 func (e *blockedError) Error() string {
-	return "connection to " + article(e.class) + " " + e.class + " address refused"
+	return "connection to " + netguard.Article(e.class) + " " + e.class + " address refused"
 }
 
 // control is the net.Dialer hook that refuses internal addresses.
 func (f *Fetcher) control(_ context.Context, _, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return &blockedError{class: classInvalid}
+		return &blockedError{class: netguard.Invalid}
 	}
 	if f.allowAddr != nil && f.allowAddr(ap) {
 		return nil
@@ -167,7 +168,7 @@ func (f *Fetcher) control(_ context.Context, _, address string, _ syscall.RawCon
 	if f.cfg.AllowPrivate {
 		return nil
 	}
-	if class, blocked := classify(ap.Addr()); blocked {
+	if class, blocked := netguard.Classify(ap.Addr()); blocked {
 		return &blockedError{class: class}
 	}
 	return nil
@@ -364,7 +365,7 @@ func (f *Fetcher) failure(ctx, tctx context.Context, err error, h *hop, got int)
 		if _, perr := netip.ParseAddr(strings.Trim(hostname(h.host), "[]")); perr == nil {
 			verb = "is"
 		}
-		what := fmt.Sprintf("%s %s address; wagate does not fetch from internal addresses, use a public link", article(be.class), be.class)
+		what := fmt.Sprintf("%s %s address; wagate does not fetch from internal addresses, use a public link", netguard.Article(be.class), be.class)
 		if h.redirects > 0 {
 			return permanentf(err, "file_url redirects to host %s, which %s %s", h.host, verb, what)
 		}
