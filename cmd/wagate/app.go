@@ -133,6 +133,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		Logger:     log,
 		Registerer: reg,
 		Fetcher:    a.fetcher,
+
+		FetchConcurrency:             cfg.Downloads,
+		FetchConcurrencyPerWorkspace: cfg.DownloadsPerWorkspace,
 	})
 
 	a.ln, err = net.Listen("tcp", cfg.Addr)

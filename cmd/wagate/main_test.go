@@ -449,6 +449,7 @@ func TestParseFlagsEnvAndCommandLine(t *testing.T) {
 		"WAGATE_PHONE_CHECK":             "possible",
 		"WAGATE_INBOUND_RATE":            "5",
 		"WAGATE_ALLOW_PRIVATE_FILE_URLS": "true",
+		"WAGATE_DOWNLOADS_PER_WORKSPACE": "3",
 	}
 	cfg := DefaultConfig()
 	fs := newServeFlagSet(&cfg)
@@ -458,7 +459,7 @@ func TestParseFlagsEnvAndCommandLine(t *testing.T) {
 	if cfg.SendInterval != 4*time.Second {
 		t.Errorf("send interval = %s; the command line must win over WAGATE_SEND_INTERVAL", cfg.SendInterval)
 	}
-	if cfg.PhoneCheck != "possible" || cfg.InboundRate != 5 || !cfg.AllowPrivateFileURLs {
+	if cfg.PhoneCheck != "possible" || cfg.InboundRate != 5 || !cfg.AllowPrivateFileURLs || cfg.DownloadsPerWorkspace != 3 {
 		t.Errorf("env not applied: %+v", cfg)
 	}
 
@@ -492,6 +493,9 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.InboundBurst = 0 }, "--inbound-burst"},
 		{func(c *Config) { c.PublicURL = "example.com" }, "--public-url"},
 		{func(c *Config) { c.PhoneCheck = "loose" }, "--phone-check"},
+		{func(c *Config) { c.Downloads = 0 }, "--downloads"},
+		{func(c *Config) { c.DownloadsPerWorkspace = 0 }, "--downloads-per-workspace"},
+		{func(c *Config) { c.DownloadsPerWorkspace = c.Downloads + 1 }, "--downloads-per-workspace"},
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("default config: %v", err)
