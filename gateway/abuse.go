@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"sort"
@@ -89,26 +88,17 @@ func (s *Server) wrongToken(c echo.Context, err error) error {
 // nothing by switching doors. Like the admin API, the console asks only
 // after a token was not found: a right token always signs in.
 func (s *Server) SignInBlocked(r *http.Request) (retryAfter int, blocked bool) {
-	return s.limits.authFailures.blocked(directAddr(r), s.now())
+	return s.limits.authFailures.blocked(s.ClientAddr(r), s.now())
 }
 
 // SignInFailed counts a wrong token tried at the console's sign-in against
 // the client address of r.
 func (s *Server) SignInFailed(r *http.Request) {
-	if s.limits.authFailures.fail(directAddr(r), s.now()) {
+	addr := s.ClientAddr(r)
+	if s.limits.authFailures.fail(addr, s.now()) {
 		s.log.Warn("too many console sign-ins with a wrong token from one address; refusing for a while",
-			zap.String("remote_addr", directAddr(r)))
+			zap.String("remote_addr", addr))
 	}
-}
-
-// directAddr is the TCP peer of r, as echo's ExtractIPDirect sees it:
-// forwarding headers are not trusted.
-func directAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // per says "a minute" rather than "per 1m0s".

@@ -166,6 +166,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		Logger:       log,
 		Registry:     reg,
 		Rand:         rand.Reader,
+
+		TrustedProxies: cfg.TrustedProxies,
 	}, svc)
 	a.gw.MountConsole(console.New(a.gw, svc, console.Config{PublicURL: publicURL, Logger: log.Named("console")}))
 	if cfg.CloudAPIAppSecret != "" {

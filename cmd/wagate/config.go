@@ -4,10 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway"
 	"github.com/wagate/wagate/sender/cloudapi"
 )
 
@@ -59,6 +61,9 @@ type Config struct {
 	// running at once: a slow file host delays only its workspace.
 	Downloads             int
 	DownloadsPerWorkspace int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (attempt log, per-address limits); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -126,6 +131,11 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.CloudAPIVerifyToken, "cloudapi-verify-token", c.CloudAPIVerifyToken, "token Meta presents when subscribing to /webhooks/cloudapi")
 	fs.IntVar(&c.Downloads, "downloads", c.Downloads, "file_url downloads at once, all workspaces together")
 	fs.IntVar(&c.DownloadsPerWorkspace, "downloads-per-workspace", c.DownloadsPerWorkspace, "file_url downloads at once per workspace, so a slow file host delays only its workspace")
+	fs.Func("trusted-proxies", "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For names the client (default none: the TCP peer is the client)", func(v string) error {
+		p, err := gateway.ParseTrustedProxies(v)
+		c.TrustedProxies = p
+		return err
+	})
 	fs.Func("cloudapi-base-url", "comma-separated base URLs cloudapi accounts may use besides https://graph.facebook.com (a proxy, a test fake)", func(v string) error {
 		c.CloudAPIBaseURLs = nil
 		for _, u := range strings.Split(v, ",") {

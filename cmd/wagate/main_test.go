@@ -450,6 +450,7 @@ func TestParseFlagsEnvAndCommandLine(t *testing.T) {
 		"WAGATE_INBOUND_RATE":            "5",
 		"WAGATE_ALLOW_PRIVATE_FILE_URLS": "true",
 		"WAGATE_DOWNLOADS_PER_WORKSPACE": "3",
+		"WAGATE_TRUSTED_PROXIES":         "10.0.0.0/8,192.0.2.7",
 	}
 	cfg := DefaultConfig()
 	fs := newServeFlagSet(&cfg)
@@ -459,7 +460,7 @@ func TestParseFlagsEnvAndCommandLine(t *testing.T) {
 	if cfg.SendInterval != 4*time.Second {
 		t.Errorf("send interval = %s; the command line must win over WAGATE_SEND_INTERVAL", cfg.SendInterval)
 	}
-	if cfg.PhoneCheck != "possible" || cfg.InboundRate != 5 || !cfg.AllowPrivateFileURLs || cfg.DownloadsPerWorkspace != 3 {
+	if cfg.PhoneCheck != "possible" || cfg.InboundRate != 5 || !cfg.AllowPrivateFileURLs || cfg.DownloadsPerWorkspace != 3 || len(cfg.TrustedProxies) != 2 {
 		t.Errorf("env not applied: %+v", cfg)
 	}
 
@@ -472,6 +473,13 @@ func TestParseFlagsEnvAndCommandLine(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "WAGATE_SEND_JITTER") {
 		t.Errorf("bad env value: error %v does not name the variable", err)
+	}
+
+	// A bad range stops the start with an error naming the flag and the entry.
+	cfg = DefaultConfig()
+	err = parseFlags(newServeFlagSet(&cfg), []string{"--trusted-proxies", "10.0.0.0/8,proxy.local"}, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "trusted-proxies") || !strings.Contains(err.Error(), "proxy.local") {
+		t.Errorf("bad --trusted-proxies: error %v, want one naming the flag and the entry", err)
 	}
 }
 
