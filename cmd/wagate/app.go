@@ -71,7 +71,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		}
 	}()
 
-	db, err := store.Open(filepath.Join(cfg.DataDir, storeFile), store.Options{Logger: log.Named("store")})
+	db, err := store.Open(filepath.Join(cfg.DataDir, storeFile), store.Options{Logger: log.Named("store"),
+		MaxAccounts: cfg.MaxAccounts, MaxChats: cfg.MaxChats})
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,10 @@ const (
 	// downloads running at once, in all and per workspace (SPEC §2).
 	DefaultDownloads             = 8
 	DefaultDownloadsPerWorkspace = 2
+	// DefaultMaxAccounts and DefaultMaxChats are the operator's limits per
+	// workspace (SPEC §4).
+	DefaultMaxAccounts = 100
+	DefaultMaxChats    = 100_000
 	// shutdownTimeout bounds how long in-flight HTTP requests may take to
 	// finish after SIGTERM before the server closes their connections.
 	shutdownTimeout = 10 * time.Second
@@ -64,6 +68,10 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (attempt log, per-address limits); none by default.
 	TrustedProxies []netip.Prefix
+	// MaxAccounts and MaxChats are the operator's limits per workspace: a
+	// create past one is a 409 naming the flag.
+	MaxAccounts int
+	MaxChats    int
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -80,6 +88,8 @@ func DefaultConfig() Config {
 
 		Downloads:             DefaultDownloads,
 		DownloadsPerWorkspace: DefaultDownloadsPerWorkspace,
+		MaxAccounts:           DefaultMaxAccounts,
+		MaxChats:              DefaultMaxChats,
 	}
 }
 
@@ -98,6 +108,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--downloads %d: must be at least 1 (file_url downloads at once, all workspaces)", c.Downloads)
 	case c.DownloadsPerWorkspace < 1 || c.DownloadsPerWorkspace > c.Downloads:
 		return fmt.Errorf("--downloads-per-workspace %d: must be between 1 and --downloads (%d)", c.DownloadsPerWorkspace, c.Downloads)
+	case c.MaxAccounts < 1:
+		return fmt.Errorf("--max-accounts %d: must be at least 1 (accounts per workspace)", c.MaxAccounts)
+	case c.MaxChats < 1:
+		return fmt.Errorf("--max-chats %d: must be at least 1 (chats per workspace)", c.MaxChats)
 	case c.DataDir == "":
 		return fmt.Errorf("--data: name a folder for the store, e.g. ./data")
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
@@ -131,6 +145,8 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.CloudAPIVerifyToken, "cloudapi-verify-token", c.CloudAPIVerifyToken, "token Meta presents when subscribing to /webhooks/cloudapi")
 	fs.IntVar(&c.Downloads, "downloads", c.Downloads, "file_url downloads at once, all workspaces together")
 	fs.IntVar(&c.DownloadsPerWorkspace, "downloads-per-workspace", c.DownloadsPerWorkspace, "file_url downloads at once per workspace, so a slow file host delays only its workspace")
+	fs.IntVar(&c.MaxAccounts, "max-accounts", c.MaxAccounts, "accounts per workspace at most")
+	fs.IntVar(&c.MaxChats, "max-chats", c.MaxChats, "chats per workspace at most (sends to a new recipient make chats)")
 	fs.Func("trusted-proxies", "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For names the client (default none: the TCP peer is the client)", func(v string) error {
 		p, err := gateway.ParseTrustedProxies(v)
 		c.TrustedProxies = p

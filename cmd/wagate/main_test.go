@@ -451,6 +451,7 @@ func TestParseFlagsEnvAndCommandLine(t *testing.T) {
 		"WAGATE_ALLOW_PRIVATE_FILE_URLS": "true",
 		"WAGATE_DOWNLOADS_PER_WORKSPACE": "3",
 		"WAGATE_TRUSTED_PROXIES":         "10.0.0.0/8,192.0.2.7",
+		"WAGATE_MAX_CHATS":               "500",
 	}
 	cfg := DefaultConfig()
 	fs := newServeFlagSet(&cfg)
@@ -460,7 +461,7 @@ func TestParseFlagsEnvAndCommandLine(t *testing.T) {
 	if cfg.SendInterval != 4*time.Second {
 		t.Errorf("send interval = %s; the command line must win over WAGATE_SEND_INTERVAL", cfg.SendInterval)
 	}
-	if cfg.PhoneCheck != "possible" || cfg.InboundRate != 5 || !cfg.AllowPrivateFileURLs || cfg.DownloadsPerWorkspace != 3 || len(cfg.TrustedProxies) != 2 {
+	if cfg.PhoneCheck != "possible" || cfg.InboundRate != 5 || !cfg.AllowPrivateFileURLs || cfg.DownloadsPerWorkspace != 3 || len(cfg.TrustedProxies) != 2 || cfg.MaxChats != 500 {
 		t.Errorf("env not applied: %+v", cfg)
 	}
 
@@ -502,6 +503,8 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.PublicURL = "example.com" }, "--public-url"},
 		{func(c *Config) { c.PhoneCheck = "loose" }, "--phone-check"},
 		{func(c *Config) { c.Downloads = 0 }, "--downloads"},
+		{func(c *Config) { c.MaxAccounts = 0 }, "--max-accounts"},
+		{func(c *Config) { c.MaxChats = -1 }, "--max-chats"},
 		{func(c *Config) { c.DownloadsPerWorkspace = 0 }, "--downloads-per-workspace"},
 		{func(c *Config) { c.DownloadsPerWorkspace = c.Downloads + 1 }, "--downloads-per-workspace"},
 	}
