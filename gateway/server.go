@@ -98,8 +98,10 @@ type Services struct {
 // rather than a failed, refunded message later. The transport packages
 // provide them; the gateway never imports a transport.
 type TransportRules struct {
-	// ValidateSettings checks an account's settings when it is connected;
-	// nil means the transport takes none. Its error names the setting.
+	// ValidateSettings checks an account's settings when it is connected,
+	// refusing the keys the transport does not know (SPEC §4); nil means
+	// the transport takes none, and any setting is a 400. Its error names
+	// the setting.
 	ValidateSettings func(settings map[string]string) error
 	// CheckRecipient checks a resolved JID on the inbound URL; nil means
 	// every JID is fine. Its error names the transport.
