@@ -159,6 +159,21 @@ type DeliveryUpdate struct {
 	Status     string // "sent", "delivered", "read" or "failed"
 	At         time.Time
 	Error      string // for "failed": what went wrong, for the message's error
+	// From ties the report to the account that sent the message. A
+	// provider id may be unique only per sending number, and anyone who
+	// learns one could report on it from another number of the same app:
+	// a Cloud API status is matched by (phone_number_id, wamid), never by
+	// the wamid alone (SPEC §8). When From.Setting is set, the message's
+	// account must have Settings[From.Setting] == From.Value, or the
+	// report matches no message.
+	From DeliverySender
+}
+
+// DeliverySender names the sending account of a DeliveryUpdate by one of
+// its settings, e.g. {"phone_number_id", "106540352242922"}.
+type DeliverySender struct {
+	Setting string
+	Value   string
 }
 
 // DeliveryService applies transports' later reports to the messages they sent.
@@ -168,6 +183,7 @@ type DeliveryService interface {
 	// report on a sent message makes it failed and refunds its credits in
 	// the same write; a failed message never moves again, so a refund
 	// happens once. applied is false for a duplicate or a late report.
-	// ENOTFOUND when no message was sent with that provider id.
+	// ENOTFOUND when no message was sent with that provider id, or from
+	// u.From (an account since deleted matches no From either).
 	ApplyDelivery(ctx context.Context, u DeliveryUpdate, advance func(current, next string) bool) (m *Message, applied bool, err error)
 }

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"sort"
@@ -32,9 +31,12 @@ const (
 	GuessWindow = time.Minute
 	// AuthFailureLimit is how many admin API requests with a wrong or
 	// missing token (401s) one address may make per AuthFailureWindow.
-	// After that every admin API request from the address gets 429 with
-	// Retry-After, whatever its token, until enough time passed: the
-	// answer must not tell a guesser which of its tokens is right.
+	// After that its further wrong tokens get 429 with Retry-After until
+	// enough time passed. A right token is always served (SPEC §6): every
+	// user behind one reverse proxy shares an address, so blocking the
+	// address would let anyone lock out the operator and the owners. That
+	// the 429 comes only for wrong tokens tells a guesser nothing it could
+	// use: a token is 256 random bits.
 	AuthFailureLimit = 10
 	// AuthFailureWindow is the window of AuthFailureLimit.
 	AuthFailureWindow = time.Minute
@@ -62,25 +64,19 @@ func (s *Server) unknownToken(c echo.Context, notFound error) error {
 	return notFound
 }
 
-// authThrottled refuses every admin API request of an address that made
-// AuthFailureLimit requests with a wrong or missing token within
-// AuthFailureWindow. It runs before the token is looked up, so a blocked
-// guesser cannot tell a right token from a wrong one.
-func (s *Server) authThrottled(c echo.Context) error {
-	retry, blocked := s.limits.authFailures.blocked(c.RealIP(), s.now())
-	if !blocked {
-		return nil
+// wrongToken answers an admin API request whose token is wrong or
+// missing: err (the 401), counted against the client's address, or a 429
+// once the address made AuthFailureLimit of them within AuthFailureWindow.
+// It is only called after the lookup failed, so a right token is never
+// refused by it.
+func (s *Server) wrongToken(c echo.Context, err error) error {
+	addr, now := c.RealIP(), s.now()
+	if retry, blocked := s.limits.authFailures.blocked(addr, now); blocked {
+		c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retry))
+		return wagate.Errorf(wagate.ERATELIMIT, "too many requests with a wrong admin token from this address (at most %d %s); check the token, then retry after %d s", AuthFailureLimit, per(AuthFailureWindow), retry)
 	}
-	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(retry))
-	return wagate.Errorf(wagate.ERATELIMIT, "too many requests with a wrong admin token from this address (at most %d %s); retry after %d s", AuthFailureLimit, per(AuthFailureWindow), retry)
-}
-
-// authFailed counts a 401 of the admin API against the client's address
-// and returns err, the 401.
-func (s *Server) authFailed(c echo.Context, err error) error {
-	addr := c.RealIP()
-	if s.limits.authFailures.fail(addr, s.now()) {
-		s.log.Warn("too many admin API requests with a wrong token from one address; answering 429 for a while",
+	if s.limits.authFailures.fail(addr, now) {
+		s.log.Warn("too many admin API requests with a wrong token from one address; answering 429 to its wrong tokens for a while",
 			zap.String("remote_addr", addr), zap.Int("limit", AuthFailureLimit), zap.Duration("window", AuthFailureWindow))
 	}
 	return err
@@ -89,28 +85,20 @@ func (s *Server) authFailed(c echo.Context, err error) error {
 // SignInBlocked reports whether the client address of r has tried too many
 // wrong admin tokens to try another now, and how many seconds to wait. The
 // web console's sign-in shares the admin API's limit, so a guesser gains
-// nothing by switching doors.
+// nothing by switching doors. Like the admin API, the console asks only
+// after a token was not found: a right token always signs in.
 func (s *Server) SignInBlocked(r *http.Request) (retryAfter int, blocked bool) {
-	return s.limits.authFailures.blocked(directAddr(r), s.now())
+	return s.limits.authFailures.blocked(s.ClientAddr(r), s.now())
 }
 
 // SignInFailed counts a wrong token tried at the console's sign-in against
 // the client address of r.
 func (s *Server) SignInFailed(r *http.Request) {
-	if s.limits.authFailures.fail(directAddr(r), s.now()) {
+	addr := s.ClientAddr(r)
+	if s.limits.authFailures.fail(addr, s.now()) {
 		s.log.Warn("too many console sign-ins with a wrong token from one address; refusing for a while",
-			zap.String("remote_addr", directAddr(r)))
+			zap.String("remote_addr", addr))
 	}
-}
-
-// directAddr is the TCP peer of r, as echo's ExtractIPDirect sees it:
-// forwarding headers are not trusted.
-func directAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // per says "a minute" rather than "per 1m0s".

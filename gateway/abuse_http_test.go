@@ -68,9 +68,11 @@ func TestInboundGuessingLimit(t *testing.T) {
 }
 
 // TestAdminBruteForceLimit: an address that sent AuthFailureLimit wrong or
-// missing admin tokens within a minute gets 429 for every admin request,
-// even with a right token (so a guesser cannot tell a hit), until one
-// failure drained; other addresses and the inbound URL are not affected.
+// missing admin tokens within a minute gets 429 for its further wrong
+// tokens until one failure drained; its right tokens (the operator's, an
+// owner's: everyone behind one proxy shares the address) are served all the
+// while and do not count; other addresses and the inbound URL are not
+// affected (SPEC §6).
 func TestAdminBruteForceLimit(t *testing.T) {
 	e, ws := setup(t, 100)
 	const guesser, other = "192.0.2.1:1234", "[2001:db8::1]:443"
@@ -82,21 +84,47 @@ func TestAdminBruteForceLimit(t *testing.T) {
 		}
 		wantError(t, e.from(guesser, http.MethodGet, path, tok, ""), http.StatusUnauthorized, wagate.EUNAUTHORIZED)
 	}
-	for _, tok := range []string{guessToken(99), ws.Owner, e.operator} {
+	for _, tok := range []string{guessToken(99), ""} {
 		rec := e.from(guesser, http.MethodGet, path, tok, "")
 		b := wantError(t, rec, http.StatusTooManyRequests, wagate.ERATELIMIT, "wrong admin token", "retry after 6 s")
 		if got := rec.Header().Get("Retry-After"); got != "6" {
 			t.Errorf("Retry-After = %q, want 6", got)
 		}
-		if strings.Contains(b.Message, tok) || strings.Contains(rec.Body.String(), tok) {
+		if tok != "" && (strings.Contains(b.Message, tok) || strings.Contains(rec.Body.String(), tok)) {
 			t.Errorf("429 answer echoes the token: %s", rec.Body)
 		}
 	}
+	// The right tokens are served from the limited address, again and
+	// again: they neither wait nor count.
+	for range 3 * gateway.AuthFailureLimit {
+		mustStatus(t, e.from(guesser, http.MethodGet, path, ws.Owner, ""), http.StatusOK)
+	}
+	mustStatus(t, e.from(guesser, http.MethodGet, "/api/v1/workspaces", e.operator, ""), http.StatusOK)
 	mustStatus(t, e.from(other, http.MethodGet, path, ws.Owner, ""), http.StatusOK)
+	wantError(t, e.from(other, http.MethodGet, path, guessToken(98), ""), http.StatusUnauthorized, wagate.EUNAUTHORIZED)
 	accepted(t, e.from(guesser, http.MethodPost, "/inbound/"+ws.Inbound, "", `{"action":"send","phone":"+14155552671","text":"hi"}`))
 
-	e.clock.Advance(6 * time.Second)
-	mustStatus(t, e.from(guesser, http.MethodGet, path, ws.Owner, ""), http.StatusOK) // a right token does not count
+	e.clock.Advance(6 * time.Second) // one failure drained
 	wantError(t, e.from(guesser, http.MethodGet, path, guessToken(100), ""), http.StatusUnauthorized, wagate.EUNAUTHORIZED)
-	wantError(t, e.from(guesser, http.MethodGet, path, ws.Owner, ""), http.StatusTooManyRequests, wagate.ERATELIMIT)
+	wantError(t, e.from(guesser, http.MethodGet, path, guessToken(101), ""), http.StatusTooManyRequests, wagate.ERATELIMIT)
+	mustStatus(t, e.from(guesser, http.MethodGet, path, ws.Owner, ""), http.StatusOK)
+}
+
+// TestInboundGuessLimitServesRealURLs: the inbound guess limit counts only
+// unknown tokens; a limited address still gets every request to a real
+// inbound URL accepted, however many, and they do not count.
+func TestInboundGuessLimitServesRealURLs(t *testing.T) {
+	e, ws := setup(t, 100)
+	const addr = "192.0.2.7:1234"
+	ok := `{"action":"send","phone":"+14155552671","text":"hi"}`
+	for i := range gateway.GuessLimit {
+		wantError(t, e.from(addr, http.MethodPost, "/inbound/"+guessToken(i), "", ok), http.StatusNotFound, wagate.ENOTFOUND)
+	}
+	wantError(t, e.from(addr, http.MethodPost, "/inbound/"+guessToken(50), "", ok), http.StatusTooManyRequests, wagate.ERATELIMIT, "unknown inbound URLs")
+	for range 2 * gateway.GuessLimit {
+		accepted(t, e.from(addr, http.MethodPost, "/inbound/"+ws.Inbound, "", ok))
+	}
+	e.clock.Advance(6 * time.Second) // one guess drained; the sends above added none
+	wantError(t, e.from(addr, http.MethodPost, "/inbound/"+guessToken(51), "", ok), http.StatusNotFound, wagate.ENOTFOUND)
+	wantError(t, e.from(addr, http.MethodPost, "/inbound/"+guessToken(52), "", ok), http.StatusTooManyRequests, wagate.ERATELIMIT)
 }

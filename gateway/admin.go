@@ -263,10 +263,8 @@ func (s *Server) createAccount(c echo.Context) error {
 	if !ok {
 		return wagate.Errorf(wagate.EINVALID, `field "transport": %q is not a transport of this server; use one of %s (default "dryrun")`, cut(in.Transport, 40), s.transportNames())
 	}
-	if rules.ValidateSettings != nil {
-		if err := rules.ValidateSettings(in.Settings); err != nil {
-			return err
-		}
+	if err := rules.validateSettings(in.Transport, in.Settings); err != nil {
+		return err
 	}
 	a := &wagate.Account{
 		WorkspaceID: id,

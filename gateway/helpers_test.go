@@ -80,6 +80,13 @@ func withLogger(l *zap.Logger) option { return func(c *gateway.Config) { c.Logge
 
 func newEnv(t testing.TB, opts ...option) *env {
 	t.Helper()
+	return newEnvStore(t, store.Options{}, opts...)
+}
+
+// newEnvStore is newEnv on a store opened with so (its Logger and Now are
+// the env's).
+func newEnvStore(t testing.TB, so store.Options, opts ...option) *env {
+	t.Helper()
 	e := &env{t: t, clock: &clock{now: t0}, waker: &waker{}}
 	cfg := gateway.Config{
 		PublicURL:    "http://wagate.test/",
@@ -91,7 +98,8 @@ func newEnv(t testing.TB, opts ...option) *env {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "wagate.db"), store.Options{Logger: cfg.Logger, Now: e.clock.Now})
+	so.Logger, so.Now = cfg.Logger, e.clock.Now
+	db, err := store.Open(filepath.Join(t.TempDir(), "wagate.db"), so)
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}

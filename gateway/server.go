@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,10 @@ type Config struct {
 	Rand io.Reader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (clientaddr.go); nil means none: the TCP peer is the
+	// client.
+	TrustedProxies []netip.Prefix
 }
 
 // DefaultConfig returns a Config with every default filled in.
@@ -98,8 +103,10 @@ type Services struct {
 // rather than a failed, refunded message later. The transport packages
 // provide them; the gateway never imports a transport.
 type TransportRules struct {
-	// ValidateSettings checks an account's settings when it is connected;
-	// nil means the transport takes none. Its error names the setting.
+	// ValidateSettings checks an account's settings when it is connected,
+	// refusing the keys the transport does not know (SPEC §4); nil means
+	// the transport takes none, and any setting is a 400. Its error names
+	// the setting.
 	ValidateSettings func(settings map[string]string) error
 	// CheckRecipient checks a resolved JID on the inbound URL; nil means
 	// every JID is fine. Its error names the transport.
@@ -210,9 +217,9 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.handleError
-	// Only the TCP peer is trusted: X-Forwarded-For is whatever the client
-	// says, and the attempt log must not be spoofable.
-	e.IPExtractor = echo.ExtractIPDirect()
+	// X-Forwarded-For is whatever the client says: it counts only from a
+	// trusted proxy, so the attempt log and the limits are not spoofable.
+	e.IPExtractor = func(r *http.Request) string { return clientAddr(r, s.cfg.TrustedProxies) }
 	e.Use(s.requestIDMiddleware, s.logMiddleware, s.recoverMiddleware)
 
 	add := func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {

@@ -65,7 +65,8 @@
 // stretch the gap. Memory and concurrency are bounded: a download reserves
 // Config.MaxFileBytes until its size is known; one account holds at most
 // Config.FileBytesPerAccount ahead of their turn, all accounts at most
-// Config.FileBytes; at most Config.FetchConcurrency downloads run at once.
+// Config.FileBytes; at most Config.FetchConcurrency downloads run at once,
+// Config.FetchConcurrencyPerWorkspace of one workspace.
 // A file that does not fit downloads at its message's turn instead. Files
 // are held only in memory: a restart downloads them again. Without a
 // Fetcher, a message with a file fails permanently.

@@ -20,12 +20,17 @@ import (
 //     real size once done; the bytes of all accounts stay under FileBytes;
 //   - one account holds at most FileBytesPerAccount of files downloaded in
 //     advance (the file of the message being sent comes on top);
-//   - at most FetchConcurrency downloads run at once, all accounts together.
+//   - at most FetchConcurrency downloads run at once, all accounts together,
+//     and at most FetchConcurrencyPerWorkspace of one workspace (slots.go).
 //
-// A prefetch that does not fit now is not started: the file is downloaded
-// at the message's turn instead (just in time), waiting for room. Before it
-// waits, the worker gives back the files it prefetched, so that no account
-// holds bytes while it waits for bytes and the waits cannot close a circle.
+// A prefetch that does not fit now (bytes or a download slot) is not
+// started: the file is downloaded at the message's turn instead (just in
+// time), waiting for a slot, then for room. Before it waits, the worker
+// gives back the files it prefetched, so that no account holds bytes while
+// it waits for bytes and the waits cannot close a circle. The slot comes
+// before the bytes so that downloads queued behind their workspace's slots
+// hold no bytes: a workspace with a slow file host cannot fill the byte
+// budget of all workspaces with downloads that have not even started.
 // Files live only in memory: a restart downloads them again.
 
 // fileEntry is one download, started ahead of its message's turn or at it.
@@ -180,9 +185,16 @@ func (s *Sender) plan(ctx context.Context, a *account, msgs []*wagate.Message) {
 func (s *Sender) startFetch(ctx context.Context, a *account, m *wagate.Message, wait bool) *fileEntry {
 	fctx, cancel := context.WithCancel(ctx)
 	e := &fileEntry{done: make(chan struct{}), cancel: cancel}
-	if !wait && !s.files.tryTake(e, s.cfg.MaxFileBytes) {
-		cancel()
-		return nil
+	if !wait {
+		if !s.slots.tryTake(m.WorkspaceID) {
+			cancel()
+			return nil
+		}
+		if !s.files.tryTake(e, s.cfg.MaxFileBytes) {
+			s.slots.give(m.WorkspaceID)
+			cancel()
+			return nil
+		}
 	}
 	if a.files == nil {
 		a.files = make(map[string]*fileEntry)
@@ -193,7 +205,9 @@ func (s *Sender) startFetch(ctx context.Context, a *account, m *wagate.Message, 
 	return e
 }
 
-// fetch is the download goroutine of one entry.
+// fetch is the download goroutine of one entry. A prefetch (wait false)
+// comes with its slot and bytes taken; a download just in time takes them
+// here, the slot first.
 func (s *Sender) fetch(ctx context.Context, e *fileEntry, m *wagate.Message, wait bool) {
 	defer s.wg.Done()
 	defer close(e.done)
@@ -203,21 +217,20 @@ func (s *Sender) fetch(ctx context.Context, e *fileEntry, m *wagate.Message, wai
 		s.files.release(e)
 	}
 	if wait {
+		if err := s.slots.take(ctx, m.WorkspaceID); err != nil {
+			fail(err)
+			return
+		}
 		if err := s.files.take(ctx, e, s.cfg.MaxFileBytes); err != nil {
+			s.slots.give(m.WorkspaceID)
 			fail(err)
 			return
 		}
 	}
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		fail(ctx.Err())
-		return
-	}
 	fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
 	att, err := s.cfg.Fetcher.Fetch(fctx, m.FileURL, m.FileName)
 	cancel()
-	<-s.slots
+	s.slots.give(m.WorkspaceID)
 	switch {
 	case err != nil:
 	case att == nil:

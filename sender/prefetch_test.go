@@ -1,11 +1,13 @@
 package sender
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -165,6 +167,7 @@ func TestDownloadsStayWithinTheirCaps(t *testing.T) {
 			c.FileBytesPerAccount = 2 * maxFile
 			c.FileBytes = 5 * maxFile
 			c.FetchConcurrency = 3
+			c.FetchConcurrencyPerWorkspace = 3 // one workspace: test the total
 		})
 		f.s = s
 		stop := startRun(t, s)
@@ -250,7 +253,8 @@ func TestTightBudgetNeverDeadlocks(t *testing.T) {
 func TestConfigNormalizeFilesAndRetries(t *testing.T) {
 	c := Config{}.normalize()
 	if c.PrefetchAhead != DefaultPrefetchAhead || c.MaxFileBytes != DefaultMaxFileBytes || c.FileBytesPerAccount != DefaultFileBytesPerAccount ||
-		c.FileBytes != DefaultFileBytes || c.FetchConcurrency != DefaultFetchConcurrency || c.FetchTimeout != DefaultFetchTimeout {
+		c.FileBytes != DefaultFileBytes || c.FetchConcurrency != DefaultFetchConcurrency ||
+		c.FetchConcurrencyPerWorkspace != DefaultFetchConcurrencyPerWorkspace || c.FetchTimeout != DefaultFetchTimeout {
 		t.Errorf("zero config = %+v, want the defaults", c)
 	}
 	if !slices.Equal(c.RetryDelays, defaultRetryDelays) {
@@ -270,4 +274,67 @@ func TestConfigNormalizeFilesAndRetries(t *testing.T) {
 	if len(c.RetryDelays) != 0 {
 		t.Errorf("an empty schedule became %v, want none: no retries", c.RetryDelays)
 	}
+}
+
+// hangingFetcher never answers for URLs on slowHost (until the download is
+// called off) and answers the others at once.
+type hangingFetcher struct {
+	mu      sync.Mutex
+	hanging int // downloads from slowHost under way
+}
+
+const slowHost = "https://slow.example/"
+
+func (f *hangingFetcher) Fetch(ctx context.Context, rawURL, fileName string) (*wagate.Attachment, error) {
+	if strings.HasPrefix(rawURL, slowHost) {
+		f.mu.Lock()
+		f.hanging++
+		f.mu.Unlock()
+		<-ctx.Done()
+		f.mu.Lock()
+		f.hanging--
+		f.mu.Unlock()
+		return nil, ctx.Err()
+	}
+	return &wagate.Attachment{Name: fileName, ContentType: "image/png", Data: []byte("fast")}, nil
+}
+
+// TestSlowFileHostDelaysOnlyItsWorkspace: workspace A points ten files at a
+// host that never answers; workspace B's one file still downloads and goes
+// at once, since A holds at most its 2 download slots (SPEC §2 fairness).
+func TestSlowFileHostDelaysOnlyItsWorkspace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newFakeQueue()
+		for i := range 10 {
+			ref := q.addAccount("wsA", fmt.Sprintf("+1510555%04d", i), "", true)
+			q.addFile(ref, "a", fmt.Sprintf("%s%d.png", slowHost, i))
+		}
+		tr := &fakeTransport{called: make(chan string, 11)}
+		f := &hangingFetcher{}
+		s := newFileSender(t, q, tr, f, nil)
+		t0 := time.Now()
+		stop := startRun(t, s)
+		synctest.Wait() // A's downloads hang, holding every slot A may have
+		f.mu.Lock()
+		hanging := f.hanging
+		f.mu.Unlock()
+		if hanging != DefaultFetchConcurrencyPerWorkspace {
+			t.Errorf("%d downloads of workspace A run at once, want %d (the per-workspace cap)", hanging, DefaultFetchConcurrencyPerWorkspace)
+		}
+
+		refB := q.addAccount("wsB", "+15105559999", "", true)
+		idB := q.addFile(refB, "b", "https://fast.example/b.png")
+		s.Wake(refB)
+		got := waitCalled(t, tr.called, 1)
+		if got[0] != idB {
+			t.Fatalf("first send = %s, want workspace B's %s", got[0], idB)
+		}
+		if d := time.Since(t0); d != 0 {
+			t.Errorf("workspace B's file went after %v, want at once: A's slow host must not delay it", d)
+		}
+		if r := tr.records("")[0]; r.file == nil || string(r.file.Data) != "fast" {
+			t.Errorf("B's message sent with file %+v, want its bytes", r.file)
+		}
+		stop()
+	})
 }

@@ -38,6 +38,10 @@ const (
 	DefaultFileBytes = 64 << 20
 	// DefaultFetchConcurrency bounds the downloads running at once.
 	DefaultFetchConcurrency = 8
+	// DefaultFetchConcurrencyPerWorkspace bounds the downloads of one
+	// workspace running at once, so that a slow file host delays only the
+	// workspace that chose it (SPEC §2).
+	DefaultFetchConcurrencyPerWorkspace = 2
 	// DefaultFetchTimeout bounds one download, a safety net over the
 	// fetcher's own timeouts.
 	DefaultFetchTimeout = 2 * time.Minute
@@ -124,6 +128,10 @@ type Config struct {
 	// FetchConcurrency caps the downloads running at once. 0 means
 	// DefaultFetchConcurrency.
 	FetchConcurrency int
+	// FetchConcurrencyPerWorkspace caps the downloads of one workspace
+	// running at once; at most FetchConcurrency. 0 means
+	// DefaultFetchConcurrencyPerWorkspace.
+	FetchConcurrencyPerWorkspace int
 	// FetchTimeout bounds one download. 0 means DefaultFetchTimeout.
 	FetchTimeout time.Duration
 }
@@ -174,6 +182,10 @@ func (c Config) normalize() Config {
 	if c.FetchConcurrency <= 0 {
 		c.FetchConcurrency = DefaultFetchConcurrency
 	}
+	if c.FetchConcurrencyPerWorkspace <= 0 {
+		c.FetchConcurrencyPerWorkspace = DefaultFetchConcurrencyPerWorkspace
+	}
+	c.FetchConcurrencyPerWorkspace = min(c.FetchConcurrencyPerWorkspace, c.FetchConcurrency)
 	if c.FetchTimeout <= 0 {
 		c.FetchTimeout = DefaultFetchTimeout
 	}
@@ -200,8 +212,8 @@ type Sender struct {
 	cfg        Config
 	log        *zap.Logger
 	m          *metrics
-	files      *fileBudget   // bytes of downloaded files, all accounts
-	slots      chan struct{} // one token per running download
+	files      *fileBudget // bytes of downloaded files, all accounts
+	slots      *fetchSlots // the running downloads, in all and per workspace
 
 	mu       sync.Mutex
 	rnd      *rand.Rand // guarded by mu: a rand.Rand is not safe for concurrent use
@@ -265,7 +277,7 @@ func New(q Queue, transports map[string]Transport, cfg Config) *Sender {
 		log:        log,
 		m:          m,
 		files:      newFileBudget(cfg.FileBytes, m.fileBytes),
-		slots:      make(chan struct{}, cfg.FetchConcurrency),
+		slots:      newFetchSlots(cfg.FetchConcurrency, cfg.FetchConcurrencyPerWorkspace),
 		rnd:        rnd,
 		accounts:   make(map[wagate.AccountRef]*account),
 		prep:       prepWindow{span: max(cfg.Interval+cfg.Jitter, time.Second)},

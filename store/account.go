@@ -19,7 +19,7 @@ const ErrorAccountDeleted = "account deleted"
 
 // CreateAccount stores a (settings included); a zero ConnectedAt is set to
 // now. ENOTFOUND for an unknown workspace, ECONFLICT if the workspace
-// already has the phone.
+// already has the phone or has Options.MaxAccounts accounts.
 func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 	if a.Phone == "" || strings.ContainsRune(a.Phone, 0) {
 		return wagate.Errorf(wagate.EINVALID, "phone: write the account's number in international format, e.g. +14155552671")
@@ -34,6 +34,9 @@ func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 		key := join(a.WorkspaceID, a.Phone)
 		if b.Get(key) != nil {
 			return wagate.Errorf(wagate.ECONFLICT, "the workspace already has the account %s", a.Phone)
+		}
+		if err := db.limits.checkAccounts(tx, a.WorkspaceID); err != nil {
+			return err
 		}
 		return put(b, key, rec)
 	})
@@ -207,7 +210,8 @@ func fail(tx *bolt.Tx, m *messageRecord) error {
 
 // CreateChat assigns c.ID, the next id of the workspace (from 1), and
 // stores c. EINVALID when the account is not in the workspace, ECONFLICT if
-// the account already has a chat with c.JID.
+// the account already has a chat with c.JID or the workspace has
+// Options.MaxChats chats.
 func (db *DB) CreateChat(ctx context.Context, c *wagate.Chat) error {
 	if c.JID == "" || strings.ContainsRune(c.JID, 0) {
 		return wagate.Errorf(wagate.EINVALID, "jid: a chat needs a JID or a phone")
@@ -229,6 +233,9 @@ func (db *DB) CreateChat(ctx context.Context, c *wagate.Chat) error {
 			return err
 		} else if id != 0 {
 			return wagate.Errorf(wagate.ECONFLICT, "the account %s already has a chat with %s: chat_id %d", c.AccountPhone, c.JID, id)
+		}
+		if err := db.limits.checkChats(tx, c.WorkspaceID); err != nil {
+			return err
 		}
 		return createChat(tx, c.WorkspaceID, rec)
 	})

@@ -19,6 +19,23 @@ func indexProviderID(tx *bolt.Tx, providerID, messageID string) error {
 	return bucket(tx, bucketProviderIDs).Put([]byte(providerID), []byte(messageID))
 }
 
+// sentFrom reports whether m's account matches from (see
+// wagate.DeliveryUpdate.From): checked against the account's settings when
+// the report comes, so the provider_ids index keeps its shape and the ids
+// stored before this check keep working. An account deleted since the send
+// matches nothing: the sender can no longer be confirmed.
+func sentFrom(tx *bolt.Tx, m *messageRecord, from wagate.DeliverySender) (bool, error) {
+	if from.Setting == "" {
+		return true, nil
+	}
+	acct, err := getAccount(tx, wagate.AccountRef{WorkspaceID: m.WorkspaceID, Phone: m.AccountPhone})
+	if err != nil || acct == nil {
+		return false, err
+	}
+	v, ok := acct.Settings[from.Setting]
+	return ok && v == from.Value, nil
+}
+
 // ApplyDelivery records a transport's report on a sent message; see
 // wagate.DeliveryService. A late "failed" goes through fail, the one place
 // that refunds, and a failed message is never moved again: the refund
@@ -38,6 +55,11 @@ func (db *DB) ApplyDelivery(ctx context.Context, u wagate.DeliveryUpdate, advanc
 		m, err := getMessage(tx, string(id))
 		if err != nil || m == nil {
 			return nil, err
+		}
+		if ok, err := sentFrom(tx, m, u.From); err != nil {
+			return nil, err
+		} else if !ok {
+			return wagate.Errorf(wagate.ENOTFOUND, "no message was sent with provider id %q from %s %q", u.ProviderID, u.From.Setting, cutUTF8(u.From.Value, 64)), nil
 		}
 		if m.Status == wagate.StatusFailed || !advance(m.Delivery, u.Status) {
 			out = m.domain()

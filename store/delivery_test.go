@@ -79,3 +79,42 @@ func TestApplyDelivery(t *testing.T) {
 	}
 	checkConsistent(t, f.db)
 }
+
+// TestApplyDeliveryFrom: a report that names its sender (SPEC §8: Cloud API
+// statuses are matched by phone_number_id and wamid) applies only to a
+// message whose account has that setting; a known provider id reported
+// from another number, or with no number, changes nothing.
+func TestApplyDeliveryFrom(t *testing.T) {
+	f := newFixture(t, 10)
+	a := &wagate.Account{WorkspaceID: f.ws.ID, Phone: testPhone2, Transport: wagate.TransportCloudAPI, Active: true,
+		Settings: map[string]string{"phone_number_id": "1065", "access_token": "t"}}
+	mustNoErr(t, f.db.CreateAccount(f.ctx, a))
+	f.phone = testPhone2
+	id := f.sendWith("wamid.pair")
+
+	for _, from := range []wagate.DeliverySender{
+		{Setting: "phone_number_id", Value: "9999"},
+		{Setting: "phone_number_id", Value: ""},
+		{Setting: "waba_id", Value: "1065"},
+	} {
+		_, applied, err := f.db.ApplyDelivery(f.ctx, wagate.DeliveryUpdate{ProviderID: "wamid.pair", Status: "failed", From: from}, cloudapi.Advance)
+		wantCode(t, err, wagate.ENOTFOUND)
+		if m := f.message(id); applied || m.Status != wagate.StatusSent || m.Delivery != "" {
+			t.Fatalf("report from %+v changed the message: status %q, delivery %q", from, m.Status, m.Delivery)
+		}
+	}
+	if got := f.balance(); got != 9 {
+		t.Fatalf("balance = %d, want 9: a report from another number refunds nothing", got)
+	}
+	m, applied, err := f.db.ApplyDelivery(f.ctx, wagate.DeliveryUpdate{ProviderID: "wamid.pair", Status: "read",
+		From: wagate.DeliverySender{Setting: "phone_number_id", Value: "1065"}}, cloudapi.Advance)
+	if mustNoErr(t, err); !applied || m.Delivery != "read" {
+		t.Fatalf("report from the sending number: applied %v, delivery %q; want read", applied, m.Delivery)
+	}
+
+	// Once the account is gone its sender cannot be confirmed.
+	mustNoErr(t, f.db.DeleteAccount(f.ctx, wagate.AccountRef{WorkspaceID: f.ws.ID, Phone: testPhone2}, f.clock.Now()))
+	_, _, err = f.db.ApplyDelivery(f.ctx, wagate.DeliveryUpdate{ProviderID: "wamid.pair", Status: "failed",
+		From: wagate.DeliverySender{Setting: "phone_number_id", Value: "1065"}}, cloudapi.Advance)
+	wantCode(t, err, wagate.ENOTFOUND)
+}

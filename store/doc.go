@@ -26,6 +26,8 @@
 //	attempts / {ws}      sequence -> attempt record: exactly the last wagate.AttemptLimit
 //	tokens               sha256(admin token) -> {workspace, role, created}
 //	provider_ids         transport's message id -> message id: for delivery reports
+//	                     (a report naming its sender, as Cloud API statuses do with
+//	                     phone_number_id, must also match the message's account)
 //
 // Records are store-private structs encoded as JSON, so the domain types need
 // no storage tags and a field such as Account.Settings, which the API never

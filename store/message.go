@@ -58,7 +58,7 @@ func (db *DB) Accept(ctx context.Context, a *wagate.Accept) (*wagate.AcceptResul
 	)
 	outcome, fault := db.runBatch(ctx, "accept", func(tx *bolt.Tx) (outcome, err error) {
 		res, att = nil, nil
-		r, at, outcome, err := accept(tx, a, now)
+		r, at, outcome, err := accept(tx, a, now, db.limits)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +82,7 @@ func (db *DB) Accept(ctx context.Context, a *wagate.Accept) (*wagate.AcceptResul
 
 // accept is one run of Accept's transaction. It returns the result and the
 // attempt that were written, the client-fault outcome, or a storage fault.
-func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time) (*wagate.AcceptResult, *attemptRecord, error, error) {
+func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits) (*wagate.AcceptResult, *attemptRecord, error, error) {
 	ws, err := getWorkspace(tx, a.WorkspaceID)
 	if err != nil {
 		return nil, nil, nil, err
@@ -99,7 +99,7 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time) (*wagate.AcceptResult,
 	if err := pruneIdempotency(tx, now, idempotencyPruneMax); err != nil {
 		return nil, nil, nil, err
 	}
-	res, outcome, err := acceptMessage(tx, ws, a, now)
+	res, outcome, err := acceptMessage(tx, ws, a, now, lim)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -127,7 +127,7 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time) (*wagate.AcceptResult,
 
 // acceptMessage does the checks first and writes only when all pass, so a
 // client fault leaves nothing behind but the attempt its caller writes.
-func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.Time) (*wagate.AcceptResult, error, error) {
+func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.Time, lim limits) (*wagate.AcceptResult, error, error) {
 	if a.InboundToken != "" && !ws.Enabled {
 		return nil, wagate.ErrWebhookDisabled(), nil // disabled after the gateway looked
 	}
@@ -196,6 +196,11 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 			return nil, nil, err
 		}
 		m.ChatID, newChat = id, id == 0
+	}
+	if newChat {
+		if err := lim.checkChats(tx, ws.ID); err != nil {
+			return nil, err, nil // a client fault: the attempt records it
+		}
 	}
 
 	balance, err := quota.Charge(ws.Balance, m.Credits)

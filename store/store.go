@@ -72,6 +72,12 @@ type Options struct {
 	// FailCommit is for tests only: see fault.go. nil (always, outside
 	// tests) injects nothing.
 	FailCommit func(op string) error
+	// MaxAccounts and MaxChats are the operator's limits per workspace
+	// (SPEC §4: --max-accounts, --max-chats); a create past one is
+	// ECONFLICT naming the flag, and so is an accepted message that would
+	// create a chat past MaxChats. 0 means no limit.
+	MaxAccounts int
+	MaxChats    int
 	// ReadOnly opens the file for reading only, as `wagate check` does: it
 	// creates nothing and stamps nothing, so a damaged store is reported as
 	// it is, not repaired on the way in. Writes fail.
@@ -92,6 +98,8 @@ type DB struct {
 	// inbound caches FindWorkspaceByInboundToken (see inboundcache.go);
 	// update invalidates it.
 	inbound inboundCache
+	// limits are Options.MaxAccounts and MaxChats (limits.go).
+	limits limits
 }
 
 // Compile-time guards: DB is the storage backend of every domain service.
@@ -140,7 +148,8 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	// NoSync stays false: every commit is fsynced before it returns, which
 	// is what lets the gateway answer 200 only for durable messages.
-	db := &DB{bolt: bdb, path: path, log: log, now: now, failCommit: opts.FailCommit}
+	db := &DB{bolt: bdb, path: path, log: log, now: now, failCommit: opts.FailCommit,
+		limits: limits{maxAccounts: opts.MaxAccounts, maxChats: opts.MaxChats}}
 	if !opts.ReadOnly {
 		if err := bdb.Update(initSchema); err != nil {
 			_ = bdb.Close()

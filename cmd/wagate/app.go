@@ -71,7 +71,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		}
 	}()
 
-	db, err := store.Open(filepath.Join(cfg.DataDir, storeFile), store.Options{Logger: log.Named("store")})
+	db, err := store.Open(filepath.Join(cfg.DataDir, storeFile), store.Options{Logger: log.Named("store"),
+		MaxAccounts: cfg.MaxAccounts, MaxChats: cfg.MaxChats})
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +134,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		Logger:     log,
 		Registerer: reg,
 		Fetcher:    a.fetcher,
+
+		FetchConcurrency:             cfg.Downloads,
+		FetchConcurrencyPerWorkspace: cfg.DownloadsPerWorkspace,
 	})
 
 	a.ln, err = net.Listen("tcp", cfg.Addr)
@@ -166,6 +170,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 
 		// The fetcher and the inbound URL's file_url check follow one flag.
 		AllowPrivateFileURLs: cfg.AllowPrivateFileURLs,
+		TrustedProxies:       cfg.TrustedProxies,
 	}, svc)
 	a.gw.MountConsole(console.New(a.gw, svc, console.Config{PublicURL: publicURL, Logger: log.Named("console")}))
 	if cfg.CloudAPIAppSecret != "" {

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway"
 	"github.com/wagate/wagate/sender/cloudapi"
 )
 
@@ -21,6 +23,14 @@ const (
 	DefaultInboundBurst = 40
 	DefaultDemoCredits  = 1000
 	DefaultLogLevel     = "info"
+	// DefaultDownloads and DefaultDownloadsPerWorkspace cap the file_url
+	// downloads running at once, in all and per workspace (SPEC §2).
+	DefaultDownloads             = 8
+	DefaultDownloadsPerWorkspace = 2
+	// DefaultMaxAccounts and DefaultMaxChats are the operator's limits per
+	// workspace (SPEC §4).
+	DefaultMaxAccounts = 100
+	DefaultMaxChats    = 100_000
 	// shutdownTimeout bounds how long in-flight HTTP requests may take to
 	// finish after SIGTERM before the server closes their connections.
 	shutdownTimeout = 10 * time.Second
@@ -51,6 +61,17 @@ type Config struct {
 	// besides Meta's host (a proxy, a test fake); none by default, so an
 	// owner cannot aim the transport at an internal address.
 	CloudAPIBaseURLs []string
+	// Downloads and DownloadsPerWorkspace cap the file_url downloads
+	// running at once: a slow file host delays only its workspace.
+	Downloads             int
+	DownloadsPerWorkspace int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (attempt log, per-address limits); none by default.
+	TrustedProxies []netip.Prefix
+	// MaxAccounts and MaxChats are the operator's limits per workspace: a
+	// create past one is a 409 naming the flag.
+	MaxAccounts int
+	MaxChats    int
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -64,6 +85,11 @@ func DefaultConfig() Config {
 		InboundBurst: DefaultInboundBurst,
 		PhoneCheck:   wagate.PhoneCheckValid,
 		LogLevel:     DefaultLogLevel,
+
+		Downloads:             DefaultDownloads,
+		DownloadsPerWorkspace: DefaultDownloadsPerWorkspace,
+		MaxAccounts:           DefaultMaxAccounts,
+		MaxChats:              DefaultMaxChats,
 	}
 }
 
@@ -78,6 +104,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--inbound-rate %g: must be positive (requests per second per inbound URL)", c.InboundRate)
 	case c.InboundBurst < 1:
 		return fmt.Errorf("--inbound-burst %d: must be at least 1", c.InboundBurst)
+	case c.Downloads < 1:
+		return fmt.Errorf("--downloads %d: must be at least 1 (file_url downloads at once, all workspaces)", c.Downloads)
+	case c.DownloadsPerWorkspace < 1 || c.DownloadsPerWorkspace > c.Downloads:
+		return fmt.Errorf("--downloads-per-workspace %d: must be between 1 and --downloads (%d)", c.DownloadsPerWorkspace, c.Downloads)
+	case c.MaxAccounts < 1:
+		return fmt.Errorf("--max-accounts %d: must be at least 1 (accounts per workspace)", c.MaxAccounts)
+	case c.MaxChats < 1:
+		return fmt.Errorf("--max-chats %d: must be at least 1 (chats per workspace)", c.MaxChats)
 	case c.DataDir == "":
 		return fmt.Errorf("--data: name a folder for the store, e.g. ./data")
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
@@ -109,6 +143,15 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the sender's random gaps, to replay a run (0 = random)")
 	fs.StringVar(&c.CloudAPIAppSecret, "cloudapi-app-secret", c.CloudAPIAppSecret, "Meta app secret that signs Cloud API status callbacks (prefer the env variable: flags show in ps)")
 	fs.StringVar(&c.CloudAPIVerifyToken, "cloudapi-verify-token", c.CloudAPIVerifyToken, "token Meta presents when subscribing to /webhooks/cloudapi")
+	fs.IntVar(&c.Downloads, "downloads", c.Downloads, "file_url downloads at once, all workspaces together")
+	fs.IntVar(&c.DownloadsPerWorkspace, "downloads-per-workspace", c.DownloadsPerWorkspace, "file_url downloads at once per workspace, so a slow file host delays only its workspace")
+	fs.IntVar(&c.MaxAccounts, "max-accounts", c.MaxAccounts, "accounts per workspace at most")
+	fs.IntVar(&c.MaxChats, "max-chats", c.MaxChats, "chats per workspace at most (sends to a new recipient make chats)")
+	fs.Func("trusted-proxies", "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For names the client (default none: the TCP peer is the client)", func(v string) error {
+		p, err := gateway.ParseTrustedProxies(v)
+		c.TrustedProxies = p
+		return err
+	})
 	fs.Func("cloudapi-base-url", "comma-separated base URLs cloudapi accounts may use besides https://graph.facebook.com (a proxy, a test fake)", func(v string) error {
 		c.CloudAPIBaseURLs = nil
 		for _, u := range strings.Split(v, ",") {

@@ -450,6 +450,9 @@ func TestParseFlagsEnvAndCommandLine(t *testing.T) {
 		"WAGATE_PHONE_CHECK":             "possible",
 		"WAGATE_INBOUND_RATE":            "5",
 		"WAGATE_ALLOW_PRIVATE_FILE_URLS": "true",
+		"WAGATE_DOWNLOADS_PER_WORKSPACE": "3",
+		"WAGATE_TRUSTED_PROXIES":         "10.0.0.0/8,192.0.2.7",
+		"WAGATE_MAX_CHATS":               "500",
 	}
 	cfg := DefaultConfig()
 	fs := newServeFlagSet(&cfg)
@@ -459,7 +462,7 @@ func TestParseFlagsEnvAndCommandLine(t *testing.T) {
 	if cfg.SendInterval != 4*time.Second {
 		t.Errorf("send interval = %s; the command line must win over WAGATE_SEND_INTERVAL", cfg.SendInterval)
 	}
-	if cfg.PhoneCheck != "possible" || cfg.InboundRate != 5 || !cfg.AllowPrivateFileURLs {
+	if cfg.PhoneCheck != "possible" || cfg.InboundRate != 5 || !cfg.AllowPrivateFileURLs || cfg.DownloadsPerWorkspace != 3 || len(cfg.TrustedProxies) != 2 || cfg.MaxChats != 500 {
 		t.Errorf("env not applied: %+v", cfg)
 	}
 
@@ -472,6 +475,13 @@ func TestParseFlagsEnvAndCommandLine(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "WAGATE_SEND_JITTER") {
 		t.Errorf("bad env value: error %v does not name the variable", err)
+	}
+
+	// A bad range stops the start with an error naming the flag and the entry.
+	cfg = DefaultConfig()
+	err = parseFlags(newServeFlagSet(&cfg), []string{"--trusted-proxies", "10.0.0.0/8,proxy.local"}, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "trusted-proxies") || !strings.Contains(err.Error(), "proxy.local") {
+		t.Errorf("bad --trusted-proxies: error %v, want one naming the flag and the entry", err)
 	}
 }
 
@@ -493,6 +503,11 @@ func TestConfigValidate(t *testing.T) {
 		{func(c *Config) { c.InboundBurst = 0 }, "--inbound-burst"},
 		{func(c *Config) { c.PublicURL = "example.com" }, "--public-url"},
 		{func(c *Config) { c.PhoneCheck = "loose" }, "--phone-check"},
+		{func(c *Config) { c.Downloads = 0 }, "--downloads"},
+		{func(c *Config) { c.MaxAccounts = 0 }, "--max-accounts"},
+		{func(c *Config) { c.MaxChats = -1 }, "--max-chats"},
+		{func(c *Config) { c.DownloadsPerWorkspace = 0 }, "--downloads-per-workspace"},
+		{func(c *Config) { c.DownloadsPerWorkspace = c.Downloads + 1 }, "--downloads-per-workspace"},
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatalf("default config: %v", err)

@@ -520,7 +520,9 @@ func TestRecipient(t *testing.T) {
 }
 
 // TestSignInGuessingIsLimited: the console's sign-in shares the admin API's
-// limit on wrong tokens per address; once over it, even a right token waits.
+// limit on wrong tokens per address; once over it, further wrong tokens
+// wait, but a right token signs in at once (SPEC §6: everyone behind one
+// proxy shares the address).
 func TestSignInGuessingIsLimited(t *testing.T) {
 	e := newEnv(t)
 	ws := e.workspace("acme", 10)
@@ -528,12 +530,13 @@ func TestSignInGuessingIsLimited(t *testing.T) {
 	for i := 0; i < gateway.AuthFailureLimit; i++ {
 		mustStatus(t, "wrong token", b.signIn("guess-"+string(rune('a'+i))), http.StatusUnauthorized)
 	}
-	p := b.signIn(ws.Owner)
-	mustStatus(t, "right token after the guesses", p, http.StatusTooManyRequests)
+	p := b.signIn("guess-z")
+	mustStatus(t, "wrong token after the guesses", p, http.StatusTooManyRequests)
 	mustContain(t, "blocked sign-in", p, "Too many wrong tokens")
 	if p.header.Get("Retry-After") == "" || sessionCookieOf(t, p) != nil {
 		t.Errorf("blocked sign-in: Retry-After %q, session cookie %v; want a delay and no session", p.header.Get("Retry-After"), sessionCookieOf(t, p))
 	}
+	mustStatus(t, "right token from the limited address", e.browser().signIn(ws.Owner), http.StatusSeeOther)
 	e.clock.Advance(gateway.AuthFailureWindow)
-	mustStatus(t, "sign in after the window", b.signIn(ws.Owner), http.StatusSeeOther)
+	mustStatus(t, "wrong token after the window", b.signIn("guess-y"), http.StatusUnauthorized)
 }

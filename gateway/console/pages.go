@@ -135,11 +135,6 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.renderSignin(w, r, http.StatusForbidden, v, next, "This sign-in form is out of date or did not come from this console. Paste your token again.")
 		return
 	}
-	if retry, blocked := c.gw.SignInBlocked(r); blocked {
-		w.Header().Set("Retry-After", strconv.Itoa(retry))
-		c.renderSignin(w, r, http.StatusTooManyRequests, v, next, fmt.Sprintf("Too many wrong tokens were tried from your address. Wait %d seconds, then paste your token again.", retry))
-		return
-	}
 	raw := strings.TrimSpace(r.PostForm.Get("token"))
 	if raw == "" {
 		c.renderSignin(w, r, http.StatusBadRequest, v, next, "Paste your access token into the box, then press Sign in.")
@@ -150,6 +145,13 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if wagate.ErrorCode(err) != wagate.ENOTFOUND {
 			c.fail(w, r, nil, err)
+			return
+		}
+		// Only a wrong token meets the limit: a right one signs in from a
+		// limited address too (everyone behind one proxy shares it).
+		if retry, blocked := c.gw.SignInBlocked(r); blocked {
+			w.Header().Set("Retry-After", strconv.Itoa(retry))
+			c.renderSignin(w, r, http.StatusTooManyRequests, v, next, fmt.Sprintf("Too many wrong tokens were tried from your address. Wait %d seconds, then paste your token again.", retry))
 			return
 		}
 		c.gw.SignInFailed(r)

@@ -45,7 +45,8 @@ type APIError struct {
 
 // Error reads "cloudapi: <Meta's message>[: <details>] (code N[, fbtrace_id
 // X]): <what to do>". It holds no secret: Meta's texts pass through a filter
-// that removes the access token, should Meta ever echo it.
+// that removes the access token, should Meta ever echo it, in any form
+// (escaped, base64, cut: see redact).
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString("cloudapi: ")

@@ -96,6 +96,8 @@ func applyAll(ctx context.Context, d wagate.DeliveryService, updates []StatusUpd
 			Status:     u.Status,
 			At:         u.At,
 			Error:      failureText(u),
+			// The wamid counts only with the number it came from (SPEC §8).
+			From: wagate.DeliverySender{Setting: SettingPhoneNumberID, Value: u.PhoneNumberID},
 		}, Advance)
 		switch {
 		case wagate.ErrorCode(err) == wagate.ENOTFOUND:

@@ -23,6 +23,8 @@ import (
 const (
 	appSecret   = "app-secret-never-logged"
 	verifyToken = "verify-token-0123"
+	// phoneNumberID is the account's business number at Meta.
+	phoneNumberID = "106540352242922"
 )
 
 // webhookEnv is the status endpoint on a real store with sent messages.
@@ -45,7 +47,8 @@ func newWebhookEnv(t *testing.T) *webhookEnv {
 	if err := db.CreateWorkspace(ctx, ws, &wagate.Token{Hash: wagate.HashToken("owner"), WorkspaceID: ws.ID, Role: wagate.RoleOwner}); err != nil {
 		t.Fatal(err)
 	}
-	acct := &wagate.Account{WorkspaceID: ws.ID, Phone: "+15105566777", Transport: wagate.TransportCloudAPI, Active: true, ConnectedAt: time.Now()}
+	acct := &wagate.Account{WorkspaceID: ws.ID, Phone: "+15105566777", Transport: wagate.TransportCloudAPI, Active: true, ConnectedAt: time.Now(),
+		Settings: map[string]string{cloudapi.SettingPhoneNumberID: phoneNumberID, cloudapi.SettingAccessToken: "EAAG-token"}}
 	if err := db.CreateAccount(ctx, acct); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +140,22 @@ func TestWebhookAppliesSignedStatuses(t *testing.T) {
 	e.sent("wa_backend:00000000000000000001", "wamid.one")
 	e.sent("wa_backend:00000000000000000002", "wamid.two")
 	at := time.Unix(1_760_000_000, 0)
-	statuses := func(st ...graphfake.Status) []byte { return graphfake.StatusWebhook("106540352242922", st...) }
+	statuses := func(st ...graphfake.Status) []byte { return graphfake.StatusWebhook(phoneNumberID, st...) }
+
+	// A known wamid reported from another business number (or none) is
+	// not ours: matched by the pair, never by the wamid alone (SPEC §8).
+	for _, other := range []string{"999999999999999", ""} {
+		body := graphfake.StatusWebhook(other, graphfake.Status{ID: "wamid.two", Status: "failed", At: at, ErrorCode: 131026, ErrorTitle: "Message undeliverable"})
+		if st, answer := e.post(body, graphfake.Sign(appSecret, body)); st != http.StatusOK {
+			t.Fatalf("status from another number = %d %s; want 200 (ignored, not redelivered)", st, answer)
+		}
+		if m := e.message("wa_backend:00000000000000000002"); m.Status != wagate.StatusSent || m.Delivery != "" {
+			t.Fatalf("status from phone_number_id %q changed the message: %q, delivery %q", other, m.Status, m.Delivery)
+		}
+	}
+	if got := e.balance(); got != 8 {
+		t.Fatalf("balance = %d after statuses from another number, want 8 (no refund)", got)
+	}
 
 	// A bad or missing signature changes nothing and says nothing secret.
 	body := statuses(graphfake.Status{ID: "wamid.one", Status: "read", At: at})

@@ -11,9 +11,12 @@ import (
 )
 
 // The account settings the transport reads (wagate.Account.Settings).
-// Other keys are ignored, so the gateway may keep more there (a webhook
-// verify token, say); a missing required key is reported together with the
-// unknown keys, since those are usually its typo.
+// ValidateSettings refuses other keys when an account is connected (SPEC
+// §4: a setting the transport does not know is a 400), so an owner learns
+// of a typo at once and cannot park kilobytes of anything in the store; a
+// send ignores them, so an account stored before that check still sends.
+// A missing required key is reported together with the unknown keys,
+// since those are usually its typo.
 const (
 	// SettingPhoneNumberID is the id Meta gives the business phone number
 	// (WhatsApp Manager, API Setup: "Phone number ID"), digits only. It is
@@ -64,8 +67,32 @@ func (s settings) endpoint(edge string) string {
 // a failed send later. The error is a *wagate.Error with code EINVALID that
 // names the setting and the fix; it never contains the access token.
 func (t *Transport) ValidateSettings(m map[string]string) error {
-	_, err := t.settings(m)
-	return err
+	if _, err := t.settings(m); err != nil {
+		return err
+	}
+	if unknown := unknownKeys(m); len(unknown) > 0 {
+		return wagate.Errorf(wagate.EINVALID, "cloudapi settings %s: not a setting of this transport; remove it (the settings are %q, %q, %q and %q)",
+			quoteList(unknown), SettingPhoneNumberID, SettingAccessToken, SettingAPIVersion, SettingBaseURL)
+	}
+	return nil
+}
+
+// unknownKeys lists the keys of m that are not settings of this transport,
+// sorted, each cut to a readable length.
+func unknownKeys(m map[string]string) []string {
+	var unknown []string
+	for k := range m {
+		switch k {
+		case SettingPhoneNumberID, SettingAccessToken, SettingAPIVersion, SettingBaseURL:
+		default:
+			if len(k) > 40 {
+				k = strings.ToValidUTF8(k[:40], "") + "…"
+			}
+			unknown = append(unknown, k)
+		}
+	}
+	slices.Sort(unknown)
+	return unknown
 }
 
 // settings parses an account's settings and checks its base_url against the
@@ -122,15 +149,7 @@ func parseSettings(m map[string]string) (settings, error) {
 // missing reports a required setting that is absent, and the keys that are
 // not settings of this transport, which are usually its misspelling.
 func missing(m map[string]string, key, what string) error {
-	var unknown []string
-	for k := range m {
-		switch k {
-		case SettingPhoneNumberID, SettingAccessToken, SettingAPIVersion, SettingBaseURL:
-		default:
-			unknown = append(unknown, k)
-		}
-	}
-	slices.Sort(unknown)
+	unknown := unknownKeys(m)
 	hint := ""
 	if len(unknown) > 0 {
 		hint = "; the settings also have " + quoteList(unknown) + ", which this transport does not read: a typo?"

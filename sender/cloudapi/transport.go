@@ -595,11 +595,3 @@ func (t *Transport) networkError(ctx context.Context, s settings, edge string, e
 	}
 	return fmt.Errorf("cloudapi: %s: cannot reach the Graph API at %s: %s; the message will be tried again", what, host, redact(cause.Error(), s.token))
 }
-
-// redact removes the access token from a text that came from outside.
-func redact(s, token string) string {
-	if token == "" || !strings.Contains(s, token) {
-		return s
-	}
-	return strings.ReplaceAll(s, token, "[access token]")
-}
