@@ -1,8 +1,7 @@
 // Package store keeps wagate's durable state in one bbolt file and
 // implements the domain services (wagate.WorkspaceService, AccountService,
 // ChatService, MessageService, AttemptService, TokenService, SessionService)
-// and the
-// sender's durable queue (sender.Queue).
+// and the sender's durable queue (sender.Queue).
 //
 // # Layout
 //
