@@ -39,30 +39,33 @@ const LockTimeout = time.Second
 
 // Bucket names; see the package documentation for what each holds.
 var (
-	bucketMeta        = []byte("meta")
-	bucketWorkspaces  = []byte("workspaces")
-	bucketInbound     = []byte("inbound")
-	bucketAccounts    = []byte("accounts")
-	bucketChats       = []byte("chats")
-	bucketChatJIDs    = []byte("chat_jids")
-	bucketMessages    = []byte("messages")
-	bucketWsMessages  = []byte("ws_messages")
-	bucketQueues      = []byte("queues")
-	bucketSending     = []byte("sending")
-	bucketIdempotency = []byte("idempotency")
-	bucketIdemByTime  = []byte("idempotency_by_time")
-	bucketAttempts    = []byte("attempts")
-	bucketTokens      = []byte("tokens")
-	bucketProviderIDs = []byte("provider_ids")
-	bucketWsTokens    = []byte("workspace_tokens")
-	bucketSessions    = []byte("sessions")
-	bucketTokenSess   = []byte("token_sessions")
-	bucketSessExpiry  = []byte("session_expiry")
-	keySchema         = []byte("schema")
-	allBuckets        = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens, bucketProviderIDs,
-		bucketWsTokens, bucketSessions, bucketTokenSess, bucketSessExpiry}
+	bucketMeta         = []byte("meta")
+	bucketWorkspaces   = []byte("workspaces")
+	bucketInbound      = []byte("inbound")
+	bucketAccounts     = []byte("accounts")
+	bucketChats        = []byte("chats")
+	bucketChatJIDs     = []byte("chat_jids")
+	bucketMessages     = []byte("messages")
+	bucketWsMessages   = []byte("ws_messages")
+	bucketQueues       = []byte("queues")
+	bucketSending      = []byte("sending")
+	bucketIdempotency  = []byte("idempotency")
+	bucketIdemByTime   = []byte("idempotency_by_time")
+	bucketAttempts     = []byte("attempts")
+	bucketTokens       = []byte("tokens")
+	bucketProviderIDs  = []byte("provider_ids")
+	keySchema          = []byte("schema")
+	allBuckets         = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens, bucketProviderIDs, bucketWsTokens, bucketSessions, bucketTokenSess, bucketSessExpiry}
 	errUnknownBucket   = errors.New("store: a top-level bucket is missing")
 	errCorruptSequence = errors.New("store: a sequence key is not 8 bytes")
+)
+
+// Buckets of admin tokens and console sessions (token.go, session.go).
+var (
+	bucketWsTokens   = []byte("workspace_tokens")
+	bucketSessions   = []byte("sessions")
+	bucketTokenSess  = []byte("token_sessions")
+	bucketSessExpiry = []byte("session_expiry")
 )
 
 // Options configures Open. The zero value is ready to use.
