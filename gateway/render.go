@@ -93,12 +93,6 @@ type attemptJSON struct {
 // attemptFields are the attempt object's names in SPEC order: the CSV header.
 var attemptFields = []string{"at", "request_id", "remote_addr", "content_type", "body", "http_status", "message", "message_id", "credits", "send_status", "send_error"}
 
-type tokenJSON struct {
-	Token       string `json:"token"`
-	Role        string `json:"role"`
-	WorkspaceID string `json:"workspace_id"`
-}
-
 // timeJSON renders a zero time as null.
 func timeJSON(t time.Time) *time.Time {
 	if t.IsZero() {
