@@ -21,6 +21,7 @@ const (
 	DefaultInboundBurst = 40
 	DefaultDemoCredits  = 1000
 	DefaultLogLevel     = "info"
+	DefaultMaxTokens    = 100 // admin tokens per workspace
 	// shutdownTimeout bounds how long in-flight HTTP requests may take to
 	// finish after SIGTERM before the server closes their connections.
 	shutdownTimeout = 10 * time.Second
@@ -51,6 +52,8 @@ type Config struct {
 	// besides Meta's host (a proxy, a test fake); none by default, so an
 	// owner cannot aim the transport at an internal address.
 	CloudAPIBaseURLs []string
+	// MaxTokens is how many admin tokens a workspace may have.
+	MaxTokens int
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -64,6 +67,7 @@ func DefaultConfig() Config {
 		InboundBurst: DefaultInboundBurst,
 		PhoneCheck:   wagate.PhoneCheckValid,
 		LogLevel:     DefaultLogLevel,
+		MaxTokens:    DefaultMaxTokens,
 	}
 }
 
@@ -78,6 +82,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--inbound-rate %g: must be positive (requests per second per inbound URL)", c.InboundRate)
 	case c.InboundBurst < 1:
 		return fmt.Errorf("--inbound-burst %d: must be at least 1", c.InboundBurst)
+	case c.MaxTokens < 1:
+		return fmt.Errorf("--max-tokens %d: must be at least 1 (admin tokens per workspace)", c.MaxTokens)
 	case c.DataDir == "":
 		return fmt.Errorf("--data: name a folder for the store, e.g. ./data")
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
@@ -104,6 +110,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 		return err
 	})
 	fs.BoolVar(&c.AllowPrivateFileURLs, "allow-private-file-urls", c.AllowPrivateFileURLs, "let file_url reach loopback and private addresses (tests and closed networks only)")
+	fs.IntVar(&c.MaxTokens, "max-tokens", c.MaxTokens, "most admin tokens (owner and support) a workspace may have")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "create (or reuse) a demo workspace with a dryrun account and print its inbound URL and a curl line")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the sender's random gaps, to replay a run (0 = random)")
