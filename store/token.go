@@ -289,3 +289,64 @@ func indexStoredTokens(tx *bolt.Tx) error {
 		return idx.Put(join(rec.WorkspaceID, id), copyBytes(k))
 	})
 }
+
+// auditTokens checks the token index and the session indexes for Audit:
+// every workspace token is indexed under its workspace and id and every
+// index entry points at such a token; every session has its two index
+// entries and every index entry its session.
+func auditTokens(tx *bolt.Tx, report func(format string, args ...any)) error {
+	tokens, idx := bucket(tx, bucketTokens), bucket(tx, bucketWsTokens)
+	err := tokens.ForEach(func(k, v []byte) error {
+		var rec tokenRecord
+		if err := decode(k, v, &rec); err != nil {
+			report("token: %v", err)
+			return nil
+		}
+		if rec.WorkspaceID == "" || len(k) != 32 {
+			return nil
+		}
+		if h := idx.Get(join(rec.WorkspaceID, wagate.TokenID([32]byte(k)))); !bytes.Equal(h, k) {
+			report("token %s of workspace %s is not in the token index", wagate.TokenID([32]byte(k)), rec.WorkspaceID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = idx.ForEach(func(k, v []byte) error {
+		if tokens.Get(v) == nil {
+			report("token index entry %q points at a missing token", k)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sessions := bucket(tx, bucketSessions)
+	err = sessions.ForEach(func(k, v []byte) error {
+		var rec sessionRecord
+		if err := decode(k, v, &rec); err != nil {
+			report("session: %v", err)
+			return nil
+		}
+		if bucket(tx, bucketTokenSess).Get(tokenSessionKey(&rec, k)) == nil || bucket(tx, bucketSessExpiry).Get(expiryKey(rec.ExpiresAt, k)) == nil {
+			report("a console session is missing from the session indexes")
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range [][]byte{bucketTokenSess, bucketSessExpiry} {
+		err := bucket(tx, name).ForEach(func(k, _ []byte) error {
+			if len(k) < 32 || sessions.Get(k[len(k)-32:]) == nil {
+				report("%s: an entry points at a missing console session", name)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -259,3 +259,34 @@ func TestExpiredSessionsAreSwept(t *testing.T) {
 	mustNoErr(t, err)
 	mustNoErr(t, f.db.DeleteSession(f.ctx, sha256.Sum256([]byte("no such session"))))
 }
+
+func TestAuditFindsABrokenTokenIndex(t *testing.T) {
+	f := newFixture(t, 0)
+	h := wagate.HashToken(f.owner)
+	key := join(f.ws.ID, wagate.TokenID(h))
+	f.newSession(1, h, time.Hour)
+	mustNoErr(t, f.db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketWsTokens).Delete(key) }))
+	problems, err := f.db.Audit(f.ctx)
+	mustNoErr(t, err)
+	if len(problems) != 1 || !strings.Contains(problems[0], "not in the token index") {
+		t.Errorf("audit of a store without the owner's index entry = %q", problems)
+	}
+	mustNoErr(t, f.db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketWsTokens).Put(key, h[:]) }))
+}
+
+func TestOperatorRotationEndsTheOldOperatorsSessions(t *testing.T) {
+	f := newFixture(t, 0)
+	old := &wagate.Token{Hash: wagate.HashToken("operator-1"), Role: wagate.RoleOperator}
+	mustNoErr(t, f.db.CreateToken(f.ctx, old))
+	s := f.newSession(1, old.Hash, time.Hour)
+	mustNoErr(t, f.db.CreateToken(f.ctx, &wagate.Token{Hash: wagate.HashToken("operator-2"), Role: wagate.RoleOperator}))
+	if f.sessionLive(s) {
+		t.Error("the rotated-out operator token's session still works")
+	}
+	mustNoErr(t, f.db.bolt.View(func(tx *bolt.Tx) error {
+		if n := tx.Bucket(bucketSessions).Stats().KeyN; n != 0 {
+			t.Errorf("%d sessions stored after the rotation; the old operator's should be deleted", n)
+		}
+		return nil
+	}))
+}
