@@ -39,19 +39,22 @@ type sessionRecord struct {
 // CreateSession stores s under key, ending the token's oldest sessions
 // beyond wagate.SessionsPerToken and sweeping expired ones, in one commit.
 func (db *DB) CreateSession(ctx context.Context, key [32]byte, s *wagate.Session) error {
+	if s.ExpiresAt.IsZero() {
+		return wagate.Errorf(wagate.EINVALID, "a session needs an expiry time")
+	}
 	rec := &sessionRecord{
 		TokenHash:   bytes.Clone(s.TokenHash[:]),
 		WorkspaceID: s.WorkspaceID,
 		Role:        s.Role,
 		CSRF:        s.CSRF,
-		CreatedAt:   s.CreatedAt,
+		CreatedAt:   orNow(s.CreatedAt, db.now()),
 		ExpiresAt:   s.ExpiresAt,
 	}
 	return db.update(ctx, "create session", func(tx *bolt.Tx) error {
 		if bucket(tx, bucketTokens).Get(s.TokenHash[:]) == nil {
 			return wagate.Errorf(wagate.ENOTFOUND, "token not found")
 		}
-		if err := sweepSessions(tx, s.CreatedAt); err != nil {
+		if err := sweepSessions(tx, rec.CreatedAt); err != nil {
 			return err
 		}
 		// The token's sessions, oldest first: keep the newest

@@ -290,3 +290,28 @@ func TestOperatorRotationEndsTheOldOperatorsSessions(t *testing.T) {
 		return nil
 	}))
 }
+
+func TestAuditOfAStoreFromBeforeTokenIDs(t *testing.T) {
+	f := newFixture(t, 0)
+	mustNoErr(t, f.db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range tokenBuckets {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	mustNoErr(t, f.db.Close())
+	ro, err := Open(f.path, Options{ReadOnly: true})
+	mustNoErr(t, err)
+	problems, err := ro.Audit(f.ctx)
+	mustNoErr(t, err)
+	if len(problems) != 0 {
+		t.Errorf("wagate check of a store from before token ids (not yet opened by this wagate) reports %q", problems)
+	}
+	mustNoErr(t, ro.Close())
+	f.db = openTest(t, f.path, f.clock) // builds the index; the cleanup audits it
+	if _, err := f.db.ListTokens(f.ctx, f.ws.ID); err != nil {
+		t.Fatal(err)
+	}
+}
