@@ -97,3 +97,11 @@ func NewWorkspaceID(r io.Reader) (string, error) {
 // HashToken is how tokens are stored and looked up: SHA-256 of the token.
 // Tokens carry 256 random bits, so a fast hash is enough.
 func HashToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
+// TokenID is the public id of the token with that hash: "tok_" and 16 hex
+// characters of a second hash, so the id reveals neither the token nor its
+// stored hash, and every stored token has one, however old.
+func TokenID(hash [32]byte) string {
+	h := sha256.Sum256(append([]byte("wagate token id\x00"), hash[:]...))
+	return "tok_" + hex.EncodeToString(h[:8])
+}

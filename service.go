@@ -2,6 +2,7 @@ package wagate
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -150,6 +151,51 @@ type TokenService interface {
 	CreateToken(ctx context.Context, t *Token) error
 	// FindToken returns the token with that hash or ENOTFOUND.
 	FindToken(ctx context.Context, hash [32]byte) (*Token, error)
+	// CreateWorkspaceToken stores a new owner or support token of
+	// t.WorkspaceID (t.ID is set to TokenID(t.Hash)) unless the workspace
+	// already has max tokens (max <= 0: no limit), which is an ECONFLICT
+	// error wrapping ErrTokenLimit; the count and the write are one commit,
+	// so racing creates cannot pass the limit. ENOTFOUND for an unknown
+	// workspace.
+	CreateWorkspaceToken(ctx context.Context, t *Token, max int) error
+	// ListTokens returns the workspace's owner and support tokens, oldest
+	// first.
+	ListTokens(ctx context.Context, workspaceID string) ([]*Token, error)
+	// RevokeToken deletes the workspace's token with that id and every
+	// console session signed in with it, in one commit: both stop working
+	// at once. ENOTFOUND for an unknown id; ECONFLICT wrapping
+	// ErrLastOwnerToken when it is the workspace's last owner token.
+	RevokeToken(ctx context.Context, workspaceID, id string) error
+	// RecordTokenUse sets the token's LastUsedAt to at, unless it is gone
+	// or its LastUsedAt is less than TokenUseResolution behind at. Callers
+	// call it only when Token.ShouldRecordUse says so, so an admin request
+	// costs a write at most once per TokenUseResolution per token; the
+	// write may share a group commit with others.
+	RecordTokenUse(ctx context.Context, hash [32]byte, at time.Time) error
+}
+
+// ErrTokenLimit is wrapped by CreateWorkspaceToken's error when the
+// workspace has as many tokens as allowed; the caller names its setting.
+var ErrTokenLimit = errors.New("the workspace has as many tokens as allowed")
+
+// ErrLastOwnerToken is wrapped by RevokeToken's error for the last owner
+// token of a workspace: without one nobody could administer it.
+var ErrLastOwnerToken = errors.New("the last owner token of a workspace cannot be revoked")
+
+// SessionService stores console sessions (SPEC §6): in the store, so they
+// survive a restart and work across replicas. Sessions are looked up by
+// the SHA-256 hash of their id; the id itself is never stored.
+type SessionService interface {
+	// CreateSession stores s under key. In the same commit it ends the
+	// oldest sessions of s.TokenHash beyond SessionsPerToken - 1 (never
+	// another token's) and sweeps sessions expired at s.CreatedAt.
+	// ENOTFOUND when the token no longer exists.
+	CreateSession(ctx context.Context, key [32]byte, s *Session) error
+	// FindSession returns the session stored under key, or ENOTFOUND when
+	// there is none, it has expired at now, or its token no longer exists.
+	FindSession(ctx context.Context, key [32]byte, now time.Time) (*Session, error)
+	// DeleteSession ends the session stored under key; none is no error.
+	DeleteSession(ctx context.Context, key [32]byte) error
 }
 
 // DeliveryUpdate is a transport's later report on a message it sent, such as

@@ -179,10 +179,58 @@ const (
 
 // Token is an admin API token as stored: only its SHA-256 hash is kept.
 type Token struct {
-	Hash        [32]byte
+	Hash [32]byte
+	// ID names the token in lists and revocations without revealing it:
+	// TokenID(Hash), so tokens stored before ids existed have one too.
+	ID          string
 	WorkspaceID string // "" for the operator
 	Role        Role
+	// Name is the owner's label ("zapier", "support desk"); "" for none.
+	Name string
+	// Prefix is the token's first TokenPrefixLen characters, safe to show,
+	// so a person can tell which of their tokens is which; "" for tokens
+	// made before prefixes were kept.
+	Prefix    string
+	CreatedAt time.Time
+	// LastUsedAt is when the token last authenticated an admin API request
+	// or a console sign-in, to within TokenUseResolution; zero when never.
+	LastUsedAt time.Time
+}
+
+// TokenPrefixLen is how many leading characters of a token are kept as its
+// Prefix: 36 of its 256 bits, enough to tell tokens apart, far too few to
+// help a guesser.
+const TokenPrefixLen = 6
+
+// TokenUseResolution is how precisely LastUsedAt is kept. Recording every
+// use would cost a durable write per admin request; a token's use is
+// written at most once per TokenUseResolution instead.
+const TokenUseResolution = time.Minute
+
+// ShouldRecordUse reports whether a use of t at now should be recorded: its
+// LastUsedAt is TokenUseResolution or more behind.
+func (t *Token) ShouldRecordUse(now time.Time) bool {
+	return now.Sub(t.LastUsedAt) >= TokenUseResolution
+}
+
+// MaxTokenName is the longest token name, in characters.
+const MaxTokenName = 100
+
+// SessionsPerToken is how many live console sessions one token may have
+// (SPEC §6): the next sign-in ends that token's oldest session, so one
+// token holder can never sign out the holders of other tokens.
+const SessionsPerToken = 20
+
+// Session is a signed-in console browser. It is stored under the SHA-256
+// hash of its id (the cookie's value), never the id itself, and keeps the
+// hash of the token it was signed in with, never the token.
+type Session struct {
+	TokenHash   [32]byte
+	WorkspaceID string // "" for the operator
+	Role        Role
+	CSRF        string // the session's form token
 	CreatedAt   time.Time
+	ExpiresAt   time.Time
 }
 
 // Attachment is a message's file, downloaded from its file_url before the

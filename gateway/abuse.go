@@ -40,6 +40,15 @@ const (
 	AuthFailureLimit = 10
 	// AuthFailureWindow is the window of AuthFailureLimit.
 	AuthFailureWindow = time.Minute
+	// SignInLimit is how many console sign-ins with a right token one
+	// address may make per SignInWindow (SPEC §6); wrong tokens have their
+	// own count (AuthFailureLimit), so they never use these up. A person
+	// signs in a few times a day; ten a minute leaves room for an office
+	// behind one address, and stops a script from filling the session
+	// store or cycling through a token's sessions.
+	SignInLimit = 10
+	// SignInWindow is the window of SignInLimit.
+	SignInWindow = time.Minute
 	// maxTrackedAddrs bounds the memory of each limiter: an entry takes
 	// about a hundred bytes, so 10,000 addresses take about a megabyte.
 	maxTrackedAddrs = 10000
@@ -98,6 +107,22 @@ func (s *Server) SignInFailed(r *http.Request) {
 	if s.limits.authFailures.fail(addr, s.now()) {
 		s.log.Warn("too many console sign-ins with a wrong token from one address; refusing for a while",
 			zap.String("remote_addr", addr))
+	}
+}
+
+// SignInRateLimited reports whether the client address of r has signed in
+// with a right token SignInLimit times within SignInWindow, and how many
+// seconds to wait.
+func (s *Server) SignInRateLimited(r *http.Request) (retryAfter int, limited bool) {
+	return s.limits.signins.blocked(s.ClientAddr(r), s.now())
+}
+
+// SignInAttempted counts one sign-in with a right token of the client
+// address of r against SignInLimit.
+func (s *Server) SignInAttempted(r *http.Request) {
+	if s.limits.signins.fail(s.ClientAddr(r), s.now()) {
+		s.log.Warn("too many console sign-ins from one address; refusing for a while",
+			zap.String("remote_addr", s.ClientAddr(r)), zap.Int("limit", SignInLimit), zap.Duration("window", SignInWindow))
 	}
 }
 

@@ -79,7 +79,7 @@ func (s *Server) CreateWorkspace(ctx context.Context, name string, credits int64
 		Webhook:   wagate.Webhook{Token: inbound, Enabled: true, CreatedAt: now},
 		CreatedAt: now,
 	}
-	t := &wagate.Token{Hash: wagate.HashToken(owner), WorkspaceID: id, Role: wagate.RoleOwner, CreatedAt: now}
+	t := &wagate.Token{Hash: wagate.HashToken(owner), WorkspaceID: id, Role: wagate.RoleOwner, Name: firstOwnerName, Prefix: owner[:wagate.TokenPrefixLen], CreatedAt: now}
 	if err := s.svc.Workspaces.CreateWorkspace(ctx, ws, t); err != nil {
 		return nil, "", err
 	}
@@ -470,33 +470,6 @@ func (s *Server) listMessages(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, &api.MessageList{Messages: renderAll(list, renderMessage)})
-}
-
-// POST /api/v1/workspaces/:ws/tokens (owner).
-func (s *Server) createToken(c echo.Context) error {
-	id, err := s.workspaceFor(c, write)
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Role string `json:"role"`
-	}
-	if err := bindJSON(c, &in, "role"); err != nil {
-		return err
-	}
-	role := wagate.Role(in.Role)
-	if role != wagate.RoleOwner && role != wagate.RoleSupport {
-		return wagate.Errorf(wagate.EINVALID, `field "role" must be "owner" or "support"`)
-	}
-	tok, err := wagate.NewToken(s.rand)
-	if err != nil {
-		return err
-	}
-	t := &wagate.Token{Hash: wagate.HashToken(tok), WorkspaceID: id, Role: role, CreatedAt: s.now().UTC()}
-	if err := s.svc.Tokens.CreateToken(c.Request().Context(), t); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, &api.TokenCreated{Token: tok, Role: string(role), WorkspaceID: id})
 }
 
 // queryLimit reads ?limit=, between 1 and max, def when absent.

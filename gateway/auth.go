@@ -39,6 +39,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(ctxToken, tok)
+		s.recordUse(c.Request().Context(), tok)
 		return next(c)
 	}
 }

@@ -24,6 +24,8 @@ type limiterSet struct {
 	// authFailures counts admin API 401s per address.
 	guesses      *failureLimiter
 	authFailures *failureLimiter
+	// signins counts console sign-ins per address, right or wrong.
+	signins *failureLimiter
 }
 
 func newLimiterSet(perSecond float64, burst int) *limiterSet {
@@ -33,6 +35,7 @@ func newLimiterSet(perSecond float64, burst int) *limiterSet {
 		m:            map[string]*rate.Limiter{},
 		guesses:      newFailureLimiter(GuessLimit, GuessWindow, maxTrackedAddrs),
 		authFailures: newFailureLimiter(AuthFailureLimit, AuthFailureWindow, maxTrackedAddrs),
+		signins:      newFailureLimiter(SignInLimit, SignInWindow, maxTrackedAddrs),
 	}
 }
 

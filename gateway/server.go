@@ -50,6 +50,9 @@ type Config struct {
 	// fetcher's check too): the inbound URL must not refuse what the
 	// fetcher is told to allow.
 	AllowPrivateFileURLs bool
+	// MaxTokens is how many admin tokens a workspace may have (default
+	// DefaultMaxTokens; --max-tokens).
+	MaxTokens int
 	// Logger receives one line per request; nil means zap.NewNop().
 	Logger *zap.Logger
 	// Registry receives the gateway's metrics and is what /metrics serves;
@@ -71,6 +74,7 @@ func DefaultConfig() Config {
 		InboundRate:  DefaultInboundRate,
 		InboundBurst: DefaultInboundBurst,
 		PhoneCheck:   wagate.PhoneCheckValid,
+		MaxTokens:    DefaultMaxTokens,
 	}
 }
 
@@ -88,6 +92,8 @@ type Services struct {
 	Messages   wagate.MessageService
 	Attempts   wagate.AttemptService
 	Tokens     wagate.TokenService
+	// Sessions keeps the web console's sign-ins; only the console uses it.
+	Sessions wagate.SessionService
 	// Waker is woken after each accepted message; nil means nobody is.
 	Waker Waker
 	// Ready answers /readyz: a nil error means ready. nil means always ready.
@@ -139,6 +145,9 @@ func New(cfg Config, svc Services) *Server {
 	}
 	if cfg.InboundBurst <= 0 {
 		cfg.InboundBurst = DefaultInboundBurst
+	}
+	if cfg.MaxTokens <= 0 {
+		cfg.MaxTokens = DefaultMaxTokens
 	}
 	if cfg.PhoneCheck == "" {
 		cfg.PhoneCheck = wagate.PhoneCheckValid
@@ -259,6 +268,8 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, ws+"/messages", s.listMessages, api...)
 	add(http.MethodPost, ws+"/tokens", s.createToken, api...)
 	add(http.MethodGet, "/api/v1/openapi.json", s.openAPI)
+	add(http.MethodGet, ws+"/tokens", s.listTokens, api...)
+	add(http.MethodDelete, ws+"/tokens/:id", s.revokeToken, api...)
 	return e
 }
 

@@ -23,6 +23,8 @@ import (
 //   - the sending index and the messages in sending match;
 //   - each workspace's inbound token is indexed, and each index entry
 //     points at the workspace whose token it is.
+//   - each workspace token is indexed under its workspace and id, and
+//     each console session's index entries match it (auditTokens).
 //
 // It reads everything in one read transaction, so it sees one consistent
 // state even while a server writes, but it is meant for a stopped server.
@@ -37,7 +39,7 @@ func (db *DB) Audit(ctx context.Context) ([]string, error) {
 		// missing bucket is a finding, and the checks below need them all.
 		missing := false
 		for _, name := range allBuckets {
-			if tx.Bucket(name) == nil {
+			if tx.Bucket(name) == nil && !addedByOpen(name) {
 				report("bucket %q is missing: this is not a complete wagate store", name)
 				missing = true
 			}
@@ -158,6 +160,9 @@ func audit(tx *bolt.Tx, report func(format string, args ...any)) error {
 			return nil
 		})
 	}); err != nil {
+		return err
+	}
+	if err := auditTokens(tx, report); err != nil {
 		return err
 	}
 	return sending.ForEach(func(k, _ []byte) error {

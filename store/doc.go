@@ -1,7 +1,7 @@
 // Package store keeps wagate's durable state in one bbolt file and
 // implements the domain services (wagate.WorkspaceService, AccountService,
-// ChatService, MessageService, AttemptService, TokenService) and the
-// sender's durable queue (sender.Queue).
+// ChatService, MessageService, AttemptService, TokenService, SessionService)
+// and the sender's durable queue (sender.Queue).
 //
 // # Layout
 //
@@ -24,7 +24,11 @@
 //	idempotency          ws id \x00 key -> {body hash, message id, time}
 //	idempotency_by_time  unix nanos \x00 ws id \x00 key -> "" : to prune expired keys
 //	attempts / {ws}      sequence -> attempt record: exactly the last wagate.AttemptLimit
-//	tokens               sha256(admin token) -> {workspace, role, created}
+//	tokens               sha256(admin token) -> {workspace, role, created, id, name, prefix, last used}
+//	workspace_tokens     ws id \x00 token id -> sha256(admin token) (token.go)
+//	sessions             sha256(session id) -> console session (session.go)
+//	token_sessions       sha256(token) ++ created ++ sha256(session id) -> ""
+//	session_expiry       expires ++ sha256(session id) -> ""
 //	provider_ids         transport's message id -> message id: for delivery reports
 //	                     (a report naming its sender, as Cloud API statuses do with
 //	                     phone_number_id, must also match the message's account)

@@ -259,10 +259,17 @@ func (r *attemptRecord) domain() *wagate.Attempt {
 	}
 }
 
+// tokenRecord is an admin token, keyed by its hash. Records written before
+// tokens had ids hold only ws, role and created_at: their id is derived
+// from the key (wagate.TokenID), their name and prefix are "".
 type tokenRecord struct {
 	WorkspaceID string      `json:"ws,omitempty"`
 	Role        wagate.Role `json:"role"`
 	CreatedAt   time.Time   `json:"created_at"`
+	ID          string      `json:"id,omitempty"`
+	Name        string      `json:"name,omitempty"`
+	Prefix      string      `json:"prefix,omitempty"`
+	LastUsedAt  time.Time   `json:"last_used_at,omitzero"`
 }
 
 type idempotencyRecord struct {

@@ -55,9 +55,17 @@ var (
 	bucketTokens       = []byte("tokens")
 	bucketProviderIDs  = []byte("provider_ids")
 	keySchema          = []byte("schema")
-	allBuckets         = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens, bucketProviderIDs}
+	allBuckets         = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens, bucketProviderIDs, bucketWsTokens, bucketSessions, bucketTokenSess, bucketSessExpiry}
 	errUnknownBucket   = errors.New("store: a top-level bucket is missing")
 	errCorruptSequence = errors.New("store: a sequence key is not 8 bytes")
+)
+
+// Buckets of admin tokens and console sessions (token.go, session.go).
+var (
+	bucketWsTokens   = []byte("workspace_tokens")
+	bucketSessions   = []byte("sessions")
+	bucketTokenSess  = []byte("token_sessions")
+	bucketSessExpiry = []byte("session_expiry")
 )
 
 // Options configures Open. The zero value is ready to use.
@@ -112,6 +120,7 @@ var (
 	_ wagate.MessageService   = (*DB)(nil)
 	_ wagate.AttemptService   = (*DB)(nil)
 	_ wagate.TokenService     = (*DB)(nil)
+	_ wagate.SessionService   = (*DB)(nil)
 )
 
 // Open opens (or creates) the bbolt file at path, creates every bucket and
@@ -166,9 +175,17 @@ func Open(path string, opts Options) (*DB, error) {
 // initSchema creates every top-level bucket and stamps or checks the schema
 // version, in one commit.
 func initSchema(tx *bolt.Tx) error {
+	// A store from before the token index gets it built below, in this
+	// same commit.
+	indexTokens := tx.Bucket(bucketWsTokens) == nil
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	if indexTokens {
+		if err := indexStoredTokens(tx); err != nil {
+			return fmt.Errorf("index tokens: %w", err)
 		}
 	}
 	meta := tx.Bucket(bucketMeta)

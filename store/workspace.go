@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"sort"
@@ -252,83 +251,4 @@ func indexInboundToken(tx *bolt.Tx, rec *workspaceRecord) error {
 		return wagate.Errorf(wagate.ECONFLICT, "this inbound token is already used by another workspace")
 	}
 	return b.Put(h[:], []byte(rec.ID))
-}
-
-// CreateToken stores an admin token by its hash. A hash that is already
-// stored is a successful no-op: the operator token is registered again from
-// its file at every start, and 256 random bits never collide by chance.
-func (db *DB) CreateToken(ctx context.Context, t *wagate.Token) error {
-	now := db.now()
-	return db.update(ctx, "create token", func(tx *bolt.Tx) error {
-		return createToken(tx, t, now)
-	})
-}
-
-func createToken(tx *bolt.Tx, t *wagate.Token, now time.Time) error {
-	switch t.Role {
-	case wagate.RoleOperator:
-		if t.WorkspaceID != "" {
-			return wagate.Errorf(wagate.EINVALID, "an operator token belongs to no workspace")
-		}
-	case wagate.RoleOwner, wagate.RoleSupport:
-		if _, err := mustWorkspace(tx, t.WorkspaceID); err != nil {
-			return err
-		}
-	default:
-		return wagate.Errorf(wagate.EINVALID, "role %q is not %q or %q", t.Role, wagate.RoleOwner, wagate.RoleSupport)
-	}
-	b := bucket(tx, bucketTokens)
-	if t.Role == wagate.RoleOperator {
-		if err := deleteOtherOperatorTokens(b, t.Hash); err != nil {
-			return err
-		}
-	}
-	if b.Get(t.Hash[:]) != nil {
-		return nil
-	}
-	return put(b, t.Hash[:], &tokenRecord{WorkspaceID: t.WorkspaceID, Role: t.Role, CreatedAt: orNow(t.CreatedAt, now)})
-}
-
-// deleteOtherOperatorTokens keeps one operator token per instance: a new
-// one (the operator deleted operator.token to rotate a leaked token)
-// revokes the old in the same commit.
-func deleteOtherOperatorTokens(b *bolt.Bucket, keep [32]byte) error {
-	var stale [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		var rec tokenRecord
-		if err := decode(k, v, &rec); err != nil {
-			return err
-		}
-		if rec.Role == wagate.RoleOperator && !bytes.Equal(k, keep[:]) {
-			stale = append(stale, bytes.Clone(k))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range stale {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// FindToken returns the admin token with that hash, or ENOTFOUND.
-func (db *DB) FindToken(ctx context.Context, hash [32]byte) (*wagate.Token, error) {
-	var t *wagate.Token
-	err := db.view(ctx, "find token", func(tx *bolt.Tx) error {
-		var rec tokenRecord
-		ok, err := get(bucket(tx, bucketTokens), hash[:], &rec)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return wagate.Errorf(wagate.ENOTFOUND, "token not found")
-		}
-		t = &wagate.Token{Hash: hash, WorkspaceID: rec.WorkspaceID, Role: rec.Role, CreatedAt: rec.CreatedAt}
-		return nil
-	})
-	return t, err
 }

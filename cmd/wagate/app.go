@@ -148,7 +148,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		publicURL = "http://" + a.ln.Addr().String()
 	}
 	svc := gateway.Services{
-		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db,
+		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db,
 		Waker: a.sender,
 		Ready: a.ready,
 		Transports: map[string]gateway.TransportRules{
@@ -164,6 +164,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		InboundRate:  cfg.InboundRate,
 		InboundBurst: cfg.InboundBurst,
 		PhoneCheck:   cfg.PhoneCheck,
+		MaxTokens:    cfg.MaxTokens,
 		Logger:       log,
 		Registry:     reg,
 		Rand:         rand.Reader,

@@ -31,6 +31,7 @@ const (
 	// workspace (SPEC §4).
 	DefaultMaxAccounts = 100
 	DefaultMaxChats    = 100_000
+	DefaultMaxTokens   = 100 // admin tokens per workspace
 	// shutdownTimeout bounds how long in-flight HTTP requests may take to
 	// finish after SIGTERM before the server closes their connections.
 	shutdownTimeout = 10 * time.Second
@@ -72,6 +73,8 @@ type Config struct {
 	// create past one is a 409 naming the flag.
 	MaxAccounts int
 	MaxChats    int
+	// MaxTokens is how many admin tokens a workspace may have.
+	MaxTokens int
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -90,6 +93,7 @@ func DefaultConfig() Config {
 		DownloadsPerWorkspace: DefaultDownloadsPerWorkspace,
 		MaxAccounts:           DefaultMaxAccounts,
 		MaxChats:              DefaultMaxChats,
+		MaxTokens:             DefaultMaxTokens,
 	}
 }
 
@@ -112,6 +116,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--max-accounts %d: must be at least 1 (accounts per workspace)", c.MaxAccounts)
 	case c.MaxChats < 1:
 		return fmt.Errorf("--max-chats %d: must be at least 1 (chats per workspace)", c.MaxChats)
+	case c.MaxTokens < 1:
+		return fmt.Errorf("--max-tokens %d: must be at least 1 (admin tokens per workspace)", c.MaxTokens)
 	case c.DataDir == "":
 		return fmt.Errorf("--data: name a folder for the store, e.g. ./data")
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
@@ -138,6 +144,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 		return err
 	})
 	fs.BoolVar(&c.AllowPrivateFileURLs, "allow-private-file-urls", c.AllowPrivateFileURLs, "let file_url reach loopback and private addresses (tests and closed networks only)")
+	fs.IntVar(&c.MaxTokens, "max-tokens", c.MaxTokens, "most admin tokens (owner and support) a workspace may have")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "create (or reuse) a demo workspace with a dryrun account and print its inbound URL and a curl line")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the sender's random gaps, to replay a run (0 = random)")

@@ -134,11 +134,13 @@ type AttemptList struct {
 // TokenCreated is the 201 of POST …/tokens. Token is the secret itself,
 // shown only in this answer; the server keeps its hash.
 type TokenCreated struct {
-	ID          string `json:"id,omitempty"`
-	Token       string `json:"token"`
-	Role        string `json:"role"`
-	Name        string `json:"name,omitempty"`
-	WorkspaceID string `json:"workspace_id"`
+	ID          string     `json:"id"`
+	Token       string     `json:"token"`
+	Role        string     `json:"role"`
+	Name        string     `json:"name"`
+	Prefix      string     `json:"prefix"`
+	WorkspaceID string     `json:"workspace_id"`
+	CreatedAt   *time.Time `json:"created_at"`
 }
 
 // Token is a workspace token as GET …/tokens lists it: never the secret,

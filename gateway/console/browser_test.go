@@ -210,7 +210,7 @@ func jsonNumber(n int64) string {
 // copies the URL, switches it off and on, regenerates it (and the old URL
 // answers 404 over HTTP), reads the attempts, downloads both files and
 // signs out; a support session sees no write controls and its forged POST
-// is refused. Screenshots of every page go to testoutput/screenshots.
+// is refused; an owner makes a token on the Tokens page and revokes it. Screenshots of every page go to testoutput/screenshots.
 func TestBrowser(t *testing.T) {
 	e := newEnv(t)
 	ws := e.workspace("Acme Recruiting", 250)
@@ -426,6 +426,37 @@ func TestBrowser(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("the owner's URL after the support session = %d, want 200", resp.StatusCode)
+		}
+	})
+
+	t.Run("tokens", func(t *testing.T) {
+		tab, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
+		defer cancel()
+		ctx := withTimeout(t, tab)
+		do(t, ctx, "sign in",
+			chromedp.Navigate(base+"/ui/signin"),
+			chromedp.SendKeys(chromedp.ID("token"), ws.Owner),
+			chromedp.Click(chromedp.ID("signin")),
+			chromedp.WaitVisible(chromedp.ID("webhook")))
+		do(t, ctx, "tokens page", chromedp.Click(chromedp.ID("nav-tokens")), chromedp.WaitVisible(chromedp.ID("tokens")))
+		do(t, ctx, "name the token", chromedp.SendKeys(chromedp.ID("token-name"), "Zapier"))
+		clickToLoad(t, ctx, "make token", chromedp.ID("create-token-button"))
+		secret := get(t, ctx, "new token", chromedp.Value(chromedp.ID("created-token")))
+		if st := e.apiStatus(http.MethodGet, "/api/v1/workspaces/"+ws.ID, secret); st != http.StatusOK {
+			t.Fatalf("the token shown after Make token gets %d from the API, want 200", st)
+		}
+		shot(t, ctx, shots, "11-token-created")
+		do(t, ctx, "revoke it", chromedp.Click(chromedp.ID("revoke-"+e.tokenOf(secret).ID)), chromedp.WaitVisible(chromedp.ID("confirm-revoke")))
+		if warning := get(t, ctx, "warning", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(warning, "Zapier") || !strings.Contains(warning, "stops working at once") {
+			t.Errorf("the revoke confirmation does not name the token and warn:\n%s", warning)
+		}
+		shot(t, ctx, shots, "12-token-revoke-confirm")
+		clickToLoad(t, ctx, "confirm", chromedp.ID("confirm-revoke"))
+		if flash := get(t, ctx, "notice", chromedp.Text(chromedp.ID("flash"))); !strings.Contains(flash, "revoked") {
+			t.Errorf("after revoking the notice says %q", flash)
+		}
+		if st := e.apiStatus(http.MethodGet, "/api/v1/workspaces/"+ws.ID, secret); st != http.StatusUnauthorized {
+			t.Errorf("the revoked token gets %d from the API, want 401", st)
 		}
 	})
 }

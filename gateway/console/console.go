@@ -50,14 +50,18 @@ type Console struct {
 	rand       io.Reader
 	secure     bool
 	publicHost string
-	sessions   *sessions
+	ttl        time.Duration // of a session
 	pages      *pages
 	mux        *http.ServeMux
 }
 
 // New builds the console on the gateway gw and the services it was built
-// with. The console writes through svc exactly as the admin API does.
+// with. The console writes through svc exactly as the admin API does, and
+// keeps its sessions in svc.Sessions, which must be set.
 func New(gw *gateway.Server, svc gateway.Services, cfg Config) *Console {
+	if svc.Sessions == nil {
+		panic("console.New: Services.Sessions is nil; the console keeps its sign-ins there")
+	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
@@ -71,12 +75,12 @@ func New(gw *gateway.Server, svc gateway.Services, cfg Config) *Console {
 		cfg.Now = time.Now
 	}
 	c := &Console{
-		gw:       gw,
-		svc:      svc,
-		log:      cfg.Logger,
-		now:      cfg.Now,
-		rand:     &lockedReader{r: cfg.Rand},
-		sessions: newSessions(cfg.SessionTTL),
+		gw:   gw,
+		svc:  svc,
+		log:  cfg.Logger,
+		now:  cfg.Now,
+		rand: &lockedReader{r: cfg.Rand},
+		ttl:  cfg.SessionTTL,
 	}
 	if u, err := url.Parse(cfg.PublicURL); err == nil {
 		c.secure = u.Scheme == "https"
@@ -107,6 +111,10 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+ws+"/accounts", c.inWorkspace(read, c.accounts))
 	m.HandleFunc("GET "+ws+"/messages", c.inWorkspace(read, c.messages))
 	m.HandleFunc("GET "+ws+"/messages/{id}", c.inWorkspace(read, c.message))
+	m.HandleFunc("GET "+ws+"/tokens", c.inWorkspace(write, c.tokens))
+	m.HandleFunc("POST "+ws+"/tokens", c.inWorkspace(write, c.createToken))
+	m.HandleFunc("GET "+ws+"/tokens/{id}/revoke", c.inWorkspace(write, c.revokeForm))
+	m.HandleFunc("POST "+ws+"/tokens/{id}/revoke", c.inWorkspace(write, c.revokeToken))
 	m.Handle("GET /ui/static/", staticHandler())
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, wagate.Errorf(wagate.ENOTFOUND, "there is no such page in the console"))

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,6 +60,12 @@ type env struct {
 	clock    *clock
 	logs     *observer.ObservedLogs
 	operator string
+	// path, gcfg and ccfg rebuild the server in restart; handler is what
+	// the test server serves, swapped by restart.
+	path    string
+	gcfg    gateway.Config
+	ccfg    console.Config
+	handler atomic.Value // http.Handler
 }
 
 type envOption func(*gateway.Config, *console.Config)
@@ -75,32 +82,49 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	core, logs := observer.New(zapcore.DebugLevel)
 	e.logs = logs
 	log := zap.New(zapcore.NewTee(core, zaptest.NewLogger(t).Core()))
-	db, err := store.Open(filepath.Join(t.TempDir(), "wagate.db"), store.Options{Logger: log, Now: e.clock.Now})
-	if err != nil {
-		t.Fatalf("store.Open: %v", err)
-	}
-	e.db = db
+	e.path = filepath.Join(t.TempDir(), "wagate.db")
 	// The server starts first, so its address can be the public URL.
-	var handler http.Handler
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.handler.Load().(http.Handler).ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		e.srv.Close()
-		if err := db.Close(); err != nil {
+		if err := e.db.Close(); err != nil {
 			t.Errorf("closing store: %v", err)
 		}
 	})
-	gcfg := gateway.Config{PublicURL: e.srv.URL, InboundBurst: 1000, Logger: log, Now: e.clock.Now}
-	ccfg := console.Config{PublicURL: e.srv.URL, Logger: log.Named("console"), Now: e.clock.Now}
+	e.gcfg = gateway.Config{PublicURL: e.srv.URL, InboundBurst: 1000, Logger: log, Now: e.clock.Now}
+	e.ccfg = console.Config{PublicURL: e.srv.URL, Logger: log.Named("console"), Now: e.clock.Now}
 	for _, o := range opts {
-		o(&gcfg, &ccfg)
+		o(&e.gcfg, &e.ccfg)
 	}
-	svc := gateway.Services{Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db}
-	e.gw = gateway.New(gcfg, svc)
-	e.gw.MountConsole(console.New(e.gw, svc, ccfg))
-	handler = e.gw.Handler()
-
+	e.start()
 	e.operator = e.token("", wagate.RoleOperator)
 	return e
+}
+
+// start opens the store and builds the gateway and the console on it.
+func (e *env) start() {
+	e.t.Helper()
+	db, err := store.Open(e.path, store.Options{Logger: e.gcfg.Logger, Now: e.clock.Now})
+	if err != nil {
+		e.t.Fatalf("store.Open: %v", err)
+	}
+	e.db = db
+	svc := gateway.Services{Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db}
+	e.gw = gateway.New(e.gcfg, svc)
+	e.gw.MountConsole(console.New(e.gw, svc, e.ccfg))
+	e.handler.Store(e.gw.Handler())
+}
+
+// restart closes the store and starts a new gateway and console on the
+// same file, as a server restart does: nothing kept in memory survives.
+func (e *env) restart() {
+	e.t.Helper()
+	if err := e.db.Close(); err != nil {
+		e.t.Fatalf("closing store: %v", err)
+	}
+	e.start()
 }
 
 // token stores a new admin token and returns it.

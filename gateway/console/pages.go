@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway"
 )
 
 // Bounds of what one page shows.
@@ -30,28 +31,19 @@ var flashes = map[string]string{
 	"disabled":    "The inbound URL is off: every call now gets 403 “Webhook is disabled”. The URL stays the same; switch it on to accept calls again.",
 	"regenerated": "A new inbound URL was made. The old URL now answers 404 “Webhook not found”: paste the new one into every system that calls it.",
 	"signedout":   "You are signed out.",
+	"revoked":     "The token is revoked: it no longer works, and the browsers signed in with it are signed out.",
 }
 
 // current returns the live session of the request and its id; ok is false
-// when there is none or its token no longer exists (the session is then
-// dropped). err is a storage failure: the session is kept.
+// when there is none, it expired, or its token was revoked (which deletes
+// its sessions). err is a storage failure.
 func (c *Console) current(r *http.Request) (sess session, id string, ok bool, err error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return session{}, "", false, nil
 	}
-	sess, ok = c.sessions.get(ck.Value, c.now())
-	if !ok {
-		return session{}, ck.Value, false, nil
-	}
-	if _, err := c.svc.Tokens.FindToken(r.Context(), sess.tokenHash); err != nil {
-		if wagate.ErrorCode(err) != wagate.ENOTFOUND {
-			return session{}, ck.Value, false, err
-		}
-		c.sessions.remove(ck.Value)
-		return session{}, ck.Value, false, nil
-	}
-	return sess, ck.Value, true, nil
+	sess, ok, err = c.findSession(r.Context(), ck.Value)
+	return sess, ck.Value, ok, err
 }
 
 // landing is where a session starts: the operator picks a workspace, a
@@ -159,23 +151,34 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.renderSignin(w, r, http.StatusUnauthorized, v, next, "This token is not known here. Check that you copied all of it; workspace tokens are shown only once, when they are made, so ask an owner for a new one if yours is lost.")
 		return
 	}
+	// Right tokens have their own, separate count: each sign-in writes a
+	// session, and wrong tokens never use up a right token's sign-ins.
+	if retry, limited := c.gw.SignInRateLimited(r); limited {
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		c.renderSignin(w, r, http.StatusTooManyRequests, v, next, fmt.Sprintf("Too many sign-ins from your address (at most %d a minute). Wait %d seconds, then sign in again.", gateway.SignInLimit, retry))
+		return
+	}
+	c.gw.SignInAttempted(r)
 	switch tok.Role {
 	case wagate.RoleOperator, wagate.RoleOwner, wagate.RoleSupport:
 	default:
 		c.renderSignin(w, r, http.StatusForbidden, v, next, "This token's role cannot use the console.")
 		return
 	}
-	id, err := c.sessions.create(c.rand, c.now(), session{tokenHash: hash, workspace: tok.WorkspaceID, role: tok.Role})
+	id, err := c.createSession(r.Context(), tok)
 	if err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}
+	c.gw.RecordTokenUse(r.Context(), tok)
 	// A stale session cookie of this browser is replaced, never reused
 	// (no session fixation).
 	if old, err := r.Cookie(sessionCookie); err == nil {
-		c.sessions.remove(old.Value)
+		if err := c.endSession(r.Context(), old.Value); err != nil {
+			c.log.Warn("console sign-in: the browser's previous session could not be ended", zap.Error(err))
+		}
 	}
-	http.SetCookie(w, c.cookie(sessionCookie, id, c.sessions.ttl))
+	http.SetCookie(w, c.cookie(sessionCookie, id, c.ttl))
 	http.SetCookie(w, c.cookie(signinCookie, "", -1))
 	c.log.Info("console sign-in", zap.String("workspace", tok.WorkspaceID), zap.String("role", string(tok.Role)))
 	s := session{workspace: tok.WorkspaceID, role: tok.Role}
@@ -197,7 +200,10 @@ func (c *Console) signout(w http.ResponseWriter, r *http.Request) {
 		if !c.checkForm(w, r, q) {
 			return
 		}
-		c.sessions.remove(id)
+		if err := c.endSession(r.Context(), id); err != nil {
+			c.fail(w, r, q, err)
+			return
+		}
 		c.log.Info("console sign-out", zap.String("workspace", sess.workspace), zap.String("role", string(sess.role)))
 	}
 	http.SetCookie(w, c.cookie(sessionCookie, "", -1))

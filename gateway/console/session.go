@@ -1,13 +1,12 @@
 package console
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wagate/wagate"
@@ -27,14 +26,11 @@ const (
 // signinFormTTL is how long a sign-in form stays valid.
 const signinFormTTL = time.Hour
 
-// maxSessions bounds the in-memory store. Only a valid token can make a
-// session, so the bound is a safety net, not a defence: past it the session
-// closest to expiry is dropped.
-const maxSessions = 10_000
-
-// session is one signed-in browser. It keeps the token's hash, never the
-// token: the token is checked again on every request (FindToken), so a
-// token that stops existing ends its sessions.
+// session is one signed-in browser, as the handlers see it. It is stored
+// through wagate.SessionService under the SHA-256 hash of its id, with the
+// hash of its token, never the token: revoking the token deletes its
+// sessions in the same commit, and a session whose token is gone is not
+// found.
 type session struct {
 	tokenHash [32]byte
 	workspace string // "" for the operator
@@ -43,90 +39,55 @@ type session struct {
 	expires   time.Time
 }
 
-// sessions is the server-side session store. Its keys are SHA-256 hashes of
-// the session ids, so neither a map lookup's timing nor a memory dump gives
-// a usable id away.
-type sessions struct {
-	mu  sync.Mutex
-	m   map[[32]byte]*session
-	ttl time.Duration
-	max int // the bound, maxSessions
-}
-
-func newSessions(ttl time.Duration) *sessions {
-	return &sessions{m: map[[32]byte]*session{}, ttl: ttl, max: maxSessions}
-}
-
-// create stores s under a new random 256-bit id and returns the id. It fills
-// s.csrf and s.expires.
-func (st *sessions) create(rand io.Reader, now time.Time, s session) (string, error) {
-	id, err := wagate.NewToken(rand)
+// createSession signs tok in: a new random 256-bit session id and CSRF
+// token, stored with the token's hash until the session TTL has passed.
+// The store ends the token's oldest session beyond
+// wagate.SessionsPerToken, never another token's.
+func (c *Console) createSession(ctx context.Context, tok *wagate.Token) (string, error) {
+	id, err := wagate.NewToken(c.rand)
 	if err != nil {
 		return "", err
 	}
-	if s.csrf, err = wagate.NewToken(rand); err != nil {
+	csrf, err := wagate.NewToken(c.rand)
+	if err != nil {
 		return "", err
 	}
-	s.expires = now.Add(st.ttl)
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.sweep(now)
-	if len(st.m) >= st.max {
-		var oldest [32]byte
-		var first time.Time
-		for k, v := range st.m {
-			if first.IsZero() || v.expires.Before(first) {
-				oldest, first = k, v.expires
-			}
-		}
-		delete(st.m, oldest)
+	now := c.now()
+	s := &wagate.Session{TokenHash: tok.Hash, WorkspaceID: tok.WorkspaceID, Role: tok.Role, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(c.ttl)}
+	if err := c.svc.Sessions.CreateSession(ctx, sessionKey(id), s); err != nil {
+		return "", err
 	}
-	st.m[sha256.Sum256([]byte(id))] = &s
 	return id, nil
 }
 
-// get returns a copy of the live session with that id.
-func (st *sessions) get(id string, now time.Time) (session, bool) {
+// findSession returns the live session with that id; ok is false when
+// there is none (expired, signed out, or its token revoked).
+func (c *Console) findSession(ctx context.Context, id string) (sess session, ok bool, err error) {
 	if id == "" {
-		return session{}, false
+		return session{}, false, nil
 	}
-	key := sha256.Sum256([]byte(id))
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	s, ok := st.m[key]
-	if !ok {
-		return session{}, false
-	}
-	if !now.Before(s.expires) {
-		delete(st.m, key)
-		return session{}, false
-	}
-	return *s, true
-}
-
-// remove ends the session with that id, if any.
-func (st *sessions) remove(id string) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	delete(st.m, sha256.Sum256([]byte(id)))
-}
-
-// len is the number of stored sessions, expired ones included.
-func (st *sessions) len() int {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return len(st.m)
-}
-
-// sweep drops expired sessions; the caller holds mu. It runs on each
-// sign-in, which is often enough to bound the map without a goroutine.
-func (st *sessions) sweep(now time.Time) {
-	for k, v := range st.m {
-		if !now.Before(v.expires) {
-			delete(st.m, k)
+	s, err := c.svc.Sessions.FindSession(ctx, sessionKey(id), c.now())
+	if err != nil {
+		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+			return session{}, false, nil
 		}
+		return session{}, false, err
 	}
+	return session{tokenHash: s.TokenHash, workspace: s.WorkspaceID, role: s.Role, csrf: s.CSRF, expires: s.ExpiresAt}, true, nil
 }
+
+// endSession deletes the session with that id, if any.
+func (c *Console) endSession(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	return c.svc.Sessions.DeleteSession(ctx, sessionKey(id))
+}
+
+// sessionKey is what a session is stored under: the SHA-256 hash of its
+// id, so neither a lookup's timing nor a copy of the store gives a usable
+// id away.
+func sessionKey(id string) [32]byte { return sha256.Sum256([]byte(id)) }
 
 // equalSecret compares two secrets in constant time.
 func equalSecret(a, b string) bool {

@@ -100,7 +100,7 @@ func (c *Console) view(q *request, title, nav string) *view {
 // pages holds one template set per page, each the layout plus the page.
 type pages struct{ m map[string]*template.Template }
 
-var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts", "accounts", "messages", "message", "error"}
+var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts", "accounts", "messages", "message", "error", "tokens", "revoke"}
 
 func loadPages(gw *gateway.Server) *pages {
 	funcs := template.FuncMap{
