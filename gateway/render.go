@@ -60,6 +60,9 @@ type messageJSON struct {
 	SentAt       *time.Time `json:"sent_at"`
 	// NextTryAt is when a queued message's retry is due (null: none).
 	NextTryAt *time.Time `json:"next_try_at"`
+	// WaitingFor is the id of an earlier message to the same recipient
+	// whose retry this queued message waits behind ("" when none).
+	WaitingFor string `json:"waiting_for"`
 	// Delivery is the transport's last report after sending ("delivered",
 	// "read", …; "" when it reports nothing).
 	Delivery   string     `json:"delivery"`
@@ -170,6 +173,7 @@ func renderMessage(m *wagate.Message) messageJSON {
 		CreatedAt:    timeJSON(m.CreatedAt),
 		SentAt:       timeJSON(m.SentAt),
 		NextTryAt:    timeJSON(m.NextTryAt),
+		WaitingFor:   m.WaitingFor,
 		Delivery:     m.Delivery,
 		DeliveryAt:   timeJSON(m.DeliveryAt),
 	}

@@ -245,6 +245,7 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, ws+"/chats", s.listChats, api...)
 	add(http.MethodGet, ws+"/messages/:id", s.getMessage, api...)
 	add(http.MethodGet, ws+"/messages", s.listMessages, api...)
+	add(http.MethodDelete, ws+"/messages/:id", s.cancelMessage, api...)
 	add(http.MethodPost, ws+"/tokens", s.createToken, api...)
 	return e
 }
