@@ -107,6 +107,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+ws+"/accounts", c.inWorkspace(read, c.accounts))
 	m.HandleFunc("GET "+ws+"/messages", c.inWorkspace(read, c.messages))
 	m.HandleFunc("GET "+ws+"/messages/{id}", c.inWorkspace(read, c.message))
+	m.HandleFunc("POST "+ws+"/messages/{id}/cancel", c.inWorkspace(write, c.cancelMessage))
 	m.Handle("GET /ui/static/", staticHandler())
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, wagate.Errorf(wagate.ENOTFOUND, "there is no such page in the console"))

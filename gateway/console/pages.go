@@ -30,6 +30,7 @@ var flashes = map[string]string{
 	"disabled":    "The inbound URL is off: every call now gets 403 “Webhook is disabled”. The URL stays the same; switch it on to accept calls again.",
 	"regenerated": "A new inbound URL was made. The old URL now answers 404 “Webhook not found”: paste the new one into every system that calls it.",
 	"signedout":   "You are signed out.",
+	"cancelled":   "The message was cancelled: it will not be sent, and its credits were given back.",
 }
 
 // current returns the live session of the request and its id; ok is false
@@ -431,6 +432,7 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request, q *request) {
 		return
 	}
 	v := c.view(q, "Message "+m.ID, "messages")
+	v.Flash = flashes[r.URL.Query().Get("done")]
 	v.Data = m
 	c.render(w, http.StatusOK, "message", v)
 }
