@@ -10,7 +10,9 @@
 // bucket's NextSequence gives ids and FIFO order for free and a cursor walks
 // oldest first. Sequence keys are 8-byte big-endian.
 //
-//	meta                 "schema" -> schema version (8-byte big-endian)
+//	meta                 "schema" -> schema version (8-byte big-endian);
+//	                     "pruned_credits\x00" + ws id -> credits of sent messages
+//	                     deleted by retention (retain.go), for the audit
 //	workspaces           workspace id -> workspace record (balance, granted, inbound token…)
 //	inbound              sha256(inbound token) -> workspace id
 //	accounts             ws id \x00 phone -> account record (settings included)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender/cloudapi"
+	"github.com/wagate/wagate/store"
 )
 
 // Defaults of `wagate serve`, with their units in their names.
@@ -51,6 +52,9 @@ type Config struct {
 	// besides Meta's host (a proxy, a test fake); none by default, so an
 	// owner cannot aim the transport at an internal address.
 	CloudAPIBaseURLs []string
+	// Retain is how long a final (sent or failed) message is kept before
+	// it is deleted (retain.go); 0 keeps messages forever.
+	Retain time.Duration
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -83,6 +87,9 @@ func (c Config) Validate() error {
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
 		return fmt.Errorf("--public-url %q: must start with http:// or https://", c.PublicURL)
 	}
+	if c.Retain < 0 || (c.Retain > 0 && c.Retain < store.MinRetain) {
+		return fmt.Errorf("--retain %s: must be 0 (keep forever) or at least %s, the Idempotency-Key window, e.g. 30d", formatRetain(c.Retain), formatRetain(store.MinRetain))
+	}
 	if _, err := wagate.ParsePhoneCheck(string(c.PhoneCheck)); err != nil {
 		return fmt.Errorf("--phone-check: %w", err)
 	}
@@ -109,6 +116,11 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the sender's random gaps, to replay a run (0 = random)")
 	fs.StringVar(&c.CloudAPIAppSecret, "cloudapi-app-secret", c.CloudAPIAppSecret, "Meta app secret that signs Cloud API status callbacks (prefer the env variable: flags show in ps)")
 	fs.StringVar(&c.CloudAPIVerifyToken, "cloudapi-verify-token", c.CloudAPIVerifyToken, "token Meta presents when subscribing to /webhooks/cloudapi")
+	fs.Func("retain", "delete messages final (sent or failed) for longer than this, e.g. 30d or 720h; 0 keeps them forever (default 0)", func(v string) error {
+		d, err := parseRetain(v)
+		c.Retain = d
+		return err
+	})
 	fs.Func("cloudapi-base-url", "comma-separated base URLs cloudapi accounts may use besides https://graph.facebook.com (a proxy, a test fake)", func(v string) error {
 		c.CloudAPIBaseURLs = nil
 		for _, u := range strings.Split(v, ",") {
