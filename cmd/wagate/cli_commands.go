@@ -551,6 +551,10 @@ func cmdChatAdd() cliCommand {
 	}
 }
 
+// chatPageSize is how many chats `chat list` asks for per page (the
+// server's maximum); tests lower it to walk several pages.
+var chatPageSize = 1000
+
 func cmdChatList() cliCommand {
 	var name string
 	return cliCommand{
@@ -559,20 +563,41 @@ func cmdChatList() cliCommand {
 			fs.StringVar(&name, "name", "", "only chats with exactly this name")
 		},
 		run: func(ctx context.Context, cl *client, _ []string) error {
-			path := cl.wsPath("/chats")
-			if name != "" {
-				path += "?name=" + url.QueryEscape(name)
-			}
+			// The list comes a page at a time: follow next_cursor to the end.
 			var out struct {
 				Chats []apiChat `json:"chats"`
 			}
-			a, err := cl.getJSON(ctx, http.MethodGet, path, nil, &out)
+			var raw []json.RawMessage
+			for cursor := ""; ; {
+				q := url.Values{"limit": {strconv.Itoa(chatPageSize)}}
+				if name != "" {
+					q.Set("name", name)
+				}
+				if cursor != "" {
+					q.Set("cursor", cursor)
+				}
+				var page struct {
+					Chats      []json.RawMessage `json:"chats"`
+					NextCursor string            `json:"next_cursor"`
+				}
+				if _, err := cl.getJSON(ctx, http.MethodGet, cl.wsPath("/chats")+"?"+q.Encode(), nil, &page); err != nil {
+					return err
+				}
+				raw = append(raw, page.Chats...)
+				if cursor = page.NextCursor; cursor == "" {
+					break
+				}
+			}
+			all, err := json.Marshal(map[string]any{"chats": append([]json.RawMessage{}, raw...)})
 			if err != nil {
 				return err
 			}
 			if cl.json {
-				cl.printJSON(a.body)
+				cl.printJSON(all)
 				return nil
+			}
+			if err := json.Unmarshal(all, &out); err != nil {
+				return err
 			}
 			if len(out.Chats) == 0 {
 				fmt.Fprintln(cl.stdout, "No chats.")
