@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -303,5 +304,62 @@ func TestPruneMessagesInBatches(t *testing.T) {
 	mustNoErr(t, err)
 	if len(all) != 0 {
 		t.Fatalf("%d messages left", len(all))
+	}
+}
+
+// Cancel and MarkSending racing on the same messages: for each message
+// exactly one wins, a cancelled message is never taken for sending, and
+// credits add up (the audit at cleanup).
+func TestCancelRacesMarkSending(t *testing.T) {
+	f := newFixture(t, 100)
+	const n = 40
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = f.send(fmt.Sprint("m", i))
+	}
+	now := f.clock.Now()
+	var wg sync.WaitGroup
+	cancelled := make([]bool, n)
+	taken := make([]bool, n)
+	for i, id := range ids {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, err := f.db.CancelMessage(f.ctx, f.ws.ID, id, now)
+			cancelled[i] = err == nil
+			if err != nil && wagate.ErrorCode(err) != wagate.ECONFLICT {
+				t.Errorf("cancel %s: %v", id, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			err := f.db.MarkSending(f.ctx, id, now)
+			taken[i] = err == nil
+			if err != nil && wagate.ErrorCode(err) != wagate.ECONFLICT {
+				t.Errorf("mark sending %s: %v", id, err)
+			}
+		}()
+	}
+	wg.Wait()
+	refunded := int64(0)
+	for i, id := range ids {
+		if cancelled[i] == taken[i] {
+			t.Fatalf("message %d: cancelled %v, taken %v; want exactly one", i, cancelled[i], taken[i])
+		}
+		m := f.message(id)
+		switch {
+		case cancelled[i] && m.Status != wagate.StatusFailed:
+			t.Errorf("cancelled message %d is %s", i, m.Status)
+		case taken[i] && m.Status != wagate.StatusSending:
+			t.Errorf("taken message %d is %s", i, m.Status)
+		}
+		if cancelled[i] {
+			refunded++
+		} else {
+			mustNoErr(t, f.db.MarkSent(f.ctx, id, wagate.Try{At: now}))
+		}
+	}
+	if got := f.balance(); got != 100-n+refunded {
+		t.Fatalf("balance = %d, want %d", got, 100-n+refunded)
 	}
 }
