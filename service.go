@@ -67,6 +67,11 @@ type ChatService interface {
 	// ListChats returns a workspace's chats by id; name != "" keeps only the
 	// chats with exactly that name.
 	ListChats(ctx context.Context, workspaceID, name string) ([]*Chat, error)
+	// PageChats is ListChats a page at a time: at most limit chats by id,
+	// after the position cursor names ("" for the first page). next is the
+	// cursor of the following page, "" when there is no more. A cursor is
+	// opaque; one this backend did not hand out is EINVALID naming cursor.
+	PageChats(ctx context.Context, workspaceID, name string, limit int, cursor string) (chats []*Chat, next string, err error)
 }
 
 // Accept is one inbound request, validated and resolved by the gateway, to
@@ -128,6 +133,22 @@ type MessageService interface {
 	// ListMessages returns a workspace's messages newest first, at most
 	// limit; status != "" keeps only that status.
 	ListMessages(ctx context.Context, workspaceID string, status MessageStatus, limit int) ([]*Message, error)
+	// PageMessages is ListMessages a page at a time, newest first: at most
+	// limit messages after the position cursor names ("" for the first
+	// page). next is the cursor of the following page, "" when there is no
+	// more; following it walks every message exactly once. A page may hold
+	// fewer than limit messages (a status that few messages have) and still
+	// name a next page: one page reads a bounded number of messages. A
+	// cursor is opaque; one this backend did not hand out is EINVALID
+	// naming cursor.
+	PageMessages(ctx context.Context, workspaceID string, status MessageStatus, limit int, cursor string) (msgs []*Message, next string, err error)
+	// CancelMessage cancels a queued message (one waiting for a retry
+	// too): in one commit it becomes failed with ErrorCancelled and a
+	// cancelled try at at, leaves its queue and is refunded. The sender
+	// then cannot take it (MarkSending refuses a message that is not
+	// queued). ENOTFOUND for a message not of the workspace, ECONFLICT
+	// for one sending, sent or failed, with a message saying which.
+	CancelMessage(ctx context.Context, workspaceID, id string, at time.Time) (*Message, error)
 }
 
 // AttemptLimit is how many attempts a workspace keeps: the log of the last 100.

@@ -98,8 +98,14 @@ type Message struct {
 	// NextTryAt is when the next try of a message waiting for a retry is
 	// due; zero when no retry is scheduled.
 	NextTryAt time.Time
-	CreatedAt time.Time
-	SentAt    time.Time // zero until sent
+	// WaitingFor is, for a queued message, the id of an earlier message to
+	// the same recipient that waits for its retry: this one goes only after
+	// it (one recipient never gets its messages out of order). It is
+	// worked out when the message is read, never stored; "" when nothing
+	// holds the message back.
+	WaitingFor string
+	CreatedAt  time.Time
+	SentAt     time.Time // zero until sent
 	// Delivery is the transport's last report after the send ("sent",
 	// "delivered", "read", "failed"; "" when it reports nothing), and
 	// DeliveryAt when it happened.
@@ -128,7 +134,12 @@ const (
 	TryClassRateLimited = "rate_limited" // the provider asked to wait before the next try
 	TryClassInterrupted = "interrupted"  // wagate stopped while the transport had the message
 	TryClassDeferred    = "deferred"     // not tried: the provider's turn had not come (no retry used up)
+	TryClassCancelled   = "cancelled"    // an owner cancelled the queued message (refunded)
 )
+
+// ErrorCancelled is the error of a message an owner cancelled while it was
+// queued (SPEC §2): it failed without a send and its credits came back.
+const ErrorCancelled = "cancelled"
 
 // Try is one attempt of the sender to hand a message to its transport (or
 // to download its file first).

@@ -418,17 +418,22 @@ func (s *Server) createChat(c echo.Context) error {
 	return c.JSON(http.StatusCreated, renderChat(chat))
 }
 
-// GET /api/v1/workspaces/:ws/chats?name= (owner, support).
+// GET /api/v1/workspaces/:ws/chats?name=&limit=&cursor= (owner, support):
+// by id, a page at a time (see page).
 func (s *Server) listChats(c echo.Context) error {
 	id, err := s.workspaceFor(c, read)
 	if err != nil {
 		return err
 	}
-	list, err := s.svc.Chats.ListChats(c.Request().Context(), id, c.QueryParam("name"))
+	limit, err := queryLimit(c, defaultChatList, maxChatList)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, &api.ChatList{Chats: renderAll(list, renderChat)})
+	list, next, err := s.svc.Chats.PageChats(c.Request().Context(), id, c.QueryParam("name"), limit, c.QueryParam("cursor"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, &api.ChatList{Chats: renderAll(list, renderChat), NextCursor: next})
 }
 
 // GET /api/v1/workspaces/:ws/messages/:id (owner, support).
@@ -451,7 +456,8 @@ func (s *Server) getMessage(c echo.Context) error {
 	return c.JSON(http.StatusOK, renderMessage(m))
 }
 
-// GET /api/v1/workspaces/:ws/messages?status=&limit= (owner, support).
+// GET /api/v1/workspaces/:ws/messages?status=&limit=&cursor= (owner,
+// support): newest first, a page at a time (see page).
 func (s *Server) listMessages(c echo.Context) error {
 	id, err := s.workspaceFor(c, read)
 	if err != nil {
@@ -465,11 +471,11 @@ func (s *Server) listMessages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.svc.Messages.ListMessages(c.Request().Context(), id, status, limit)
+	list, next, err := s.svc.Messages.PageMessages(c.Request().Context(), id, status, limit, c.QueryParam("cursor"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, &api.MessageList{Messages: renderAll(list, renderMessage)})
+	return c.JSON(http.StatusOK, &api.MessageList{Messages: renderAll(list, renderMessage), NextCursor: next})
 }
 
 // queryLimit reads ?limit=, between 1 and max, def when absent.

@@ -37,9 +37,7 @@ func TestOpenAPIIsServedToAnyone(t *testing.T) {
 // documentedAhead are operations of SPEC §4 that the document describes
 // while other branches still build them. Empty this list as they land:
 // the test then holds the route table and the document equal both ways.
-var documentedAhead = map[string]bool{
-	"DELETE /api/v1/workspaces/{}/messages/{}": true,
-}
+var documentedAhead = map[string]bool{}
 
 // notOperations are routes of the gateway that are no API of their own:
 // the catch-alls that answer an unknown inbound URL's 404, which the

@@ -88,6 +88,7 @@ func renderMessage(m *wagate.Message) api.Message {
 		CreatedAt:    timeJSON(m.CreatedAt),
 		SentAt:       timeJSON(m.SentAt),
 		NextTryAt:    timeJSON(m.NextTryAt),
+		WaitingFor:   m.WaitingFor,
 		Delivery:     m.Delivery,
 		DeliveryAt:   timeJSON(m.DeliveryAt),
 	}

@@ -266,6 +266,7 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, ws+"/chats", s.listChats, api...)
 	add(http.MethodGet, ws+"/messages/:id", s.getMessage, api...)
 	add(http.MethodGet, ws+"/messages", s.listMessages, api...)
+	add(http.MethodDelete, ws+"/messages/:id", s.cancelMessage, api...)
 	add(http.MethodPost, ws+"/tokens", s.createToken, api...)
 	add(http.MethodGet, "/api/v1/openapi.json", s.openAPI)
 	add(http.MethodGet, ws+"/tokens", s.listTokens, api...)

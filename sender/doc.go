@@ -29,7 +29,10 @@
 //     gap, or downloaded now. A failed download is a failed try (below),
 //     which takes no turn of the account: the transport was not called;
 //   - otherwise Queue.MarkSending, then Transport.Send, then Queue.MarkSent,
-//     or for an error a failed try.
+//     or for an error a failed try. A message that left the queue after
+//     Next showed it (its owner cancelled it, its account was deleted) is
+//     refused by MarkSending: the sender drops it and its downloaded file
+//     without a word above debug and reads the queue again at once.
 //
 // # Failed tries and retries
 //

@@ -127,6 +127,21 @@ func (q *fakeQueue) setRetry(id string, tries []wagate.Try, due time.Time) {
 	q.msgs[id].NextTryAt = due
 }
 
+// cancel fails a queued message with "cancelled" and refunds it, as the
+// store's CancelMessage does (an owner's DELETE).
+func (q *fakeQueue) cancel(id string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	m := q.msgs[id]
+	if m.Status != wagate.StatusQueued {
+		panic("cancel of a message that is " + string(m.Status))
+	}
+	ref := m.Account()
+	q.queues[ref] = slices.DeleteFunc(q.queues[ref], func(x string) bool { return x == id })
+	m.Status, m.Error, m.NextTryAt = wagate.StatusFailed, wagate.ErrorCancelled, time.Time{}
+	q.refunds[id] += int(m.Credits)
+}
+
 // message returns a copy of a message.
 func (q *fakeQueue) message(id string) wagate.Message {
 	q.mu.Lock()
@@ -435,6 +450,8 @@ type fakeFetcher struct {
 	delay time.Duration
 	size  int
 	s     *Sender // to read the budget at each start; optional
+	// onFetch, if set, runs as each download starts (a test's race).
+	onFetch func(rawURL string)
 
 	mu        sync.Mutex
 	errs      map[string][]error // per URL, in turn; then success
@@ -458,7 +475,11 @@ func (f *fakeFetcher) Fetch(ctx context.Context, rawURL, fileName string) (*waga
 	if seq := f.errs[rawURL]; len(seq) > 0 {
 		err, f.errs[rawURL] = seq[0], seq[1:]
 	}
+	onFetch := f.onFetch
 	f.mu.Unlock()
+	if onFetch != nil {
+		onFetch(rawURL)
+	}
 	defer func() {
 		f.mu.Lock()
 		f.running--

@@ -35,7 +35,8 @@ type Queue interface {
 	Account(ctx context.Context, ref wagate.AccountRef) (*wagate.Account, error)
 	// MarkSending takes the message out of its queue and sets it sending,
 	// durably, before the transport is called. ECONFLICT if it is no longer
-	// queued (failed by an account deletion, say).
+	// queued (failed by an account deletion, cancelled by its owner), and
+	// ENOTFOUND if it is gone: the sender then skips it.
 	MarkSending(ctx context.Context, id string, at time.Time) error
 	// MarkSent records the try and sets the message sent (SentAt = try.At).
 	MarkSent(ctx context.Context, id string, try wagate.Try) error

@@ -558,6 +558,7 @@ func (s *Sender) work(ctx context.Context, a *account) {
 	}()
 	log := s.log.With(zap.String("workspace", a.ref.WorkspaceID), zap.String("account", a.ref.Phone))
 	b := backoff{}
+	gone := "" // the last message MarkSending refused as no longer queued
 	n := 1
 	if s.cfg.Fetcher != nil {
 		n = max(1, s.cfg.PrefetchAhead)
@@ -685,6 +686,19 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		if err := s.q.MarkSending(ctx, m.ID, markAt); err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if code := wagate.ErrorCode(err); (code == wagate.ECONFLICT || code == wagate.ENOTFOUND) && m.ID != gone {
+				// The message left the queue after Next showed it: its
+				// owner cancelled it, or its account was deleted. That is
+				// its final state, not a fault: nothing goes out, its file
+				// goes, and the queue is read again at once (Next no longer
+				// shows it), with no pause. The same message refused twice
+				// running is a store that disagrees with itself: that
+				// takes the backoff below.
+				gone = m.ID
+				log.Debug("message left the queue before its send; skipped", zap.String("message_id", m.ID), zap.Error(err))
+				s.dropFile(a, m.ID)
+				continue
 			}
 			// ECONFLICT: the message left the queue meanwhile (its account
 			// was deleted, say). Asking again after a pause finds the new

@@ -17,7 +17,9 @@ import (
 // be read at all. It is what `wagate check` runs on a stopped server:
 //   - bbolt's own consistency check (pages, freelist);
 //   - per workspace, credits add up: granted == balance + credits of the
-//     messages queued, sending or sent, and the balance is not negative;
+//     messages queued, sending or sent (those sent and since deleted by
+//     retention included, from their counter: retain.go), and the balance
+//     is not negative;
 //   - every queue entry points at a queued message of that account at that
 //     position, and every queued message has its queue entry;
 //   - the sending index and the messages in sending match;
@@ -132,7 +134,9 @@ func audit(tx *bolt.Tx, report func(format string, args ...any)) error {
 		if ws.Balance < 0 {
 			report("workspace %s: negative balance %d", id, ws.Balance)
 		}
-		if err := quota.Check(ws.Granted, ws.Balance, held[id]); err != nil {
+		// Sent messages that retention deleted still spent their credits
+		// (retain.go keeps their sum).
+		if err := quota.Check(ws.Granted, ws.Balance, held[id]+prunedCredits(tx, id)); err != nil {
 			report("workspace %s: %v", id, err)
 		}
 	}

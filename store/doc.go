@@ -10,7 +10,9 @@
 // bucket's NextSequence gives ids and FIFO order for free and a cursor walks
 // oldest first. Sequence keys are 8-byte big-endian.
 //
-//	meta                 "schema" -> schema version (8-byte big-endian)
+//	meta                 "schema" -> schema version (8-byte big-endian);
+//	                     "pruned_credits\x00" + ws id -> credits of sent messages
+//	                     deleted by retention (retain.go), for the audit
 //	workspaces           workspace id -> workspace record (balance, granted, inbound token…)
 //	inbound              sha256(inbound token) -> workspace id
 //	accounts             ws id \x00 phone -> account record (settings included)
@@ -48,10 +50,12 @@
 // same JID, and returns the others in order. So a retrying message needs no
 // bucket of its own: `wagate check` sees it as the queued message it is.
 //
-// Every final transition (MarkFailed, RecoverSending, DeleteAccount, Retry
-// of a message whose account is gone) goes through one helper that refunds
-// in the same write, and MarkFailed leaves a failed or sent message as it
-// is: a refund happens once, whatever races.
+// Every final transition (MarkFailed, RecoverSending, DeleteAccount,
+// CancelMessage, Retry of a message whose account is gone) goes through one
+// helper that refunds in the same write, and MarkFailed leaves a failed or
+// sent message as it is: a refund happens once, whatever races. Retention
+// (retain.go) deletes final messages and keeps the credits of the sent ones
+// in a per-workspace counter, so the audit's sum still holds.
 //
 // # Transactions
 //

@@ -439,6 +439,7 @@ func putMessage(tx *bolt.Tx, m *messageRecord) error {
 // FindMessage returns a message of the workspace, or ENOTFOUND (also for
 // another workspace's message: ids are not secrets, but data is per tenant).
 func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.Message, error) {
+	now := db.now()
 	var m *wagate.Message
 	err := db.view(ctx, "find message", func(tx *bolt.Tx) error {
 		rec, err := getMessage(tx, id)
@@ -448,7 +449,12 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 		if rec == nil || rec.WorkspaceID != workspaceID {
 			return wagate.Errorf(wagate.ENOTFOUND, "message %s is not a message of this workspace", id)
 		}
+		waiting, err := waitingFor(tx, []*messageRecord{rec}, now)
+		if err != nil {
+			return err
+		}
 		m = rec.domain()
+		m.WaitingFor = waiting[rec.ID]
 		return nil
 	})
 	return m, err
@@ -456,7 +462,9 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 
 // ListMessages returns a workspace's messages newest first, at most limit
 // (DefaultListLimit when limit <= 0); status != "" keeps only that status.
-// ENOTFOUND for an unknown workspace, EINVALID for an unknown status.
+// ENOTFOUND for an unknown workspace, EINVALID for an unknown status. It
+// reads in one transaction without a bound: for tools and tests; the API
+// pages with PageMessages.
 func (db *DB) ListMessages(ctx context.Context, workspaceID string, status wagate.MessageStatus, limit int) ([]*wagate.Message, error) {
 	if status != "" && !status.Valid() {
 		return nil, wagate.Errorf(wagate.EINVALID, "status %q is not queued, sending, sent or failed", status)

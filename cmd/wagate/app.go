@@ -49,6 +49,7 @@ type App struct {
 
 	stopSender context.CancelFunc
 	senderDone chan error
+	retainDone chan struct{} // nil without --retain
 	serveDone  chan error
 }
 
@@ -197,6 +198,14 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		err := a.sender.Run(senderCtx)
 		a.senderDone <- err
 	}()
+	if cfg.Retain > 0 {
+		// Stopped with the sender, and waited for before the store closes.
+		a.retainDone = make(chan struct{})
+		go func() {
+			defer close(a.retainDone)
+			retain(senderCtx, db, cfg.Retain, log.Named("retain"))
+		}()
+	}
 
 	a.http = &http.Server{
 		Handler:           a.gw.Handler(),
@@ -237,6 +246,9 @@ func (a *App) Wait() error {
 		err = nil
 	}
 	senderErr := <-a.senderDone
+	if a.retainDone != nil {
+		<-a.retainDone
+	}
 	a.fetcher.CloseIdleConnections() // no send is under way any more
 	return errors.Join(err, senderErr, a.closeStorage())
 }

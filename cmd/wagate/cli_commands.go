@@ -449,6 +449,10 @@ func cmdChatAdd() cliCommand {
 	}
 }
 
+// chatPageSize is how many chats `chat list` asks for per page (the
+// server's maximum); tests lower it to walk several pages.
+var chatPageSize = 1000
+
 func cmdChatList() cliCommand {
 	var name string
 	return cliCommand{
@@ -457,9 +461,18 @@ func cmdChatList() cliCommand {
 			fs.StringVar(&name, "name", "", "only chats with exactly this name")
 		},
 		run: func(ctx context.Context, cl *admin, _ []string) error {
-			out, err := cl.api.ListChats(ctx, cl.workspace, client.ListQuery{Name: name})
-			if err != nil {
-				return err
+			// The list comes a page at a time: follow next_cursor to the end.
+			out := &api.ChatList{Chats: []api.Chat{}}
+			q := client.ListQuery{Name: name, Limit: chatPageSize}
+			for {
+				page, err := cl.api.ListChats(ctx, cl.workspace, q)
+				if err != nil {
+					return err
+				}
+				out.Chats = append(out.Chats, page.Chats...)
+				if q.Cursor = page.NextCursor; q.Cursor == "" {
+					break
+				}
 			}
 			if cl.json {
 				return cl.printJSON(out)

@@ -168,6 +168,16 @@ func TestCLIWalkThrough(t *testing.T) {
 	if out := ok(t, owner, "chat", "list"); !strings.Contains(out, "Jane Roe") || !strings.Contains(out, "person") {
 		t.Errorf("chat list:\n%s", out)
 	}
+	// chat list follows next_cursor: every chat, on several pages.
+	ok(t, owner, "chat", "add", "--account", "+15105566777", "--phone", "+14155552672", "--name", "Two")
+	ok(t, owner, "chat", "add", "--account", "+15105566777", "--phone", "+14155552673", "--name", "Three")
+	defer func(n int) { chatPageSize = n }(chatPageSize)
+	chatPageSize = 2
+	okJSON(t, owner, &chats, "chat", "list")
+	if len(chats.Chats) != 3 || chats.Chats[2].Name != "Three" {
+		t.Errorf("chat list over pages of 2 = %+v, want the 3 chats", chats)
+	}
+	chatPageSize = 1000
 
 	if out := ok(t, owner, "webhook", "show"); !strings.Contains(out, ws.Webhook.URL) || !strings.Contains(out, "on: calls are accepted") {
 		t.Errorf("webhook show:\n%s", out)

@@ -11,6 +11,7 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/gateway"
 	"github.com/wagate/wagate/sender/cloudapi"
+	"github.com/wagate/wagate/store"
 )
 
 // Defaults of `wagate serve`, with their units in their names.
@@ -75,6 +76,9 @@ type Config struct {
 	MaxChats    int
 	// MaxTokens is how many admin tokens a workspace may have.
 	MaxTokens int
+	// Retain is how long a final (sent or failed) message is kept before
+	// it is deleted (retain.go); 0 keeps messages forever.
+	Retain time.Duration
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -123,6 +127,9 @@ func (c Config) Validate() error {
 	case c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://"):
 		return fmt.Errorf("--public-url %q: must start with http:// or https://", c.PublicURL)
 	}
+	if c.Retain < 0 || (c.Retain > 0 && c.Retain < store.MinRetain) {
+		return fmt.Errorf("--retain %s: must be 0 (keep forever) or at least %s, the Idempotency-Key window, e.g. 30d", formatRetain(c.Retain), formatRetain(store.MinRetain))
+	}
 	if _, err := wagate.ParsePhoneCheck(string(c.PhoneCheck)); err != nil {
 		return fmt.Errorf("--phone-check: %w", err)
 	}
@@ -157,6 +164,11 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.Func("trusted-proxies", "comma-separated CIDR ranges of reverse proxies whose X-Forwarded-For names the client (default none: the TCP peer is the client)", func(v string) error {
 		p, err := gateway.ParseTrustedProxies(v)
 		c.TrustedProxies = p
+		return err
+	})
+	fs.Func("retain", "delete messages final (sent or failed) for longer than this, e.g. 30d or 720h; 0 keeps them forever (default 0)", func(v string) error {
+		d, err := parseRetain(v)
+		c.Retain = d
 		return err
 	})
 	fs.Func("cloudapi-base-url", "comma-separated base URLs cloudapi accounts may use besides https://graph.facebook.com (a proxy, a test fake)", func(v string) error {

@@ -86,9 +86,9 @@ type Message struct {
 	// "read", …; "" when it reports nothing).
 	Delivery   string     `json:"delivery"`
 	DeliveryAt *time.Time `json:"delivery_at"`
-	// WaitingFor says why a queued message is not sent yet (its account is
-	// paused, its turn, a retry); omitted when nothing holds it.
-	WaitingFor string `json:"waiting_for,omitempty"`
+	// WaitingFor is the id of an earlier message to the same recipient
+	// whose retry this queued message waits behind; "" when none.
+	WaitingFor string `json:"waiting_for"`
 }
 
 // Try is one send of a message through its transport.

@@ -115,6 +115,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+ws+"/tokens", c.inWorkspace(write, c.createToken))
 	m.HandleFunc("GET "+ws+"/tokens/{id}/revoke", c.inWorkspace(write, c.revokeForm))
 	m.HandleFunc("POST "+ws+"/tokens/{id}/revoke", c.inWorkspace(write, c.revokeToken))
+	m.HandleFunc("POST "+ws+"/messages/{id}/cancel", c.inWorkspace(write, c.cancelMessage))
 	m.Handle("GET /ui/static/", staticHandler())
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, wagate.Errorf(wagate.ENOTFOUND, "there is no such page in the console"))

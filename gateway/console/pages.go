@@ -32,6 +32,7 @@ var flashes = map[string]string{
 	"regenerated": "A new inbound URL was made. The old URL now answers 404 “Webhook not found”: paste the new one into every system that calls it.",
 	"signedout":   "You are signed out.",
 	"revoked":     "The token is revoked: it no longer works, and the browsers signed in with it are signed out.",
+	"cancelled":   "The message was cancelled: it will not be sent, and its credits were given back.",
 }
 
 // current returns the live session of the request and its id; ok is false
@@ -439,6 +440,7 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request, q *request) {
 		return
 	}
 	v := c.view(q, "Message "+m.ID, "messages")
+	v.Flash = flashes[r.URL.Query().Get("done")]
 	v.Data = m
 	c.render(w, http.StatusOK, "message", v)
 }
