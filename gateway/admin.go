@@ -100,7 +100,7 @@ func (s *Server) createWorkspace(c echo.Context) error {
 		return err
 	}
 	c.Set(ctxWorkspace, ws.ID)
-	return c.JSON(http.StatusCreated, &api.WorkspaceCreated{Workspace: s.renderWorkspace(ws), OwnerToken: owner})
+	return c.JSON(http.StatusCreated, &api.WorkspaceCreated{Workspace: s.renderWorkspace(ws, token(c).Role), OwnerToken: owner})
 }
 
 // GET /api/v1/workspaces (operator).
@@ -121,7 +121,7 @@ func (s *Server) listWorkspaces(c echo.Context) error {
 				return err
 			}
 		}
-		out = append(out, s.renderWorkspace(ws))
+		out = append(out, s.renderWorkspace(ws, token(c).Role))
 	}
 	return c.JSON(http.StatusOK, &api.WorkspaceList{Workspaces: out})
 }
@@ -136,7 +136,7 @@ func (s *Server) getWorkspace(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.renderWorkspace(ws))
+	return c.JSON(http.StatusOK, s.renderWorkspace(ws, token(c).Role))
 }
 
 // POST /api/v1/workspaces/:ws/credits (operator).
@@ -167,7 +167,7 @@ func (s *Server) addCredits(c echo.Context) error {
 			return err
 		}
 	}
-	return c.JSON(http.StatusOK, s.renderWorkspace(ws))
+	return c.JSON(http.StatusOK, s.renderWorkspace(ws, token(c).Role))
 }
 
 // PATCH /api/v1/workspaces/:ws/webhook (owner).
@@ -187,7 +187,7 @@ func (s *Server) setWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.renderWebhook(ws.Webhook))
+	return c.JSON(http.StatusOK, s.renderWebhook(ws.Webhook, token(c).Role))
 }
 
 // POST /api/v1/workspaces/:ws/webhook/regenerate (owner).
@@ -204,7 +204,7 @@ func (s *Server) regenerateWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.renderWebhook(ws.Webhook))
+	return c.JSON(http.StatusOK, s.renderWebhook(ws.Webhook, token(c).Role))
 }
 
 // GET /api/v1/workspaces/:ws/webhook/attempts?limit=N (owner, support).

@@ -26,11 +26,14 @@ func timeJSON(t time.Time) *time.Time {
 	return &u
 }
 
-func (s *Server) renderWebhook(w wagate.Webhook) api.Webhook {
-	return api.Webhook{URL: s.InboundURL(w.Token), Enabled: w.Enabled, CreatedAt: timeJSON(w.CreatedAt)}
+// renderWebhook shows the whole inbound URL only to roles that may act:
+// the URL alone can send and spend credits, so support staff, who only
+// read, see it masked (SPEC §4).
+func (s *Server) renderWebhook(w wagate.Webhook, role wagate.Role) api.Webhook {
+	return api.Webhook{URL: s.InboundURLFor(w.Token, role), Enabled: w.Enabled, CreatedAt: timeJSON(w.CreatedAt)}
 }
 
-func (s *Server) renderWorkspace(ws *wagate.Workspace) api.Workspace {
+func (s *Server) renderWorkspace(ws *wagate.Workspace, role wagate.Role) api.Workspace {
 	accounts := make([]api.Account, 0, len(ws.Accounts))
 	for _, a := range ws.Accounts {
 		accounts = append(accounts, renderAccount(a))
@@ -40,7 +43,7 @@ func (s *Server) renderWorkspace(ws *wagate.Workspace) api.Workspace {
 		Name:      ws.Name,
 		Credits:   ws.Credits,
 		Granted:   ws.Granted,
-		Webhook:   s.renderWebhook(ws.Webhook),
+		Webhook:   s.renderWebhook(ws.Webhook, role),
 		Accounts:  accounts,
 		CreatedAt: timeJSON(ws.CreatedAt),
 	}

@@ -221,6 +221,26 @@ func (s *Server) InboundURL(token string) string {
 	return s.cfg.PublicURL + "/inbound/" + token
 }
 
+// InboundURLFor returns the inbound URL as a token of role may see it: whole
+// for the operator and owners, masked for support staff
+// (…/inbound/Xy12…9aBc), who only read and must not be able to send.
+func (s *Server) InboundURLFor(token string, role wagate.Role) string {
+	if role == wagate.RoleOwner || role == wagate.RoleOperator {
+		return s.InboundURL(token)
+	}
+	return s.cfg.PublicURL + "/inbound/" + MaskToken(token)
+}
+
+// MaskToken keeps the first and last four characters of a token, enough to
+// tell two URLs apart and far too little to use one.
+func MaskToken(token string) string {
+	const keep = 4
+	if len(token) <= 3*keep {
+		return "…"
+	}
+	return token[:keep] + "…" + token[len(token)-keep:]
+}
+
 func (s *Server) newEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner = true

@@ -236,7 +236,11 @@ func TestSupportIsReadOnly(t *testing.T) {
 	base := "/ui/w/" + ws.ID + "/"
 	p := b.get(base)
 	mustStatus(t, "support overview", p, http.StatusOK)
-	mustContain(t, "support overview", p, "read only", e.srv.URL+"/inbound/"+ws.Inbound)
+	// The inbound URL alone can send: support sees it masked (SPEC §4).
+	mustContain(t, "support overview", p, "read only", e.srv.URL+"/inbound/"+gateway.MaskToken(ws.Inbound))
+	if strings.Contains(p.body, ws.Inbound) {
+		t.Error("the support overview shows the whole inbound token")
+	}
 	for _, hidden := range []string{"webhook/regenerate", "webhook/enabled", `id="switch"`} {
 		if strings.Contains(p.body, hidden) {
 			t.Errorf("the support overview shows %s", hidden)

@@ -256,7 +256,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, q *request) {
 	v := c.view(q, "Overview", "overview")
 	v.Flash = flashes[r.URL.Query().Get("done")]
 	v.Data = overviewPage{
-		URL:        c.gw.InboundURL(q.ws.Webhook.Token),
+		URL:        c.gw.InboundURLFor(q.ws.Webhook.Token, q.sess.role),
 		Accounts:   accounts,
 		QueueTotal: total,
 		Recent:     attemptRows(list),

@@ -110,7 +110,6 @@ func loadPages(gw *gateway.Server) *pages {
 		"statusClass": statusClass,
 		"sendClass":   sendClass,
 		"roleLabel":   roleLabel,
-		"inboundURL":  gw.InboundURL,
 		"wsPath":      workspacePath,
 		"msgPath":     messagePath,
 		"chatID":      chatID,
