@@ -183,7 +183,7 @@ func (s *Server) setWebhook(c echo.Context) error {
 	if in.Enabled == nil {
 		return wagate.Errorf(wagate.EINVALID, `missing field "enabled": true to switch the inbound URL on, false to switch it off`)
 	}
-	ws, err := s.svc.Workspaces.SetWebhookEnabled(c.Request().Context(), id, *in.Enabled)
+	ws, err := s.SetWebhookEnabled(c.Request().Context(), id, *in.Enabled)
 	if err != nil {
 		return err
 	}
@@ -196,11 +196,7 @@ func (s *Server) regenerateWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	tok, err := wagate.NewToken(s.rand)
-	if err != nil {
-		return err
-	}
-	ws, err := s.svc.Workspaces.RegenerateWebhook(c.Request().Context(), id, tok, s.now().UTC())
+	ws, err := s.RegenerateWebhook(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}

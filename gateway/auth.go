@@ -9,13 +9,9 @@ import (
 	"github.com/wagate/wagate"
 )
 
-// Who may do what on the admin API (SPEC §4):
-//   - the operator token may do everything, on every workspace, including the
-//     rows SPEC marks "owner" (an operator can always mint itself an owner
-//     token, so refusing would only add a step);
-//   - an owner token may do everything on its own workspace except creating
-//     workspaces and adding credits;
-//   - a support token may only read (GET) its own workspace.
+// Who may do what with a workspace is wagate.Authorize, the one rule the
+// admin API and the web console share; creating workspaces and adding
+// credits also need the operator token (requireOperator).
 
 // authenticate reads "Authorization: Bearer <token>" and looks the token up
 // by its hash. A missing or unknown token is a 401; which token it was is
@@ -68,12 +64,10 @@ func requireOperator(c echo.Context) error {
 	return nil
 }
 
-// access is what a request wants to do with a workspace.
-type access int
-
+// The accesses of wagate.Authorize, short for the handlers.
 const (
-	read  access = iota // owner and support
-	write               // owner only
+	read  = wagate.AccessRead
+	write = wagate.AccessWrite
 )
 
 // workspaceFor checks that the request's token may act on the workspace of
@@ -82,22 +76,19 @@ const (
 // a typo in the id is a 404 rather than an odd error further on; for other
 // tokens a foreign id is a 403 whether or not it exists, so tokens cannot
 // probe for workspace ids.
-func (s *Server) workspaceFor(c echo.Context, want access) (string, error) {
+func (s *Server) workspaceFor(c echo.Context, want wagate.Access) (string, error) {
 	id := c.Param("ws")
 	t := token(c)
-	switch {
-	case t == nil:
+	if t == nil {
 		return "", wagate.Errorf(wagate.EUNAUTHORIZED, "missing admin token")
-	case t.Role == wagate.RoleOperator:
+	}
+	if err := wagate.Authorize(t.Role, t.WorkspaceID, id, want); err != nil {
+		return "", err
+	}
+	if t.Role == wagate.RoleOperator {
 		if _, err := s.findWorkspace(c.Request().Context(), id); err != nil {
 			return "", err
 		}
-	case t.WorkspaceID != id:
-		return "", wagate.Errorf(wagate.EFORBIDDEN, "this token belongs to another workspace")
-	case want == write && t.Role != wagate.RoleOwner:
-		return "", wagate.Errorf(wagate.EFORBIDDEN, "a %s token can only read; this needs an owner token", t.Role)
-	case t.Role != wagate.RoleOwner && t.Role != wagate.RoleSupport:
-		return "", wagate.Errorf(wagate.EFORBIDDEN, "this token's role %q is not allowed here", t.Role)
 	}
 	c.Set(ctxWorkspace, id)
 	return id, nil

@@ -5,9 +5,6 @@ import (
 	"net/url"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
-
-	"github.com/wagate/wagate"
 )
 
 // DELETE /api/v1/workspaces/:ws/messages/:id (owner): cancels a queued
@@ -24,14 +21,10 @@ func (s *Server) cancelMessage(c echo.Context) error {
 	if err != nil {
 		mid = c.Param("id")
 	}
-	m, err := s.svc.Messages.CancelMessage(c.Request().Context(), id, mid, s.now().UTC())
+	m, err := s.CancelMessage(c.Request().Context(), id, mid)
 	if err != nil {
-		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
-			return wagate.Errorf(wagate.ENOTFOUND, "message %q not found in this workspace", cut(mid, 40))
-		}
 		return err
 	}
-	s.log.Info("message cancelled", zap.String("workspace", id), zap.String("message_id", m.ID), zap.Int64("refunded", m.Credits))
 	return c.JSON(http.StatusOK, renderMessage(m))
 }
 

@@ -33,8 +33,9 @@ type Config struct {
 	// Logger receives sign-ins, sign-outs and failures, never a token or a
 	// session id; nil means zap.NewNop().
 	Logger *zap.Logger
-	// Rand is the source of session ids, CSRF tokens and regenerated
-	// inbound tokens; nil means crypto/rand.Reader.
+	// Rand is the source of session ids and CSRF tokens (regenerated
+	// inbound tokens come from the gateway's use case); nil means
+	// crypto/rand.Reader.
 	Rand io.Reader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -140,12 +141,11 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mux.ServeHTTP(w, r)
 }
 
-// access is what a page does with a workspace, as in the admin API.
-type access int
-
+// What a page does with a workspace: the accesses of wagate.Authorize,
+// the rule the admin API applies too.
 const (
-	read  access = iota // owner, support, operator
-	write               // owner, operator
+	read  = wagate.AccessRead
+	write = wagate.AccessWrite
 )
 
 // request is what a signed-in handler knows about its request.
@@ -154,9 +154,10 @@ type request struct {
 	ws   *wagate.Workspace // set for the pages of one workspace
 }
 
-// canWrite says whether the session may switch and regenerate.
+// canWrite says whether the session may change its workspace (switch,
+// regenerate, cancel, tokens), by the rule the admin API applies.
 func (q *request) canWrite() bool {
-	return q.sess.role == wagate.RoleOwner || q.sess.role == wagate.RoleOperator
+	return wagate.Authorize(q.sess.role, q.sess.workspace, q.sess.workspace, wagate.AccessWrite) == nil
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, q *request)
@@ -177,18 +178,13 @@ func (c *Console) signedIn(h handler) http.HandlerFunc {
 	}
 }
 
-// inWorkspace is signedIn plus the admin API's rule for the {ws} of the
-// path: the operator may open any workspace; a workspace token only its
-// own; a write needs an owner (or the operator).
-func (c *Console) inWorkspace(want access, h handler) http.HandlerFunc {
+// inWorkspace is signedIn plus the admin API's rule (wagate.Authorize)
+// for the {ws} of the path.
+func (c *Console) inWorkspace(want wagate.Access, h handler) http.HandlerFunc {
 	return c.signedIn(func(w http.ResponseWriter, r *http.Request, q *request) {
 		id := r.PathValue("ws")
-		switch {
-		case q.sess.role != wagate.RoleOperator && q.sess.workspace != id:
-			c.fail(w, r, q, wagate.Errorf(wagate.EFORBIDDEN, "you are signed in to another workspace; sign out and sign in with a token of this one"))
-			return
-		case want == write && !q.canWrite():
-			c.fail(w, r, q, wagate.Errorf(wagate.EFORBIDDEN, "a %s token can only read; ask an owner of the workspace to do this", q.sess.role))
+		if err := wagate.Authorize(q.sess.role, q.sess.workspace, id, want); err != nil {
+			c.fail(w, r, q, err)
 			return
 		}
 		ws, err := c.svc.Workspaces.FindWorkspace(r.Context(), id)

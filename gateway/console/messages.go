@@ -4,8 +4,6 @@ import (
 	"net/http"
 
 	"go.uber.org/zap"
-
-	"github.com/wagate/wagate"
 )
 
 // POST /ui/w/{ws}/messages/{id}/cancel (owner): the admin API's DELETE of
@@ -14,11 +12,8 @@ import (
 // page that says why.
 func (c *Console) cancelMessage(w http.ResponseWriter, r *http.Request, q *request) {
 	id := r.PathValue("id")
-	m, err := c.svc.Messages.CancelMessage(r.Context(), q.ws.ID, id, c.now().UTC())
+	m, err := c.gw.CancelMessage(r.Context(), q.ws.ID, id)
 	if err != nil {
-		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
-			err = wagate.Errorf(wagate.ENOTFOUND, "message %q not found in this workspace", cut(id, 40))
-		}
 		c.fail(w, r, q, err)
 		return
 	}

@@ -290,7 +290,7 @@ func (c *Console) setEnabled(w http.ResponseWriter, r *http.Request, q *request)
 		c.fail(w, r, q, wagate.Errorf(wagate.EINVALID, "the switch sent neither on nor off; reload the page and try again"))
 		return
 	}
-	if _, err := c.svc.Workspaces.SetWebhookEnabled(r.Context(), q.ws.ID, on); err != nil {
+	if _, err := c.gw.SetWebhookEnabled(r.Context(), q.ws.ID, on); err != nil {
 		c.fail(w, r, q, err)
 		return
 	}
@@ -312,12 +312,7 @@ func (c *Console) regenerateForm(w http.ResponseWriter, r *http.Request, q *requ
 // POST /ui/w/{ws}/webhook/regenerate (owner). The same steps as the admin
 // API's: a new 256-bit token, stored in one commit that retires the old.
 func (c *Console) regenerate(w http.ResponseWriter, r *http.Request, q *request) {
-	tok, err := wagate.NewToken(c.rand)
-	if err != nil {
-		c.fail(w, r, q, err)
-		return
-	}
-	if _, err := c.svc.Workspaces.RegenerateWebhook(r.Context(), q.ws.ID, tok, c.now().UTC()); err != nil {
+	if _, err := c.gw.RegenerateWebhook(r.Context(), q.ws.ID); err != nil {
 		c.fail(w, r, q, err)
 		return
 	}

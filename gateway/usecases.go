@@ -1,0 +1,57 @@
+package gateway
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+
+	"github.com/wagate/wagate"
+)
+
+// The use cases below are what the admin API and the web console both do to
+// a workspace. Each face checks who may act (wagate.Authorize), reads its
+// own input and renders its own answer; the steps in between are written
+// once, here, so the two faces cannot drift apart. CreateWorkspace,
+// CreateToken, RevokeToken and DownloadAttempts are use cases of the same
+// kind, beside their handlers.
+
+// SetWebhookEnabled switches the workspace's inbound URL on or off, keeping
+// the URL.
+func (s *Server) SetWebhookEnabled(ctx context.Context, workspaceID string, enabled bool) (*wagate.Workspace, error) {
+	ws, err := s.svc.Workspaces.SetWebhookEnabled(ctx, workspaceID, enabled)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("inbound URL switched", zap.String("workspace", workspaceID), zap.Bool("enabled", enabled))
+	return ws, nil
+}
+
+// RegenerateWebhook gives the workspace a new 256-bit inbound token; the
+// old URL answers 404 from the same commit on.
+func (s *Server) RegenerateWebhook(ctx context.Context, workspaceID string) (*wagate.Workspace, error) {
+	tok, err := wagate.NewToken(s.rand)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := s.svc.Workspaces.RegenerateWebhook(ctx, workspaceID, tok, s.now().UTC())
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("inbound URL regenerated", zap.String("workspace", workspaceID))
+	return ws, nil
+}
+
+// CancelMessage cancels a queued message of the workspace: it fails as
+// "cancelled" and is refunded in one commit (SPEC §2). A message being sent
+// or already final is ECONFLICT; an unknown id is ENOTFOUND naming it.
+func (s *Server) CancelMessage(ctx context.Context, workspaceID, messageID string) (*wagate.Message, error) {
+	m, err := s.svc.Messages.CancelMessage(ctx, workspaceID, messageID, s.now().UTC())
+	if err != nil {
+		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+			return nil, wagate.Errorf(wagate.ENOTFOUND, "message %q not found in this workspace", cut(messageID, 40))
+		}
+		return nil, err
+	}
+	s.log.Info("message cancelled", zap.String("workspace", workspaceID), zap.String("message_id", m.ID), zap.Int64("refunded", m.Credits))
+	return m, nil
+}
