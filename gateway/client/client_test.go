@@ -110,8 +110,8 @@ func TestAdminWalkThrough(t *testing.T) {
 		t.Errorf("DownloadAttempts(\"\") = %q, %v; want 2 JSONL lines", d.Body, err)
 	}
 
-	tok, err := owner.CreateToken(ctx, ws, "support", "")
-	if err != nil || tok.Role != "support" || tok.WorkspaceID != ws || len(tok.Token) != 43 {
+	tok, err := owner.CreateToken(ctx, ws, "support", "help desk")
+	if err != nil || tok.Role != "support" || tok.WorkspaceID != ws || len(tok.Token) != 43 || tok.Name != "help desk" || tok.ID == "" {
 		t.Fatalf("CreateToken = %+v, %v", tok, err)
 	}
 	support := client.New(srv.url, tok.Token)
@@ -119,6 +119,15 @@ func TestAdminWalkThrough(t *testing.T) {
 	if err != nil || got.ID != ws || got.Credits != 69 || len(got.Accounts) != 1 {
 		t.Fatalf("support Workspace = %+v, %v; want 69 credits after one message", got, err)
 	}
+	if strings.Contains(got.Webhook.URL, strings.TrimPrefix(wh.URL, srv.url+"/inbound/")) {
+		t.Errorf("support sees the whole inbound URL %q", got.Webhook.URL)
+	}
+	tokens, err := owner.ListTokens(ctx, ws)
+	if err != nil || len(tokens) != 2 || tokens[1].ID != tok.ID || tokens[1].Name != "help desk" || tokens[1].LastUsedAt == nil {
+		t.Fatalf("ListTokens = %+v, %v; want the owner's and the used support token", tokens, err)
+	}
+	_, err = support.CancelMessage(ctx, ws, m.ID)
+	wantError(t, err, http.StatusForbidden, "forbidden", "")
 	_, err = support.RegenerateWebhook(ctx, ws)
 	wantError(t, err, http.StatusForbidden, "forbidden", "")
 
@@ -127,6 +136,28 @@ func TestAdminWalkThrough(t *testing.T) {
 		t.Fatalf("RegenerateWebhook = %+v, %v", nw, err)
 	}
 	send(t, wh.URL, `{"action":"send","chat_id":"1","text":"hi"}`, http.StatusNotFound)
+
+	// A second message, cancelled while queued: failed, refunded; a second
+	// cancel is a 409.
+	send(t, nw.URL, `{"action":"send","chat_id":"1","text":"never mind"}`, http.StatusOK)
+	queued, err := owner.ListMessages(ctx, ws, client.ListQuery{Status: "queued", Limit: 1})
+	if err != nil || len(queued.Messages) != 1 || queued.Messages[0].Text != "never mind" {
+		t.Fatalf("ListMessages(queued) = %+v, %v", queued, err)
+	}
+	cancelled, err := owner.CancelMessage(ctx, ws, queued.Messages[0].ID)
+	if err != nil || cancelled.Status != "failed" || cancelled.Error != "cancelled" {
+		t.Fatalf("CancelMessage = %+v, %v; want failed, cancelled", cancelled, err)
+	}
+	_, err = owner.CancelMessage(ctx, ws, cancelled.ID)
+	wantError(t, err, http.StatusConflict, "conflict", "")
+
+	if err := owner.RevokeToken(ctx, ws, tok.ID); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	_, err = support.Workspace(ctx, ws)
+	wantError(t, err, http.StatusUnauthorized, "unauthorized", "")
+	err = owner.RevokeToken(ctx, ws, tokens[0].ID)
+	wantError(t, err, http.StatusConflict, "conflict", "owner token")
 
 	if err := owner.DeleteAccount(ctx, ws, "+15105566777"); err != nil {
 		t.Fatalf("DeleteAccount: %v", err)
