@@ -94,6 +94,10 @@ type Services struct {
 	Tokens     wagate.TokenService
 	// Sessions keeps the web console's sign-ins; only the console uses it.
 	Sessions wagate.SessionService
+	// Endpoints keeps the outbound event webhooks and their deliveries.
+	Endpoints wagate.EndpointService
+	// Hooks are the deliverer's checks and test send (see EndpointRules).
+	Hooks EndpointRules
 	// Waker is woken after each accepted message; nil means nobody is.
 	Waker Waker
 	// Ready answers /readyz: a nil error means ready. nil means always ready.
@@ -291,6 +295,16 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, "/api/v1/openapi.json", s.openAPI)
 	add(http.MethodGet, ws+"/tokens", s.listTokens, api...)
 	add(http.MethodDelete, ws+"/tokens/:id", s.revokeToken, api...)
+	add(http.MethodGet, "/api/v1/events", s.listEvents, api...)
+	add(http.MethodPost, ws+"/endpoints", s.createEndpoint, api...)
+	add(http.MethodGet, ws+"/endpoints", s.listEndpoints, api...)
+	add(http.MethodGet, ws+"/endpoints/:id", s.getEndpoint, api...)
+	add(http.MethodPatch, ws+"/endpoints/:id", s.patchEndpoint, api...)
+	add(http.MethodDelete, ws+"/endpoints/:id", s.deleteEndpoint, api...)
+	add(http.MethodPost, ws+"/endpoints/:id/secret/rotate", s.rotateEndpointSecret, api...)
+	add(http.MethodPost, ws+"/endpoints/:id/test", s.testEndpoint, api...)
+	add(http.MethodGet, ws+"/endpoints/:id/deliveries", s.listDeliveries, api...)
+	add(http.MethodPost, ws+"/endpoints/:id/deliveries/:delivery/retry", s.retryDelivery, api...)
 	return e
 }
 
