@@ -45,3 +45,11 @@ document.addEventListener("click", function (e) {
     toggleRow(t.dataset.toggle);
   }
 });
+
+// A form with data-confirm asks before it is sent (deleting an endpoint).
+// Without the script the form is sent at once: the owner pressed a red
+// button labelled with what it does.
+document.addEventListener("submit", function (e) {
+  const msg = e.target.dataset && e.target.dataset.confirm;
+  if (msg && !window.confirm(msg)) e.preventDefault();
+});
