@@ -223,3 +223,47 @@ func TestBuildErrorFailsAtOnce(t *testing.T) {
 		t.Errorf("delivery %s %q; want failed naming body.type", d.Status, d.Error)
 	}
 }
+
+// The whole loop over the network: queued deliveries reach a real
+// receiver, each signed (the receiver's verifier checks every one), and
+// are recorded as succeeded.
+func TestRunDeliversToARealReceiver(t *testing.T) {
+	rc := newReceiver(t, vectors[0].secret)
+	q := newFakeQueue()
+	e := endpoint(wagate.EndpointBody{})
+	e.URL = rc.srv.URL + "/hooks"
+	ref := q.addEndpoint(e)
+	const n = 6
+	var ids []string
+	for i := range n {
+		ids = append(ids, q.add(ref, event(i), time.Now()))
+	}
+	all := make(chan struct{})
+	done := 0
+	q.onFinish = func(d *wagate.EndpointDelivery) {
+		if done++; done == n {
+			close(all)
+		}
+	}
+	d := outbound.New(outbound.Config{AllowPrivate: true}, q)
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { d.Run(ctx); close(stopped) }()
+	<-all
+	cancel()
+	<-stopped
+	for _, id := range ids {
+		if got := q.delivery(id); got.Status != wagate.DeliverySucceeded || got.Response.Status != 204 {
+			t.Errorf("%s: %s, %d %q; want succeeded with 204", id, got.Status, got.Response.Status, got.Error)
+		}
+	}
+	reqs := rc.requests()
+	if len(reqs) != n {
+		t.Fatalf("the receiver got %d requests; want %d", len(reqs), n)
+	}
+	for _, r := range reqs {
+		if r.Err != nil {
+			t.Errorf("the receiver refused %s: %v", r.Header.Get("webhook-id"), r.Err)
+		}
+	}
+}
