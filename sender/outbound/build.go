@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/placeholder"
 )
 
 // PayloadFunc renders the data of an event for the default JSON body
@@ -577,15 +578,6 @@ func base64Std(s string) string {
 	return base64.StdEncoding.EncodeToString([]byte(s))
 }
 
-// template is the part of a parsed placeholder template the builder uses.
-type template interface {
-	Names() []string
-	Render(vars map[string]string, escape func(string) string) (string, error)
-}
-
-// parseTemplate parses the placeholder language (package placeholder).
-var parseTemplate func(src string) (template, error)
-
 // render renders src with vars, each substituted value passed through
 // escape. A variable the event does not have renders as "" (its default
 // applies): Validate has checked that every name is a variable of some
@@ -595,7 +587,7 @@ func render(src string, vars map[string]string, escape func(string) string) (str
 	if !strings.Contains(src, "{{") {
 		return src, nil
 	}
-	t, err := parseTemplate(src)
+	t, err := placeholder.Parse(src)
 	if err != nil {
 		return "", err
 	}

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/placeholder"
 )
 
 // reservedHeaders are set by wagate on every delivery; an endpoint's
@@ -160,11 +161,11 @@ type validator struct {
 
 // template parses src and checks its names; it returns the template (nil
 // when src has no placeholder or has an error, recorded in v.err).
-func (v *validator) template(field, src string) template {
+func (v *validator) template(field, src string) *placeholder.Template {
 	if v.err != nil || !strings.Contains(src, "{{") {
 		return nil
 	}
-	t, err := parseTemplate(src)
+	t, err := placeholder.Parse(src)
 	if err != nil {
 		v.err = invalid(field, "%v", err)
 		return nil
