@@ -2,14 +2,11 @@ package outbound
 
 import (
 	"context"
-	crand "crypto/rand"
 	"crypto/x509"
-	"encoding/base32"
 	"errors"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -172,32 +169,33 @@ func (d *Deliverer) scan(ctx context.Context) {
 		}
 		return
 	}
-	for _, ref := range refs {
-		d.Wake(ref)
-	}
+	d.Wake(refs...)
 }
 
-// Wake tells the deliverer that ref has new or re-enabled deliveries: the
-// store calls it after a commit that queued some (events, an enable, a
-// retry). It never blocks; before Run and after it, it does nothing (Run
-// finds them by its scan).
-func (d *Deliverer) Wake(ref wagate.EndpointRef) {
+// Wake tells the deliverer that refs have new or re-enabled deliveries:
+// the store calls it after a commit that made some due (an event fanned
+// out, a retry, an enable), e.g. store.Options.OnDeliveries. It never
+// blocks: it signals the endpoint's worker or starts one. Before Run and
+// after it, it does nothing (Run's scan finds them).
+func (d *Deliverer) Wake(refs ...wagate.EndpointRef) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.ctx == nil || d.ctx.Err() != nil {
 		return
 	}
-	if w, ok := d.workers[ref]; ok {
-		select {
-		case w.wake <- struct{}{}:
-		default:
+	for _, ref := range refs {
+		if w, ok := d.workers[ref]; ok {
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+			continue
 		}
-		return
+		w := &worker{d: d, ref: ref, wake: make(chan struct{}, 1), done: make(chan *attemptDone), inFlight: map[string]bool{}}
+		d.workers[ref] = w
+		d.wg.Add(1)
+		go w.run(d.ctx)
 	}
-	w := &worker{d: d, ref: ref, wake: make(chan struct{}, 1), done: make(chan *attemptDone), inFlight: map[string]bool{}}
-	d.workers[ref] = w
-	d.wg.Add(1)
-	go w.run(d.ctx)
 }
 
 // worker delivers one endpoint's deliveries.
@@ -412,17 +410,17 @@ func (d *Deliverer) nextWait(n int, o *outcome) (time.Duration, bool) {
 // Test delivers ev to e at once, outside the queue and whatever e's
 // enabled flag (SPEC §9's test send), and returns the delivery for the
 // history: succeeded or failed after this one attempt, never retried. The
-// caller records it (EndpointService.RecordDelivery); a 410 is reported in
-// the delivery's error but does not disable the endpoint. The id is a new
-// "dlv_" id.
+// caller records it (EndpointService.RecordDelivery, which sets its id); a
+// 410 is reported in the delivery's error but does not disable the
+// endpoint. The error is only ever ctx's, when the caller went away
+// before the attempt was made.
 func (d *Deliverer) Test(ctx context.Context, e *wagate.Endpoint, ev *wagate.Event) (*wagate.EndpointDelivery, error) {
-	id, err := newDeliveryID()
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	o := d.exchange(ctx, e, ev)
 	dl := &wagate.EndpointDelivery{
-		ID: id, WorkspaceID: e.WorkspaceID, EndpointID: e.ID, EventID: ev.ID, Event: ev.Type,
+		WorkspaceID: e.WorkspaceID, EndpointID: e.ID, EventID: ev.ID, Event: ev.Type,
 		Attempt: 1, Status: wagate.DeliverySucceeded, Request: o.req, Response: o.resp,
 		Duration: o.duration, At: o.at,
 	}
@@ -431,13 +429,4 @@ func (d *Deliverer) Test(ctx context.Context, e *wagate.Endpoint, ev *wagate.Eve
 	}
 	d.m.tests.WithLabelValues(dl.Status).Inc()
 	return dl, nil
-}
-
-// newDeliveryID returns "dlv_" + 12 lower-case base32 characters.
-func newDeliveryID() (string, error) {
-	var b [8]byte
-	if _, err := crand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return "dlv_" + strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))[:12], nil
 }

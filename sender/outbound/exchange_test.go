@@ -55,8 +55,8 @@ func TestTestSendReachesAVerifyingReceiver(t *testing.T) {
 	if string(got.Body) != "phone=%2B14155552671&reason=number+not+on+WhatsApp" {
 		t.Errorf("body %q", got.Body)
 	}
-	if d.Status != wagate.DeliverySucceeded || d.Attempt != 1 || d.Error != "" || !strings.HasPrefix(d.ID, "dlv_") || d.EventID != ev.ID {
-		t.Errorf("delivery = %s attempt %d %q (id %s, event %s); want succeeded, 1, no error", d.Status, d.Attempt, d.Error, d.ID, d.EventID)
+	if d.Status != wagate.DeliverySucceeded || d.Attempt != 1 || d.Error != "" || d.EventID != ev.ID || d.EndpointID != e.ID {
+		t.Errorf("delivery = %s attempt %d %q (event %s, endpoint %s); want succeeded, 1, no error", d.Status, d.Attempt, d.Error, d.EventID, d.EndpointID)
 	}
 	if d.Response.Status != 200 || d.Response.Body != `{"received":true}` || !hasField(d.Response.Headers, "X-Crm", "ok") {
 		t.Errorf("history response = %+v", d.Response)
