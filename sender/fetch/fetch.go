@@ -22,6 +22,7 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender"
 	"github.com/wagate/wagate/sender/netguard"
+	"github.com/wagate/wagate/sender/retryafter"
 )
 
 // Defaults of Config.
@@ -426,7 +427,7 @@ func statusError(code int, host, retryAfter string, now time.Time) error {
 		return permanentf(nil, "file_url answered %s (host %s); check the link", status, host)
 	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code == http.StatusTooManyRequests || code >= 500:
 		err := error(failf(nil, "file_url answered %s (host %s)", status, host))
-		if d, ok := sender.ParseRetryAfter(retryAfter, now, maxRetryAfter); ok {
+		if d, ok := retryafter.Parse(retryAfter, now, maxRetryAfter); ok {
 			return sender.RetryAfter(err, d)
 		}
 		return err

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/wagate/wagate"
-	"github.com/wagate/wagate/sender"
 	"github.com/wagate/wagate/sender/netguard"
+	"github.com/wagate/wagate/sender/retryafter"
 )
 
 // Delivery rules of SPEC §9.
@@ -139,7 +139,7 @@ func (d *Deliverer) exchange(ctx context.Context, e *wagate.Endpoint, ev *wagate
 		o.err = fmt.Errorf("endpoint answered %s; redirects are not followed, set the endpoint's url to the final address", statusText(code))
 	default:
 		o.err = fmt.Errorf("endpoint answered %s", statusText(code))
-		o.retry, o.hasRetry = sender.ParseRetryAfter(resp.Header.Get("Retry-After"), d.now(), maxRetryAfter)
+		o.retry, o.hasRetry = retryafter.Parse(resp.Header.Get("Retry-After"), d.now(), maxRetryAfter)
 	}
 	if rerr != nil && o.err == nil {
 		o.err = d.failure(ctx, tctx, rerr)
