@@ -464,6 +464,12 @@ func TestValidate(t *testing.T) {
 		{"xml placeholder as a tag", func(e *wagate.Endpoint) {
 			e.Body = wagate.EndpointBody{Type: "xml", Template: "<{{message.status}}>x</{{message.status}}>"}
 		}, "body.template"},
+		{"xml placeholder in a comment", func(e *wagate.Endpoint) {
+			e.Body = wagate.EndpointBody{Type: "xml", Template: "<event><!-- {{message.text}} --></event>"}
+		}, "body.template"},
+		{"xml placeholder in an attribute", func(e *wagate.Endpoint) {
+			e.Body = wagate.EndpointBody{Type: "xml", Template: `<event text='{{message.text}}' id="{{message.id}}"/>`}
+		}, ""},
 		{"xml field name", func(e *wagate.Endpoint) {
 			e.Body = wagate.EndpointBody{Type: "xml", Fields: []wagate.Field{{Key: "a b", Value: "x"}}}
 		}, "body.fields[0].key"},

@@ -183,7 +183,7 @@ func (v *validator) template(field, src string) *placeholder.Template {
 // its defaults apply), and the characters that would break out of a
 // string, an element or a scalar if escaping were missing or the
 // placeholder stood in the wrong place.
-var probes = []string{"", `"`, `<a>&'`, "a: b\n- c #d"}
+var probes = []string{"", `"`, `<a>&' -- ]]>`, "a: b\n- c #d"}
 
 func (v *validator) body(e *wagate.Endpoint) error {
 	b := e.Body
