@@ -157,14 +157,15 @@ func Build(e *wagate.Endpoint, ev *wagate.Event, payload PayloadFunc) (*Request,
 		}
 		r.setHeader(h.Key, v)
 	}
+	// An Authorization header is masked in the history even when an owner
+	// wrote it among the headers instead of in auth.
+	r.secretHeaders["Authorization"] = true
 	switch e.Auth.Type {
 	case wagate.AuthBasic:
 		cred := base64Std(e.Auth.Username + ":" + e.Auth.Password)
 		r.setHeader("Authorization", "Basic "+cred)
-		r.secretHeaders["Authorization"] = true
 	case wagate.AuthBearer:
 		r.setHeader("Authorization", "Bearer "+e.Auth.Token)
-		r.secretHeaders["Authorization"] = true
 	case wagate.AuthHeader:
 		r.setHeader(e.Auth.Name, e.Auth.Value)
 		r.secretHeaders[http.CanonicalHeaderKey(e.Auth.Name)] = true

@@ -246,6 +246,20 @@ func TestAuthAndMasking(t *testing.T) {
 	}
 }
 
+func TestAuthorizationHeaderIsMaskedAnyway(t *testing.T) {
+	e := endpoint(wagate.EndpointBody{})
+	e.Headers = []wagate.Field{{Key: "authorization", Value: "Token s3cret"}}
+	r := build(t, e, sampleEvent("x"))
+	if got := header(r, "Authorization"); got != "Token s3cret" {
+		t.Errorf("sent Authorization = %q", got)
+	}
+	for _, h := range r.Masked().Headers {
+		if strings.Contains(h.Value, "s3cret") {
+			t.Errorf("the history shows %s: %s", h.Key, h.Value)
+		}
+	}
+}
+
 func TestMaskedCapsBody(t *testing.T) {
 	e := endpoint(wagate.EndpointBody{Type: wagate.BodyPlain, Template: "{{message.text}}"})
 	r := build(t, e, sampleEvent(strings.Repeat("é", wagate.DeliveryBodyLimit)))
