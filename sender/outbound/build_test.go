@@ -445,6 +445,7 @@ func TestValidate(t *testing.T) {
 		{"ftp url", func(e *wagate.Endpoint) { e.URL = "ftp://crm.example" }, "url"},
 		{"url with credentials", func(e *wagate.Endpoint) { e.URL = "https://u:p@crm.example" }, "url"},
 		{"placeholder in url", func(e *wagate.Endpoint) { e.URL = "https://{{message.text}}.example" }, "url"},
+		{"bad escape in path", func(e *wagate.Endpoint) { e.Path = "/a%zz/{{message.id}}" }, "path:"},
 		{"query in path", func(e *wagate.Endpoint) { e.Path = "/x?y=1" }, "path"},
 		{"unknown variable in path", func(e *wagate.Endpoint) { e.Path = "/{{message.txt}}" }, "path"},
 		{"variable of another event", func(e *wagate.Endpoint) { e.Path = "/{{account.phone}}" }, "path"},
@@ -513,7 +514,8 @@ func TestValidate(t *testing.T) {
 		case tt.field == "":
 		case err == nil:
 			t.Errorf("%s: valid; want an error naming %s", tt.name, tt.field)
-		case wagate.ErrorCode(err) != wagate.EINVALID || !strings.HasPrefix(wagate.ErrorMessage(err), tt.field+" "):
+		case wagate.ErrorCode(err) != wagate.EINVALID || !strings.HasPrefix(wagate.ErrorMessage(err), tt.field+" ") && !strings.HasSuffix(tt.field, ":"),
+			strings.HasSuffix(tt.field, ":") && !strings.HasPrefix(wagate.ErrorMessage(err), tt.field):
 			t.Errorf("%s: %v (%s); want EINVALID starting with %q", tt.name, err, wagate.ErrorCode(err), tt.field)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -99,8 +100,26 @@ func Validate(e *wagate.Endpoint, known func(event, name string) bool) error {
 	if err := v.body(e); err != nil {
 		return err
 	}
-	return v.err
+	if v.err != nil {
+		return v.err
+	}
+	// Last, the request of each subscribed event, built from its sample
+	// data: whatever the rules above miss (a literal %zz in the path) fails
+	// here, when saved, not at every delivery.
+	for _, typ := range e.Events {
+		ev, err := SampleEvent(e.WorkspaceID, typ, sampleTime, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := Build(e, ev, nil); err != nil {
+			return wagate.Errorf(wagate.EINVALID, "%v (building a sample %s request)", err, typ)
+		}
+	}
+	return nil
 }
+
+// sampleTime is when Validate's sample events happen; any time will do.
+var sampleTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func invalid(field, format string, args ...any) error {
 	return wagate.Errorf(wagate.EINVALID, "%s %s", field, fmt.Sprintf(format, args...))
