@@ -473,6 +473,10 @@ func TestValidate(t *testing.T) {
 		{"json placeholder outside a string", func(e *wagate.Endpoint) { e.Body.Template = `{"credits": {{message.credits}}}` }, "body.template"},
 		{"json placeholder next to a number", func(e *wagate.Endpoint) { e.Body.Template = `{"credits": 1{{message.credits}}}` }, "body.template"},
 		{"json template with a default", func(e *wagate.Endpoint) { e.Body.Template = `{"r": "{{message.error | default "unknown"}}"}` }, ""},
+		{"json placeholder in a key", func(e *wagate.Endpoint) { e.Body.Template = `{"a": {"b": [1, {"c": 2}], "x{{message.text}}": "v"}}` }, "body.template"},
+		{"json placeholders in nested values", func(e *wagate.Endpoint) {
+			e.Body.Template = `{"a": {"b": ["{{message.text}}", {"c": "{{message.id}}"}], "d": null, "e": "{{message.phone}}"}}`
+		}, ""},
 		{"json unknown variable", func(e *wagate.Endpoint) { e.Body.Template = `{"a": "{{message.nope}}"}` }, "body.template"},
 		{"json syntax", func(e *wagate.Endpoint) { e.Body.Template = `{"a": "{{message.text"}` }, "body.template"},
 		{"xml ill-formed", func(e *wagate.Endpoint) { e.Body = wagate.EndpointBody{Type: "xml", Template: "<a><b></a>"} }, "body.template"},

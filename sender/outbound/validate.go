@@ -285,6 +285,15 @@ func (v *validator) body(e *wagate.Endpoint) error {
 	default:
 		return nil
 	}
+	if bt == wagate.BodyJSON && t != nil {
+		vars := map[string]string{}
+		for _, n := range t.Names() {
+			vars[n] = keyProbe
+		}
+		if s, err := render(b.Template, vars, escape); err == nil && placeholderInKey(s) {
+			return invalid("body.template", "uses a placeholder in an object key; keys are the template's own, write the placeholder in a value, e.g. {\"text\": \"{{message.text}}\"}")
+		}
+	}
 	for _, p := range probes {
 		vars := map[string]string{}
 		if t != nil {
@@ -322,4 +331,52 @@ func xmlName(s string) bool {
 		}
 	}
 	return true
+}
+
+// keyProbe marks where placeholder values land in a JSON template.
+const keyProbe = "\x01wagate\x01"
+
+// placeholderInKey reports whether the JSON text doc (a template rendered
+// with keyProbe) has keyProbe in an object key: a key made of a value
+// could collide with the template's own keys, and a receiver that keeps
+// the first of two equal keys would then read the value's key.
+func placeholderInKey(doc string) bool {
+	dec := json.NewDecoder(strings.NewReader(doc))
+	type level struct{ object, wantKey bool }
+	var stack []level
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].wantKey = true
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if n := len(stack); n > 0 && stack[n-1].object {
+					stack[n-1].wantKey = false
+				}
+				stack = append(stack, level{object: t == '{', wantKey: t == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].wantKey {
+				if strings.Contains(t, keyProbe) {
+					return true
+				}
+				stack[n-1].wantKey = false
+				continue
+			}
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }
