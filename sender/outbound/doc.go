@@ -24,7 +24,8 @@
 // fail every delivery of it; Validate refuses them in the endpoint's own
 // header values and auth). Body types: json escapes values as JSON string
 // content, and a template must be valid JSON with every placeholder inside
-// a string (checked when saved by rendering probe values such as `"`); form
+// a string value, never a key (checked when saved by rendering probe
+// values such as `"`); form
 // URL-encodes; multipart writes one part per field; xml escapes values as
 // text (&lt; &amp; &#34; …) and the result must be well-formed with one
 // root (checked when saved and again before sending); yaml writes fields
