@@ -12,7 +12,7 @@
 //     a gap, goes at once; after a restart beyond the first 100 accounts
 //     the first sends are spread over one interval at most). The gap runs
 //     between two calls of Transport.Send, or from the moment a transport
-//     reports handing the message over (Posting) when that is later, as
+//     reports handing the message over (Result.PostedAt) when that is later, as
 //     after a file upload. MarkSending's commit is started ahead of the
 //     turn so that its latency does not shift it. While the
 //     account waits, the files of its next messages download (see

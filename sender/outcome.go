@@ -15,16 +15,17 @@ import (
 // the writes of those outcomes, retried while the store is failing.
 
 // send hands m to its transport and stores the outcome; deferred reports
-// that the transport did not try (sender.Defer). The transport's context is
+// that the transport did not try (sender.Defer), posted when it handed the
+// message over (Result.PostedAt, zero when it did not say). The transport's context is
 // cut loose from ctx: shutdown waits for the send under way instead of
 // aborting it half done, and only SendTimeout bounds it.
 func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (deferred bool, posted time.Time) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SendTimeout)
-	sctx, clock := withPostClock(sctx)
-	defer func() { posted = clock.posted() }()
 	t0 := time.Now()
-	providerID, err := tr.Send(sctx, acct, m, file)
+	res, err := tr.Send(sctx, acct, m, file)
 	cancel()
+	posted = res.PostedAt
+	providerID := res.ProviderID
 	done := time.Now()
 	dur := done.Sub(t0)
 	s.m.sendDuration.Observe(dur.Seconds())

@@ -110,7 +110,7 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // movePace moves the start of the account's last send to when the
-// transport reported handing it over (Posting), keeping its drawn gap.
+// transport reported handing it over (Result.PostedAt), keeping its drawn gap.
 func (s *Sender) movePace(a *account, posted time.Time) {
 	s.mu.Lock()
 	a.lastStart = posted
