@@ -18,6 +18,12 @@ const (
 	DefaultInterval    = 2 * time.Second
 	DefaultJitter      = 500 * time.Millisecond
 	DefaultSendTimeout = 2 * time.Minute
+	// DefaultUnavailableWait bounds how long an account waits for its
+	// transport to report it ready (see Unavailable): a backstop, since a
+	// session transport wakes the account itself. Long, because each
+	// backstop that finds the account still down records one more
+	// deferred try on its first message.
+	DefaultUnavailableWait = 5 * time.Minute
 )
 
 // Defaults of the attachment downloads (see prefetch.go).
@@ -131,6 +137,12 @@ type Config struct {
 	FetchConcurrencyPerWorkspace int
 	// FetchTimeout bounds one download. 0 means DefaultFetchTimeout.
 	FetchTimeout time.Duration
+
+	// UnavailableWait is the longest an account waits, sending nothing,
+	// after its transport answered Unavailable or after its session was
+	// started, when the transport does not report it ready sooner (see
+	// SessionHolder). 0 means DefaultUnavailableWait.
+	UnavailableWait time.Duration
 }
 
 // normalize fills the defaults and keeps the values consistent.
@@ -185,6 +197,9 @@ func (c Config) normalize() Config {
 	c.FetchConcurrencyPerWorkspace = min(c.FetchConcurrencyPerWorkspace, c.FetchConcurrency)
 	if c.FetchTimeout <= 0 {
 		c.FetchTimeout = DefaultFetchTimeout
+	}
+	if c.UnavailableWait <= 0 {
+		c.UnavailableWait = DefaultUnavailableWait
 	}
 	return c
 }

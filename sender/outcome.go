@@ -14,18 +14,28 @@ import (
 // becomes of the message after it (sent, retried, failed, deferred), and
 // the writes of those outcomes, retried while the store is failing.
 
-// send hands m to its transport and stores the outcome; deferred reports
-// that the transport did not try (sender.Defer), posted when it handed the
-// message over (Result.PostedAt, zero when it did not say). The transport's context is
-// cut loose from ctx: shutdown waits for the send under way instead of
-// aborting it half done, and only SendTimeout bounds it.
-func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (deferred bool, posted time.Time) {
+// sendOutcome is what the worker needs to know of one send once its
+// outcome is stored.
+type sendOutcome struct {
+	// notTried: the transport did not try (Defer, Unavailable), so nothing
+	// went out and the account's turn is given back.
+	notTried bool
+	// unavailable: the account cannot send now (Unavailable); its worker
+	// waits for the transport to report it ready.
+	unavailable bool
+	// posted is when the transport handed the message over
+	// (Result.PostedAt); zero when it did not say.
+	posted time.Time
+}
+
+// send hands m to its transport and stores the outcome. The transport's
+// context is cut loose from ctx: shutdown waits for the send under way
+// instead of aborting it half done, and only SendTimeout bounds it.
+func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) sendOutcome {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.SendTimeout)
 	t0 := time.Now()
 	res, err := tr.Send(sctx, acct, m, file)
 	cancel()
-	posted = res.PostedAt
-	providerID := res.ProviderID
 	done := time.Now()
 	dur := done.Sub(t0)
 	s.m.sendDuration.Observe(dur.Seconds())
@@ -33,14 +43,15 @@ func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *
 
 	if err == nil {
 		s.m.sends.WithLabelValues(resultSent).Inc()
-		log.Info("message sent", zap.String("result", resultSent), zap.String("provider_id", providerID))
+		log.Info("message sent", zap.String("result", resultSent), zap.String("provider_id", res.ProviderID))
 		s.finish(ctx, log, "sent", func(c context.Context) error {
-			return s.q.MarkSent(c, m.ID, wagate.Try{At: done, Result: wagate.TryResultSent, ProviderID: providerID})
+			return s.q.MarkSent(c, m.ID, wagate.Try{At: done, Result: wagate.TryResultSent, ProviderID: res.ProviderID})
 		})
-		return false, posted
+		return sendOutcome{posted: res.PostedAt}
 	}
 	s.settle(ctx, log, m, done, err)
-	return IsDeferred(err), posted
+	unavailable := IsUnavailable(err)
+	return sendOutcome{notTried: unavailable || IsDeferred(err), unavailable: unavailable, posted: res.PostedAt}
 }
 
 // settle stores the outcome of a try of m that failed at at with err (the
@@ -57,10 +68,15 @@ func (s *Sender) settle(ctx context.Context, log *zap.Logger, m *wagate.Message,
 
 	if again {
 		due := at.Add(delay)
-		if IsDeferred(err) {
+		switch {
+		case IsDeferred(err):
 			s.m.sends.WithLabelValues(resultDeferred).Inc()
 			log.Debug("transport deferred the send", zap.String("result", resultDeferred), zap.Duration("in", delay), zap.Error(err))
-		} else {
+		case IsUnavailable(err):
+			s.m.sends.WithLabelValues(resultUnavailable).Inc()
+			log.Info("the account cannot send now; its messages wait until the transport reports it ready",
+				zap.String("result", resultUnavailable), zap.Error(err))
+		default:
 			s.m.sends.WithLabelValues(resultRetry).Inc()
 			log.Warn("try failed; retrying later", zap.String("result", resultRetry), zap.String("class", class),
 				zap.Int("retry", retries+1), zap.Duration("in", delay), zap.Error(err))

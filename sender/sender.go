@@ -42,12 +42,15 @@ type Sender struct {
 	mu       sync.Mutex
 	rnd      *rand.Rand // guarded by mu: a rand.Rand is not safe for concurrent use
 	accounts map[wagate.AccountRef]*account
-	started  bool            // Run was called
-	running  bool            // Run has recovered and not yet been stopped: Wake starts workers
-	ready    bool            // Run has also resumed the queued accounts
-	ctx      context.Context // Run's context, for the workers Wake starts
-	wg       sync.WaitGroup  // the workers, waited for by Run
-	prep     prepWindow      // guarded by mu: recent cost of the storage work before a send, see lead
+	started  bool                           // Run was called
+	running  bool                           // Run has recovered and not yet been stopped: Wake starts workers
+	ready    bool                           // Run has also resumed the queued accounts
+	ctx      context.Context                // Run's context, for the workers Wake starts
+	wg       sync.WaitGroup                 // the workers, waited for by Run
+	prep     prepWindow                     // guarded by mu: recent cost of the storage work before a send, see lead
+	sessions map[wagate.AccountRef]*session // guarded by mu: see sessions.go
+
+	sessMu sync.Mutex // serializes SessionHolder.StartAccount and StopAccount calls
 }
 
 // account is the sender's memory of one account's queue. Every field but
@@ -71,6 +74,9 @@ type account struct {
 	resumeOnWake bool
 	waitedTurn   bool
 	wakeAt       time.Time
+	// awaitingSession: parked until the account's session is ready
+	// (sessions.go); a Wake for a new message does not end that wait.
+	awaitingSession bool
 
 	// files are the downloads of the account's next messages, by message
 	// id. Only the account's worker touches the map (not guarded by mu),
@@ -104,6 +110,7 @@ func New(q Queue, transports map[string]Transport, cfg Config) *Sender {
 		slots:      newFetchSlots(cfg.FetchConcurrency, cfg.FetchConcurrencyPerWorkspace),
 		rnd:        rnd,
 		accounts:   make(map[wagate.AccountRef]*account),
+		sessions:   make(map[wagate.AccountRef]*session),
 		prep:       prepWindow{span: max(cfg.Interval+cfg.Jitter, time.Second)},
 	}
 }
@@ -112,11 +119,13 @@ func New(q Queue, transports map[string]Transport, cfg Config) *Sender {
 // crash left in sending, before any send (see recover), then starts a worker
 // for every account Queue.QueuedAccounts lists; from then on Wake starts
 // the others. A failing store is retried with backoff, never given up on.
+// Sessions of transports that hold them start before any send (see
+// SessionHolder).
 //
 // When ctx is done Run stops starting sends and returns once the sends under
 // way have finished and their outcome is stored: a send is never cut short by
 // shutdown (only by Config.SendTimeout). Downloads of files are called off.
-// It returns nil then. Run may be called once; a second call returns an
+// Then the sessions are stopped. It returns nil then. Run may be called once; a second call returns an
 // error at once.
 func (s *Sender) Run(ctx context.Context) error {
 	s.mu.Lock()
@@ -138,6 +147,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.ctx = ctx
 	s.running = true
 	s.mu.Unlock()
+	s.startSessions(ctx)
 
 	var refs []wagate.AccountRef
 	if retry(ctx, s.log, "list accounts with queued messages", func() (err error) {
@@ -164,6 +174,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.mu.Unlock()
 	s.dropParkedFiles(stopped)
 	s.wg.Wait()
+	s.stopSessions()
 	s.log.Info("sender stopped")
 	return nil
 }

@@ -174,6 +174,7 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		acct, err := s.q.Account(ctx, a.ref)
 		switch {
 		case wagate.ErrorCode(err) == wagate.ENOTFOUND || (err == nil && acct == nil):
+			s.stopSession(log, a.ref)
 			s.failUnsent(ctx, log, m, fmt.Sprintf("account %s was deleted", a.ref.Phone))
 			continue
 		case err != nil:
@@ -187,6 +188,7 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			// it does not throw its messages away (deleting does). The
 			// activation wakes the account again, and a restart lists it.
 			log.Info("account is not active; its queued messages wait until it is activated")
+			s.stopSession(log, a.ref)
 			s.dropFiles(a)
 			if !s.rest(ctx, a) {
 				return
@@ -198,6 +200,21 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		if tr == nil {
 			s.failUnsent(ctx, log, m, fmt.Sprintf("account %s uses transport %q, which this server does not have", acct.Phone, acct.Transport))
 			continue
+		}
+		if !s.sessionReady(ctx, log, acct, tr) {
+			// The account cannot send now (its session is starting, or
+			// the transport answered Unavailable): nothing is taken out of
+			// the queue and no try is recorded until the transport wakes
+			// it. Its files go: the wait may be long.
+			s.dropFiles(a)
+			switch s.parkForSession(ctx, a) {
+			case parked:
+				handedOver = true
+				return
+			case notParked:
+				return
+			}
+			continue // ready meanwhile
 		}
 
 		fetchStart := time.Now()
@@ -261,17 +278,21 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		}
 		start, prevStart, prevGap := s.begin(a, waited)
 		waited = false
-		deferred, posted := s.send(ctx, log, tr, acct, m, att)
-		if deferred {
+		out := s.send(ctx, log, tr, acct, m, att)
+		if out.notTried {
 			// Nothing went out: the account's other recipients keep the
 			// turn this message did not use.
 			s.restoreTurn(a, prevStart, prevGap)
+			if out.unavailable {
+				// The next round finds the account not ready and parks.
+				s.sessionDown(a.ref)
+			}
 			continue // its file stays prefetched for the try to come
 		}
-		if posted.After(start) {
+		if out.posted.After(start) {
 			// The transport handed the message over later than it was
 			// called (an upload first): the next gap runs from there.
-			s.movePace(a, posted)
+			s.movePace(a, out.posted)
 		}
 		s.dropFile(a, m.ID)
 	}
