@@ -94,6 +94,12 @@ type Services struct {
 	Tokens     wagate.TokenService
 	// Sessions keeps the web console's sign-ins; only the console uses it.
 	Sessions wagate.SessionService
+	// Templates keeps message templates (SPEC §11); nil: none (the
+	// template routes answer 503, "template" on the inbound URL is a 400).
+	Templates wagate.TemplateService
+	// Windows knows when customers last wrote (SPEC §8's 24-hour
+	// window); nil: never known, every free-form send is accepted.
+	Windows wagate.WindowService
 	// Waker is woken after each accepted message; nil means nobody is.
 	Waker Waker
 	// Ready answers /readyz: a nil error means ready. nil means always ready.
@@ -291,6 +297,13 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, "/api/v1/openapi.json", s.openAPI)
 	add(http.MethodGet, ws+"/tokens", s.listTokens, api...)
 	add(http.MethodDelete, ws+"/tokens/:id", s.revokeToken, api...)
+	add(http.MethodPost, ws+"/templates", s.createTemplate, api...)
+	add(http.MethodGet, ws+"/templates", s.listTemplates, api...)
+	add(http.MethodGet, ws+"/templates/:name", s.getTemplate, api...)
+	add(http.MethodPatch, ws+"/templates/:name", s.updateTemplate, api...)
+	add(http.MethodDelete, ws+"/templates/:name", s.deleteTemplate, api...)
+	add(http.MethodPost, ws+"/templates/:name/preview", s.previewTemplate, api...)
+	add(http.MethodPost, ws+"/templates/:name/test", s.testTemplate, api...)
 	return e
 }
 

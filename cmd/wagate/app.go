@@ -150,6 +150,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	}
 	svc := gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db,
+		Templates: db, Windows: db,
 		Waker: a.sender,
 		Ready: a.ready,
 		Transports: map[string]gateway.TransportRules{
