@@ -20,6 +20,11 @@ const TemplateLimit = 200
 // MaxTemplateName is the longest template name, in bytes.
 const MaxTemplateName = 64
 
+// ErrNoProviderTemplates is wrapped by a transport's template sync of an
+// account that has nowhere to read templates from (a Cloud API account
+// without waba_id): a sync it was not asked for skips it quietly.
+var ErrNoProviderTemplates = errors.New("the account has no provider templates to read")
+
 // ErrTemplateLimit is wrapped by the ECONFLICT of a create beyond
 // TemplateLimit.
 var ErrTemplateLimit = errors.New("template limit reached")

@@ -273,6 +273,7 @@ func (s *Server) createAccount(c echo.Context) error {
 	if err := s.svc.Accounts.CreateAccount(c.Request().Context(), a); err != nil {
 		return err
 	}
+	s.syncQuietly(c.Request().Context(), a) // its templates, when it has some (SPEC §8)
 	return c.JSON(http.StatusCreated, renderAccount(a))
 }
 

@@ -322,5 +322,21 @@ var testTransports = map[string]gateway.TransportRules{
 			}
 			return nil
 		},
+		// The templates of the WABA the waba_id setting names, from
+		// fakeWABAs (templates_cloudapi_test.go).
+		SyncTemplates: func(_ context.Context, settings map[string]string) ([]wagate.ProviderTemplate, error) {
+			if settings["waba_id"] == "" {
+				return nil, fmt.Errorf("%w: %w", wagate.Errorf(wagate.EINVALID, "cloudapi setting waba_id is missing"), wagate.ErrNoProviderTemplates)
+			}
+			list, ok := fakeWABAs.Load(settings["waba_id"])
+			if !ok {
+				return nil, wagate.Errorf(wagate.EINVALID, "the Graph API refused to list the templates: unknown WABA")
+			}
+			return list.([]wagate.ProviderTemplate), nil
+		},
+		Window: func(settings map[string]string, jid string) (wagate.ChatKey, bool) {
+			user, _, _ := strings.Cut(jid, "@")
+			return wagate.ChatKey{Transport: wagate.TransportCloudAPI, Sender: settings["phone_number_id"], Customer: user}, true
+		},
 	},
 }

@@ -69,6 +69,11 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 			return nil, err
 		}
 	}
+	if m.Template == nil {
+		if err := s.checkWindow(ctx, ws, account, m.JID); err != nil {
+			return nil, err
+		}
+	}
 	a := &wagate.Accept{WorkspaceID: ws.ID, Message: m}
 	if to.chat != nil {
 		m.ChatID = to.chat.ID

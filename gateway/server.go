@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
 	"net/http"
@@ -123,6 +124,14 @@ type TransportRules struct {
 	// CheckRecipient checks a resolved JID on the inbound URL; nil means
 	// every JID is fine. Its error names the transport.
 	CheckRecipient func(jid string) error
+	// SyncTemplates reads an account's templates from the provider (SPEC
+	// §8); nil means the transport has none. An account with nowhere to
+	// read them from is an error wrapping wagate.ErrNoProviderTemplates.
+	SyncTemplates func(ctx context.Context, settings map[string]string) ([]wagate.ProviderTemplate, error)
+	// Window names the conversation of an account's settings and a JID
+	// for the 24-hour customer service window (SPEC §8); ok is false when
+	// the transport has no such window. nil means none.
+	Window func(settings map[string]string, jid string) (key wagate.ChatKey, ok bool)
 }
 
 // Server is the HTTP gateway. Create it with New and serve Handler().
@@ -304,6 +313,8 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodDelete, ws+"/templates/:name", s.deleteTemplate, api...)
 	add(http.MethodPost, ws+"/templates/:name/preview", s.previewTemplate, api...)
 	add(http.MethodPost, ws+"/templates/:name/test", s.testTemplate, api...)
+	add(http.MethodGet, ws+"/accounts/:phone/templates", s.listAccountTemplates, api...)
+	add(http.MethodPost, ws+"/accounts/:phone/templates/sync", s.syncAccountTemplates, api...)
 	return e
 }
 

@@ -237,6 +237,13 @@ func (s *Server) checkCloudAPIMapping(ctx context.Context, t *wagate.Template, p
 	if len(c.Parameters) != len(pt.BodyParameters) {
 		return wagate.Errorf(wagate.EINVALID, `field "cloudapi.parameters" lists %d variables, but template %q (%s) has %d body parameters (%s); list one variable per parameter, in order`, len(c.Parameters), c.Name, c.Language, len(pt.BodyParameters), describeNames(pt.BodyParameters))
 	}
+	switch strings.ToUpper(pt.HeaderFormat) {
+	case "IMAGE", "VIDEO", "DOCUMENT":
+	default:
+		if t.FileURL != "" {
+			return wagate.Errorf(wagate.EINVALID, `field "file_url": the Cloud API template %q has no media header, so it cannot carry the file; remove the file, or map a template with an image, video or document header`, c.Name)
+		}
+	}
 	if pt.Named {
 		for _, v := range c.Parameters {
 			if !contains(pt.BodyParameters, v) {
@@ -302,6 +309,10 @@ func (s *Server) templateSend(ctx context.Context, t *wagate.Template, account *
 			return nil, wagate.Errorf(wagate.EINVALID, `the Cloud API template %q has a %s header; give the template a file, or send "file_url" and "file_name"`, c.Name, strings.ToLower(f))
 		}
 		out.HeaderMedia = strings.ToLower(f)
+	default:
+		if hasFile {
+			return nil, wagate.Errorf(wagate.EINVALID, `the Cloud API template %q has no media header, so a message of template %q cannot carry a file; leave "file_url" out`, c.Name, t.Name)
+		}
 	}
 	return out, nil
 }

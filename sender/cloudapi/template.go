@@ -145,9 +145,9 @@ type templatePage struct {
 	} `json:"paging"`
 }
 
-// ErrNoWABA is the error of a template sync of an account without the
-// waba_id setting.
-var ErrNoWABA = errors.New("the account has no waba_id setting")
+// ErrNoWABA is wrapped by the error of a template sync of an account
+// without the waba_id setting.
+var ErrNoWABA = wagate.ErrNoProviderTemplates
 
 // FetchTemplates reads every message template of the account's WhatsApp
 // Business Account (its waba_id setting), following the pages. The next

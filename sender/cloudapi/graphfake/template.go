@@ -1,11 +1,13 @@
 package graphfake
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The template list and the checks of a template send that the schema
@@ -167,4 +169,29 @@ func (s *Server) checkTemplateSend(m *Message) string {
 		}
 	}
 	return ""
+}
+
+// CustomerWebhook returns the body Meta posts when the customer from (a
+// wa_id) writes text to the business number phoneNumberID at at, in
+// Meta's format (field "messages", value.contacts and value.messages).
+func CustomerWebhook(phoneNumberID, from string, at time.Time, text string) []byte {
+	body, _ := json.Marshal(map[string]any{
+		"object": "whatsapp_business_account",
+		"entry": []map[string]any{{
+			"id": "102290129340398",
+			"changes": []map[string]any{{
+				"field": "messages",
+				"value": map[string]any{
+					"messaging_product": "whatsapp",
+					"metadata":          map[string]string{"display_phone_number": "15550783881", "phone_number_id": phoneNumberID},
+					"contacts":          []map[string]any{{"profile": map[string]string{"name": "Customer"}, "wa_id": from}},
+					"messages": []map[string]any{{
+						"from": from, "id": "wamid.in" + strconv.FormatInt(at.Unix(), 10), "timestamp": strconv.FormatInt(at.Unix(), 10),
+						"type": "text", "text": map[string]string{"body": text},
+					}},
+				},
+			}},
+		}},
+	})
+	return body
 }
