@@ -689,3 +689,27 @@ func (s *Server) testTemplate(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, renderMessage(m))
 }
+
+// PreviewText renders an unsaved template text with vars, as the console's
+// live preview shows it while the text is edited: the rendered text, the
+// variables the text uses, and a syntax error naming the character, a
+// missing variable, or a text too long, as a save or a send would say.
+func PreviewText(text string, vars map[string]string) (rendered string, names []string, err error) {
+	p, err := placeholder.Parse(text)
+	if err != nil {
+		return "", nil, wagate.Errorf(wagate.EINVALID, `field "text": %s`, err)
+	}
+	names = append([]string{}, p.Names()...)
+	rendered, err = p.Render(vars, nil)
+	var me *placeholder.MissingError
+	switch {
+	case errors.As(err, &me):
+		return "", names, wagate.Errorf(wagate.EINVALID, "variable %q has no value and no default: give it one to see the text", me.Name)
+	case err != nil:
+		return "", names, wagate.Errorf(wagate.EINVALID, "%s", err)
+	}
+	if n := utf8.RuneCountInString(rendered); n > maxTextRunes {
+		return rendered, names, wagate.Errorf(wagate.EINVALID, "the rendered text has %d characters; the limit is %d", n, maxTextRunes)
+	}
+	return rendered, names, nil
+}
