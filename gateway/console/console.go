@@ -19,8 +19,9 @@ import (
 // staff sign in once a shift.
 const DefaultSessionTTL = 12 * time.Hour
 
-// formBodyLimit bounds a console form: a token or a switch, nothing more.
-const formBodyLimit = 16 << 10
+// formBodyLimit bounds a console form: a token, a switch, or a template's
+// text (4096 characters of any script, URL-encoded, with its variables).
+const formBodyLimit = 128 << 10
 
 // Config is the console's configuration; zero fields take their defaults.
 type Config struct {

@@ -89,3 +89,20 @@ func TestTemplatesPages(t *testing.T) {
 	mustContain(t, "after delete", b.get(gone.location()), "The template is deleted", `id="no-templates"`)
 	mustStatus(t, "deleted template page", b.get(base+"templates/order_shipped"), http.StatusNotFound)
 }
+
+// TestTemplatePageTakesALongText: a template of 4096 characters of a
+// non-Latin script fits the console's form (URL-encoded it is 36 KiB).
+func TestTemplatePageTakesALongText(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme", 10)
+	b := e.browser()
+	b.mustSignIn(ws.Owner)
+	base := "/ui/w/" + ws.ID + "/"
+	b.get(base + "templates")
+	long := strings.Repeat("ж", 4096)
+	mustStatus(t, "create a long template", b.post(base+"templates", url.Values{"csrf": {b.csrf}, "name": {"long"}, "text": {long}}), http.StatusSeeOther)
+	got, err := e.db.FindTemplate(t.Context(), ws.ID, "long")
+	if err != nil || got.Text != long {
+		t.Fatalf("stored = %v; want the whole text", err)
+	}
+}
