@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -81,8 +82,8 @@ func buildTemplate(ts *wagate.TemplateSend, mediaID, fileName string) *templateB
 // sendTemplate sends m as a template message: the header's file uploaded
 // first when the template has a media header, then one message. The
 // rendered text is not sent: the template's own words go, with the
-// parameters.
-func (t *Transport) sendTemplate(ctx context.Context, s settings, m *wagate.Message, to string, file *wagate.Attachment) (string, error) {
+// parameters. *posted is set when the message request goes out.
+func (t *Transport) sendTemplate(ctx context.Context, s settings, m *wagate.Message, to string, file *wagate.Attachment, posted *time.Time) (string, error) {
 	log := t.log.With(zap.String("message_id", m.ID), zap.String("phone_number_id", s.phoneNumberID))
 	key := pairKey{phoneNumberID: s.phoneNumberID, to: to}
 	ts := m.Template
@@ -108,7 +109,7 @@ func (t *Transport) sendTemplate(ctx context.Context, s settings, m *wagate.Mess
 		name = file.Name
 	}
 	out := outMessage{MessagingProduct: "whatsapp", RecipientType: "individual", To: to, Type: "template", Template: buildTemplate(ts, pr.mediaID, name)}
-	id, err := t.message(ctx, s, log, key, &out)
+	id, err := t.message(ctx, s, log, key, &out, posted)
 	if err != nil {
 		if sender.IsPermanent(err) {
 			t.forget(m.ID)

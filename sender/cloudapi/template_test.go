@@ -97,8 +97,12 @@ func TestSendTemplate(t *testing.T) {
 	}
 	m = e.message(bob, "Look here")
 	m.Template = &wagate.TemplateSend{Name: "with_photo", Language: "en_US", Parameters: []wagate.TemplateParameter{{Value: "here"}}, HeaderMedia: "image"}
-	if _, err := e.send(context.Background(), m, &wagate.Attachment{Name: "p.png", ContentType: "image/png", Data: []byte("\x89PNG\r\n\x1a\nfake")}); err != nil {
+	res, err := e.tr.Send(context.Background(), e.acct, m, &wagate.Attachment{Name: "p.png", ContentType: "image/png", Data: []byte("\x89PNG\r\n\x1a\nfake")})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if res.ProviderID == "" || res.PostedAt.IsZero() {
+		t.Errorf("result = %+v; want the wamid and when the message request went out", res)
 	}
 	sends := e.fake.Messages()
 	if len(sends) != 3 {
