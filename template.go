@@ -163,6 +163,7 @@ type TemplateService interface {
 	// account; ENOTFOUND for an unknown account.
 	SetAccountTemplates(ctx context.Context, t *AccountTemplates) error
 	// FindAccountTemplates returns what was last synced for an account,
-	// or ENOTFOUND when it was never synced.
+	// or ENOTFOUND when it was never synced (since it was connected: the
+	// list of an earlier account of the same phone does not count).
 	FindAccountTemplates(ctx context.Context, ref AccountRef) (*AccountTemplates, error)
 }

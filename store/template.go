@@ -231,7 +231,8 @@ func (db *DB) SetAccountTemplates(ctx context.Context, t *wagate.AccountTemplate
 func (db *DB) FindAccountTemplates(ctx context.Context, ref wagate.AccountRef) (*wagate.AccountTemplates, error) {
 	var out *wagate.AccountTemplates
 	err := db.view(ctx, "find account templates", func(tx *bolt.Tx) error {
-		if _, err := mustAccount(tx, ref); err != nil {
+		acct, err := mustAccount(tx, ref)
+		if err != nil {
 			return err
 		}
 		var rec accountTemplatesRecord
@@ -239,7 +240,10 @@ func (db *DB) FindAccountTemplates(ctx context.Context, ref wagate.AccountRef) (
 		if err != nil {
 			return err
 		}
-		if !ok {
+		// A list synced before the account was connected belongs to an
+		// earlier account of the same phone, deleted since: another WABA,
+		// perhaps, so it counts as never synced.
+		if !ok || rec.SyncedAt.Before(acct.ConnectedAt) {
 			return wagate.Errorf(wagate.ENOTFOUND, "the templates of account %s were never synced", ref.Phone)
 		}
 		out = &wagate.AccountTemplates{Account: ref, SyncedAt: rec.SyncedAt, Templates: make([]wagate.ProviderTemplate, 0, len(rec.Templates))}

@@ -78,6 +78,13 @@ func TestAccountTemplates(t *testing.T) {
 		t.Errorf("after an empty sync: %v", got.Templates)
 	}
 	wantCode(t, f.db.SetAccountTemplates(f.ctx, &wagate.AccountTemplates{Account: wagate.AccountRef{WorkspaceID: f.ws.ID, Phone: testPhone2}}), wagate.ENOTFOUND)
+
+	// The account deleted and connected again: the old list is not its.
+	f.clock.Advance(time.Minute)
+	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now()))
+	f.createAccount(f.ws.ID, testPhone, true)
+	_, err = f.db.FindAccountTemplates(f.ctx, f.ref())
+	wantCode(t, err, wagate.ENOTFOUND)
 	checkBolt(t, f.db)
 }
 
