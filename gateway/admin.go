@@ -274,6 +274,7 @@ func (s *Server) createAccount(c echo.Context) error {
 		return err
 	}
 	s.accountChanged(a.Ref())
+	s.syncQuietly(c.Request().Context(), a) // its templates, when it has some (SPEC §8)
 	return c.JSON(http.StatusCreated, renderAccount(a))
 }
 

@@ -41,10 +41,12 @@ const (
 	fPhone        = "phone"
 	fChatName     = "chat_name"
 	fAccountPhone = "whatsapp_account_phone"
+	fTemplate     = "template"  // SPEC §11: instead of text
+	fVariables    = "variables" // the template's values
 )
 
 // knownFields in the order suggestions prefer them.
-var knownFields = []string{fAction, fText, fFileURL, fFileName, fChatID, fJID, fPhone, fChatName, fAccountPhone}
+var knownFields = []string{fAction, fText, fFileURL, fFileName, fChatID, fJID, fPhone, fChatName, fAccountPhone, fTemplate, fVariables}
 
 // fieldAliases maps names people (and other products) use to ours, for the
 // did-you-mean hint. Keys are normalized (see normalizeFieldName).
@@ -75,6 +77,10 @@ var fieldAliases = map[string]string{
 	"fileurl":        fFileURL,
 	"media_url":      fFileURL,
 	"attachment":     fFileURL,
+	"template_name":  fTemplate,
+	"vars":           fVariables,
+	"params":         fVariables,
+	"parameters":     fVariables,
 }
 
 // sendRequest is a decoded inbound request. A field that is absent, null or
@@ -93,6 +99,11 @@ type sendRequest struct {
 	Phone     string
 	ChatName  string
 	Account   string // whatsapp_account_phone
+	// Template names a stored template to render instead of Text, with
+	// Variables (template.go).
+	Template    string
+	hasTemplate bool
+	Variables   map[string]string
 	// empty lists recipient fields sent as "", to explain a missing recipient.
 	empty []string
 	// unknown lists the fields we do not know, sorted.
@@ -152,6 +163,14 @@ func decodeSend(body []byte) (*sendRequest, error) {
 	}
 	if r.ChatID, err = chatIDField(r.members); err != nil {
 		return r, err
+	}
+	if r.Template, r.hasTemplate, err = stringField(r.members, fTemplate); err != nil {
+		return r, err
+	}
+	if raw, ok := field(r.members, fVariables); ok {
+		if r.Variables, err = decodeVariables(raw, fVariables); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }
@@ -241,6 +260,8 @@ func fieldExample(name string) string {
 		return "+14155552671"
 	case fChatName:
 		return "Jane Roe"
+	case fTemplate:
+		return "order_shipped"
 	}
 	return "…"
 }
@@ -375,11 +396,8 @@ func invalidUTF8Offset(b []byte) int {
 // allowPrivate lets file_url name an internal IP address
 // (--allow-private-file-urls).
 func validateSend(r *sendRequest, allowPrivate bool) error {
-	if !r.hasAction {
-		return wagate.Errorf(wagate.EINVALID, `missing field "action"; set "action":"send"`)
-	}
-	if r.Action != "send" {
-		return wagate.Errorf(wagate.EINVALID, `field "action" is %q; the only supported action is "send": set "action":"send"`, cut(r.Action, 40))
+	if err := validateAction(r); err != nil {
+		return err
 	}
 	if !r.hasText {
 		if r.FileURL != "" {
@@ -404,6 +422,17 @@ func validateSend(r *sendRequest, allowPrivate bool) error {
 		if err := checkFileName(r.FileName); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateAction checks the request's action.
+func validateAction(r *sendRequest) error {
+	if !r.hasAction {
+		return wagate.Errorf(wagate.EINVALID, `missing field "action"; set "action":"send"`)
+	}
+	if r.Action != "send" {
+		return wagate.Errorf(wagate.EINVALID, `field "action" is %q; the only supported action is "send": set "action":"send"`, cut(r.Action, 40))
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
 	"net/http"
@@ -98,6 +99,12 @@ type Services struct {
 	Endpoints wagate.EndpointService
 	// Hooks are the deliverer's checks and test send (see EndpointRules).
 	Hooks EndpointRules
+	// Templates keeps message templates (SPEC §11); nil: none (the
+	// template routes answer 503, "template" on the inbound URL is a 400).
+	Templates wagate.TemplateService
+	// Windows knows when customers last wrote (SPEC §8's 24-hour
+	// window); nil: never known, every free-form send is accepted.
+	Windows wagate.WindowService
 	// Waker is woken after each accepted message; nil means nobody is.
 	Waker Waker
 	// Ready answers /readyz: a nil error means ready. nil means always ready.
@@ -121,6 +128,14 @@ type TransportRules struct {
 	// CheckRecipient checks a resolved JID on the inbound URL; nil means
 	// every JID is fine. Its error names the transport.
 	CheckRecipient func(jid string) error
+	// SyncTemplates reads an account's templates from the provider (SPEC
+	// §8); nil means the transport has none. An account with nowhere to
+	// read them from is an error wrapping wagate.ErrNoProviderTemplates.
+	SyncTemplates func(ctx context.Context, settings map[string]string) ([]wagate.ProviderTemplate, error)
+	// Window names the conversation of an account's settings and a JID
+	// for the 24-hour customer service window (SPEC §8); ok is false when
+	// the transport has no such window. nil means none.
+	Window func(settings map[string]string, jid string) (key wagate.ChatKey, ok bool)
 }
 
 // Server is the HTTP gateway. Create it with New and serve Handler().
@@ -305,6 +320,15 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodPost, ws+"/endpoints/:id/test", s.testEndpoint, api...)
 	add(http.MethodGet, ws+"/endpoints/:id/deliveries", s.listDeliveries, api...)
 	add(http.MethodPost, ws+"/endpoints/:id/deliveries/:delivery/retry", s.retryDelivery, api...)
+	add(http.MethodPost, ws+"/templates", s.createTemplate, api...)
+	add(http.MethodGet, ws+"/templates", s.listTemplates, api...)
+	add(http.MethodGet, ws+"/templates/:name", s.getTemplate, api...)
+	add(http.MethodPatch, ws+"/templates/:name", s.updateTemplate, api...)
+	add(http.MethodDelete, ws+"/templates/:name", s.deleteTemplate, api...)
+	add(http.MethodPost, ws+"/templates/:name/preview", s.previewTemplate, api...)
+	add(http.MethodPost, ws+"/templates/:name/test", s.testTemplate, api...)
+	add(http.MethodGet, ws+"/accounts/:phone/templates", s.listAccountTemplates, api...)
+	add(http.MethodPost, ws+"/accounts/:phone/templates/sync", s.syncAccountTemplates, api...)
 	return e
 }
 

@@ -87,7 +87,11 @@ func (db *DB) Next(ctx context.Context, ref wagate.AccountRef, at time.Time, n i
 			case blocked[m.JID]:
 				// Behind a retry to the same recipient: waits for it.
 			default:
-				msgs = append(msgs, m.domain())
+				msg := m.domain()
+				if err := loadMessageTemplate(tx, msg); err != nil {
+					return err
+				}
+				msgs = append(msgs, msg)
 			}
 		}
 		return nil

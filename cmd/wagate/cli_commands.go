@@ -31,6 +31,7 @@ func cliCommands() []cliCommand {
 		cmdEndpointCreate(), cmdEndpointList(), cmdEndpointShow(), cmdEndpointSet(),
 		cmdEndpointSwitch("enable", true), cmdEndpointSwitch("disable", false),
 		cmdEndpointRotate(), cmdEndpointTest(), cmdEndpointDeliveries(), cmdEndpointEvents(),
+		cmdTemplateCreate(), cmdTemplateList(), cmdTemplateShow(), cmdTemplatePreview(), cmdTemplateTest(), cmdTemplateDelete(),
 	}
 }
 

@@ -127,6 +127,10 @@ func loadPages(gw *gateway.Server) *pages {
 		"has":         slices.Contains[[]string],
 		"pretty":      prettyJSON,
 		"dict":        dict,
+		"templateVars": func(text string) string {
+			_, names, _ := gateway.PreviewText(text, nil)
+			return strings.Join(names, ", ")
+		},
 	}
 	p := &pages{m: map[string]*template.Template{}}
 	for _, name := range pageNames {

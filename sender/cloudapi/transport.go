@@ -262,6 +262,9 @@ func (t *Transport) send(ctx context.Context, acct *wagate.Account, m *wagate.Me
 	if err != nil {
 		return "", sender.Permanent(err)
 	}
+	if m.Template != nil {
+		return t.sendTemplate(ctx, s, m, to, file, posted)
+	}
 	switch {
 	case file == nil && m.Text == "":
 		return "", sender.Permanent(wagate.Errorf(wagate.EINVALID, "cloudapi: the message has neither text nor a file; nothing to send"))
@@ -418,6 +421,8 @@ type outMessage struct {
 	Video            *mediaRef `json:"video,omitempty"`
 	Audio            *mediaRef `json:"audio,omitempty"`
 	Document         *mediaRef `json:"document,omitempty"`
+	// Template is a template message's body (template.go).
+	Template *templateBody `json:"template,omitempty"`
 }
 
 type textBody struct {
