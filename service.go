@@ -283,10 +283,13 @@ type EndpointService interface {
 	// first (see PageChats for limit, cursor and next).
 	ListDeliveries(ctx context.Context, ref EndpointRef, limit int, cursor string) (ds []*EndpointDelivery, next string, err error)
 	// RetryDelivery queues a failed delivery again, due at; ECONFLICT for
-	// one that is not failed, ENOTFOUND for an unknown one.
+	// one that is not failed, ENOTFOUND for an unknown one. Its Attempt
+	// count goes on (the deliverer decides what one more failure means).
 	RetryDelivery(ctx context.Context, ref EndpointRef, deliveryID string, at time.Time) (*EndpointDelivery, error)
 	// RecordDelivery adds a delivery made outside the queue (a test send)
-	// to the endpoint's history.
+	// to the endpoint's history, finished (Status succeeded or failed, else
+	// EINVALID); it sets d.ID, and d.At when zero. ENOTFOUND for an unknown
+	// endpoint.
 	RecordDelivery(ctx context.Context, d *EndpointDelivery) error
 }
 

@@ -1,7 +1,8 @@
 // Package store keeps wagate's durable state in one bbolt file and
 // implements the domain services (wagate.WorkspaceService, AccountService,
-// ChatService, MessageService, AttemptService, TokenService, SessionService)
-// and the sender's durable queue (sender.Queue).
+// ChatService, MessageService, AttemptService, TokenService, SessionService,
+// EndpointService), the sender's durable queue (sender.Queue) and the
+// outbound webhooks' outbox (wagate.DeliveryQueue).
 //
 // # Layout
 //
@@ -34,6 +35,12 @@
 //	provider_ids         transport's message id -> message id: for delivery reports
 //	                     (a report naming its sender, as Cloud API statuses do with
 //	                     phone_number_id, must also match the message's account)
+//	endpoints            ws id \x00 endpoint id -> endpoint record, secrets included (endpoint.go)
+//	endpoint_subs        ws id -> the workspace's subscriptions (ids, enabled, events,
+//	                     filters): rebuilt at every endpoint write; absent when the
+//	                     workspace has no endpoint, so its changes write no event
+//	outbox / {ws \x00 endpoint id}  the endpoint's deliveries, each with its event,
+//	                     their due index, finished index and counts (outbox.go)
 //
 // Records are store-private structs encoded as JSON, so the domain types need
 // no storage tags and a field such as Account.Settings, which the API never
