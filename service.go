@@ -35,6 +35,9 @@ type WorkspaceService interface {
 	// RegenerateWebhook replaces the inbound token (its CreatedAt = at) and
 	// keeps the enabled flag. The old token stops working in the same commit.
 	RegenerateWebhook(ctx context.Context, id, token string, at time.Time) (*Workspace, error)
+	// SetLowCredits sets the workspace's credits.low threshold (0: off);
+	// EINVALID for a negative one.
+	SetLowCredits(ctx context.Context, id string, threshold int64) (*Workspace, error)
 }
 
 // AccountService stores the WhatsApp accounts of workspaces.
@@ -94,6 +97,9 @@ type Accept struct {
 	// Attempt is recorded in the same commit whatever the outcome; Accept
 	// fills its Code, Message, MessageID and Credits.
 	Attempt *Attempt
+	// Source is who made the request (Source…: SourceInbound for the
+	// inbound URL), for the events it writes and the endpoints' filters.
+	Source string
 }
 
 // AcceptResult is the outcome of a committed Accept.
@@ -148,7 +154,9 @@ type MessageService interface {
 	// then cannot take it (MarkSending refuses a message that is not
 	// queued). ENOTFOUND for a message not of the workspace, ECONFLICT
 	// for one sending, sent or failed, with a message saying which.
-	CancelMessage(ctx context.Context, workspaceID, id string, at time.Time) (*Message, error)
+	// source (SourceAPI, SourceConsole) is who cancelled, for the
+	// message.cancelled event.
+	CancelMessage(ctx context.Context, workspaceID, id, source string, at time.Time) (*Message, error)
 }
 
 // AttemptLimit is how many attempts a workspace keeps: the log of the last 100.

@@ -153,3 +153,27 @@ func BenchmarkFindWorkspaceByInboundToken(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAcceptWithEndpoint is BenchmarkAccept in a workspace with one
+// endpoint subscribed to message.queued and webhook.attempt: every accept
+// also writes its two events as pending deliveries (SPEC §9's outbox).
+// BenchmarkAccept is the same without endpoints, where the outbox costs
+// one Get per change.
+func BenchmarkAcceptWithEndpoint(b *testing.B) {
+	db, wsID := benchStore(b)
+	ctx := context.Background()
+	ep := &wagate.Endpoint{
+		ID: "ep_bench", WorkspaceID: wsID, Enabled: true, URL: "https://crm.example", Method: "POST",
+		Events: []string{wagate.EventMessageQueued, wagate.EventWebhookAttempt},
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+	}
+	if err := db.CreateEndpoint(ctx, ep); err != nil {
+		b.Fatalf("CreateEndpoint: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := db.Accept(ctx, newBenchAccept(wsID)); err != nil {
+			b.Fatalf("Accept: %v", err)
+		}
+	}
+}

@@ -64,6 +64,15 @@
 // (retain.go) deletes final messages and keeps the credits of the sent ones
 // in a per-workspace counter, so the audit's sum still holds.
 //
+// # The outbox of events
+//
+// Every message state change is written by putMessage, and every attempt
+// by putAttempt; both write the change's event (SPEC §9) in the same
+// transaction, derived from the record itself, so no change can forget
+// it (event.go). An event is stored only inside the pending deliveries of
+// the endpoints it concerns (outbox.go): a workspace without endpoints
+// writes none. Options.OnDeliveries wakes the deliverer after the commit.
+//
 // # Transactions
 //
 // Exported methods open the transaction; unexported helpers take a *bolt.Tx

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -232,6 +233,9 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *wagate.Endpoint) error {
 			return err
 		}
 		rec.Seq = seq
+		// Before the commit, so no change committed after this endpoint
+		// can skip it.
+		db.listeners.add(e.WorkspaceID)
 		return putEndpoint(tx, e.WorkspaceID, rec)
 	})
 	if err == nil {
@@ -348,6 +352,15 @@ type subscription struct {
 	Source  string // filter: source
 }
 
+// matches reports whether an event of type typ from the account phone and
+// the source concerns the endpoint. An empty filter field matches all; an
+// event without an account (or made by wagate itself) matches only a
+// filter without one.
+func (s *subscription) matches(typ, phone, source string) bool {
+	return s.Enabled && (s.Phone == "" || s.Phone == phone) && (s.Source == "" || s.Source == source) &&
+		slices.Contains(s.Events, typ)
+}
+
 // subscriptionsRecord is the endpoint_subs entry of a workspace.
 type subscriptionsRecord struct {
 	Subs []subscription
@@ -367,6 +380,9 @@ func (r *subscriptionsRecord) appendFields(b []byte) []byte {
 
 func (r *subscriptionsRecord) readFields(f *fieldReader) {
 	n := f.uint()
+	if n == 0 {
+		return
+	}
 	// Each entry takes at least five bytes: a damaged count cannot make a
 	// huge slice.
 	if n > uint64(len(f.b))/5 {
@@ -400,4 +416,58 @@ func indexSubscriptions(tx *bolt.Tx, workspaceID string) error {
 		return b.Delete([]byte(workspaceID))
 	}
 	return put(b, []byte(workspaceID), &rec)
+}
+
+// listeners is the set of workspaces that have endpoints, or had some since
+// Open: the workspaces whose changes must look at endpoint_subs. Every
+// other workspace's changes skip even that Get, so the outbox costs them
+// one map read in memory. The set only grows (CreateEndpoint adds to it
+// inside its write, before the commit), so it can hold too many
+// workspaces, which costs a Get, but never too few, which would lose
+// events: no removal can race a create.
+type listeners struct {
+	ws sync.Map // workspace id -> struct{}
+}
+
+func (l *listeners) add(workspaceID string) { l.ws.Store(workspaceID, struct{}{}) }
+
+func (l *listeners) has(workspaceID string) bool {
+	_, ok := l.ws.Load(workspaceID)
+	return ok
+}
+
+// load fills the set from endpoint_subs, at Open.
+func (l *listeners) load(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketEndpointSubs)
+	if b == nil {
+		return nil // a read-only store from before endpoints
+	}
+	return b.ForEach(func(k, _ []byte) error {
+		l.add(string(k))
+		return nil
+	})
+}
+
+// subscribers returns the ids of the workspace's endpoints that an event of
+// type typ from phone and source concerns. A workspace that never had an
+// endpoint costs a map read (listeners), one without endpoints now a Get.
+func (db *DB) subscribers(tx *bolt.Tx, workspaceID, typ, phone, source string) ([]string, error) {
+	if !db.listeners.has(workspaceID) {
+		return nil, nil
+	}
+	v := bucket(tx, bucketEndpointSubs).Get([]byte(workspaceID))
+	if v == nil {
+		return nil, nil
+	}
+	var rec subscriptionsRecord
+	if err := decodeRecord(v, &rec); err != nil {
+		return nil, fmt.Errorf("decode the subscriptions of %s: %w", workspaceID, err)
+	}
+	var ids []string
+	for i := range rec.Subs {
+		if rec.Subs[i].matches(typ, phone, source) {
+			ids = append(ids, rec.Subs[i].ID)
+		}
+	}
+	return ids, nil
 }

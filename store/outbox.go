@@ -288,6 +288,33 @@ func (db *DB) wake(tx *bolt.Tx, refs []wagate.EndpointRef) {
 	}
 }
 
+// addDelivery adds a pending delivery of ev, due at once, to the
+// endpoint's outbox.
+func addDelivery(tx *bolt.Tx, ref wagate.EndpointRef, ev *eventRecord, r io.Reader) error {
+	ob, err := outboxOf(tx, ref, true)
+	if err != nil {
+		return err
+	}
+	seq, err := ob.NextSequence()
+	if err != nil {
+		return err
+	}
+	id, err := newDeliveryID(seq, r)
+	if err != nil {
+		return err
+	}
+	rec := &deliveryRecord{ID: id, Event: ev, Status: wagate.DeliveryPending, NextTryAt: ev.At, At: ev.At}
+	if err := put(ob, deliveryKey(seq), rec); err != nil {
+		return err
+	}
+	if err := ob.Put(dueKey(ev.At, seq), []byte{}); err != nil {
+		return err
+	}
+	n := getCounts(ob)
+	n.pending++
+	return trim(ob, n)
+}
+
 // ListDeliveries pages through the endpoint's kept deliveries, newest
 // first; see wagate.EndpointService. ENOTFOUND for an unknown endpoint,
 // EINVALID for a bad cursor.

@@ -126,6 +126,9 @@ type DB struct {
 	// outbox.go).
 	rand         io.Reader
 	onDeliveries func(refs []wagate.EndpointRef)
+	// listeners are the workspaces whose changes look for endpoints
+	// (endpoint.go).
+	listeners listeners
 }
 
 // Compile-time guards: DB is the storage backend of every domain service.
@@ -186,6 +189,10 @@ func Open(path string, opts Options) (*DB, error) {
 			_ = bdb.Close()
 			return nil, fmt.Errorf("store: %s: %w", path, err)
 		}
+	}
+	if err := bdb.View(db.listeners.load); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
 	// A read-only store gets a committer too, so a write fails with bbolt's
 	// read-only error like any other, instead of a nil dereference. Audit
