@@ -320,9 +320,13 @@ type DeliveryQueue interface {
 	// deliveries, so a restart resumes them all.
 	PendingEndpoints(ctx context.Context) ([]EndpointRef, error)
 	// NextDeliveries returns up to n pending deliveries of an enabled
-	// endpoint that are due at at, oldest event first, and the earliest
-	// due time of those that are not yet due (zero when none), so the
-	// deliverer knows when to look again.
+	// endpoint that are due at at, in due order (oldest event first among
+	// those due together), and due: the next try of the first pending
+	// delivery not returned (after at when none is due yet, at or before
+	// at when more than n are due), zero when none, so the deliverer knows
+	// when to look again. A disabled endpoint has none. A delivery stays
+	// pending (and is returned again) until FinishAttempt: the deliverer
+	// tracks the ones in flight. ENOTFOUND for an unknown endpoint.
 	NextDeliveries(ctx context.Context, ref EndpointRef, at time.Time, n int) (ds []*PendingDelivery, due time.Time, err error)
 	// FinishAttempt records the outcome of one attempt of d (Status
 	// succeeded, failed, or pending again with NextTryAt; Request,
@@ -330,6 +334,9 @@ type DeliveryQueue interface {
 	// the endpoint in the same commit: a success clears FailingSince, a
 	// failure starts it; disable != "" disables the endpoint with that
 	// reason (a 410, five days of failures). Keeps the newest
-	// DeliveryHistoryLimit deliveries of the endpoint.
+	// DeliveryHistoryLimit deliveries of the endpoint, pending ones always.
+	// The store counts attempts: it sets d.Attempt. ENOTFOUND when the
+	// endpoint or delivery is gone (deleted meanwhile), ECONFLICT when d
+	// is not pending any more.
 	FinishAttempt(ctx context.Context, d *EndpointDelivery, disable string) error
 }
