@@ -282,7 +282,10 @@ type EndpointService interface {
 	ListEndpoints(ctx context.Context, workspaceID string) ([]*Endpoint, error)
 	// UpdateEndpoint applies update to the stored endpoint and stores the
 	// result in one commit; an error from update aborts and is returned.
-	// Enabling an endpoint resumes its pending deliveries, in order.
+	// Enabling an endpoint resumes its pending deliveries, in order, and
+	// clears DisabledReason and FailingSince (a fresh start). The ID,
+	// WorkspaceID and CreatedAt cannot change; an empty Secret keeps the
+	// stored one.
 	UpdateEndpoint(ctx context.Context, ref EndpointRef, update func(*Endpoint) error) (*Endpoint, error)
 	// DeleteEndpoint removes the endpoint with its deliveries; ENOTFOUND
 	// when there is none.
