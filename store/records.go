@@ -22,6 +22,9 @@ type workspaceRecord struct {
 	Enabled      bool      `json:"enabled"`
 	TokenCreated time.Time `json:"token_created"`
 	CreatedAt    time.Time `json:"created_at"`
+	// LowCredits is the credits.low threshold; 0 is off. Stored in binary
+	// format 2 only (workspaceRecord.binaryFormat).
+	LowCredits int64 `json:"low_credits,omitempty"`
 }
 
 func (r *workspaceRecord) domain() *wagate.Workspace {
@@ -35,7 +38,8 @@ func (r *workspaceRecord) domain() *wagate.Workspace {
 			Enabled:   r.Enabled,
 			CreatedAt: r.TokenCreated,
 		},
-		CreatedAt: r.CreatedAt,
+		CreatedAt:  r.CreatedAt,
+		LowCredits: r.LowCredits,
 	}
 }
 
@@ -151,6 +155,12 @@ type messageRecord struct {
 	// send (wagate.Message.Delivery).
 	Delivery   string    `json:"delivery,omitempty"`
 	DeliveryAt time.Time `json:"delivery_at,omitzero"`
+
+	// stored and storedDelivery are Status and Delivery as last read or
+	// written (never stored themselves): putMessage tells the transition,
+	// and so the event, from them (event.go).
+	stored         wagate.MessageStatus
+	storedDelivery string
 }
 
 func newMessageRecord(m *wagate.Message) *messageRecord {
@@ -290,7 +300,21 @@ func (r *workspaceRecord) appendFields(b []byte) []byte {
 	b = appendString(b, r.Token)
 	b = appendBool(b, r.Enabled)
 	b = appendTime(b, r.TokenCreated)
-	return appendTime(b, r.CreatedAt)
+	b = appendTime(b, r.CreatedAt)
+	if r.LowCredits != 0 {
+		b = appendInt(b, r.LowCredits)
+	}
+	return b
+}
+
+// binaryFormat picks the workspace's layout: format 2 adds LowCredits at
+// the end; a workspace without a threshold is written in format 1, as
+// before it existed.
+func (r *workspaceRecord) binaryFormat() byte {
+	if r.LowCredits != 0 {
+		return binaryFormat2
+	}
+	return binaryFormat1
 }
 
 func (r *workspaceRecord) readFields(f *fieldReader) {
@@ -303,6 +327,9 @@ func (r *workspaceRecord) readFields(f *fieldReader) {
 	r.Enabled = f.bool()
 	r.TokenCreated = f.time()
 	r.CreatedAt = f.time()
+	if f.format >= binaryFormat2 {
+		r.LowCredits = f.int()
+	}
 }
 
 func (r *accountRecord) appendFields(b []byte) []byte {
