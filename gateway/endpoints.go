@@ -437,7 +437,8 @@ func (s *Server) retryDelivery(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, renderDelivery(d))
 }
 
-// GET /api/v1/events (any token): the event types and their variables.
+// GET /api/v1/events (public, like the OpenAPI description): the event
+// types and the variables their placeholders may use.
 func (s *Server) listEvents(c echo.Context) error {
 	out := api.EventTypeList{Events: make([]api.EventType, 0, len(wagate.EventTypes))}
 	for _, ev := range wagate.EventTypes {

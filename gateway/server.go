@@ -310,7 +310,7 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, "/api/v1/openapi.json", s.openAPI)
 	add(http.MethodGet, ws+"/tokens", s.listTokens, api...)
 	add(http.MethodDelete, ws+"/tokens/:id", s.revokeToken, api...)
-	add(http.MethodGet, "/api/v1/events", s.listEvents, api...)
+	add(http.MethodGet, "/api/v1/events", s.listEvents) // public, as the OpenAPI document is
 	add(http.MethodPost, ws+"/endpoints", s.createEndpoint, api...)
 	add(http.MethodGet, ws+"/endpoints", s.listEndpoints, api...)
 	add(http.MethodGet, ws+"/endpoints/:id", s.getEndpoint, api...)
