@@ -31,24 +31,25 @@ const (
 	maxDeliveryList     = wagate.DeliveryHistoryLimit
 )
 
-// EndpointRules is what the gateway needs from the deliverer (sender's
-// webhook package), injected by the command so the gateway never imports
-// it. A nil function is skipped, except Test: without it the test send
-// answers 503.
-type EndpointRules struct {
+// EndpointDeliverer is what the endpoint API needs of the deliverer
+// (sender/outbound's Deliverer implements it), injected by the command so
+// the gateway never imports it. nil: endpoints are stored with the
+// gateway's shape checks only, and the test send answers 503.
+type EndpointDeliverer interface {
 	// Check runs the deliverer's save-time checks of an endpoint whose
 	// shape the gateway has already checked: that every placeholder is a
 	// variable of a subscribed event, that a JSON template is JSON and an
 	// XML template well-formed. Its error names the field.
-	Check func(e *wagate.Endpoint) error
-	// Variables lists the placeholder variables of an event type.
-	Variables func(event string) []string
-	// Test makes one delivery of a sample event of the given type at once,
-	// its variables overridden by vars, and returns it (not yet stored).
-	Test func(ctx context.Context, e *wagate.Endpoint, event string, vars map[string]string) (*wagate.EndpointDelivery, error)
-	// Wake tells the deliverer that an endpoint may have due deliveries
-	// (after it was enabled or a delivery retried). It must not block.
-	Wake func(ref wagate.EndpointRef)
+	Check(e *wagate.Endpoint) error
+	// VariableNames lists the placeholder variables of an event type.
+	VariableNames(event string) []string
+	// TestSend makes one delivery of a sample event of the given type at
+	// once, its variables overridden by vars, and returns it (not yet
+	// stored).
+	TestSend(ctx context.Context, e *wagate.Endpoint, event string, vars map[string]string) (*wagate.EndpointDelivery, error)
+	// Wake tells the deliverer that endpoints may have due deliveries
+	// (after one was enabled or a delivery retried). It must not block.
+	Wake(refs ...wagate.EndpointRef)
 }
 
 // eventDescriptions say what each event reports, for GET /api/v1/events.
@@ -160,10 +161,10 @@ func newEndpointID(r io.Reader) (string, error) {
 
 // checkEndpoint runs the deliverer's save-time checks after the shape checks.
 func (s *Server) checkEndpoint(e *wagate.Endpoint) error {
-	if s.svc.Hooks.Check == nil {
+	if s.svc.Deliverer == nil {
 		return nil
 	}
-	if err := s.svc.Hooks.Check(e); err != nil {
+	if err := s.svc.Deliverer.Check(e); err != nil {
 		if wagate.ErrorCode(err) == wagate.EINTERNAL {
 			return wagate.Errorf(wagate.EINVALID, "%s", err)
 		}
@@ -217,8 +218,8 @@ func (s *Server) UpdateEndpoint(ctx context.Context, ref wagate.EndpointRef, in 
 	if err != nil {
 		return nil, endpointNotFound(err, ref.ID)
 	}
-	if e.Enabled && s.svc.Hooks.Wake != nil {
-		s.svc.Hooks.Wake(ref)
+	if e.Enabled && s.svc.Deliverer != nil {
+		s.svc.Deliverer.Wake(ref)
 	}
 	return e, nil
 }
@@ -253,10 +254,10 @@ func (s *Server) TestEndpoint(ctx context.Context, ref wagate.EndpointRef, event
 	if _, err := endpointEvents([]string{event}); err != nil {
 		return nil, wagate.Errorf(wagate.EINVALID, `field "event" must be one of %s, not %q`, strings.Join(wagate.EventTypes, ", "), cut(event, 40))
 	}
-	if s.svc.Hooks.Test == nil {
+	if s.svc.Deliverer == nil {
 		return nil, wagate.Errorf(wagate.EUNAVAILABLE, "this server does not deliver webhooks")
 	}
-	d, err := s.svc.Hooks.Test(ctx, e, event, vars)
+	d, err := s.svc.Deliverer.TestSend(ctx, e, event, vars)
 	if err != nil {
 		return nil, err
 	}
@@ -278,8 +279,8 @@ func (s *Server) RetryDelivery(ctx context.Context, ref wagate.EndpointRef, deli
 	if err != nil {
 		return nil, err
 	}
-	if s.svc.Hooks.Wake != nil {
-		s.svc.Hooks.Wake(ref)
+	if s.svc.Deliverer != nil {
+		s.svc.Deliverer.Wake(ref)
 	}
 	return d, nil
 }
@@ -443,8 +444,8 @@ func (s *Server) listEvents(c echo.Context) error {
 	out := api.EventTypeList{Events: make([]api.EventType, 0, len(wagate.EventTypes))}
 	for _, ev := range wagate.EventTypes {
 		vars := []string{}
-		if s.svc.Hooks.Variables != nil {
-			vars = append(vars, s.svc.Hooks.Variables(ev)...)
+		if s.svc.Deliverer != nil {
+			vars = append(vars, s.svc.Deliverer.VariableNames(ev)...)
 		}
 		out.Events = append(out.Events, api.EventType{Type: ev, Description: eventDescriptions[ev], Variables: vars})
 	}

@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -21,27 +20,10 @@ import (
 	"github.com/wagate/wagate/sender/outbound"
 )
 
-// testHooks are the real deliverer's checks and test send, allowed to
-// reach the loopback receivers the tests start.
-func testHooks(now func() time.Time) gateway.EndpointRules {
-	d := outbound.New(outbound.Config{Payload: gateway.EventData, AllowPrivate: true}, nil)
-	return gateway.EndpointRules{
-		Check: func(e *wagate.Endpoint) error { return outbound.Validate(e, nil) },
-		Variables: func(event string) []string {
-			var names []string
-			for _, v := range outbound.EventVariables(event) {
-				names = append(names, v.Name)
-			}
-			return names
-		},
-		Test: func(ctx context.Context, e *wagate.Endpoint, event string, vars map[string]string) (*wagate.EndpointDelivery, error) {
-			ev, err := outbound.SampleEvent(e.WorkspaceID, event, now(), vars)
-			if err != nil {
-				return nil, err
-			}
-			return d.Test(ctx, e, ev)
-		},
-	}
+// testDeliverer is the real deliverer, for its checks and test sends,
+// allowed to reach the loopback receivers the tests start.
+func testDeliverer() *outbound.Deliverer {
+	return outbound.New(outbound.Config{Payload: gateway.EventData, AllowPrivate: true}, nil)
 }
 
 // receiver is an integrator's system: it records every request and

@@ -125,7 +125,7 @@ func newEnvStore(t testing.TB, so store.Options, opts ...option) *env {
 	e.srv = gateway.New(cfg, gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db,
 		Templates: db, Windows: db, Endpoints: db,
-		Hooks:      testHooks(e.clock.Now),
+		Deliverer:  testDeliverer(),
 		Waker:      e.waker,
 		Transports: testTransports,
 		Ready: func() error {

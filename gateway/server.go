@@ -97,8 +97,9 @@ type Services struct {
 	Sessions wagate.SessionService
 	// Endpoints keeps the outbound event webhooks and their deliveries.
 	Endpoints wagate.EndpointService
-	// Hooks are the deliverer's checks and test send (see EndpointRules).
-	Hooks EndpointRules
+	// Deliverer checks endpoints and makes their test sends (see
+	// EndpointDeliverer); nil: none.
+	Deliverer EndpointDeliverer
 	// Templates keeps message templates (SPEC §11); nil: none (the
 	// template routes answer 503, "template" on the inbound URL is a 400).
 	Templates wagate.TemplateService

@@ -166,9 +166,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	svc := gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db,
 		Templates: db, Windows: db, Endpoints: db,
-		Hooks: endpointRules(a.deliverer, time.Now),
-		Waker: a.sender, // also its AccountWatcher: pauses and deletions stop sessions
-		Ready: a.ready,
+		Deliverer: a.deliverer,
+		Waker:     a.sender, // also its AccountWatcher: pauses and deletions stop sessions
+		Ready:     a.ready,
 		Transports: map[string]gateway.TransportRules{
 			wagate.TransportDryrun: {},
 			wagate.TransportCloudAPI: {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"sync/atomic"
-	"time"
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/gateway"
@@ -18,6 +16,8 @@ import (
 // goes through a holder that drops wake-ups until the deliverer is set
 // (the deliverer's Run scans the outbox when it starts anyway).
 
+var _ gateway.EndpointDeliverer = (*outbound.Deliverer)(nil)
+
 // delivererHolder forwards the store's OnDeliveries to the deliverer once
 // it is set.
 type delivererHolder struct {
@@ -27,27 +27,5 @@ type delivererHolder struct {
 func (h *delivererHolder) wake(refs []wagate.EndpointRef) {
 	if d := h.p.Load(); d != nil {
 		d.Wake(refs...)
-	}
-}
-
-// endpointRules are the deliverer's parts of the endpoint API.
-func endpointRules(d *outbound.Deliverer, now func() time.Time) gateway.EndpointRules {
-	return gateway.EndpointRules{
-		Check: func(e *wagate.Endpoint) error { return outbound.Validate(e, nil) },
-		Variables: func(event string) []string {
-			var names []string
-			for _, v := range outbound.EventVariables(event) {
-				names = append(names, v.Name)
-			}
-			return names
-		},
-		Test: func(ctx context.Context, e *wagate.Endpoint, event string, vars map[string]string) (*wagate.EndpointDelivery, error) {
-			ev, err := outbound.SampleEvent(e.WorkspaceID, event, now(), vars)
-			if err != nil {
-				return nil, err
-			}
-			return d.Test(ctx, e, ev)
-		},
-		Wake: func(ref wagate.EndpointRef) { d.Wake(ref) },
 	}
 }
