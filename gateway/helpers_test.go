@@ -124,7 +124,8 @@ func newEnvStore(t testing.TB, so store.Options, opts ...option) *env {
 	e.db = db
 	e.srv = gateway.New(cfg, gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db,
-		Templates: db, Windows: db,
+		Templates: db, Windows: db, Endpoints: db,
+		Deliverer:  testDeliverer(),
 		Waker:      e.waker,
 		Transports: testTransports,
 		Ready: func() error {

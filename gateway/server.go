@@ -95,6 +95,11 @@ type Services struct {
 	Tokens     wagate.TokenService
 	// Sessions keeps the web console's sign-ins; only the console uses it.
 	Sessions wagate.SessionService
+	// Endpoints keeps the outbound event webhooks and their deliveries.
+	Endpoints wagate.EndpointService
+	// Deliverer checks endpoints and makes their test sends (see
+	// EndpointDeliverer); nil: none.
+	Deliverer EndpointDeliverer
 	// Templates keeps message templates (SPEC §11); nil: none (the
 	// template routes answer 503, "template" on the inbound URL is a 400).
 	Templates wagate.TemplateService
@@ -306,6 +311,16 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, "/api/v1/openapi.json", s.openAPI)
 	add(http.MethodGet, ws+"/tokens", s.listTokens, api...)
 	add(http.MethodDelete, ws+"/tokens/:id", s.revokeToken, api...)
+	add(http.MethodGet, "/api/v1/events", s.listEvents) // public, as the OpenAPI document is
+	add(http.MethodPost, ws+"/endpoints", s.createEndpoint, api...)
+	add(http.MethodGet, ws+"/endpoints", s.listEndpoints, api...)
+	add(http.MethodGet, ws+"/endpoints/:id", s.getEndpoint, api...)
+	add(http.MethodPatch, ws+"/endpoints/:id", s.patchEndpoint, api...)
+	add(http.MethodDelete, ws+"/endpoints/:id", s.deleteEndpoint, api...)
+	add(http.MethodPost, ws+"/endpoints/:id/secret/rotate", s.rotateEndpointSecret, api...)
+	add(http.MethodPost, ws+"/endpoints/:id/test", s.testEndpoint, api...)
+	add(http.MethodGet, ws+"/endpoints/:id/deliveries", s.listDeliveries, api...)
+	add(http.MethodPost, ws+"/endpoints/:id/deliveries/:delivery/retry", s.retryDelivery, api...)
 	add(http.MethodPost, ws+"/templates", s.createTemplate, api...)
 	add(http.MethodGet, ws+"/templates", s.listTemplates, api...)
 	add(http.MethodGet, ws+"/templates/:name", s.getTemplate, api...)

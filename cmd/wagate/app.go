@@ -25,6 +25,7 @@ import (
 	"github.com/wagate/wagate/sender/cloudapi"
 	"github.com/wagate/wagate/sender/dryrun"
 	"github.com/wagate/wagate/sender/fetch"
+	"github.com/wagate/wagate/sender/outbound"
 	"github.com/wagate/wagate/store"
 )
 
@@ -43,9 +44,13 @@ type App struct {
 	fetcher *fetch.Fetcher
 	outbox  *dryrun.Transport
 	sender  *sender.Sender
-	gw      *gateway.Server
-	http    *http.Server
-	ln      net.Listener
+	// deliverer carries out the outbound event webhooks; stopped with the
+	// sender, before the store closes.
+	deliverer     *outbound.Deliverer
+	delivererDone chan error
+	gw            *gateway.Server
+	http          *http.Server
+	ln            net.Listener
 
 	stopSender context.CancelFunc
 	senderDone chan error
@@ -73,8 +78,9 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		}
 	}()
 
+	var deliverers delivererHolder
 	db, err := store.Open(filepath.Join(cfg.DataDir, storeFile), store.Options{Logger: log.Named("store"),
-		MaxAccounts: cfg.MaxAccounts, MaxChats: cfg.MaxChats})
+		MaxAccounts: cfg.MaxAccounts, MaxChats: cfg.MaxChats, OnDeliveries: deliverers.wake})
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +147,14 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		FetchConcurrencyPerWorkspace: cfg.DownloadsPerWorkspace,
 	})
 
+	a.deliverer = outbound.New(outbound.Config{
+		Payload:      gateway.EventData,
+		AllowPrivate: cfg.AllowPrivateEndpoints,
+		Logger:       log,
+		Registerer:   reg,
+	}, db)
+	deliverers.p.Store(a.deliverer)
+
 	a.ln, err = net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -151,9 +165,10 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	}
 	svc := gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db,
-		Templates: db, Windows: db,
-		Waker: a.sender, // also its AccountWatcher: pauses and deletions stop sessions
-		Ready: a.ready,
+		Templates: db, Windows: db, Endpoints: db,
+		Deliverer: a.deliverer,
+		Waker:     a.sender, // also its AccountWatcher: pauses and deletions stop sessions
+		Ready:     a.ready,
 		Transports: map[string]gateway.TransportRules{
 			wagate.TransportDryrun: {},
 			wagate.TransportCloudAPI: {
@@ -203,6 +218,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		err := a.sender.Run(senderCtx)
 		a.senderDone <- err
 	}()
+	a.delivererDone = make(chan error, 1)
+	go func() { a.delivererDone <- a.deliverer.Run(senderCtx) }()
 	if cfg.Retain > 0 {
 		// Stopped with the sender, and waited for before the store closes.
 		a.retainDone = make(chan struct{})
@@ -258,6 +275,7 @@ func (a *App) Wait() error {
 		err = nil
 	}
 	senderErr := <-a.senderDone
+	delivererErr := <-a.delivererDone
 	if a.retainDone != nil {
 		<-a.retainDone
 	}
@@ -265,7 +283,7 @@ func (a *App) Wait() error {
 		<-a.syncDone
 	}
 	a.fetcher.CloseIdleConnections() // no send is under way any more
-	return errors.Join(err, senderErr, a.closeStorage())
+	return errors.Join(err, senderErr, delivererErr, a.closeStorage())
 }
 
 // ready tells /readyz whether wagate can accept and send.

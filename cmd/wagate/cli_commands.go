@@ -28,6 +28,9 @@ func cliCommands() []cliCommand {
 		cmdAccountAdd(), cmdAccountList(), cmdAccountSwitch("enable", true), cmdAccountSwitch("disable", false),
 		cmdChatAdd(), cmdChatList(),
 		cmdTokenCreate(), cmdTokenList(), cmdTokenRevoke(),
+		cmdEndpointCreate(), cmdEndpointList(), cmdEndpointShow(), cmdEndpointSet(),
+		cmdEndpointSwitch("enable", true), cmdEndpointSwitch("disable", false),
+		cmdEndpointRotate(), cmdEndpointTest(), cmdEndpointDeliveries(), cmdEndpointEvents(),
 		cmdTemplateCreate(), cmdTemplateList(), cmdTemplateShow(), cmdTemplatePreview(), cmdTemplateTest(), cmdTemplateDelete(),
 	}
 }

@@ -50,8 +50,11 @@ type Config struct {
 	InboundBurst         int
 	PhoneCheck           wagate.PhoneCheck
 	AllowPrivateFileURLs bool
-	Demo                 bool
-	LogLevel             string
+	// AllowPrivateEndpoints lets outbound webhooks reach loopback and
+	// private addresses (closed networks and tests).
+	AllowPrivateEndpoints bool
+	Demo                  bool
+	LogLevel              string
 	// Seed replays the sender's random gaps; 0 = a random seed, logged.
 	Seed uint64
 	// CloudAPIAppSecret and CloudAPIVerifyToken switch on the Cloud API
@@ -151,6 +154,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 		return err
 	})
 	fs.BoolVar(&c.AllowPrivateFileURLs, "allow-private-file-urls", c.AllowPrivateFileURLs, "let file_url reach loopback and private addresses (tests and closed networks only)")
+	fs.BoolVar(&c.AllowPrivateEndpoints, "allow-private-endpoints", c.AllowPrivateEndpoints, "let outbound event webhooks reach loopback and private addresses (tests and closed networks only)")
 	fs.IntVar(&c.MaxTokens, "max-tokens", c.MaxTokens, "most admin tokens (owner and support) a workspace may have")
 	fs.BoolVar(&c.Demo, "demo", c.Demo, "create (or reuse) a demo workspace with a dryrun account and print its inbound URL and a curl line")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")

@@ -26,6 +26,7 @@ import (
 	"github.com/wagate/wagate/gateway"
 	"github.com/wagate/wagate/gateway/console"
 	"github.com/wagate/wagate/gateway/openapi/openapitest"
+	"github.com/wagate/wagate/sender/outbound"
 	"github.com/wagate/wagate/store"
 )
 
@@ -111,7 +112,8 @@ func (e *env) start() {
 		e.t.Fatalf("store.Open: %v", err)
 	}
 	e.db = db
-	svc := gateway.Services{Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db, Templates: db, Windows: db}
+	svc := gateway.Services{Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db, Templates: db, Windows: db,
+		Endpoints: db, Deliverer: outbound.New(outbound.Config{Payload: gateway.EventData, AllowPrivate: true}, nil)}
 	e.gw = gateway.New(e.gcfg, svc)
 	e.gw.MountConsole(console.New(e.gw, svc, e.ccfg))
 	e.handler.Store(e.gw.Handler())

@@ -27,12 +27,17 @@ const (
 // the redirect. Only these fixed texts are ever shown: nothing from the URL
 // reaches the page.
 var flashes = map[string]string{
-	"enabled":     "The inbound URL is on: calls are accepted again.",
-	"disabled":    "The inbound URL is off: every call now gets 403 “Webhook is disabled”. The URL stays the same; switch it on to accept calls again.",
-	"regenerated": "A new inbound URL was made. The old URL now answers 404 “Webhook not found”: paste the new one into every system that calls it.",
-	"signedout":   "You are signed out.",
-	"revoked":     "The token is revoked: it no longer works, and the browsers signed in with it are signed out.",
-	"cancelled":   "The message was cancelled: it will not be sent, and its credits were given back.",
+	"enabled":          "The inbound URL is on: calls are accepted again.",
+	"disabled":         "The inbound URL is off: every call now gets 403 “Webhook is disabled”. The URL stays the same; switch it on to accept calls again.",
+	"regenerated":      "A new inbound URL was made. The old URL now answers 404 “Webhook not found”: paste the new one into every system that calls it.",
+	"signedout":        "You are signed out.",
+	"revoked":          "The token is revoked: it no longer works, and the browsers signed in with it are signed out.",
+	"cancelled":        "The message was cancelled: it will not be sent, and its credits were given back.",
+	"saved":            "The endpoint is saved.",
+	"endpoint-on":      "The endpoint is on: its waiting deliveries go out now, in order.",
+	"endpoint-off":     "The endpoint is off: new events wait for it, none is dropped; switch it on to deliver them.",
+	"endpoint-deleted": "The endpoint and its deliveries are deleted.",
+	"delivery-retried": "The delivery is queued again.",
 }
 
 // current returns the live session of the request and its id; ok is false

@@ -6,9 +6,11 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -100,7 +102,13 @@ func (c *Console) view(q *request, title, nav string) *view {
 // pages holds one template set per page, each the layout plus the page.
 type pages struct{ m map[string]*template.Template }
 
-var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts", "accounts", "messages", "message", "error", "tokens", "revoke"}
+var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts", "accounts", "messages", "message", "error", "tokens", "revoke", "endpoints", "endpoint"}
+
+// partials are the templates that some pages share, by page.
+var partials = map[string][]string{
+	"endpoints": {"templates/endpoint_form.html"},
+	"endpoint":  {"templates/endpoint_form.html"},
+}
 
 func loadPages(gw *gateway.Server) *pages {
 	funcs := template.FuncMap{
@@ -116,6 +124,9 @@ func loadPages(gw *gateway.Server) *pages {
 		"short":       short,
 		"add":         func(a, b int) int { return a + b },
 		"sentence":    sentence,
+		"has":         slices.Contains[[]string],
+		"pretty":      prettyJSON,
+		"dict":        dict,
 		"templateVars": func(text string) string {
 			_, names, _ := gateway.PreviewText(text, nil)
 			return strings.Join(names, ", ")
@@ -123,7 +134,8 @@ func loadPages(gw *gateway.Server) *pages {
 	}
 	p := &pages{m: map[string]*template.Template{}}
 	for _, name := range pageNames {
-		p.m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+		files := append([]string{"templates/layout.html", "templates/" + name + ".html"}, partials[name]...)
+		p.m[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, files...))
 	}
 	return p
 }
@@ -230,6 +242,23 @@ func errorHeading(status int) string {
 		return "wagate is busy or stopping"
 	}
 	return "Something went wrong on the server"
+}
+
+// dict makes a map from key-value pairs, to hand a shared template
+// (endpoint_form.html) the few values it needs.
+func dict(kv ...any) (map[string]any, error) {
+	if len(kv)%2 != 0 {
+		return nil, fmt.Errorf("dict: odd number of arguments")
+	}
+	m := make(map[string]any, len(kv)/2)
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+		}
+		m[k] = kv[i+1]
+	}
+	return m, nil
 }
 
 // prettyJSON indents a JSON body for reading; any other body is shown as

@@ -430,3 +430,27 @@ func (d *Deliverer) Test(ctx context.Context, e *wagate.Endpoint, ev *wagate.Eve
 	d.m.tests.WithLabelValues(dl.Status).Inc()
 	return dl, nil
 }
+
+// Check is Validate with the variables of each event: the endpoint API's
+// save-time check (gateway.EndpointDeliverer).
+func (d *Deliverer) Check(e *wagate.Endpoint) error { return Validate(e, nil) }
+
+// VariableNames lists the names of EventVariables(eventType), for
+// GET /api/v1/events.
+func (d *Deliverer) VariableNames(eventType string) []string {
+	var names []string
+	for _, v := range EventVariables(eventType) {
+		names = append(names, v.Name)
+	}
+	return names
+}
+
+// TestSend is the endpoint API's test send: a SampleEvent of eventType
+// now, with vars, delivered at once by Test.
+func (d *Deliverer) TestSend(ctx context.Context, e *wagate.Endpoint, eventType string, vars map[string]string) (*wagate.EndpointDelivery, error) {
+	ev, err := SampleEvent(e.WorkspaceID, eventType, d.now(), vars)
+	if err != nil {
+		return nil, err
+	}
+	return d.Test(ctx, e, ev)
+}

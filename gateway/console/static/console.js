@@ -46,6 +46,13 @@ document.addEventListener("click", function (e) {
   }
 });
 
+// A form with data-confirm asks before it is sent (deleting an endpoint).
+// Without the script the form is sent at once: the owner pressed a red
+// button labelled with what it does.
+document.addEventListener("submit", function (e) {
+  const msg = e.target.dataset && e.target.dataset.confirm;
+  if (msg && !window.confirm(msg)) e.preventDefault();
+});
 // The template page's live preview: the text being edited, rendered with
 // the variables of the form, asked of the console as JSON a moment after
 // the typing stops. Without this script the Preview button does the same.
