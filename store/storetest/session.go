@@ -48,7 +48,7 @@ func sessionBehaviours[S SessionStore]() []behaviour[S] {
 			now := f.clock.Now()
 			in := &wagate.Session{TokenHash: ws.ownerHash, WorkspaceID: ws.ID, Role: wagate.RoleOwner, CSRF: "form-token", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 			must(t, f.s.CreateSession(f.ctx, key, in), "CreateSession")
-			got, err := f.s.FindSession(f.ctx, key, now.Add(time.Hour-time.Nanosecond))
+			got, err := f.s.FindSession(f.ctx, key, now.Add(time.Hour-time.Millisecond))
 			must(t, err, "FindSession just before expiry")
 			if got.TokenHash != ws.ownerHash || got.WorkspaceID != ws.ID || got.Role != wagate.RoleOwner || got.CSRF != "form-token" {
 				t.Errorf("found %+v, want the session as created", got)
