@@ -3,6 +3,9 @@ package storetest
 import (
 	"crypto/rand"
 	"errors"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,6 +193,94 @@ func tokenBehaviours[S TokenStore]() []behaviour[S] {
 			must(t, f.s.RevokeToken(f.ctx, ws.ID, first), "revoking the first of two owner tokens")
 			wantCode(t, f.s.RevokeToken(f.ctx, ws.ID, second.ID), wagate.ECONFLICT, "revoking the owner token left")
 			must(t, f.s.RevokeToken(f.ctx, ws.ID, support.ID), "revoking the support token")
+		}},
+		{"racing creates never pass the token limit", func(t *testing.T, f *fixture[S]) {
+			ws := newWorkspace(t, f.ctx, f.s, 1)
+			var created atomic.Int32
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					err := f.s.CreateWorkspaceToken(f.ctx, &wagate.Token{Hash: wagate.HashToken(newToken(t)), WorkspaceID: ws.ID, Role: wagate.RoleSupport}, 4)
+					switch {
+					case err == nil:
+						created.Add(1)
+					case !errors.Is(err, wagate.ErrTokenLimit):
+						t.Errorf("CreateWorkspaceToken: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			list, err := f.s.ListTokens(f.ctx, ws.ID)
+			must(t, err, "ListTokens")
+			if len(list) != 4 || created.Load() != 3 {
+				t.Errorf("%d tokens (%d created by the race), want 4 of a limit of 4", len(list), created.Load())
+			}
+		}},
+		{"racing revokes never remove the last owner token", func(t *testing.T, f *fixture[S]) {
+			ws := newWorkspace(t, f.ctx, f.s, 1)
+			ids := []string{wagate.TokenID(ws.ownerHash)}
+			for range 3 {
+				ids = append(ids, mustWorkspaceToken(t, f, ws.ID, wagate.RoleOwner).ID)
+			}
+			var wg sync.WaitGroup
+			for _, id := range ids {
+				wg.Go(func() {
+					if err := f.s.RevokeToken(f.ctx, ws.ID, id); err != nil && !errors.Is(err, wagate.ErrLastOwnerToken) {
+						t.Errorf("RevokeToken: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			list, err := f.s.ListTokens(f.ctx, ws.ID)
+			must(t, err, "ListTokens")
+			if len(list) != 1 || list[0].Role != wagate.RoleOwner {
+				t.Errorf("%d tokens left after revoking every owner token at once, want the one owner token", len(list))
+			}
+		}},
+		{"tokens survive a reopen", func(t *testing.T, f *fixture[S]) {
+			ws := newWorkspace(t, f.ctx, f.s, 1)
+			op := operatorToken(t)
+			must(t, f.s.CreateToken(f.ctx, op), "CreateToken")
+			support := mustWorkspaceToken(t, f, ws.ID, wagate.RoleSupport)
+			used := f.clock.Now().Add(time.Hour)
+			must(t, f.s.RecordTokenUse(f.ctx, support.Hash, used), "RecordTokenUse")
+			f.reopen()
+			got, err := f.s.FindToken(f.ctx, support.Hash)
+			must(t, err, "FindToken after reopen")
+			if got.ID != support.ID || got.Name != support.Name || got.Prefix != support.Prefix || got.Role != wagate.RoleSupport {
+				t.Errorf("after reopen: %+v", got)
+			}
+			sameTime(t, got.LastUsedAt, used, "LastUsedAt")
+			if _, err := f.s.FindToken(f.ctx, op.Hash); err != nil {
+				t.Errorf("the operator token after reopen: %v", err)
+			}
+			list, err := f.s.ListTokens(f.ctx, ws.ID)
+			must(t, err, "ListTokens")
+			if len(list) != 2 {
+				t.Errorf("%d tokens after reopen, want 2", len(list))
+			}
+		}},
+		{"failed token writes change nothing", func(t *testing.T, f *fixture[S]) {
+			ws := newWorkspace(t, f.ctx, f.s, 1)
+			old := operatorToken(t)
+			must(t, f.s.CreateToken(f.ctx, old), "CreateToken")
+			support := mustWorkspaceToken(t, f, ws.ID, wagate.RoleSupport)
+			fresh := operatorToken(t)
+			extra := &wagate.Token{Hash: wagate.HashToken(newToken(t)), WorkspaceID: ws.ID, Role: wagate.RoleOwner}
+			f.faults.set(syscall.ENOSPC)
+			wantCode(t, f.s.CreateToken(f.ctx, fresh), wagate.EUNAVAILABLE, "CreateToken while writes fail")
+			wantCode(t, f.s.CreateWorkspaceToken(f.ctx, extra, 0), wagate.EUNAVAILABLE, "CreateWorkspaceToken while writes fail")
+			wantCode(t, f.s.RevokeToken(f.ctx, ws.ID, support.ID), wagate.EUNAVAILABLE, "RevokeToken while writes fail")
+			f.faults.set(nil)
+			for _, h := range [][32]byte{old.Hash, support.Hash} {
+				if _, err := f.s.FindToken(f.ctx, h); err != nil {
+					t.Errorf("a token is gone after failed writes: %v", err)
+				}
+			}
+			for _, h := range [][32]byte{fresh.Hash, extra.Hash} {
+				_, err := f.s.FindToken(f.ctx, h)
+				wantCode(t, err, wagate.ENOTFOUND, "a token of a failed create")
+			}
 		}},
 		{"token use is recorded at most once per resolution", func(t *testing.T, f *fixture[S]) {
 			ws := newWorkspace(t, f.ctx, f.s, 1)

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -137,6 +139,60 @@ func workspaceBehaviours[S wagate.WorkspaceService]() []behaviour[S] {
 			must(t, err, "RegenerateWebhook")
 			if got.Webhook.Enabled {
 				t.Error("regenerating enabled the inbound URL")
+			}
+		}},
+		{"workspaces survive a reopen", func(t *testing.T, f *fixture[S]) {
+			ws := newWorkspace(t, f.ctx, f.s, 10)
+			_, err := f.s.AddCredits(f.ctx, ws.ID, 5)
+			must(t, err, "AddCredits")
+			_, err = f.s.SetWebhookEnabled(f.ctx, ws.ID, false)
+			must(t, err, "SetWebhookEnabled")
+			f.reopen()
+			got, err := f.s.FindWorkspaceByInboundToken(f.ctx, ws.Webhook.Token)
+			must(t, err, "FindWorkspaceByInboundToken after reopen")
+			if got.ID != ws.ID || got.Name != ws.Name || got.Credits != 15 || got.Granted != 15 || got.Webhook.Enabled {
+				t.Errorf("after reopen: %+v, want 15 credits granted, the URL off", got)
+			}
+			sameTime(t, got.CreatedAt, ws.CreatedAt, "CreatedAt")
+		}},
+		{"failed workspace writes change nothing", func(t *testing.T, f *fixture[S]) {
+			ws := newWorkspace(t, f.ctx, f.s, 10)
+			fresh := newToken(t)
+			f.faults.set(syscall.ENOSPC)
+			other := &wagate.Workspace{ID: "ws_00000000000000ff", Name: "x", Webhook: wagate.Webhook{Token: newToken(t), Enabled: true}}
+			wantCode(t, f.s.CreateWorkspace(f.ctx, other, &wagate.Token{Hash: wagate.HashToken(newToken(t)), WorkspaceID: other.ID, Role: wagate.RoleOwner}), wagate.EUNAVAILABLE, "CreateWorkspace while writes fail")
+			_, err := f.s.AddCredits(f.ctx, ws.ID, 5)
+			wantCode(t, err, wagate.EUNAVAILABLE, "AddCredits while writes fail")
+			_, err = f.s.SetWebhookEnabled(f.ctx, ws.ID, false)
+			wantCode(t, err, wagate.EUNAVAILABLE, "SetWebhookEnabled while writes fail")
+			_, err = f.s.RegenerateWebhook(f.ctx, ws.ID, fresh, time.Time{})
+			wantCode(t, err, wagate.EUNAVAILABLE, "RegenerateWebhook while writes fail")
+			f.faults.set(nil)
+			_, err = f.s.FindWorkspace(f.ctx, other.ID)
+			wantCode(t, err, wagate.ENOTFOUND, "the workspace of the failed create")
+			got, err := f.s.FindWorkspaceByInboundToken(f.ctx, ws.Webhook.Token)
+			must(t, err, "the old inbound token after the failed regenerate")
+			if got.Credits != 10 || got.Granted != 10 || !got.Webhook.Enabled {
+				t.Errorf("after failed writes: credits %d granted %d enabled %v", got.Credits, got.Granted, got.Webhook.Enabled)
+			}
+			_, err = f.s.FindWorkspaceByInboundToken(f.ctx, fresh)
+			wantCode(t, err, wagate.ENOTFOUND, "the token of the failed regenerate")
+		}},
+		{"racing grants all count", func(t *testing.T, f *fixture[S]) {
+			ws := newWorkspace(t, f.ctx, f.s, 0)
+			var wg sync.WaitGroup
+			for range 10 {
+				wg.Go(func() {
+					if _, err := f.s.AddCredits(f.ctx, ws.ID, 3); err != nil {
+						t.Errorf("AddCredits: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			got, err := f.s.FindWorkspace(f.ctx, ws.ID)
+			must(t, err, "FindWorkspace")
+			if got.Credits != 30 || got.Granted != 30 {
+				t.Errorf("after 10 racing grants of 3: credits %d granted %d, want 30 and 30", got.Credits, got.Granted)
 			}
 		}},
 		{"switching the inbound URL off and on keeps its token", func(t *testing.T, f *fixture[S]) {
