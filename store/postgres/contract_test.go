@@ -20,6 +20,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func TestContract(t *testing.T) {
 	storetest.RunWorkspaces[*DB](t, pgHarness{})
 	storetest.RunTokens[*DB](t, pgHarness{})
+	storetest.RunSessions[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same

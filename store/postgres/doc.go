@@ -1,9 +1,9 @@
 // Package postgres is wagate's PostgreSQL backend (SPEC §12, issue 15):
 // the same domain services as store/ (bbolt), on a database that several
 // replicas share. It is being built service by service against the store
-// contract (store/storetest); today it implements wagate.WorkspaceService
-// and wagate.TokenService and passes the contract's workspace and token
-// parts.
+// contract (store/storetest); today it implements wagate.WorkspaceService,
+// TokenService and SessionService and passes the contract's workspace,
+// token and session parts.
 //
 // # Schema
 //
@@ -17,6 +17,8 @@
 //	tokens             sha256(admin token) -> id, workspace (NULL for the
 //	                   operator), role, name, prefix, created_at, last_used_at;
 //	                   one operator token per database (a partial unique index)
+//	sessions           sha256(session id) -> token hash (ON DELETE CASCADE: a
+//	                   deleted token's sessions end with it), role, csrf, times
 //
 // # Transactions and errors
 //

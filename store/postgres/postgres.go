@@ -39,6 +39,7 @@ type DB struct {
 var (
 	_ wagate.WorkspaceService = (*DB)(nil)
 	_ wagate.TokenService     = (*DB)(nil)
+	_ wagate.SessionService   = (*DB)(nil)
 )
 
 // Open connects to the database at url (postgres://…) and applies the

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"crypto/rand"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,6 +115,32 @@ func sessionBehaviours[S SessionStore]() []behaviour[S] {
 			}
 			if !alive(t, f, kept) {
 				t.Error("the owner's session ended with the support token")
+			}
+		}},
+		{"sessions survive a reopen", func(t *testing.T, f *fixture[S]) {
+			ws := newWorkspace(t, f.ctx, f.s, 1)
+			key := sessionFor(t, f, ws.ownerHash, ws.ID, wagate.RoleOwner)
+			f.reopen()
+			got, err := f.s.FindSession(f.ctx, key, f.clock.Now())
+			must(t, err, "FindSession after reopen")
+			if got.TokenHash != ws.ownerHash || got.WorkspaceID != ws.ID || got.Role != wagate.RoleOwner || got.CSRF == "" {
+				t.Errorf("after reopen: %+v", got)
+			}
+		}},
+		{"failed session writes change nothing", func(t *testing.T, f *fixture[S]) {
+			ws := newWorkspace(t, f.ctx, f.s, 1)
+			key := sessionFor(t, f, ws.ownerHash, ws.ID, wagate.RoleOwner)
+			other := newKey(t)
+			now := f.clock.Now()
+			f.faults.set(syscall.ENOSPC)
+			wantCode(t, f.s.CreateSession(f.ctx, other, &wagate.Session{TokenHash: ws.ownerHash, WorkspaceID: ws.ID, Role: wagate.RoleOwner, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}), wagate.EUNAVAILABLE, "CreateSession while writes fail")
+			wantCode(t, f.s.DeleteSession(f.ctx, key), wagate.EUNAVAILABLE, "DeleteSession while writes fail")
+			f.faults.set(nil)
+			if !alive(t, f, key) {
+				t.Error("a failed DeleteSession ended the session")
+			}
+			if alive(t, f, other) {
+				t.Error("a failed CreateSession stored the session")
 			}
 		}},
 		{"a new operator token ends the old operator's sessions", func(t *testing.T, f *fixture[S]) {
