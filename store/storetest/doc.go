@@ -39,9 +39,13 @@
 //   - the repair of stale queue entries by Next, requeueing at the end when
 //     a retried message's position is gone, and the offline audit (wagate
 //     check) and retention, which are bbolt's own API;
-//   - concurrency: two racing first uses of one Idempotency-Key charging
-//     once, racing token creates never passing the limit (the suite runs
-//     behaviours in parallel, but each on its own store);
+//   - the interleavings of racing writers: the "racing …" behaviours run
+//     writers at once through the interfaces (first uses of one key, accepts
+//     on a small balance, token creates at the limit, revokes of every owner
+//     token, final transitions of one message) and check the outcome, but
+//     cannot force the worst interleaving; a backend that drops a lock may
+//     still pass them on a given run, so its locking needs its own
+//     deterministic tests (multi-replica tests on PostgreSQL);
 //   - the fault hook's operation names are bbolt's (store/fault.go); the
 //     suite fails every write and never names an operation.
 //

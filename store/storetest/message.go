@@ -3,6 +3,7 @@ package storetest
 import (
 	"crypto/sha256"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,6 +149,62 @@ func messageBehaviours[S Store]() []behaviour[S] {
 			}
 			_, err = f.s.FindMessage(f.ctx, w.ws.ID, a.Message.ID)
 			wantCode(t, err, wagate.ENOTFOUND, "the replay's own message id")
+		}},
+		{"racing first uses of one key charge once", func(t *testing.T, f *fixture[S]) {
+			w := newWorld(f, 100)
+			results := make([]*wagate.AcceptResult, 8)
+			var wg sync.WaitGroup
+			for i := range results {
+				wg.Go(func() {
+					res, _, err := w.send(jidA, 3, withKey("order-1"), withBody("same"))
+					if err != nil {
+						t.Errorf("Accept: %v", err)
+					}
+					results[i] = res
+				})
+			}
+			wg.Wait()
+			firsts := 0
+			for _, r := range results {
+				if r != nil && !r.Replayed {
+					firsts++
+				}
+				if r != nil && r.Message.ID != results[0].Message.ID {
+					t.Errorf("racing uses of one key answered %s and %s", r.Message.ID, results[0].Message.ID)
+				}
+			}
+			if firsts != 1 || w.balance() != 97 || len(w.messages()) != 1 {
+				t.Errorf("%d first accepts, balance %d, %d messages; want 1, 97, 1", firsts, w.balance(), len(w.messages()))
+			}
+			if n := len(w.attempts()); n != len(results) {
+				t.Errorf("%d attempts, want %d", n, len(results))
+			}
+		}},
+		{"racing accepts never overdraw the balance", func(t *testing.T, f *fixture[S]) {
+			w := newWorld(f, 10)
+			var (
+				mu       sync.Mutex
+				accepted int
+				wg       sync.WaitGroup
+			)
+			for range 8 {
+				wg.Go(func() {
+					_, _, err := w.send(jidA, 3)
+					switch wagate.ErrorCode(err) {
+					case "":
+						mu.Lock()
+						accepted++
+						mu.Unlock()
+					case wagate.ECREDITS:
+					default:
+						t.Errorf("Accept: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if accepted != 3 || w.balance() != 1 {
+				t.Errorf("%d accepted of 3 credits each on 10, balance %d; want 3 and 1", accepted, w.balance())
+			}
 		}},
 		{"a key reused with another body is refused", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -287,6 +288,38 @@ func queueBehaviours[S Store]() []behaviour[S] {
 				t.Errorf("Sending lists a failed message")
 			}
 			wantCode(t, f.s.MarkFailed(f.ctx, "wa_backend:00000000000000000000", try), wagate.ENOTFOUND, "MarkFailed of an unknown id")
+		}},
+		{"racing final transitions refund once", func(t *testing.T, f *fixture[S]) {
+			w := newWorld(f, 100)
+			m := w.queued(jidA, 5)
+			w.sending(m.ID)
+			var wg sync.WaitGroup
+			for i := range 6 {
+				wg.Go(func() {
+					var err error
+					switch i % 3 {
+					case 0:
+						err = f.s.MarkFailed(f.ctx, m.ID, wagate.Try{At: f.clock.Now(), Error: "gave up"})
+					case 1:
+						_, err = f.s.RecoverSending(f.ctx, f.clock.Now())
+					case 2:
+						_, err = f.s.CancelMessage(f.ctx, w.ws.ID, m.ID, f.clock.Now())
+						if wagate.ErrorCode(err) == wagate.ECONFLICT {
+							err = nil // sending, or already failed: not cancellable
+						}
+					}
+					if err != nil {
+						t.Errorf("final transition %d: %v", i%3, err)
+					}
+				})
+			}
+			wg.Wait()
+			if got := w.message(m.ID); got.Status != wagate.StatusFailed {
+				t.Errorf("status %s, want failed", got.Status)
+			}
+			if b := w.balance(); b != 100 {
+				t.Errorf("balance %d, want 100 (refunded once)", b)
+			}
 		}},
 		{"MarkFailed leaves a sent message sent and charged", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)
