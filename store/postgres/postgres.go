@@ -104,6 +104,15 @@ func (db *DB) update(ctx context.Context, op string, fn func(tx pgx.Tx) error) e
 	}))
 }
 
+// view runs fn in a read-only transaction: one snapshot for reads of
+// several statements. Reads are never failed by FailCommit.
+func (db *DB) view(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable(op, err)
+	}
+	return unavailable(op, pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, fn))
+}
+
 // read runs fn outside a transaction, for single-statement reads.
 func (db *DB) read(ctx context.Context, op string, fn func(q querier) error) error {
 	if err := ctx.Err(); err != nil {

@@ -120,8 +120,7 @@ func (db *DB) CreateWorkspaceToken(ctx context.Context, t *wagate.Token, max int
 // ListTokens returns the workspace's tokens, oldest first (ties by id).
 func (db *DB) ListTokens(ctx context.Context, workspaceID string) ([]*wagate.Token, error) {
 	var list []*wagate.Token
-	err := db.update(ctx, "list tokens", func(tx pgx.Tx) error {
-		// One snapshot for the existence check and the list.
+	err := db.view(ctx, "list tokens", func(tx pgx.Tx) error {
 		if _, err := findWorkspace(ctx, tx, workspaceID, false); err != nil {
 			return err
 		}

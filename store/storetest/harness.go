@@ -46,8 +46,8 @@ type Env struct {
 	// after the write's changes and before its commit, with a name of the
 	// operation. A non-nil error must roll the whole write back and reach
 	// the caller as an EUNAVAILABLE error, as a full disk or a failing
-	// fsync would. It may be called more than once per write and from
-	// several goroutines.
+	// fsync would. Reads are never failed. It may be called more than once
+	// per write and from several goroutines.
 	Fault func(op string) error
 }
 
@@ -93,15 +93,11 @@ func (c *Clock) Advance(d time.Duration) {
 type faults struct {
 	mu  sync.Mutex
 	err error
-	ops []string // the operations failed, for messages
 }
 
-func (f *faults) hook(op string) error {
+func (f *faults) hook(string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.err != nil {
-		f.ops = append(f.ops, op)
-	}
 	return f.err
 }
 

@@ -271,6 +271,14 @@ func tokenBehaviours[S TokenStore]() []behaviour[S] {
 			wantCode(t, f.s.CreateToken(f.ctx, fresh), wagate.EUNAVAILABLE, "CreateToken while writes fail")
 			wantCode(t, f.s.CreateWorkspaceToken(f.ctx, extra, 0), wagate.EUNAVAILABLE, "CreateWorkspaceToken while writes fail")
 			wantCode(t, f.s.RevokeToken(f.ctx, ws.ID, support.ID), wagate.EUNAVAILABLE, "RevokeToken while writes fail")
+			// Reads have nothing to leave half-written: a full disk still
+			// lets admins read.
+			if list, err := f.s.ListTokens(f.ctx, ws.ID); err != nil || len(list) != 2 {
+				t.Errorf("ListTokens while writes fail: %d tokens, %v; want 2", len(list), err)
+			}
+			if _, err := f.s.FindToken(f.ctx, support.Hash); err != nil {
+				t.Errorf("FindToken while writes fail: %v", err)
+			}
 			f.faults.set(nil)
 			for _, h := range [][32]byte{old.Hash, support.Hash} {
 				if _, err := f.s.FindToken(f.ctx, h); err != nil {
