@@ -20,7 +20,8 @@
 // root test binary runs them as the postgres user (the one Debian's package
 // creates), as `runuser -u postgres --` would. The server is a child of the
 // test binary that the kernel kills when the binary dies, so a killed
-// `go test` leaves no server behind.
+// `go test` leaves no server behind, and the next Start removes the folder
+// it left.
 //
 // When PostgreSQL cannot start, Main fails the test binary with the reason
 // and the fix: tests that need it never skip.
@@ -73,6 +74,46 @@ type Cluster struct {
 	log  *lockedBuffer
 	exit chan struct{} // closed when the server process has exited
 	dbs  atomic.Int64  // databases made, for their names
+	lock *os.File      // held while the cluster lives (see sweep)
+}
+
+// dirPrefix names the clusters' folders in the temp folder.
+const dirPrefix = "wagate-pg-"
+
+// lockDir takes an exclusive flock on dir/.lock, held until Stop closes it
+// or the process dies, when the kernel releases it.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pgtest: lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
+// sweep removes the folders of clusters whose test binary died without
+// Stop (a killed go test: the server died with it, its folder stayed):
+// those whose lock nobody holds. Folders younger than a minute are left
+// alone, since their cluster may not have taken its lock yet.
+func sweep(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, dirPrefix+"*"))
+	for _, dir := range dirs {
+		st, err := os.Stat(dir)
+		if err != nil || !st.IsDir() || time.Since(st.ModTime()) < time.Minute {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, ".lock"))
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			_ = os.RemoveAll(dir)
+		}
+		f.Close()
+	}
 }
 
 // Start makes and starts a cluster. The caller stops it with Stop.
@@ -85,7 +126,8 @@ func Start(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(shortTemp(), "wagate-pg-")
+	sweep(shortTemp())
+	dir, err := os.MkdirTemp(shortTemp(), dirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
@@ -93,6 +135,9 @@ func Start(opts Options) (*Cluster, error) {
 	fail := func(err error) (*Cluster, error) {
 		c.Stop()
 		return nil, err
+	}
+	if c.lock, err = lockDir(dir); err != nil {
+		return fail(err)
 	}
 	if cred != nil {
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
@@ -203,6 +248,9 @@ func (c *Cluster) Stop() {
 	c.kill()
 	if c.dir != "" {
 		_ = os.RemoveAll(c.dir)
+	}
+	if c.lock != nil {
+		c.lock.Close()
 	}
 }
 

@@ -2,8 +2,11 @@ package pgtest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -88,5 +91,43 @@ func TestStartedClusterStops(t *testing.T) {
 	if conn, err := pgx.Connect(ctx, c.URL("postgres")); err == nil {
 		conn.Close(ctx)
 		t.Error("a stopped cluster accepts connections")
+	}
+}
+
+// TestSweepRemovesOnlyAbandonedFolders: a folder whose cluster's lock is
+// free (its test binary died) goes; a locked one and a young one stay.
+func TestSweepRemovesOnlyAbandonedFolders(t *testing.T) {
+	parent := t.TempDir()
+	mk := func(name string, old bool) string {
+		dir := filepath.Join(parent, dirPrefix+name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ".lock"), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if old {
+			past := time.Now().Add(-time.Hour)
+			if err := os.Chtimes(dir, past, past); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return dir
+	}
+	abandoned, live, young := mk("abandoned", true), mk("live", true), mk("young", false)
+	lock, err := lockDir(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	past := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(live, past, past); err != nil { // lockDir touched it
+		t.Fatal(err)
+	}
+	sweep(parent)
+	for dir, want := range map[string]bool{abandoned: false, live: true, young: true} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("%s: exists=%v after sweep, want %v", filepath.Base(dir), err == nil, want)
+		}
 	}
 }
