@@ -161,7 +161,7 @@ func faultBehaviours[S Store]() []behaviour[S] {
 				unavailable(t, f.s.MarkFailed(f.ctx, sending.ID, wagate.Try{At: now, Error: "x"}), "MarkFailed")
 				_, err := f.s.RecoverSending(f.ctx, now)
 				unavailable(t, err, "RecoverSending")
-				_, err = f.s.CancelMessage(f.ctx, w.ws.ID, queued.ID, now)
+				_, err = cancelMessage(f, w.ws.ID, queued.ID, now)
 				unavailable(t, err, "CancelMessage")
 			})
 			if got := w.message(queued.ID); got.Status != wagate.StatusQueued || len(got.Tries) != 0 {

@@ -210,3 +210,9 @@ func contextCancelled[S any](f *fixture[S]) (context.Context, context.CancelFunc
 	cancel()
 	return ctx, cancel
 }
+
+// cancelMessage is the one call of MessageService.CancelMessage, so a
+// change of its signature is one edit here.
+func cancelMessage[S Store](f *fixture[S], workspaceID, id string, at time.Time) (*wagate.Message, error) {
+	return f.s.CancelMessage(f.ctx, workspaceID, id, at)
+}

@@ -381,7 +381,7 @@ func messageBehaviours[S Store]() []behaviour[S] {
 			other := newWorkspace(t, f.ctx, f.s, 1)
 			_, err := f.s.FindMessage(f.ctx, other.ID, m.ID)
 			wantCode(t, err, wagate.ENOTFOUND, "FindMessage through another workspace")
-			_, err = f.s.CancelMessage(f.ctx, other.ID, m.ID, time.Time{})
+			_, err = cancelMessage(f, other.ID, m.ID, time.Time{})
 			wantCode(t, err, wagate.ENOTFOUND, "CancelMessage through another workspace")
 			_, err = f.s.FindMessage(f.ctx, w.ws.ID, "wa_backend:00000000000000000000")
 			wantCode(t, err, wagate.ENOTFOUND, "FindMessage of an unknown id")
@@ -393,7 +393,7 @@ func messageBehaviours[S Store]() []behaviour[S] {
 			w := newWorld(f, 100)
 			m := w.queued(jidA, 3)
 			at := f.clock.Now().Add(time.Minute)
-			got, err := f.s.CancelMessage(f.ctx, w.ws.ID, m.ID, at)
+			got, err := cancelMessage(f, w.ws.ID, m.ID, at)
 			must(t, err, "CancelMessage")
 			if got.Status != wagate.StatusFailed || got.Error != wagate.ErrorCancelled {
 				t.Errorf("cancelled message is %s %q, want failed %q", got.Status, got.Error, wagate.ErrorCancelled)
@@ -404,7 +404,7 @@ func messageBehaviours[S Store]() []behaviour[S] {
 			if b := w.balance(); b != 100 {
 				t.Errorf("balance %d, want 100", b)
 			}
-			_, err = f.s.CancelMessage(f.ctx, w.ws.ID, m.ID, at)
+			_, err = cancelMessage(f, w.ws.ID, m.ID, at)
 			wantCode(t, err, wagate.ECONFLICT, "cancelling it again")
 			wantCode(t, f.s.MarkSending(f.ctx, m.ID, at), wagate.ECONFLICT, "MarkSending a cancelled message")
 			if ids, _ := w.next(10); len(ids) != 0 {
@@ -419,7 +419,7 @@ func messageBehaviours[S Store]() []behaviour[S] {
 			m := w.queued(jidA, 3)
 			must(t, f.s.MarkSending(f.ctx, m.ID, f.clock.Now()), "MarkSending")
 			must(t, f.s.Retry(f.ctx, m.ID, wagate.Try{At: f.clock.Now(), Error: "timeout"}, f.clock.Now().Add(time.Hour)), "Retry")
-			_, err := f.s.CancelMessage(f.ctx, w.ws.ID, m.ID, time.Time{})
+			_, err := cancelMessage(f, w.ws.ID, m.ID, time.Time{})
 			must(t, err, "CancelMessage")
 			f.clock.Advance(2 * time.Hour)
 			if ids, _ := w.next(10); len(ids) != 0 {
@@ -437,7 +437,7 @@ func messageBehaviours[S Store]() []behaviour[S] {
 			must(t, f.s.MarkSent(f.ctx, sent.ID, wagate.Try{At: f.clock.Now()}), "MarkSent")
 			must(t, f.s.MarkFailed(f.ctx, failed.ID, wagate.Try{At: f.clock.Now(), Error: "bad recipient"}), "MarkFailed")
 			for _, m := range []*wagate.Message{sending, sent, failed} {
-				_, err := f.s.CancelMessage(f.ctx, w.ws.ID, m.ID, time.Time{})
+				_, err := cancelMessage(f, w.ws.ID, m.ID, time.Time{})
 				wantCode(t, err, wagate.ECONFLICT, "CancelMessage of a "+string(w.message(m.ID).Status)+" message")
 			}
 			if b := w.balance(); b != 98 {

@@ -303,7 +303,7 @@ func queueBehaviours[S Store]() []behaviour[S] {
 					case 1:
 						_, err = f.s.RecoverSending(f.ctx, f.clock.Now())
 					case 2:
-						_, err = f.s.CancelMessage(f.ctx, w.ws.ID, m.ID, f.clock.Now())
+						_, err = cancelMessage(f, w.ws.ID, m.ID, f.clock.Now())
 						if wagate.ErrorCode(err) == wagate.ECONFLICT {
 							err = nil // sending, or already failed: not cancellable
 						}
