@@ -96,6 +96,41 @@ func messageBehaviours[S Store]() []behaviour[S] {
 				t.Errorf("attempt log %+v, want the one accepted attempt", list)
 			}
 		}},
+		{"a message and its attempt keep every field", func(t *testing.T, f *fixture[S]) {
+			w := newWorld(f, 100)
+			res, a, err := w.send(group, 4, func(a *wagate.Accept) {
+				a.Message.Text = "Héllo 👋\nline two"
+				a.Message.FileURL = "https://files.example.com/a.pdf"
+				a.Message.FileName = "a.pdf"
+				a.Attempt.RemoteAddr = "203.0.113.7"
+				a.Attempt.Warnings = []string{`unknown field "fileurl"; did you mean "file_url"?`}
+			})
+			must(t, err, "Accept")
+			got := w.message(res.Message.ID)
+			want := a.Message
+			if got.Text != want.Text || got.FileURL != want.FileURL || got.FileName != want.FileName || got.JID != group || got.Credits != 4 || got.WorkspaceID != w.ws.ID {
+				t.Errorf("stored message %+v, want the fields of %+v", got, want)
+			}
+			try := wagate.Try{At: f.clock.Now().Add(time.Second), Result: wagate.TryResultRetry, Class: wagate.TryClassRateLimited, Error: "slow down"}
+			w.sending(got.ID)
+			must(t, f.s.Retry(f.ctx, got.ID, try, try.At.Add(time.Minute)), "Retry")
+			got = w.message(got.ID)
+			if len(got.Tries) != 1 || got.Tries[0].Class != try.Class || got.Tries[0].Error != try.Error || got.Tries[0].Result != try.Result || !got.Tries[0].At.Equal(try.At) {
+				t.Errorf("stored tries %+v, want [%+v]", got.Tries, try)
+			}
+			list := w.attempts()
+			if len(list) != 1 {
+				t.Fatalf("%d attempts", len(list))
+			}
+			at := list[0]
+			if at.RequestID != a.Attempt.RequestID || at.RemoteAddr != "203.0.113.7" || at.ContentType != "application/json" || at.Body != a.Attempt.Body ||
+				len(at.Warnings) != 1 || at.Warnings[0] != a.Attempt.Warnings[0] || !at.At.Equal(a.Attempt.At) {
+				t.Errorf("stored attempt %+v, want the fields of %+v", at, a.Attempt)
+			}
+			if at.SendStatus != wagate.StatusQueued || at.SendError != "slow down" {
+				t.Errorf("attempt send status %q %q, want queued with the retry's error", at.SendStatus, at.SendError)
+			}
+		}},
 		{"accept creates the chat once and reuses it", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)
 			first := w.queued(jidA, 1, func(a *wagate.Accept) { a.ChatName = "Ann" })
