@@ -39,6 +39,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -193,10 +194,25 @@ func (c *Cluster) serve(bin string, cred *syscall.Credential, port int, settings
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	cmd.Stdout = io.Discard
-	if err := cmd.Start(); err != nil {
+	c.cmd, c.port, c.log, c.exit = cmd, port, &lockedBuffer{}, make(chan struct{})
+	// The parent-death signal fires when the THREAD that started the
+	// server ends, not the process. Go ends a thread only when a goroutine
+	// locked to it returns, so start the server on a goroutine locked to
+	// its thread that lives as long as the server: no other goroutine can
+	// lock that thread and end it under the server.
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends after the server
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			<-c.exit
+		}
+	}()
+	if err := <-started; err != nil {
+		close(c.exit)
 		return fmt.Errorf("pgtest: start postgres: %w", err)
 	}
-	c.cmd, c.port, c.log, c.exit = cmd, port, &lockedBuffer{}, make(chan struct{})
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
