@@ -273,6 +273,7 @@ func (s *Server) createAccount(c echo.Context) error {
 	if err := s.svc.Accounts.CreateAccount(c.Request().Context(), a); err != nil {
 		return err
 	}
+	s.accountChanged(a.Ref())
 	return c.JSON(http.StatusCreated, renderAccount(a))
 }
 
@@ -335,6 +336,7 @@ func (s *Server) setAccountActive(c echo.Context) error {
 	if a.Active && s.svc.Waker != nil {
 		s.svc.Waker.Wake(ref) // messages may have waited for it
 	}
+	s.accountChanged(ref)
 	return c.JSON(http.StatusOK, renderAccount(a))
 }
 
@@ -351,6 +353,7 @@ func (s *Server) deleteAccount(c echo.Context) error {
 	if err := s.svc.Accounts.DeleteAccount(c.Request().Context(), ref, s.now().UTC()); err != nil {
 		return accountNotFound(err, ref)
 	}
+	s.accountChanged(ref)
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -43,10 +43,23 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// waker records Wake calls.
+// waker records Wake and AccountChanged calls.
 type waker struct {
-	mu   sync.Mutex
-	refs []wagate.AccountRef
+	mu      sync.Mutex
+	refs    []wagate.AccountRef
+	changed []wagate.AccountRef
+}
+
+func (w *waker) AccountChanged(ref wagate.AccountRef) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.changed = append(w.changed, ref)
+}
+
+func (w *waker) Changed() []wagate.AccountRef {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]wagate.AccountRef(nil), w.changed...)
 }
 
 func (w *waker) Wake(ref wagate.AccountRef) {

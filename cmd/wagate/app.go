@@ -150,7 +150,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	}
 	svc := gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db,
-		Waker: a.sender,
+		Waker: a.sender, // also its AccountWatcher: pauses and deletions stop sessions
 		Ready: a.ready,
 		Transports: map[string]gateway.TransportRules{
 			wagate.TransportDryrun: {},
