@@ -167,3 +167,33 @@ func TestMigrationNames(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicasOpeningTogetherMigrateOnce: replicas starting at the same
+// moment on an empty database all open it, and each migration runs once
+// (the advisory lock makes them take turns).
+func TestReplicasOpeningTogetherMigrateOnce(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Database(t)
+	errs := make(chan error, 4)
+	for range cap(errs) {
+		go func() {
+			db, err := Open(ctx, url, Options{})
+			if err == nil {
+				db.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range cap(errs) {
+		if err := <-errs; err != nil {
+			t.Errorf("Open by a replica starting with others: %v", err)
+		}
+	}
+	ms, err := readMigrations(migrationFiles, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs := versions(t, pool(t, url)); len(vs) != len(ms) {
+		t.Errorf("schema_migrations = %v, want each of the %d migrations once", vs, len(ms))
+	}
+}
