@@ -15,7 +15,7 @@ run:
 build:
 	$(GO) build -o $(BIN) ./cmd/wagate
 
-## test: vet, then every test with the race detector (installs Chromium first when missing: the web console's browser tests drive it)
+## test: vet, then every test with the race detector (installs Chromium and PostgreSQL first when missing: the web console's browser tests drive Chromium, the PostgreSQL backend's tests start a throwaway server)
 test: test-deps
 	@$(CLOUDAPI_SPEC_NOTE)
 	$(GO) vet ./...
@@ -34,11 +34,20 @@ CLOUDAPI_SPEC_NOTE = if [ -n "$$WAGATE_CLOUDAPI_SPEC" ]; then \
 		echo "Cloud API contract tests: SKIPPED, $(CLOUDAPI_SPEC_DEFAULT) is missing; set WAGATE_CLOUDAPI_SPEC to Meta's OpenAPI yaml to run them"; \
 	fi
 
-## test-deps: install Chromium for the browser tests of the web console (Debian/Ubuntu apt-get; sudo when not root)
+## test-deps: install Chromium (browser tests of the web console) and PostgreSQL (store/postgres tests start their own throwaway server) when missing (Debian/Ubuntu apt-get; sudo when not root)
 test-deps:
 	@if command -v chromium >/dev/null 2>&1; then echo "Chromium is installed: $$(command -v chromium)"; else \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
+	@$(PG_INITDB_FIND); if [ -n "$$initdb" ]; then echo "PostgreSQL is installed: $$initdb"; else \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		{ $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; } || exit 1; \
+		$(PG_INITDB_FIND); [ -n "$$initdb" ] || { echo "postgresql is installed, but initdb is nowhere: set WAGATE_PG_BIN to its folder"; exit 1; }; fi
+
+# Debian keeps PostgreSQL's server programs out of PATH, in
+# /usr/lib/postgresql/N/bin. Like pgtest, look in WAGATE_PG_BIN, then there,
+# then on PATH. Sets the shell variable initdb ("" when none).
+PG_INITDB_FIND = initdb=$$( { [ -n "$$WAGATE_PG_BIN" ] && ls "$$WAGATE_PG_BIN"/initdb; ls /usr/lib/postgresql/*/bin/initdb; command -v initdb; } 2>/dev/null | head -n 1)
 
 ## lint: formatting, vet and staticcheck (pinned in go.mod as a tool)
 lint:

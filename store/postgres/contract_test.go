@@ -1,0 +1,55 @@
+package postgres
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wagate/wagate/store/postgres/pgtest"
+	"github.com/wagate/wagate/store/storetest"
+)
+
+// TestMain starts the throwaway PostgreSQL of this test binary; the tests
+// fail, never skip, when it cannot start.
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// TestContract runs the parts of the store contract this backend
+// implements so far, on a database of its own per behaviour.
+func TestContract(t *testing.T) {
+	storetest.RunWorkspaces[*DB](t, pgHarness{})
+	storetest.RunTokens[*DB](t, pgHarness{})
+	storetest.RunSessions[*DB](t, pgHarness{})
+}
+
+// pgHarness opens each store on a new database; Reopen opens the same
+// database again, as a restarted replica would.
+type pgHarness struct{}
+
+// urls remembers each store's database, for Reopen.
+var urls sync.Map // *DB -> string
+
+func (pgHarness) Open(t *testing.T, env storetest.Env) *DB {
+	return openContract(t, pgtest.Database(t), env)
+}
+
+func (pgHarness) Reopen(t *testing.T, db *DB, env storetest.Env) *DB {
+	t.Helper()
+	url, _ := urls.Load(db)
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return openContract(t, url.(string), env)
+}
+
+func openContract(t *testing.T, url string, env storetest.Env) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), url, Options{Logger: zaptest.NewLogger(t), Now: env.Now, FailCommit: env.Fault})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	urls.Store(db, url)
+	t.Cleanup(func() { _ = db.Close() }) // closing twice is harmless
+	return db
+}

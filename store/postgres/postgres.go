@@ -1,0 +1,152 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/wagate/wagate"
+)
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// Logger receives the backend's warnings; nil means zap.NewNop().
+	Logger *zap.Logger
+	// Now is the clock for times the caller left zero; nil means time.Now.
+	Now func() time.Time
+	// FailCommit is for tests only: called with the operation's name
+	// inside every write transaction, just before the commit; a non-nil
+	// error rolls the write back and is returned as EUNAVAILABLE (see
+	// store.Options.FailCommit).
+	FailCommit func(op string) error
+}
+
+// DB is wagate's PostgreSQL store. It is safe for concurrent use.
+type DB struct {
+	pool       *pgxpool.Pool
+	log        *zap.Logger
+	now        func() time.Time
+	failCommit func(op string) error
+}
+
+// Compile-time guards: the services this backend implements so far.
+var (
+	_ wagate.WorkspaceService = (*DB)(nil)
+	_ wagate.TokenService     = (*DB)(nil)
+	_ wagate.SessionService   = (*DB)(nil)
+)
+
+// Open connects to the database at url (postgres://…) and applies the
+// migrations it lacks. A database migrated by a newer wagate is refused.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The URL may hold a password: name the problem, not the URL.
+		return nil, errors.New("postgres: the database URL is not a valid postgres://user@host/database URL")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if _, err := migrate(ctx, pool, migrationFiles, "migrations"); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	db := &DB{pool: pool, log: opts.Logger, now: opts.Now, failCommit: opts.FailCommit}
+	if db.log == nil {
+		db.log = zap.NewNop()
+	}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	return db, nil
+}
+
+// Close closes every connection, waiting for those in use.
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// unavailable wraps a storage fault as EUNAVAILABLE, keeping the cause for
+// errors.Is; domain errors pass through unchanged.
+func unavailable(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var we *wagate.Error
+	if errors.As(err, &we) {
+		return err
+	}
+	return fmt.Errorf("postgres: %s: %w: %w", op, wagate.Errorf(wagate.EUNAVAILABLE, "storage is unavailable; try again in a moment"), err)
+}
+
+// update runs fn in one write transaction and commits it, unless fn or the
+// injected fault returns an error.
+func (db *DB) update(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable(op, err)
+	}
+	return unavailable(op, pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if db.failCommit != nil {
+			return db.failCommit(op)
+		}
+		return nil
+	}))
+}
+
+// view runs fn in a read-only transaction: one snapshot for reads of
+// several statements. Reads are never failed by FailCommit.
+func (db *DB) view(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable(op, err)
+	}
+	return unavailable(op, pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, fn))
+}
+
+// read runs fn outside a transaction, for single-statement reads.
+func (db *DB) read(ctx context.Context, op string, fn func(q querier) error) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable(op, err)
+	}
+	return unavailable(op, fn(db.pool))
+}
+
+// querier is what a pool and a transaction share, so helpers serve both.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// uniqueViolation reports whether err is a unique constraint violation of
+// the named constraint (any constraint when name is "").
+func uniqueViolation(err error, name string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && (name == "" || pe.ConstraintName == name)
+}
+
+// orNow returns t, or now when t is zero.
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t
+}
+
+// nullTime maps the zero time to NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
