@@ -13,11 +13,11 @@ import (
 )
 
 // workspaceColumns are read by scanWorkspace, in its order.
-const workspaceColumns = `id, name, balance, granted, inbound_token, inbound_enabled, inbound_created_at, created_at`
+const workspaceColumns = `id, name, balance, granted, inbound_token, inbound_enabled, inbound_created_at, created_at, low_credits`
 
 func scanWorkspace(row pgx.Row) (*wagate.Workspace, error) {
 	ws := &wagate.Workspace{}
-	err := row.Scan(&ws.ID, &ws.Name, &ws.Credits, &ws.Granted, &ws.Webhook.Token, &ws.Webhook.Enabled, &ws.Webhook.CreatedAt, &ws.CreatedAt)
+	err := row.Scan(&ws.ID, &ws.Name, &ws.Credits, &ws.Granted, &ws.Webhook.Token, &ws.Webhook.Enabled, &ws.Webhook.CreatedAt, &ws.CreatedAt, &ws.LowCredits)
 	return ws, err
 }
 
@@ -140,6 +140,18 @@ func (db *DB) FindWorkspaceByInboundToken(ctx context.Context, token string) (*w
 		return nil, err
 	}
 	return ws, nil
+}
+
+// SetLowCredits sets the workspace's credits.low threshold (0: off).
+func (db *DB) SetLowCredits(ctx context.Context, id string, threshold int64) (*wagate.Workspace, error) {
+	if threshold < 0 {
+		return nil, wagate.Errorf(wagate.EINVALID, "low_credits must be 0 (off) or more, not %d", threshold)
+	}
+	return db.updateWorkspace(ctx, "set low credits", id, func(tx pgx.Tx, ws *wagate.Workspace) error {
+		ws.LowCredits = threshold
+		_, err := tx.Exec(ctx, `UPDATE workspaces SET low_credits = $2 WHERE id = $1`, id, threshold)
+		return err
+	})
 }
 
 // SetWebhookEnabled switches the inbound URL on or off; the token stays.

@@ -214,5 +214,5 @@ func contextCancelled[S any](f *fixture[S]) (context.Context, context.CancelFunc
 // cancelMessage is the one call of MessageService.CancelMessage, so a
 // change of its signature is one edit here.
 func cancelMessage[S Store](f *fixture[S], workspaceID, id string, at time.Time) (*wagate.Message, error) {
-	return f.s.CancelMessage(f.ctx, workspaceID, id, at)
+	return f.s.CancelMessage(f.ctx, workspaceID, id, wagate.SourceAPI, at)
 }
