@@ -38,6 +38,9 @@ type Account struct {
 	Settings    map[string]string // transport settings; may hold secrets, never echoed
 	Active      bool
 	ConnectedAt time.Time
+	// Rules are the owner's careful-sending rules (SPEC §2); the zero
+	// value sets none.
+	Rules SendRules
 }
 
 // Ref returns the key of the account's send queue.

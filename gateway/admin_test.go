@@ -242,7 +242,7 @@ func TestAdminObjects(t *testing.T) {
 
 	// Account switches and deletion.
 	wantError(t, e.do(http.MethodPatch, base+"/accounts/+12025550143", ws.Owner, `{"active":false}`), http.StatusNotFound, wagate.ENOTFOUND, "account +12025550143 not found")
-	wantError(t, e.do(http.MethodPatch, base+"/accounts/+14155550100", ws.Owner, `{}`), http.StatusBadRequest, wagate.EINVALID, `missing field "active"`)
+	wantError(t, e.do(http.MethodPatch, base+"/accounts/+14155550100", ws.Owner, `{}`), http.StatusBadRequest, wagate.EINVALID, `nothing to change; send one or more of "active"`)
 	rec = e.do(http.MethodDelete, base+"/accounts/14155550100", ws.Owner, "")
 	mustStatus(t, rec, http.StatusNoContent)
 	wantError(t, e.do(http.MethodDelete, base+"/accounts/14155550100", ws.Owner, ""), http.StatusNotFound, wagate.ENOTFOUND)

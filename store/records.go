@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"time"
 
 	"github.com/wagate/wagate"
@@ -45,6 +46,9 @@ type accountRecord struct {
 	Settings    map[string]string `json:"settings,omitempty"`
 	Active      bool              `json:"active"`
 	ConnectedAt time.Time         `json:"connected_at"`
+	// Rules is stored in binary format 2 only (accountRecord.binaryFormat);
+	// an account without rules keeps format 1.
+	Rules wagate.SendRules `json:"rules,omitzero"`
 }
 
 func newAccountRecord(a *wagate.Account) *accountRecord {
@@ -61,6 +65,7 @@ func newAccountRecord(a *wagate.Account) *accountRecord {
 		Settings:    settings,
 		Active:      a.Active,
 		ConnectedAt: a.ConnectedAt,
+		Rules:       a.Rules,
 	}
 }
 
@@ -72,6 +77,7 @@ func (r *accountRecord) domain(workspaceID string) *wagate.Account {
 		Settings:    r.Settings,
 		Active:      r.Active,
 		ConnectedAt: r.ConnectedAt,
+		Rules:       r.Rules,
 	}
 }
 
@@ -310,7 +316,30 @@ func (r *accountRecord) appendFields(b []byte) []byte {
 	b = appendString(b, r.Transport)
 	b = appendStringMap(b, r.Settings)
 	b = appendBool(b, r.Active)
-	return appendTime(b, r.ConnectedAt)
+	b = appendTime(b, r.ConnectedAt)
+	if r.Rules.IsZero() {
+		return b
+	}
+	q := r.Rules
+	b = appendInt(b, int64(q.DailyLimit))
+	b = appendInt(b, int64(q.Warmup.Start))
+	b = appendUint(b, math.Float64bits(q.Warmup.Growth))
+	b = appendBool(b, q.QuietHours.Set)
+	b = appendInt(b, int64(q.QuietHours.From))
+	b = appendInt(b, int64(q.QuietHours.To))
+	b = appendString(b, q.TimeZone)
+	b = appendInt(b, int64(q.SendInterval))
+	return appendInt(b, int64(q.SendJitter))
+}
+
+// binaryFormat picks the account's layout: format 2 adds the careful-
+// sending rules after ConnectedAt. An account without rules is written in
+// format 1, byte for byte as before.
+func (r *accountRecord) binaryFormat() byte {
+	if r.Rules.IsZero() {
+		return binaryFormat1
+	}
+	return binaryFormat2
 }
 
 func (r *accountRecord) readFields(f *fieldReader) {
@@ -319,6 +348,18 @@ func (r *accountRecord) readFields(f *fieldReader) {
 	r.Settings = f.stringMap()
 	r.Active = f.bool()
 	r.ConnectedAt = f.time()
+	if f.format >= binaryFormat2 {
+		q := &r.Rules
+		q.DailyLimit = int(f.int())
+		q.Warmup.Start = int(f.int())
+		q.Warmup.Growth = math.Float64frombits(f.uint())
+		q.QuietHours.Set = f.bool()
+		q.QuietHours.From = int(f.int())
+		q.QuietHours.To = int(f.int())
+		q.TimeZone = f.string()
+		q.SendInterval = time.Duration(f.int())
+		q.SendJitter = time.Duration(f.int())
+	}
 }
 
 func (r *chatRecord) appendFields(b []byte) []byte {

@@ -41,6 +41,13 @@ type Account struct {
 	Transport   string     `json:"transport"`
 	Active      bool       `json:"active"`
 	ConnectedAt *time.Time `json:"connected_at"`
+	// The careful-sending rules (SPEC §2), shown when set.
+	DailyLimit   int         `json:"daily_limit,omitempty"`
+	Warmup       *WarmupRule `json:"warmup,omitempty"`
+	QuietHours   string      `json:"quiet_hours,omitempty"`
+	TimeZone     string      `json:"time_zone,omitempty"`
+	SendInterval string      `json:"send_interval,omitempty"`
+	SendJitter   string      `json:"send_jitter,omitempty"`
 }
 
 // AccountList is the answer of GET …/accounts.
