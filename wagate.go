@@ -109,6 +109,13 @@ type Message struct {
 	WaitingFor string
 	CreatedAt  time.Time
 	SentAt     time.Time // zero until sent
+	// SendAt is when a scheduled message is due (the request's send_at);
+	// zero for a message that goes at once.
+	SendAt time.Time
+	// WaitingReason says why a queued message is not sent yet
+	// (wagate.Waiting…: scheduled, daily_limit, quiet_hours), with
+	// NextTryAt when it goes; "" when nothing but its turn holds it.
+	WaitingReason string
 	// Delivery is the transport's last report after the send ("sent",
 	// "delivered", "read", "failed"; "" when it reports nothing), and
 	// DeliveryAt when it happened.

@@ -41,10 +41,11 @@ const (
 	fPhone        = "phone"
 	fChatName     = "chat_name"
 	fAccountPhone = "whatsapp_account_phone"
+	fSendAt       = "send_at"
 )
 
 // knownFields in the order suggestions prefer them.
-var knownFields = []string{fAction, fText, fFileURL, fFileName, fChatID, fJID, fPhone, fChatName, fAccountPhone}
+var knownFields = []string{fAction, fText, fFileURL, fFileName, fChatID, fJID, fPhone, fChatName, fAccountPhone, fSendAt}
 
 // fieldAliases maps names people (and other products) use to ours, for the
 // did-you-mean hint. Keys are normalized (see normalizeFieldName).
@@ -93,6 +94,7 @@ type sendRequest struct {
 	Phone     string
 	ChatName  string
 	Account   string // whatsapp_account_phone
+	SendAt    string // RFC 3339; checked against the clock by resolve (schedule.go)
 	// empty lists recipient fields sent as "", to explain a missing recipient.
 	empty []string
 	// unknown lists the fields we do not know, sorted.
@@ -135,7 +137,7 @@ func decodeSend(body []byte) (*sendRequest, error) {
 		dst  *string
 	}{
 		{fFileURL, &r.FileURL}, {fFileName, &r.FileName}, {fJID, &r.JID},
-		{fPhone, &r.Phone}, {fChatName, &r.ChatName}, {fAccountPhone, &r.Account},
+		{fPhone, &r.Phone}, {fChatName, &r.ChatName}, {fAccountPhone, &r.Account}, {fSendAt, &r.SendAt},
 	} {
 		v, given, err := stringField(r.members, f.name)
 		if err != nil {
@@ -241,6 +243,8 @@ func fieldExample(name string) string {
 		return "+14155552671"
 	case fChatName:
 		return "Jane Roe"
+	case fSendAt:
+		return "2026-12-05T09:00:00+01:00"
 	}
 	return "…"
 }

@@ -94,8 +94,11 @@ func renderMessage(m *wagate.Message) api.Message {
 		SentAt:       timeJSON(m.SentAt),
 		NextTryAt:    timeJSON(m.NextTryAt),
 		WaitingFor:   m.WaitingFor,
-		Delivery:     m.Delivery,
-		DeliveryAt:   timeJSON(m.DeliveryAt),
+		// Careful sending (SPEC §2).
+		WaitingReason: m.WaitingReason,
+		SendAt:        timeJSON(m.SendAt),
+		Delivery:      m.Delivery,
+		DeliveryAt:    timeJSON(m.DeliveryAt),
 	}
 }
 

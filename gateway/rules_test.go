@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/wagate/wagate"
 )
@@ -84,4 +85,52 @@ func TestAccountRules(t *testing.T) {
 
 	support := e.createToken(ws, "support", "desk")
 	wantError(t, e.do(http.MethodPatch, path, support.Token, `{"daily_limit":10}`), http.StatusForbidden, wagate.EFORBIDDEN)
+}
+
+// TestSendAt: send_at schedules a message (charged now, shown waiting with
+// reason "scheduled" until its time, cancellable); one in the past is sent
+// now; more than 30 days ahead, or not RFC 3339, is a 400 naming send_at.
+func TestSendAt(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme", 10)
+	e.account(ws, "+14155550100")
+	type message struct {
+		Status        string     `json:"status"`
+		WaitingReason string     `json:"waiting_reason"`
+		NextTryAt     *time.Time `json:"next_try_at"`
+		SendAt        *time.Time `json:"send_at"`
+	}
+	get := func(id string) message {
+		var m message
+		mustDecode(t, e.do(http.MethodGet, "/api/v1/workspaces/"+ws.ID+"/messages/"+id, ws.Owner, ""), http.StatusOK, &m)
+		return m
+	}
+	due := t0.Add(26 * time.Hour)
+	id := accepted(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"reminder","send_at":"`+due.In(time.FixedZone("CET", 3600)).Format(time.RFC3339)+`"}`))
+	if got := e.balance(ws); got != 9 {
+		t.Fatalf("balance %d, want 9: a scheduled message is charged at accept", got)
+	}
+	m := get(id)
+	if m.Status != "queued" || m.WaitingReason != "scheduled" || m.NextTryAt == nil || !m.NextTryAt.Equal(due) || m.SendAt == nil || !m.SendAt.Equal(due) {
+		t.Fatalf("scheduled message = %+v, want queued, scheduled, next_try_at and send_at %s", m, due)
+	}
+
+	past := accepted(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"late","send_at":"`+t0.Add(-time.Hour).Format(time.RFC3339)+`"}`))
+	if m := get(past); m.WaitingReason != "" || m.SendAt != nil {
+		t.Fatalf("send_at in the past = %+v, want an ordinary message sent now", m)
+	}
+
+	far := t0.Add(31 * 24 * time.Hour).Format(time.RFC3339)
+	wantError(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"x","send_at":"`+far+`"}`),
+		http.StatusBadRequest, wagate.EINVALID, `field "send_at"`, "more than 30 days ahead")
+	wantError(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"x","send_at":"tomorrow 9am"}`),
+		http.StatusBadRequest, wagate.EINVALID, `field "send_at"`, "RFC 3339", "2026-12-05T09:00:00+01:00")
+	wantError(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"x","send_at":1764921600}`),
+		http.StatusBadRequest, wagate.EINVALID, `send_at`)
+
+	var cancelled message
+	mustDecode(t, e.do(http.MethodDelete, "/api/v1/workspaces/"+ws.ID+"/messages/"+id, ws.Owner, ""), http.StatusOK, &cancelled)
+	if cancelled.Status != "failed" || e.balance(ws) != 9 {
+		t.Fatalf("cancelled scheduled message = %+v, balance %d; want failed and refunded", cancelled, e.balance(ws))
+	}
 }

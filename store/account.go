@@ -188,6 +188,9 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, at time.
 				return err
 			}
 		}
+		if err := failScheduled(tx, qkey, at); err != nil {
+			return err
+		}
 		return bucket(tx, bucketAccounts).Delete(qkey)
 	})
 }

@@ -226,7 +226,7 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 	if err := putWorkspace(tx, ws); err != nil {
 		return nil, nil, err
 	}
-	if err := enqueue(tx, m); err != nil {
+	if err := place(tx, m, now); err != nil {
 		return nil, nil, err
 	}
 	if err := putMessage(tx, m); err != nil {
@@ -382,6 +382,9 @@ func enqueue(tx *bolt.Tx, m *messageRecord) error {
 
 // unqueue removes the message's queue entry, if it still points at it.
 func unqueue(tx *bolt.Tx, m *messageRecord) error {
+	if m.scheduled() {
+		return unschedule(tx, m)
+	}
 	if m.QueueSeq == 0 {
 		return nil
 	}

@@ -157,6 +157,14 @@ type messageRecord struct {
 	// send (wagate.Message.Delivery).
 	Delivery   string    `json:"delivery,omitempty"`
 	DeliveryAt time.Time `json:"delivery_at,omitzero"`
+	// SendAt is a scheduled message's due time. While the message is
+	// queued with no queue entry (QueueSeq 0) it waits in its account's
+	// schedule index (schedule.go) instead of the FIFO. Binary format 2.
+	SendAt time.Time `json:"send_at,omitzero"`
+	// WaitingReason is why a queued message waits until NextTryAt when a
+	// careful-sending rule holds it (wagate.WaitingDailyLimit,
+	// WaitingQuietHours): like a retry, but no try is spent. Format 2.
+	WaitingReason string `json:"waiting_reason,omitempty"`
 }
 
 func newMessageRecord(m *wagate.Message) *messageRecord {
@@ -174,6 +182,7 @@ func newMessageRecord(m *wagate.Message) *messageRecord {
 		Error:        m.Error,
 		CreatedAt:    m.CreatedAt,
 		SentAt:       m.SentAt,
+		SendAt:       m.SendAt,
 	}
 	for _, t := range m.Tries {
 		r.Tries = append(r.Tries, tryRecord(t))
@@ -198,11 +207,18 @@ func (r *messageRecord) domain() *wagate.Message {
 		SentAt:       r.SentAt,
 		Delivery:     r.Delivery,
 		DeliveryAt:   r.DeliveryAt,
+		SendAt:       r.SendAt,
 	}
 	if r.Status == wagate.StatusQueued {
 		// A retry time means nothing once the message left the queue
 		// (an account deletion fails it without clearing the field).
 		m.NextTryAt = r.NextTryAt
+		switch {
+		case r.scheduled():
+			m.WaitingReason, m.NextTryAt = wagate.WaitingScheduled, r.SendAt
+		case r.WaitingReason != "" && !r.NextTryAt.IsZero():
+			m.WaitingReason = r.WaitingReason
+		}
 	}
 	for _, t := range r.Tries {
 		m.Tries = append(m.Tries, wagate.Try(t))
@@ -408,7 +424,22 @@ func (r *messageRecord) appendFields(b []byte) []byte {
 	b = appendTime(b, r.NextTryAt)
 	b = appendTime(b, r.AccountConnectedAt)
 	b = appendString(b, r.Delivery)
-	return appendTime(b, r.DeliveryAt)
+	b = appendTime(b, r.DeliveryAt)
+	if r.binaryFormat() == binaryFormat2 {
+		b = appendTime(b, r.SendAt)
+		b = appendString(b, r.WaitingReason)
+	}
+	return b
+}
+
+// binaryFormat picks the message's layout: format 2 adds SendAt and
+// WaitingReason at the end; a message with neither is written in format 1,
+// byte for byte as before.
+func (r *messageRecord) binaryFormat() byte {
+	if r.SendAt.IsZero() && r.WaitingReason == "" {
+		return binaryFormat1
+	}
+	return binaryFormat2
 }
 
 func (r *messageRecord) readFields(f *fieldReader) {
@@ -447,6 +478,10 @@ func (r *messageRecord) readFields(f *fieldReader) {
 	r.AccountConnectedAt = f.time()
 	r.Delivery = f.string()
 	r.DeliveryAt = f.time()
+	if f.format >= binaryFormat2 {
+		r.SendAt = f.time()
+		r.WaitingReason = f.string()
+	}
 }
 
 // binaryFormat picks the attempt's layout: format 2 adds Warnings after

@@ -96,6 +96,11 @@ type Message struct {
 	// WaitingFor is the id of an earlier message to the same recipient
 	// whose retry this queued message waits behind; "" when none.
 	WaitingFor string `json:"waiting_for"`
+	// WaitingReason is why a queued message waits until NextTryAt:
+	// "scheduled", "daily_limit" or "quiet_hours"; "" when none.
+	WaitingReason string `json:"waiting_reason"`
+	// SendAt is a scheduled message's due time (null: sent at once).
+	SendAt *time.Time `json:"send_at"`
 }
 
 // Try is one send of a message through its transport.
