@@ -235,6 +235,7 @@ type account struct {
 	lastStart time.Time     // when the last send's Transport.Send was called; zero when none is remembered
 	gap       time.Duration // drawn at lastStart: the next send waits until lastStart+gap
 	notBefore time.Time     // no send before this (the restart herd's spread); zero: none
+	pace      accountPace   // the account's own send_interval/send_jitter (rules.go)
 
 	// Parking (park.go): while parked is set, a timer and no goroutine
 	// holds the account, and working stays true. parkGen tells the current
@@ -662,6 +663,9 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			}
 			continue
 		}
+		if s.holdByRules(ctx, log, a, acct, m, maxTime(turn, time.Now())) {
+			continue // held by a careful-sending rule (rules.go): read the queue again
+		}
 
 		tr := s.transports[acct.Transport]
 		if tr == nil {
@@ -764,7 +768,8 @@ func (s *Sender) begin(a *account, waited bool) (start, prevStart time.Time, pre
 	// counts from and the transport call a recipient sees.
 	start = time.Now()
 	prevStart, prevGap = a.lastStart, a.gap
-	gap := drawGap(s.rnd, s.cfg.Interval, s.cfg.Jitter)
+	interval, jitter := a.pace.or(s.cfg.Interval, s.cfg.Jitter)
+	gap := drawGap(s.rnd, interval, jitter)
 	a.lastStart, a.gap = start, gap
 	s.mu.Unlock()
 	s.m.gapDrawn.Observe(gap.Seconds())

@@ -93,6 +93,7 @@ func audit(tx *bolt.Tx, report func(format string, args ...any)) error {
 	// Messages: credits held per workspace, and their queue and sending
 	// index entries.
 	held := map[string]int64{}
+	heldFor := map[string]int{} // queued messages a careful-sending rule holds, by reason
 	queues := bucket(tx, bucketQueues)
 	sending := bucket(tx, bucketSending)
 	if err := bucket(tx, bucketMessages).ForEach(func(k, v []byte) error {
@@ -106,6 +107,9 @@ func audit(tx *bolt.Tx, report func(format string, args ...any)) error {
 		}
 		if m.holdsCredits() {
 			held[m.WorkspaceID] += m.Credits
+		}
+		if m.WaitingReason != "" && m.Status == wagate.StatusQueued {
+			heldFor[m.WaitingReason]++
 		}
 		switch m.Status {
 		case wagate.StatusQueued:
@@ -170,6 +174,15 @@ func audit(tx *bolt.Tx, report func(format string, args ...any)) error {
 		})
 	}); err != nil {
 		return err
+	}
+	for _, reason := range []string{wagate.WaitingDailyLimit, wagate.WaitingQuietHours} {
+		var n int
+		if v := bucket(tx, bucketMeta).Get(waitingKey(reason)); len(v) == 8 {
+			n = int(binary.BigEndian.Uint64(v))
+		}
+		if n != heldFor[reason] {
+			report("%d messages are held for %s but the count says %d", heldFor[reason], reason, n)
+		}
 	}
 	sched := bucket(tx, bucketScheduled)
 	if err := sched.ForEachBucket(func(name []byte) error {

@@ -382,6 +382,9 @@ func enqueue(tx *bolt.Tx, m *messageRecord) error {
 
 // unqueue removes the message's queue entry, if it still points at it.
 func unqueue(tx *bolt.Tx, m *messageRecord) error {
+	if err := clearHold(tx, m); err != nil {
+		return err
+	}
 	if m.scheduled() {
 		return unschedule(tx, m)
 	}

@@ -331,9 +331,11 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 				return nil, err
 			}
 		}
+		if err := clearHold(tx, m); err != nil {
+			return nil, err
+		}
 		m.Status = wagate.StatusQueued
 		m.NextTryAt = due
-		m.WaitingReason = ""
 		m.Error = try.Error
 		return nil, putMessage(tx, m)
 	})

@@ -167,6 +167,12 @@ func (db *DB) Hold(ctx context.Context, id, reason string, until time.Time) erro
 				return nil, err
 			}
 		}
+		if err := clearHold(tx, m); err != nil {
+			return nil, err
+		}
+		if err := countWaiting(tx, reason, 1); err != nil {
+			return nil, err
+		}
 		m.NextTryAt = until
 		m.WaitingReason = reason
 		return nil, putMessage(tx, m)
@@ -274,4 +280,55 @@ func failScheduled(tx *bolt.Tx, qkey []byte, at time.Time) error {
 		}
 	}
 	return bucket(tx, bucketScheduled).DeleteBucket(qkey)
+}
+
+// waitingKey is the meta key of the count of messages held for reason.
+func waitingKey(reason string) []byte { return append([]byte("waiting\x00"), reason...) }
+
+// countWaiting adds delta to the count of messages held for reason, in
+// the same write as the hold or its end, so the /metrics gauge never
+// needs a scan of the queues.
+func countWaiting(tx *bolt.Tx, reason string, delta int64) error {
+	meta := bucket(tx, bucketMeta)
+	k := waitingKey(reason)
+	var n int64
+	if v := meta.Get(k); len(v) == 8 {
+		n = int64(binary.BigEndian.Uint64(v))
+	}
+	return meta.Put(k, u64(uint64(max(n+delta, 0))))
+}
+
+// clearHold ends a rule's hold of m, if any: its reason goes and the
+// count with it. Every path out of a hold passes here (unqueue, Retry).
+func clearHold(tx *bolt.Tx, m *messageRecord) error {
+	if m.WaitingReason == "" {
+		return nil
+	}
+	err := countWaiting(tx, m.WaitingReason, -1)
+	m.WaitingReason = ""
+	return err
+}
+
+// WaitingCounts counts the queued messages that wait for a reason other
+// than their turn: scheduled ones (from the schedule index's key counts)
+// and those a careful-sending rule holds (from counters kept by Hold), by
+// wagate.Waiting… reason. It reads no message.
+func (db *DB) WaitingCounts(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := db.view(ctx, "waiting counts", func(tx *bolt.Tx) error {
+		sched := bucket(tx, bucketScheduled)
+		if err := sched.ForEachBucket(func(k []byte) error {
+			out[wagate.WaitingScheduled] += countKeys(sched.Bucket(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, reason := range []string{wagate.WaitingDailyLimit, wagate.WaitingQuietHours} {
+			if v := bucket(tx, bucketMeta).Get(waitingKey(reason)); len(v) == 8 {
+				out[reason] = int(binary.BigEndian.Uint64(v))
+			}
+		}
+		return nil
+	})
+	return out, err
 }

@@ -56,6 +56,9 @@ func TestScheduled(t *testing.T) {
 	if len(refs) != 1 {
 		t.Fatalf("QueuedAccounts = %v", refs)
 	}
+	if counts, _ := f.db.WaitingCounts(f.ctx); counts[wagate.WaitingScheduled] != 2 {
+		t.Fatalf("WaitingCounts = %v, want 2 scheduled", counts)
+	}
 
 	ids, due := f.nextIDs(now, 5)
 	if !slices.Equal(ids, []string{a}) || !due.Equal(now.Add(time.Hour)) {
@@ -144,6 +147,11 @@ func TestHold(t *testing.T) {
 		t.Fatalf("held scheduled message: reason %q, next_try_at %s", m.WaitingReason, m.NextTryAt)
 	}
 	checkConsistent(t, f.db)
+	counts, err := f.db.WaitingCounts(f.ctx)
+	mustNoErr(t, err)
+	if counts[wagate.WaitingQuietHours] != 1 || counts[wagate.WaitingDailyLimit] != 1 || counts[wagate.WaitingScheduled] != 0 {
+		t.Fatalf("WaitingCounts = %v, want one held for each rule", counts)
+	}
 	if ids, _ = f.nextIDs(now.Add(9*time.Hour), 5); !slices.Equal(ids, []string{a, b, cid, s}) {
 		t.Fatalf("Next after the quiet hours = %v", ids)
 	}
@@ -153,6 +161,16 @@ func TestHold(t *testing.T) {
 		t.Fatalf("after a retry the reason is %q, want none: a retry is not a rule's hold", m.WaitingReason)
 	}
 	wantCode(t, f.db.Hold(f.ctx, "wa_backend:00000000000000000000", wagate.WaitingQuietHours, now), wagate.ENOTFOUND)
+	counts, err = f.db.WaitingCounts(f.ctx)
+	mustNoErr(t, err)
+	if counts[wagate.WaitingQuietHours] != 0 || counts[wagate.WaitingDailyLimit] != 1 {
+		t.Fatalf("WaitingCounts after the retry = %v, want the quiet hours' hold ended", counts)
+	}
+	_, err = f.db.CancelMessage(f.ctx, f.ws.ID, sch, now)
+	mustNoErr(t, err)
+	if counts, _ = f.db.WaitingCounts(f.ctx); counts[wagate.WaitingDailyLimit] != 0 {
+		t.Fatalf("WaitingCounts after cancelling the held message = %v", counts)
+	}
 	checkConsistent(t, f.db)
 }
 
