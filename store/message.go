@@ -103,7 +103,16 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits) (*wagate.A
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	in := a.Attempt
+	att, err := putAcceptAttempt(tx, ws.ID, a.Attempt, res, outcome, now)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return res, att, outcome, nil
+}
+
+// putAcceptAttempt records the attempt of one accepted (res) or refused
+// (outcome) request.
+func putAcceptAttempt(tx *bolt.Tx, workspaceID string, in *wagate.Attempt, res *wagate.AcceptResult, outcome error, now time.Time) (*attemptRecord, error) {
 	if in == nil {
 		in = &wagate.Attempt{}
 	}
@@ -119,10 +128,13 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits) (*wagate.A
 		}
 	}
 	att.At = orNow(att.At, now)
-	if err := putAttempt(tx, ws.ID, att); err != nil {
-		return nil, nil, nil, err
-	}
-	return res, att, outcome, nil
+	return att, putAttempt(tx, workspaceID, att)
+}
+
+// tokenMatches compares an inbound token with the stored one in constant
+// time.
+func tokenMatches(given, stored string) bool {
+	return subtle.ConstantTimeCompare([]byte(given), []byte(stored)) == 1
 }
 
 // acceptMessage does the checks first and writes only when all pass, so a
@@ -349,6 +361,9 @@ func pruneIdempotency(tx *bolt.Tx, now time.Time, max int) error {
 		}
 		if ok && uint64(rec.At.UnixNano()) == seqPrefix(k) {
 			if err := records.Delete(k[8:]); err != nil {
+				return err
+			}
+			if err := bucket(tx, bucketBatches).Delete(k[8:]); err != nil { // a batch's results (batch.go)
 				return err
 			}
 		}
