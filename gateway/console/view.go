@@ -116,6 +116,7 @@ func loadPages(gw *gateway.Server) *pages {
 		"short":       short,
 		"add":         func(a, b int) int { return a + b },
 		"sentence":    sentence,
+		"waitingText": waitingText, // rules.go
 	}
 	p := &pages{m: map[string]*template.Template{}}
 	for _, name := range pageNames {
