@@ -102,3 +102,9 @@ func TestRestartEndToEnd(t *testing.T) {
 	rep = runMode(t, args...)
 	mustContain(t, rep, "Store reused from an earlier run", "30 of its 300 messages were sent by earlier runs", "At start: 270 queued messages")
 }
+
+func TestBatchEndToEnd(t *testing.T) {
+	bin := buildWagate(t)
+	rep := runMode(t, "batch", "-wagate", bin, "-duration", "300ms", "-rounds", "1", "-conns", "4", "-size", "20", "-dir", t.TempDir())
+	mustContain(t, rep, "| one by one |", "| batch |", "Batches of 20 accept", "= messages answered 200", ": met")
+}
