@@ -75,9 +75,10 @@ bench-load: build $(LOADTOOL)
 bench-pacing: build $(LOADTOOL)
 	$(LOADTOOL) pacing -wagate $(BIN) -accounts 10000 -queue 8 -jitter 0s,500ms -out $(BENCHOUT)/pacing.md
 
-## bench-restart: restart with 1,000,000 queued messages (builds the store once, ~40 s, kept in $(BENCHOUT)/restart-store)
+## bench-restart: restart with 1,000,000 queued messages (builds the store once, ~40 s, kept in $(BENCHOUT)/restart-store); SCHEDULED=50 schedules half of them a week ahead
+SCHEDULED ?= 0
 bench-restart: build $(LOADTOOL)
-	$(LOADTOOL) restart -wagate $(BIN) -store $(BENCHOUT)/restart-store -out $(BENCHOUT)/restart.md
+	$(LOADTOOL) restart -wagate $(BIN) -store $(BENCHOUT)/restart-store -scheduled $(SCHEDULED) -out $(BENCHOUT)/restart.md
 
 $(LOADTOOL):
 	@mkdir -p $(BENCHOUT)
