@@ -123,7 +123,7 @@ func runRestart(args []string, stdout, stderr io.Writer) error {
 		}
 		for _, line := range strings.Split(text, "\n") {
 			if v, ok := strings.CutPrefix(line, `wagate_messages_waiting{reason="scheduled"} `); ok {
-				rep.printf("- Scheduled messages waiting after the restart (wagate_messages_waiting): %s\n", v)
+				rep.printf("- Scheduled messages waiting after the restart (wagate_messages_waiting): %s\n\n", v)
 			}
 		}
 	}
