@@ -127,7 +127,10 @@ func (db *DB) SetAccountActive(ctx context.Context, ref wagate.AccountRef, activ
 // stored account and changes it (Active, Rules; other fields are kept as
 // stored), or returns an error that is passed on with nothing written. So
 // two owners changing different rules at once both keep their change.
-// ENOTFOUND for an unknown account.
+// When the rules change, the holds of the old rules end in the same write
+// (releaseHolds): the sender asks the new rules at once, instead of the
+// messages waiting out a limit the owner just lifted. ENOTFOUND for an
+// unknown account.
 func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit func(*wagate.Account) error) (*wagate.Account, error) {
 	var a *wagate.Account
 	err := db.update(ctx, "update account", func(tx *bolt.Tx) error {
@@ -139,9 +142,15 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 		if err := edit(cur); err != nil {
 			return err
 		}
+		changed := rec.Rules != cur.Rules
 		rec.Active, rec.Rules = cur.Active, cur.Rules
 		if err := put(bucket(tx, bucketAccounts), join(ref.WorkspaceID, ref.Phone), rec); err != nil {
 			return err
+		}
+		if changed {
+			if err := releaseHolds(tx, ref); err != nil {
+				return err
+			}
 		}
 		a = rec.domain(ref.WorkspaceID)
 		return nil

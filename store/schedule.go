@@ -332,3 +332,34 @@ func (db *DB) WaitingCounts(ctx context.Context) (map[string]int, error) {
 	})
 	return out, err
 }
+
+// releaseHolds ends every careful-sending hold of the account's queued
+// messages (a retry's due time stays). It walks the account's FIFO: an
+// owner's change of rules, not a hot path.
+func releaseHolds(tx *bolt.Tx, ref wagate.AccountRef) error {
+	q := bucket(tx, bucketQueues).Bucket(join(ref.WorkspaceID, ref.Phone))
+	if q == nil {
+		return nil
+	}
+	var held []*messageRecord
+	if err := q.ForEach(func(k, v []byte) error {
+		m, err := getMessage(tx, string(v))
+		if err != nil || m == nil || !queuedAt(m, ref, k) || m.WaitingReason == "" {
+			return err
+		}
+		held = append(held, m)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, m := range held {
+		if err := clearHold(tx, m); err != nil {
+			return err
+		}
+		m.NextTryAt = time.Time{}
+		if err := putMessage(tx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
