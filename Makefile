@@ -98,6 +98,7 @@ fuzz:
 	$(FUZZ) '^FuzzInbound$$' ./gateway
 	$(FUZZ) '^FuzzParseStatusWebhook$$' ./sender/cloudapi
 	$(FUZZ) '^FuzzDecodeRecord$$' ./store
+	$(FUZZ) '^FuzzBodies$$' ./sender/outbound
 
 ## crashtest: kill -9 the real binary under load CRASHKILLS times (default 200, a few minutes), then check every promise (make test runs 20); CRASHSEED replays a run
 CRASHKILLS ?= 200

@@ -261,3 +261,71 @@ type DeliveryService interface {
 	// u.From (an account since deleted matches no From either).
 	ApplyDelivery(ctx context.Context, u DeliveryUpdate, advance func(current, next string) bool) (m *Message, applied bool, err error)
 }
+
+// EndpointRef names one endpoint of one workspace.
+type EndpointRef struct {
+	WorkspaceID string
+	ID          string
+}
+
+// EndpointService stores a workspace's outbound webhook endpoints (SPEC §9)
+// and their delivery history.
+type EndpointService interface {
+	// CreateEndpoint stores e (ID, Secret and CreatedAt set by the caller);
+	// ECONFLICT wrapping ErrEndpointLimit beyond EndpointLimit, checked in
+	// the same commit; ENOTFOUND for an unknown workspace.
+	CreateEndpoint(ctx context.Context, e *Endpoint) error
+	// FindEndpoint returns one endpoint, secrets included, or ENOTFOUND.
+	FindEndpoint(ctx context.Context, ref EndpointRef) (*Endpoint, error)
+	// ListEndpoints returns a workspace's endpoints, oldest first.
+	ListEndpoints(ctx context.Context, workspaceID string) ([]*Endpoint, error)
+	// UpdateEndpoint applies update to the stored endpoint and stores the
+	// result in one commit; an error from update aborts and is returned.
+	// Enabling an endpoint resumes its pending deliveries, in order.
+	UpdateEndpoint(ctx context.Context, ref EndpointRef, update func(*Endpoint) error) (*Endpoint, error)
+	// DeleteEndpoint removes the endpoint with its deliveries; ENOTFOUND
+	// when there is none.
+	DeleteEndpoint(ctx context.Context, ref EndpointRef) error
+	// ListDeliveries pages through the endpoint's kept deliveries, newest
+	// first (see PageChats for limit, cursor and next).
+	ListDeliveries(ctx context.Context, ref EndpointRef, limit int, cursor string) (ds []*EndpointDelivery, next string, err error)
+	// RetryDelivery queues a failed delivery again, due at; ECONFLICT for
+	// one that is not failed, ENOTFOUND for an unknown one.
+	RetryDelivery(ctx context.Context, ref EndpointRef, deliveryID string, at time.Time) (*EndpointDelivery, error)
+	// RecordDelivery adds a delivery made outside the queue (a test send)
+	// to the endpoint's history.
+	RecordDelivery(ctx context.Context, d *EndpointDelivery) error
+}
+
+// ErrEndpointLimit is wrapped by the ECONFLICT of a create beyond
+// EndpointLimit.
+var ErrEndpointLimit = errors.New("endpoint limit reached")
+
+// PendingDelivery is one delivery due, with what it needs to be made.
+type PendingDelivery struct {
+	Delivery *EndpointDelivery
+	Event    *Event
+	Endpoint *Endpoint
+}
+
+// DeliveryQueue is the durable outbox the deliverer drains. Events are
+// written by the store in the commit of the change they report, with one
+// pending delivery per enabled, subscribed endpoint whose filter matches.
+type DeliveryQueue interface {
+	// PendingEndpoints lists the enabled endpoints that have pending
+	// deliveries, so a restart resumes them all.
+	PendingEndpoints(ctx context.Context) ([]EndpointRef, error)
+	// NextDeliveries returns up to n pending deliveries of an enabled
+	// endpoint that are due at at, oldest event first, and the earliest
+	// due time of those that are not yet due (zero when none), so the
+	// deliverer knows when to look again.
+	NextDeliveries(ctx context.Context, ref EndpointRef, at time.Time, n int) (ds []*PendingDelivery, due time.Time, err error)
+	// FinishAttempt records the outcome of one attempt of d (Status
+	// succeeded, failed, or pending again with NextTryAt; Request,
+	// Response, Error, Duration, At filled in) and its consequences for
+	// the endpoint in the same commit: a success clears FailingSince, a
+	// failure starts it; disable != "" disables the endpoint with that
+	// reason (a 410, five days of failures). Keeps the newest
+	// DeliveryHistoryLimit deliveries of the endpoint.
+	FinishAttempt(ctx context.Context, d *EndpointDelivery, disable string) error
+}

@@ -121,6 +121,13 @@ type Message struct {
 	// DeliveryAt when it happened.
 	Delivery   string
 	DeliveryAt time.Time
+	// TemplateName is the workspace template the text was rendered from
+	// (SPEC §11); "" for a message sent with its own text.
+	TemplateName string
+	// Template is set when the message goes out as a provider template
+	// message (a Cloud API template, SPEC §8); Text is then the rendered
+	// text, for the record. nil for a free-form message.
+	Template *TemplateSend
 }
 
 // Account returns the ref of the queue the message waits in.

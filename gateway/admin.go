@@ -273,6 +273,8 @@ func (s *Server) createAccount(c echo.Context) error {
 	if err := s.svc.Accounts.CreateAccount(c.Request().Context(), a); err != nil {
 		return err
 	}
+	s.accountChanged(a.Ref())
+	s.syncQuietly(c.Request().Context(), a) // its templates, when it has some (SPEC §8)
 	return c.JSON(http.StatusCreated, renderAccount(a))
 }
 
@@ -340,6 +342,7 @@ func (s *Server) setAccountActive(c echo.Context) error {
 		// relaxed.
 		s.svc.Waker.Wake(ref)
 	}
+	s.accountChanged(ref)
 	return c.JSON(http.StatusOK, renderAccount(a))
 }
 
@@ -356,6 +359,7 @@ func (s *Server) deleteAccount(c echo.Context) error {
 	if err := s.svc.Accounts.DeleteAccount(c.Request().Context(), ref, s.now().UTC()); err != nil {
 		return accountNotFound(err, ref)
 	}
+	s.accountChanged(ref)
 	return c.NoContent(http.StatusNoContent)
 }
 

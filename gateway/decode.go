@@ -41,11 +41,13 @@ const (
 	fPhone        = "phone"
 	fChatName     = "chat_name"
 	fAccountPhone = "whatsapp_account_phone"
-	fSendAt       = "send_at"
+	fTemplate     = "template"  // SPEC §11: instead of text
+	fVariables    = "variables" // the template's values
+	fSendAt       = "send_at"   // SPEC §2: schedules the message (schedule.go)
 )
 
 // knownFields in the order suggestions prefer them.
-var knownFields = []string{fAction, fText, fFileURL, fFileName, fChatID, fJID, fPhone, fChatName, fAccountPhone, fSendAt}
+var knownFields = []string{fAction, fText, fFileURL, fFileName, fChatID, fJID, fPhone, fChatName, fAccountPhone, fTemplate, fVariables, fSendAt}
 
 // fieldAliases maps names people (and other products) use to ours, for the
 // did-you-mean hint. Keys are normalized (see normalizeFieldName).
@@ -76,6 +78,10 @@ var fieldAliases = map[string]string{
 	"fileurl":        fFileURL,
 	"media_url":      fFileURL,
 	"attachment":     fFileURL,
+	"template_name":  fTemplate,
+	"vars":           fVariables,
+	"params":         fVariables,
+	"parameters":     fVariables,
 }
 
 // sendRequest is a decoded inbound request. A field that is absent, null or
@@ -95,6 +101,11 @@ type sendRequest struct {
 	ChatName  string
 	Account   string // whatsapp_account_phone
 	SendAt    string // RFC 3339; checked against the clock by resolve (schedule.go)
+	// Template names a stored template to render instead of Text, with
+	// Variables (template.go).
+	Template    string
+	hasTemplate bool
+	Variables   map[string]string
 	// empty lists recipient fields sent as "", to explain a missing recipient.
 	empty []string
 	// unknown lists the fields we do not know, sorted.
@@ -154,6 +165,14 @@ func decodeSend(body []byte) (*sendRequest, error) {
 	}
 	if r.ChatID, err = chatIDField(r.members); err != nil {
 		return r, err
+	}
+	if r.Template, r.hasTemplate, err = stringField(r.members, fTemplate); err != nil {
+		return r, err
+	}
+	if raw, ok := field(r.members, fVariables); ok {
+		if r.Variables, err = decodeVariables(raw, fVariables); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
 }
@@ -245,6 +264,8 @@ func fieldExample(name string) string {
 		return "Jane Roe"
 	case fSendAt:
 		return "2026-12-05T09:00:00+01:00"
+	case fTemplate:
+		return "order_shipped"
 	}
 	return "…"
 }
@@ -379,11 +400,8 @@ func invalidUTF8Offset(b []byte) int {
 // allowPrivate lets file_url name an internal IP address
 // (--allow-private-file-urls).
 func validateSend(r *sendRequest, allowPrivate bool) error {
-	if !r.hasAction {
-		return wagate.Errorf(wagate.EINVALID, `missing field "action"; set "action":"send"`)
-	}
-	if r.Action != "send" {
-		return wagate.Errorf(wagate.EINVALID, `field "action" is %q; the only supported action is "send": set "action":"send"`, cut(r.Action, 40))
+	if err := validateAction(r); err != nil {
+		return err
 	}
 	if !r.hasText {
 		if r.FileURL != "" {
@@ -408,6 +426,17 @@ func validateSend(r *sendRequest, allowPrivate bool) error {
 		if err := checkFileName(r.FileName); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validateAction checks the request's action.
+func validateAction(r *sendRequest) error {
+	if !r.hasAction {
+		return wagate.Errorf(wagate.EINVALID, `missing field "action"; set "action":"send"`)
+	}
+	if r.Action != "send" {
+		return wagate.Errorf(wagate.EINVALID, `field "action" is %q; the only supported action is "send": set "action":"send"`, cut(r.Action, 40))
 	}
 	return nil
 }

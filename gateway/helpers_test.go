@@ -43,10 +43,23 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// waker records Wake calls.
+// waker records Wake and AccountChanged calls.
 type waker struct {
-	mu   sync.Mutex
-	refs []wagate.AccountRef
+	mu      sync.Mutex
+	refs    []wagate.AccountRef
+	changed []wagate.AccountRef
+}
+
+func (w *waker) AccountChanged(ref wagate.AccountRef) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.changed = append(w.changed, ref)
+}
+
+func (w *waker) Changed() []wagate.AccountRef {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]wagate.AccountRef(nil), w.changed...)
 }
 
 func (w *waker) Wake(ref wagate.AccountRef) {
@@ -111,6 +124,7 @@ func newEnvStore(t testing.TB, so store.Options, opts ...option) *env {
 	e.db = db
 	e.srv = gateway.New(cfg, gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db,
+		Templates: db, Windows: db,
 		Waker:      e.waker,
 		Transports: testTransports,
 		Ready: func() error {
@@ -320,6 +334,22 @@ var testTransports = map[string]gateway.TransportRules{
 				return wagate.Errorf(wagate.EINVALID, "the cloudapi transport cannot send to %s", jid)
 			}
 			return nil
+		},
+		// The templates of the WABA the waba_id setting names, from
+		// fakeWABAs (templates_cloudapi_test.go).
+		SyncTemplates: func(_ context.Context, settings map[string]string) ([]wagate.ProviderTemplate, error) {
+			if settings["waba_id"] == "" {
+				return nil, fmt.Errorf("%w: %w", wagate.Errorf(wagate.EINVALID, "cloudapi setting waba_id is missing"), wagate.ErrNoProviderTemplates)
+			}
+			list, ok := fakeWABAs.Load(settings["waba_id"])
+			if !ok {
+				return nil, wagate.Errorf(wagate.EINVALID, "the Graph API refused to list the templates: unknown WABA")
+			}
+			return list.([]wagate.ProviderTemplate), nil
+		},
+		Window: func(settings map[string]string, jid string) (wagate.ChatKey, bool) {
+			user, _, _ := strings.Cut(jid, "@")
+			return wagate.ChatKey{Transport: wagate.TransportCloudAPI, Sender: settings["phone_number_id"], Customer: user}, true
 		},
 	},
 }

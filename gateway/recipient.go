@@ -17,6 +17,10 @@ const maxChatIDsShown = 10
 // are EINVALID (400), never ENOTFOUND: on the inbound URL a 404 means the
 // webhook itself does not exist.
 func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendRequest) (*wagate.Accept, error) {
+	tmpl, err := s.expandTemplate(ctx, ws, r)
+	if err != nil {
+		return nil, err
+	}
 	if err := validateSend(r, s.cfg.AllowPrivateFileURLs); err != nil {
 		return nil, err
 	}
@@ -63,6 +67,17 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 	if r.FileURL != "" {
 		m.FileURL = strings.TrimSpace(r.FileURL)
 		m.FileName = r.FileName
+	}
+	if tmpl != nil {
+		m.TemplateName = tmpl.Name
+		if m.Template, err = s.templateSend(ctx, tmpl, account, r.Variables, m.FileURL != ""); err != nil {
+			return nil, err
+		}
+	}
+	if m.Template == nil {
+		if err := s.checkWindow(ctx, ws, account, m.JID); err != nil {
+			return nil, err
+		}
 	}
 	a := &wagate.Accept{WorkspaceID: ws.ID, Message: m}
 	if to.chat != nil {

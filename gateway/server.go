@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
 	"net/http"
@@ -94,6 +95,12 @@ type Services struct {
 	Tokens     wagate.TokenService
 	// Sessions keeps the web console's sign-ins; only the console uses it.
 	Sessions wagate.SessionService
+	// Templates keeps message templates (SPEC §11); nil: none (the
+	// template routes answer 503, "template" on the inbound URL is a 400).
+	Templates wagate.TemplateService
+	// Windows knows when customers last wrote (SPEC §8's 24-hour
+	// window); nil: never known, every free-form send is accepted.
+	Windows wagate.WindowService
 	// Waker is woken after each accepted message; nil means nobody is.
 	Waker Waker
 	// Ready answers /readyz: a nil error means ready. nil means always ready.
@@ -117,6 +124,14 @@ type TransportRules struct {
 	// CheckRecipient checks a resolved JID on the inbound URL; nil means
 	// every JID is fine. Its error names the transport.
 	CheckRecipient func(jid string) error
+	// SyncTemplates reads an account's templates from the provider (SPEC
+	// §8); nil means the transport has none. An account with nowhere to
+	// read them from is an error wrapping wagate.ErrNoProviderTemplates.
+	SyncTemplates func(ctx context.Context, settings map[string]string) ([]wagate.ProviderTemplate, error)
+	// Window names the conversation of an account's settings and a JID
+	// for the 24-hour customer service window (SPEC §8); ok is false when
+	// the transport has no such window. nil means none.
+	Window func(settings map[string]string, jid string) (key wagate.ChatKey, ok bool)
 }
 
 // Server is the HTTP gateway. Create it with New and serve Handler().
@@ -292,6 +307,15 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, "/api/v1/openapi.json", s.openAPI)
 	add(http.MethodGet, ws+"/tokens", s.listTokens, api...)
 	add(http.MethodDelete, ws+"/tokens/:id", s.revokeToken, api...)
+	add(http.MethodPost, ws+"/templates", s.createTemplate, api...)
+	add(http.MethodGet, ws+"/templates", s.listTemplates, api...)
+	add(http.MethodGet, ws+"/templates/:name", s.getTemplate, api...)
+	add(http.MethodPatch, ws+"/templates/:name", s.updateTemplate, api...)
+	add(http.MethodDelete, ws+"/templates/:name", s.deleteTemplate, api...)
+	add(http.MethodPost, ws+"/templates/:name/preview", s.previewTemplate, api...)
+	add(http.MethodPost, ws+"/templates/:name/test", s.testTemplate, api...)
+	add(http.MethodGet, ws+"/accounts/:phone/templates", s.listAccountTemplates, api...)
+	add(http.MethodPost, ws+"/accounts/:phone/templates/sync", s.syncAccountTemplates, api...)
 	return e
 }
 

@@ -12,7 +12,7 @@
 //     a gap, goes at once; after a restart beyond the first 100 accounts
 //     the first sends are spread over one interval at most). The gap runs
 //     between two calls of Transport.Send, or from the moment a transport
-//     reports handing the message over (Posting) when that is later, as
+//     reports handing the message over (Result.PostedAt) when that is later, as
 //     after a file upload. MarkSending's commit is started ahead of the
 //     turn so that its latency does not shift it. While the
 //     account waits, the files of its next messages download (see
@@ -25,6 +25,9 @@
 //     resumes it too (it is still listed by Queue.QueuedAccounts);
 //   - account's transport not configured on this server: the message fails
 //     with an error naming the transport;
+//   - account's session not ready (a SessionHolder transport, see
+//     "Sessions"): the message stays queued, no try is recorded, and the
+//     account sends nothing until the transport wakes it;
 //   - its file, if it has one, is taken from the download made during the
 //     gap, or downloaded now. A failed download is a failed try (below),
 //     which takes no turn of the account: the transport was not called;
@@ -46,7 +49,10 @@
 //     with RetryAfter): the message is retried after 5 s, 30 s, 2 min,
 //     10 min and 30 min (each ± 20 %, drawn from Config.Rand), or after the
 //     RetryAfter delay when that is longer; after the fifth retry fails it
-//     fails and is refunded, its error saying how many tries were made.
+//     fails and is refunded, its error saying how many tries were made;
+//   - deferred (marked with Defer, the provider's turn for the recipient
+//     has not come; or with Unavailable, the account cannot send now): not
+//     a failed try, no retry is used up, however often it happens.
 //
 // Queue.Retry stores the retry in one write: the try, the due time, and the
 // message back in its queue at the place it was accepted at. So the state
@@ -73,6 +79,21 @@
 // A file that does not fit downloads at its message's turn instead. Files
 // are held only in memory: a restart downloads them again. Without a
 // Fetcher, a message with a file fails permanently.
+//
+// # Sessions
+//
+// A transport that keeps a long-lived connection per account (WhatsApp Web)
+// is a SessionHolder. The sender starts an account's session before its
+// first send (at Run, for every active account when the Queue is an
+// AccountLister, else for those with queued messages; or when a woken
+// account has none yet), and stops it when it finds the account paused or
+// deleted, when AccountChanged reports so, and when Run returns. After
+// StartAccount, and after a Send that answered Unavailable, the account
+// sends nothing (a Wake for a new message only queues it) until the
+// transport calls the wake function StartAccount was given, or until
+// Config.UnavailableWait (5 min) passes, after which the next message is
+// tried again. Such a wait uses up no retry: the message Unavailable
+// returned goes back to its place with a deferred try.
 //
 // # Crashes
 //

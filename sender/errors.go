@@ -88,3 +88,34 @@ func IsDeferred(err error) bool {
 	var d *deferredError
 	return errors.As(err, &d)
 }
+
+// unavailableError marks a send the transport did not attempt because the
+// account cannot send now: a session transport whose connection is down or
+// still coming up. Nothing about the message is wrong, and nothing went
+// out.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// Unavailable marks err as "not tried: the account cannot send now". The
+// message goes back to its place, due at once, without using up one of its
+// retries, and the account's worker waits (sends nothing) until the
+// transport reports the account ready again through the wake function
+// SessionHolder.StartAccount was given, or until Config.UnavailableWait
+// passes, whichever comes first. A transport returns it only when it is
+// sure nothing went out; its text names the account's state, since the
+// message's history shows it. Unavailable(nil) is nil.
+func Unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &unavailableError{err: err}
+}
+
+// IsUnavailable reports whether err, or any error it wraps, was marked by
+// Unavailable.
+func IsUnavailable(err error) bool {
+	var u *unavailableError
+	return errors.As(err, &u)
+}

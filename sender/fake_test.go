@@ -433,7 +433,7 @@ type fakeTransport struct {
 	called chan string
 }
 
-func (f *fakeTransport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (string, error) {
+func (f *fakeTransport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (Result, error) {
 	f.mu.Lock()
 	f.sends = append(f.sends, sendRec{at: time.Now(), account: acct.Phone, id: m.ID, ctx: ctx, file: file})
 	err := f.errs[m.ID]
@@ -448,9 +448,9 @@ func (f *fakeTransport) Send(ctx context.Context, acct *wagate.Account, m *wagat
 		<-f.block
 	}
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
-	return "fake:" + m.ID, nil
+	return Result{ProviderID: "fake:" + m.ID}, nil
 }
 
 // records returns the sends so far, of one account when phone != "".

@@ -11,6 +11,7 @@ const (
 	resultSent            = "sent"
 	resultRetry           = "retry"            // the try failed; another is scheduled
 	resultDeferred        = "deferred"         // the transport did not try yet (sender.Defer); no retry used
+	resultUnavailable     = "unavailable"      // the transport did not try: the account cannot send now (sender.Unavailable); no retry used
 	resultFailedPermanent = "failed_permanent" // the transport or the file download said another try cannot succeed
 	resultFailedTransient = "failed_transient" // the try failed after the last retry of the schedule
 	resultFailedAccount   = "failed_account"   // never reached a transport: account deleted or its transport missing

@@ -79,6 +79,11 @@ func retryDelay(r *rand.Rand, delays []time.Duration, retries int, err error) (d
 		delay, _ = RetryDelay(err)
 		return delay, true
 	}
+	if IsUnavailable(err) {
+		// Not a failed try either: the message is due again at once, and
+		// the account waits for its session instead (see Unavailable).
+		return 0, true
+	}
 	if IsPermanent(err) || retries < 0 || retries >= len(delays) {
 		return 0, false
 	}
@@ -91,11 +96,11 @@ func retryDelay(r *rand.Rand, delays []time.Duration, retries int, err error) (d
 }
 
 // errorClass files an error of a try under wagate.TryClass…: deferred
-// (marked by Defer), permanent (marked by Permanent), rate_limited (it
+// (marked by Defer or Unavailable: not tried, no retry used), permanent (marked by Permanent), rate_limited (it
 // carries a RetryAfter delay) or transient.
 func errorClass(err error) string {
 	switch {
-	case IsDeferred(err):
+	case IsDeferred(err), IsUnavailable(err):
 		return wagate.TryClassDeferred
 	case IsPermanent(err):
 		return wagate.TryClassPermanent

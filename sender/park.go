@@ -39,6 +39,12 @@ const (
 func (s *Sender) park(ctx context.Context, a *account, d time.Duration, resumeOnWake, waited bool) parkResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.parkLocked(ctx, a, d, resumeOnWake, waited)
+}
+
+// parkLocked is park with s.mu held, for a caller that decides to park in
+// the same section that looked at the account (parkForSession).
+func (s *Sender) parkLocked(ctx context.Context, a *account, d time.Duration, resumeOnWake, waited bool) parkResult {
 	if !s.running || ctx.Err() != nil {
 		return notParked
 	}
@@ -69,6 +75,11 @@ func (s *Sender) resume(a *account, gen uint64) {
 		return
 	}
 	a.parked = nil
+	if a.awaitingSession {
+		// The backstop of a wait for the account's session.
+		a.awaitingSession = false
+		s.sessionBackstopLocked(a.ref)
+	}
 	if !s.running {
 		return
 	}
@@ -95,6 +106,7 @@ func (s *Sender) stopParkedLocked() []*account {
 			a.parked.Stop()
 			a.parked = nil
 			a.working = false
+			a.awaitingSession = false
 			stopped = append(stopped, a)
 		}
 	}

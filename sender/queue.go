@@ -74,13 +74,31 @@ type Queue interface {
 }
 
 // Transport hands one message to WhatsApp (or pretends to). file is the
-// downloaded attachment when m.FileURL is set, else nil. Send returns the
-// transport's id of the sent message. Its error says whether another try
-// may succeed: Permanent marks errors after which none can, RetryAfter those
-// after which one may, no sooner than the given delay; any other error is
-// transient.
+// downloaded attachment when m.FileURL is set, else nil. Send returns what
+// became of the message (its Result) and an error that says whether another
+// try may succeed: Permanent marks errors after which none can, RetryAfter
+// those after which one may, no sooner than the given delay, Defer a send
+// not attempted because the provider's turn has not come; any other
+// error is transient.
 type Transport interface {
-	Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (providerID string, err error)
+	Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (Result, error)
+}
+
+// Result is what a Transport reports of one Send.
+type Result struct {
+	// ProviderID is the transport's id of the sent message (Meta's wamid,
+	// the dry run's "dryrun:" id); recorded with the try when Send
+	// succeeds.
+	ProviderID string
+	// PostedAt is when the transport handed the message to the network,
+	// when that was later than the call of Send (an upload, or the
+	// recipient's turn, came first). The account's pace runs from it, not
+	// from the call: otherwise the account's next message would reach the
+	// provider sooner after this one than the drawn gap. It counts even
+	// when Send fails, since a request that went out took the account's
+	// turn all the same. Zero means the message was handed over when Send
+	// was called: a transport that does no work first need not set it.
+	PostedAt time.Time
 }
 
 // Fetcher downloads a message's file_url. Its errors follow the Transport

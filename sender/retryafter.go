@@ -1,30 +1,15 @@
 package sender
 
 import (
-	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/wagate/wagate/sender/retryafter"
 )
 
-// ParseRetryAfter reads an HTTP Retry-After header, in seconds or as an
-// HTTP date, into a delay from now, capped at limit (a server asking for a
-// day does not get to park a message for a day unless the caller allows
-// it). A date in the past is 0; ok is false for an absent or unreadable
-// header. Transports and the file fetcher pass the delay on with RetryAfter.
+// ParseRetryAfter reads an HTTP Retry-After header into a delay from now,
+// capped at limit; see retryafter.Parse, where it lives so that HTTP
+// clients outside the sender (the webhook deliverer) share it. Transports
+// pass the delay on with RetryAfter.
 func ParseRetryAfter(header string, now time.Time, limit time.Duration) (delay time.Duration, ok bool) {
-	header = strings.TrimSpace(header)
-	if header == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(header, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		return time.Duration(min(n, int64(limit/time.Second))) * time.Second, true
-	}
-	if t, err := http.ParseTime(header); err == nil {
-		return min(max(t.Sub(now), 0), limit), true
-	}
-	return 0, false
+	return retryafter.Parse(header, now, limit)
 }

@@ -1,6 +1,7 @@
 // Package store keeps wagate's durable state in one bbolt file and
 // implements the domain services (wagate.WorkspaceService, AccountService,
-// ChatService, MessageService, AttemptService, TokenService, SessionService)
+// ChatService, MessageService, AttemptService, TokenService, SessionService,
+// TemplateService, WindowService)
 // and the sender's durable queue (sender.Queue).
 //
 // # Layout
@@ -34,6 +35,12 @@
 //	provider_ids         transport's message id -> message id: for delivery reports
 //	                     (a report naming its sender, as Cloud API statuses do with
 //	                     phone_number_id, must also match the message's account)
+//	templates            ws id \x00 name -> message template (template.go)
+//	account_templates    ws id \x00 account phone -> the provider templates last synced
+//	message_templates    message id -> how a templated message goes out: beside the
+//	                     message record, not in it, so its binary layout stays
+//	chat_windows         transport \x00 sender \x00 customer -> when the customer last
+//	                     wrote (the Cloud API's 24-hour window)
 //
 // Records are store-private structs encoded as JSON, so the domain types need
 // no storage tags and a field such as Account.Settings, which the API never

@@ -247,12 +247,17 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 	if err := indexMessage(tx, m); err != nil {
 		return nil, nil, err
 	}
+	if err := putMessageTemplate(tx, a.Message); err != nil {
+		return nil, nil, err
+	}
 	if idemKey != nil {
 		if err := putIdempotency(tx, idemKey, expired, &idempotencyRecord{BodyHash: a.BodyHash[:], MessageID: m.ID, At: now}); err != nil {
 			return nil, nil, err
 		}
 	}
-	return &wagate.AcceptResult{Message: m.domain(), Balance: balance}, nil, nil
+	out := m.domain()
+	out.TemplateName, out.Template = a.Message.TemplateName, a.Message.Template
+	return &wagate.AcceptResult{Message: out, Balance: balance}, nil, nil
 }
 
 // Replay looks an Idempotency-Key up before the request is validated, so a
@@ -476,7 +481,7 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 		}
 		m = rec.domain()
 		m.WaitingFor = waiting[rec.ID]
-		return nil
+		return loadMessageTemplate(tx, m)
 	})
 	return m, err
 }

@@ -116,11 +116,17 @@ func (db *DB) Next(ctx context.Context, ref wagate.AccountRef, at time.Time, n i
 		// Merge the two ordered lists: a due scheduled message goes as if
 		// it had been accepted at its due time.
 		for len(msgs) < n && (len(fifo) > 0 || len(sched) > 0) {
+			var take *messageRecord
 			if len(sched) == 0 || (len(fifo) > 0 && !fifo[0].CreatedAt.After(sched[0].SendAt)) {
-				msgs, fifo = append(msgs, fifo[0].domain()), fifo[1:]
+				take, fifo = fifo[0], fifo[1:]
 			} else {
-				msgs, sched = append(msgs, sched[0].domain()), sched[1:]
+				take, sched = sched[0], sched[1:]
 			}
+			msg := take.domain()
+			if err := loadMessageTemplate(tx, msg); err != nil {
+				return err
+			}
+			msgs = append(msgs, msg)
 		}
 		return nil
 	})

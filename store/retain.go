@@ -180,6 +180,9 @@ func deleteMessage(tx *bolt.Tx, m *messageRecord) error {
 			}
 		}
 	}
+	if err := deleteMessageTemplate(tx, m.ID); err != nil {
+		return err
+	}
 	return bucket(tx, bucketMessages).Delete([]byte(m.ID))
 }
 

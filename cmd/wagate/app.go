@@ -50,6 +50,7 @@ type App struct {
 	stopSender context.CancelFunc
 	senderDone chan error
 	retainDone chan struct{} // nil without --retain
+	syncDone   chan struct{} // the hourly template sync (SPEC §8)
 	serveDone  chan error
 }
 
@@ -150,13 +151,16 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	}
 	svc := gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db,
-		Waker: a.sender,
+		Templates: db, Windows: db,
+		Waker: a.sender, // also its AccountWatcher: pauses and deletions stop sessions
 		Ready: a.ready,
 		Transports: map[string]gateway.TransportRules{
 			wagate.TransportDryrun: {},
 			wagate.TransportCloudAPI: {
 				ValidateSettings: cloud.ValidateSettings,
 				CheckRecipient:   cloudapi.CheckRecipient,
+				SyncTemplates:    cloud.FetchTemplates,
+				Window:           cloudapi.ChatKey,
 			},
 		},
 	}
@@ -180,6 +184,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 			AppSecret:   cfg.CloudAPIAppSecret,
 			VerifyToken: cfg.CloudAPIVerifyToken,
 			Deliveries:  db,
+			Windows:     db,
 			Logger:      log,
 		}), http.MethodGet, http.MethodPost)
 	} else {
@@ -206,6 +211,13 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 			retain(senderCtx, db, cfg.Retain, log.Named("retain"))
 		}()
 	}
+
+	// Stopped with the sender, like retention: it writes to the store.
+	a.syncDone = make(chan struct{})
+	go func() {
+		defer close(a.syncDone)
+		a.gw.SyncTemplatesEvery(senderCtx, gateway.TemplateSyncEvery)
+	}()
 
 	a.http = &http.Server{
 		Handler:           a.gw.Handler(),
@@ -248,6 +260,9 @@ func (a *App) Wait() error {
 	senderErr := <-a.senderDone
 	if a.retainDone != nil {
 		<-a.retainDone
+	}
+	if a.syncDone != nil {
+		<-a.syncDone
 	}
 	a.fetcher.CloseIdleConnections() // no send is under way any more
 	return errors.Join(err, senderErr, a.closeStorage())

@@ -28,6 +28,7 @@ func cliCommands() []cliCommand {
 		cmdAccountAdd(), cmdAccountList(), cmdAccountSwitch("enable", true), cmdAccountSwitch("disable", false), cmdAccountSet(),
 		cmdChatAdd(), cmdChatList(),
 		cmdTokenCreate(), cmdTokenList(), cmdTokenRevoke(),
+		cmdTemplateCreate(), cmdTemplateList(), cmdTemplateShow(), cmdTemplatePreview(), cmdTemplateTest(), cmdTemplateDelete(),
 	}
 }
 

@@ -46,6 +46,7 @@ func startServer(dir string, log *zap.Logger) (*server, error) {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	gw := gateway.New(gateway.Config{PublicURL: ts.URL, Logger: log}, gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db,
+		Templates: db, Windows: db,
 	})
 	h = gw.Handler()
 	return &server{url: ts.URL, operator: op, close: func() error { ts.Close(); return db.Close() }}, nil

@@ -19,8 +19,9 @@ import (
 // staff sign in once a shift.
 const DefaultSessionTTL = 12 * time.Hour
 
-// formBodyLimit bounds a console form: a token or a switch, nothing more.
-const formBodyLimit = 16 << 10
+// formBodyLimit bounds a console form: a token, a switch, or a template's
+// text (4096 characters of any script, URL-encoded, with its variables).
+const formBodyLimit = 128 << 10
 
 // Config is the console's configuration; zero fields take their defaults.
 type Config struct {
@@ -117,6 +118,13 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+ws+"/tokens/{id}/revoke", c.inWorkspace(write, c.revokeForm))
 	m.HandleFunc("POST "+ws+"/tokens/{id}/revoke", c.inWorkspace(write, c.revokeToken))
 	m.HandleFunc("POST "+ws+"/messages/{id}/cancel", c.inWorkspace(write, c.cancelMessage))
+	m.HandleFunc("GET "+ws+"/templates", c.inWorkspace(read, c.templates))
+	m.HandleFunc("POST "+ws+"/templates", c.inWorkspace(write, c.createTemplate))
+	m.HandleFunc("GET "+ws+"/templates/{name}", c.inWorkspace(read, c.template))
+	m.HandleFunc("POST "+ws+"/templates/{name}", c.inWorkspace(write, c.saveTemplate))
+	m.HandleFunc("POST "+ws+"/templates/{name}/preview", c.inWorkspace(read, c.previewTemplate))
+	m.HandleFunc("POST "+ws+"/templates/{name}/test", c.inWorkspace(write, c.testTemplate))
+	m.HandleFunc("POST "+ws+"/templates/{name}/delete", c.inWorkspace(write, c.deleteTemplate))
 	m.Handle("GET /ui/static/", staticHandler())
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, wagate.Errorf(wagate.ENOTFOUND, "there is no such page in the console"))

@@ -111,7 +111,7 @@ func (e *env) start() {
 		e.t.Fatalf("store.Open: %v", err)
 	}
 	e.db = db
-	svc := gateway.Services{Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db}
+	svc := gateway.Services{Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db, Templates: db, Windows: db}
 	e.gw = gateway.New(e.gcfg, svc)
 	e.gw.MountConsole(console.New(e.gw, svc, e.ccfg))
 	e.handler.Store(e.gw.Handler())

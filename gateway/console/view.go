@@ -116,6 +116,10 @@ func loadPages(gw *gateway.Server) *pages {
 		"short":       short,
 		"add":         func(a, b int) int { return a + b },
 		"sentence":    sentence,
+		"templateVars": func(text string) string {
+			_, names, _ := gateway.PreviewText(text, nil)
+			return strings.Join(names, ", ")
+		},
 		"waitingText": waitingText, // rules.go
 	}
 	p := &pages{m: map[string]*template.Template{}}

@@ -2,8 +2,8 @@
 // Business Platform, the Cloud API (SPEC §8), and reads its status webhooks.
 //
 // An account that uses it has the settings phone_number_id, access_token,
-// and optionally api_version (v23.0) and base_url (Meta's; tests point it at
-// graphfake). ValidateSettings checks them when the account is connected,
+// and optionally api_version (v23.0), base_url (Meta's; tests point it at
+// graphfake) and waba_id (to read the account's templates). ValidateSettings checks them when the account is connected,
 // CheckRecipient checks a recipient when a send is accepted: the Cloud API
 // reaches people by phone number only, never groups (@g.us) or @lid
 // addresses.
@@ -81,7 +81,15 @@
 // Status webhooks: the gateway mounts an endpoint that answers the
 // subscription handshake with VerifyChallenge, checks X-Hub-Signature-256
 // with VerifySignature on the raw body, reads the updates with
-// ParseStatusWebhook and applies those that Advance allows.
+// ParseStatusWebhook and applies those that Advance allows. The same
+// webhook's customer messages (ParseCustomerMessages) record when each
+// customer last wrote, per business number (ChatKey), for the 24-hour
+// window the gateway checks at accept.
+//
+// Templates (template.go): FetchTemplates reads the WABA's message
+// templates page by page; a message carrying a wagate.TemplateSend goes as
+// a template message (named or positional body parameters, the file as the
+// header's media), which WhatsApp delivers outside the 24-hour window.
 //
 // The access token is a secret: it is sent only in the Authorization header
 // to base_url (redirects are not followed), never logged, and filtered out

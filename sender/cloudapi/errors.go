@@ -119,7 +119,7 @@ var rules = map[int]rule{
 	131037: {permanent, "the number's display name is not approved yet; finish it in WhatsApp Manager"},
 	131042: {permanent, "fix the payment method of the WhatsApp Business Account in Meta's Business Settings"},
 	131045: {permanent, "register the phone number with the Cloud API again"},
-	131047: {permanent, "more than 24 hours have passed since this person last wrote to the number; outside that customer service window WhatsApp delivers only approved template messages, which wagate does not send yet; ask the person to write first, then send again"},
+	131047: {permanent, "more than 24 hours have passed since this person last wrote to the number; outside that customer service window WhatsApp delivers only approved template messages: send a workspace template mapped to an approved Cloud API template of this account (\"template\" on the inbound URL; the account needs its waba_id setting), or ask the person to write first, then send again"},
 	131049: {permanent, "Meta chose not to deliver this message to keep engagement healthy; do not resend at once"},
 	131050: {permanent, "the person has stopped marketing messages from this business"},
 	131051: {permanent, "WhatsApp does not support this message type; send the file as a PDF or another common format"},

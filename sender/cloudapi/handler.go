@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -29,6 +30,10 @@ type WebhookConfig struct {
 	VerifyToken string
 	// Deliveries applies the statuses to the messages.
 	Deliveries wagate.DeliveryService
+	// Windows records when customers wrote (the messages of the
+	// "messages" field), for the 24-hour window (window.go); nil: not
+	// recorded.
+	Windows wagate.WindowService
 	// Logger gets one line per applied update; nil means zap.NewNop().
 	Logger *zap.Logger
 }
@@ -77,6 +82,10 @@ func WebhookHandler(cfg WebhookConfig) http.Handler {
 				return
 			}
 			if err := applyAll(r.Context(), cfg.Deliveries, updates, log); err != nil {
+				answer(w, http.StatusServiceUnavailable, "storage unavailable; deliver again later")
+				return
+			}
+			if err := recordCustomers(r.Context(), cfg.Windows, body, time.Now(), log); err != nil {
 				answer(w, http.StatusServiceUnavailable, "storage unavailable; deliver again later")
 				return
 			}

@@ -31,6 +31,10 @@ const (
 	// SettingBaseURL is the Graph API's root, Meta's when absent. Tests
 	// point it at a local fake (sender/cloudapi/graphfake).
 	SettingBaseURL = "base_url"
+	// SettingWABAID is the WhatsApp Business Account id (WhatsApp Manager,
+	// API Setup), digits only; optional. With it wagate reads the
+	// account's message templates (SPEC §8).
+	SettingWABAID = "waba_id"
 )
 
 // Defaults of the optional settings.
@@ -54,6 +58,7 @@ type settings struct {
 	token         string
 	version       string
 	base          string // no trailing slash
+	wabaID        string // "" when not set
 }
 
 // endpoint returns the URL of one of the phone number's edges ("messages",
@@ -71,8 +76,8 @@ func (t *Transport) ValidateSettings(m map[string]string) error {
 		return err
 	}
 	if unknown := unknownKeys(m); len(unknown) > 0 {
-		return wagate.Errorf(wagate.EINVALID, "cloudapi settings %s: not a setting of this transport; remove it (the settings are %q, %q, %q and %q)",
-			quoteList(unknown), SettingPhoneNumberID, SettingAccessToken, SettingAPIVersion, SettingBaseURL)
+		return wagate.Errorf(wagate.EINVALID, "cloudapi settings %s: not a setting of this transport; remove it (the settings are %q, %q, %q, %q and %q)",
+			quoteList(unknown), SettingPhoneNumberID, SettingAccessToken, SettingAPIVersion, SettingBaseURL, SettingWABAID)
 	}
 	return nil
 }
@@ -83,7 +88,7 @@ func unknownKeys(m map[string]string) []string {
 	var unknown []string
 	for k := range m {
 		switch k {
-		case SettingPhoneNumberID, SettingAccessToken, SettingAPIVersion, SettingBaseURL:
+		case SettingPhoneNumberID, SettingAccessToken, SettingAPIVersion, SettingBaseURL, SettingWABAID:
 		default:
 			if len(k) > 40 {
 				k = strings.ToValidUTF8(k[:40], "") + "…"
@@ -117,6 +122,7 @@ func parseSettings(m map[string]string) (settings, error) {
 		token:         m[SettingAccessToken],
 		version:       strings.TrimSpace(m[SettingAPIVersion]),
 		base:          strings.TrimSpace(m[SettingBaseURL]),
+		wabaID:        strings.TrimSpace(m[SettingWABAID]),
 	}
 	switch {
 	case s.phoneNumberID == "":
@@ -128,6 +134,9 @@ func parseSettings(m map[string]string) (settings, error) {
 	case len(s.token) > maxTokenLen || !visibleASCII(s.token):
 		// Never echo the token, not even a part of it.
 		return s, wagate.Errorf(wagate.EINVALID, "cloudapi setting %s is not a token as Meta issues it (printable ASCII without spaces, at most %d characters); copy it again from Meta's Business Settings", SettingAccessToken, maxTokenLen)
+	}
+	if s.wabaID != "" && !reDigits.MatchString(s.wabaID) {
+		return s, wagate.Errorf(wagate.EINVALID, "cloudapi setting %s must be the WhatsApp Business Account ID from WhatsApp Manager's API Setup page: digits only, e.g. \"102290129340398\"", SettingWABAID)
 	}
 	if s.version == "" {
 		s.version = DefaultAPIVersion

@@ -240,7 +240,20 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // whose next step failed is remembered for a while (in memory), so its next
 // try neither uploads again nor repeats what went. No error text holds the
 // access token.
-func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (string, error) {
+//
+// The Result's PostedAt is when the first message request of the send went
+// out (after an upload and the recipient's turn), so the account's pace
+// runs from there; it is set even when the send then fails.
+func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (sender.Result, error) {
+	var res sender.Result
+	id, err := t.send(ctx, acct, m, file, &res.PostedAt)
+	res.ProviderID = id
+	return res, err
+}
+
+// send is Send; it records in *posted when the first message request goes
+// out.
+func (t *Transport) send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment, posted *time.Time) (string, error) {
 	s, err := t.settings(acct.Settings)
 	if err != nil {
 		return "", sender.Permanent(err)
@@ -248,6 +261,9 @@ func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Me
 	to, err := recipient(m.JID)
 	if err != nil {
 		return "", sender.Permanent(err)
+	}
+	if m.Template != nil {
+		return t.sendTemplate(ctx, s, m, to, file, posted)
 	}
 	switch {
 	case file == nil && m.Text == "":
@@ -294,7 +310,7 @@ func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Me
 			ref.Filename = documentName(file.Name)
 		}
 		out.setMedia(kind, ref)
-		id, err := t.message(ctx, s, log, key, &out)
+		id, err := t.message(ctx, s, log, key, &out, posted)
 		if err != nil {
 			if sender.IsPermanent(err) {
 				t.forget(m.ID)
@@ -310,7 +326,7 @@ func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Me
 	}
 
 	out := outMessage{MessagingProduct: "whatsapp", RecipientType: "individual", To: to, Type: "text", Text: &textBody{Body: m.Text}}
-	id, err := t.message(ctx, s, log, key, &out)
+	id, err := t.message(ctx, s, log, key, &out, posted)
 	if err != nil {
 		if sender.IsPermanent(err) {
 			t.forget(m.ID)
@@ -405,6 +421,8 @@ type outMessage struct {
 	Video            *mediaRef `json:"video,omitempty"`
 	Audio            *mediaRef `json:"audio,omitempty"`
 	Document         *mediaRef `json:"document,omitempty"`
+	// Template is a template message's body (template.go).
+	Template *templateBody `json:"template,omitempty"`
 }
 
 type textBody struct {
@@ -442,8 +460,11 @@ type sendAnswer struct {
 	} `json:"messages"`
 }
 
-// message posts one message and returns its wamid.
-func (t *Transport) message(ctx context.Context, s settings, log *zap.Logger, key pairKey, out *outMessage) (string, error) {
+// message posts one message and returns its wamid. *posted, when still
+// zero, becomes the moment the request goes out: the account's pace runs
+// from there, not from when Send was called (an upload or the recipient's
+// turn may come first).
+func (t *Transport) message(ctx context.Context, s settings, log *zap.Logger, key pairKey, out *outMessage, posted *time.Time) (string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -451,6 +472,9 @@ func (t *Transport) message(ctx context.Context, s settings, log *zap.Logger, ke
 		return "", sender.Permanent(fmt.Errorf("cloudapi: encode the message: %w", err))
 	}
 	var ans sendAnswer
+	if posted.IsZero() {
+		*posted = time.Now()
+	}
 	status, err := t.call(ctx, s, log, "messages", buf.Bytes(), "application/json", &ans)
 	if err != nil {
 		var ae *APIError
@@ -507,11 +531,6 @@ func (t *Transport) call(ctx context.Context, s settings, log *zap.Logger, edge 
 	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
 	}))
-	if edge == edgeMessages {
-		// The account's pace runs from here, not from when Send was called
-		// (an upload or the recipient's turn may come first).
-		sender.Posting(ctx)
-	}
 	start := time.Now()
 	resp, err := t.client.Do(req)
 	if err != nil {

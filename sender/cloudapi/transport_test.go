@@ -112,11 +112,11 @@ func (e *env) message(jid, text string) *wagate.Message {
 // send calls Send and checks what every error must be: free of the token.
 func (e *env) send(ctx context.Context, m *wagate.Message, file *wagate.Attachment) (string, error) {
 	e.t.Helper()
-	id, err := e.tr.Send(ctx, e.acct, m, file)
+	res, err := e.tr.Send(ctx, e.acct, m, file)
 	if err != nil && strings.Contains(err.Error(), secretToken) {
 		e.t.Errorf("the error holds the access token: %v", err)
 	}
-	return id, err
+	return res.ProviderID, err
 }
 
 const bob = "14155552671@s.whatsapp.net"

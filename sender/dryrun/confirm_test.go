@@ -92,8 +92,8 @@ func TestTestDelay(t *testing.T) {
 	defer after.Close()
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel2()
-	if id, err := after.Send(ctx2, acct, message(2), nil); err != nil || id == "" {
-		t.Fatalf("a send held after its write = %q, %v; want its id: the line is written", id, err)
+	if res, err := after.Send(ctx2, acct, message(2), nil); err != nil || res.ProviderID == "" {
+		t.Fatalf("a send held after its write = %q, %v; want its id: the line is written", res.ProviderID, err)
 	}
 	if lines := readLines(t, path); len(lines) != 1 || lines[0]["message_id"] != message(2).ID {
 		t.Errorf("outbox = %v, want the one line of message 2", lines)

@@ -147,13 +147,13 @@ func endLastLine(f *os.File, path string) error {
 // m.ID. Errors before anything is written (a full disk, a closed outbox)
 // are transient, since nothing about the message is wrong; once part of the
 // line is written they are permanent (see below).
-func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (string, error) {
+func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (sender.Result, error) {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return sender.Result{}, err
 	}
 	if t.delay > 0 && !t.delayAfter {
 		if err := sleep(ctx, t.delay); err != nil {
-			return "", err
+			return sender.Result{}, err
 		}
 	}
 	id, err := t.write(acct, m, file)
@@ -161,7 +161,7 @@ func (t *Transport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Me
 		// The line is written: the message is sent whatever ctx says.
 		_ = sleep(ctx, t.delay)
 	}
-	return id, err
+	return sender.Result{ProviderID: id}, err
 }
 
 // sleep waits d or until ctx is done.

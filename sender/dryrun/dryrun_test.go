@@ -73,12 +73,15 @@ func TestSendWritesSpecLine(t *testing.T) {
 	m.Text = "line one\nline two <b>&</b> ñ 😀"
 	m.FileURL, m.FileName = "https://example.com/logo.png", "logo.png"
 	file := &wagate.Attachment{Name: "logo.png", ContentType: "image/png", Data: []byte("hello")}
-	id, err := tr.Send(context.Background(), acct, m, file)
+	res, err := tr.Send(context.Background(), acct, m, file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "dryrun:" + m.ID; id != want {
-		t.Errorf("provider id = %q, want %q", id, want)
+	if want := "dryrun:" + m.ID; res.ProviderID != want {
+		t.Errorf("provider id = %q, want %q", res.ProviderID, want)
+	}
+	if !res.PostedAt.IsZero() {
+		t.Errorf("PostedAt = %v, want zero: the dry run hands a message over when called", res.PostedAt)
 	}
 
 	lines := readLines(t, path)
@@ -223,9 +226,9 @@ func ExampleTransport_Send() {
 	tr, _ := New(filepath.Join(dir, FileName))
 	defer tr.Close()
 
-	id, _ := tr.Send(context.Background(),
+	res, _ := tr.Send(context.Background(),
 		&wagate.Account{Phone: "+15105566777"},
 		&wagate.Message{ID: "wa_backend:3EB09FCC85FE99662E46", JID: "14155552671@s.whatsapp.net", Text: "lorem ipsum"}, nil)
-	fmt.Println(id)
+	fmt.Println(res.ProviderID)
 	// Output: dryrun:wa_backend:3EB09FCC85FE99662E46
 }

@@ -11,9 +11,10 @@
 //     name or password (SPEC §1 asks for a public link, and credentials in a
 //     URL leak into logs and error texts).
 //   - Where it connects: every connection is checked on its resolved IP
-//     address by a net.Dialer Control hook, just before connect(2), so every
-//     DNS answer and every redirect hop is checked and DNS rebinding has no
-//     window between check and use. Refused: loopback, private (RFC 1918,
+//     address by netguard.Control, a net.Dialer hook the webhook
+//     deliverer shares, just before connect(2), so every DNS answer and
+//     every redirect hop is checked and DNS rebinding has no window
+//     between check and use. Refused: loopback, private (RFC 1918,
 //     IPv6 unique-local fc00::/7, site-local fec0::/10), link-local (cloud
 //     metadata at 169.254.169.254 included), carrier-grade NAT 100.64/10,
 //     multicast, unspecified and 0.0.0.0/8, broadcast, 192.0.0.0/24,

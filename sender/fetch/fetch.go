@@ -22,6 +22,7 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender"
 	"github.com/wagate/wagate/sender/netguard"
+	"github.com/wagate/wagate/sender/retryafter"
 )
 
 // Defaults of Config.
@@ -126,7 +127,7 @@ func New(cfg Config) *Fetcher {
 		// The check runs on the resolved address of every connection, just
 		// before connect(2): every DNS answer, every redirect hop, and no
 		// window for DNS rebinding between a check and the connect.
-		ControlContext: f.control,
+		ControlContext: netguard.Control(f.allow),
 	}
 	f.transport = &http.Transport{
 		Proxy:                  nil, // an HTTP(S)_PROXY from the environment would connect for us, unchecked
@@ -147,31 +148,10 @@ func New(cfg Config) *Fetcher {
 // a clean shutdown. The Fetcher stays usable.
 func (f *Fetcher) CloseIdleConnections() { f.transport.CloseIdleConnections() }
 
-// blockedError is what control returns for a refused address. It travels up
-// through net and http errors to Fetch, which turns it into a message that
-// names the host and the class, never the address.
-type blockedError struct{ class string }
-
-func (e *blockedError) Error() string {
-	return "connection to " + netguard.Article(e.class) + " " + e.class + " address refused"
-}
-
-// control is the net.Dialer hook that refuses internal addresses.
-func (f *Fetcher) control(_ context.Context, _, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return &blockedError{class: netguard.Invalid}
-	}
-	if f.allowAddr != nil && f.allowAddr(ap) {
-		return nil
-	}
-	if f.cfg.AllowPrivate {
-		return nil
-	}
-	if class, blocked := netguard.Classify(ap.Addr()); blocked {
-		return &blockedError{class: class}
-	}
-	return nil
+// allow is the netguard.Control exception: everything with AllowPrivate,
+// else the one address a test lets through.
+func (f *Fetcher) allow(ap netip.AddrPort) bool {
+	return f.cfg.AllowPrivate || (f.allowAddr != nil && f.allowAddr(ap))
 }
 
 // fetchError is an error whose text is written for the workspace that
@@ -319,7 +299,7 @@ func checkHop(u *url.URL) error {
 }
 
 // checkRedirect is http.Client's hook before it follows a redirect. Each
-// hop's address is checked again by control, when the hop connects.
+// hop's address is checked again by netguard.Control, when the hop connects.
 func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request, h *hop) error {
 	// http.Client sets Referer to the previous hop's whole URL, which would
 	// hand a signed link's token to the next host.
@@ -353,7 +333,7 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request, h *hop) 
 func (f *Fetcher) failure(ctx, tctx context.Context, err error, h *hop, got int) error {
 	var (
 		fe   *fetchError
-		be   *blockedError
+		be   *netguard.BlockedError
 		dnse *net.DNSError
 		nete net.Error
 	)
@@ -365,7 +345,7 @@ func (f *Fetcher) failure(ctx, tctx context.Context, err error, h *hop, got int)
 		if _, perr := netip.ParseAddr(strings.Trim(hostname(h.host), "[]")); perr == nil {
 			verb = "is"
 		}
-		what := fmt.Sprintf("%s %s address; wagate does not fetch from internal addresses, use a public link", netguard.Article(be.class), be.class)
+		what := fmt.Sprintf("%s %s address; wagate does not fetch from internal addresses, use a public link", netguard.Article(be.Class), be.Class)
 		if h.redirects > 0 {
 			return permanentf(err, "file_url redirects to host %s, which %s %s", h.host, verb, what)
 		}
@@ -447,7 +427,7 @@ func statusError(code int, host, retryAfter string, now time.Time) error {
 		return permanentf(nil, "file_url answered %s (host %s); check the link", status, host)
 	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code == http.StatusTooManyRequests || code >= 500:
 		err := error(failf(nil, "file_url answered %s (host %s)", status, host))
-		if d, ok := sender.ParseRetryAfter(retryAfter, now, maxRetryAfter); ok {
+		if d, ok := retryafter.Parse(retryAfter, now, maxRetryAfter); ok {
 			return sender.RetryAfter(err, d)
 		}
 		return err

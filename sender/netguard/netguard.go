@@ -3,10 +3,11 @@
 // multicast, unspecified, broadcast and the other special-purpose ranges
 // of IANA's registries, in IPv4 and IPv6 (IPv4 written as IPv6 included).
 //
-// It is one table for every place that decides it: the file fetcher checks
-// each resolved address just before it connects (sender/fetch), and the
+// It is one table for every place that decides it: the file fetcher
+// (sender/fetch) and the webhook deliverer (sender/outbound) check each
+// resolved address just before they connect, through Control, and the
 // inbound URL refuses a file_url whose host is such an address literally
-// (gateway), so both always agree. It depends on the standard library
+// (gateway), so they always agree. It depends on the standard library
 // only, so any package may use it.
 package netguard
 

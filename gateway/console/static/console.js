@@ -45,3 +45,52 @@ document.addEventListener("click", function (e) {
     toggleRow(t.dataset.toggle);
   }
 });
+
+// The template page's live preview: the text being edited, rendered with
+// the variables of the form, asked of the console as JSON a moment after
+// the typing stops. Without this script the Preview button does the same.
+(function () {
+  const form = document.getElementById("template-form");
+  if (!form || !form.dataset.preview) return;
+  const out = document.getElementById("template-preview");
+  const problem = document.getElementById("template-problem");
+  const vars = document.getElementById("template-vars");
+  let timer = null;
+  let seq = 0;
+  function addVariables(names) {
+    names.forEach(function (name) {
+      if (form.elements["var." + name]) return;
+      const p = document.createElement("p");
+      const label = document.createElement("label");
+      label.htmlFor = "var-" + name;
+      label.textContent = name;
+      const input = document.createElement("input");
+      input.type = "text";
+      input.name = "var." + name;
+      input.id = "var-" + name;
+      input.dataset.var = "";
+      p.appendChild(label);
+      p.appendChild(input);
+      vars.appendChild(p);
+    });
+  }
+  function preview() {
+    const mine = ++seq;
+    const body = new URLSearchParams(new FormData(form));
+    fetch(form.dataset.preview, {method: "POST", body: body, credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : Promise.reject(new Error("HTTP " + r.status)); })
+      .then(function (a) {
+        if (mine !== seq) return; // a later preview is on its way
+        out.textContent = a.text;
+        problem.textContent = a.problem;
+        addVariables(a.variables || []);
+      }, function () {
+        if (mine === seq) problem.textContent = "The preview could not be loaded; use the Preview button.";
+      });
+  }
+  form.addEventListener("input", function (e) {
+    if (e.target.id !== "template-text" && !("var" in e.target.dataset)) return;
+    clearTimeout(timer);
+    timer = setTimeout(preview, 250);
+  });
+})();

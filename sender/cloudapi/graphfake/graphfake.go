@@ -4,6 +4,7 @@
 //
 //	POST /{version}/{phone_number_id}/media     multipart upload → {"id":"<media id>"}
 //	POST /{version}/{phone_number_id}/messages  JSON send → {"messaging_product","contacts","messages":[{"id":"wamid.…"}]}
+//	GET  /{version}/{waba_id}/message_templates  the templates of Options.Templates, a page at a time
 //
 // It checks the bearer token, records every request, answers with wamids,
 // and can be told to fail the next calls with a given Graph error code,
@@ -50,8 +51,9 @@ const (
 
 // Edges of a phone number the fake serves.
 const (
-	EdgeMessages = "messages"
-	EdgeMedia    = "media"
+	EdgeMessages  = "messages"
+	EdgeMedia     = "media"
+	EdgeTemplates = "message_templates" // of the WABA, not of the phone number
 )
 
 // Options configures a Server. The zero value is usable.
@@ -67,6 +69,23 @@ type Options struct {
 	// NoSpec turns the schema validation off even when SpecEnv is set, for
 	// tests of the fake's other rules.
 	NoSpec bool
+	// WABAID is the WhatsApp Business Account whose templates the fake
+	// lists; "" means none (Settings then has no waba_id).
+	WABAID string
+	// Templates are the account's message templates: listed by
+	// message_templates, and what every template send is checked against.
+	Templates []Template
+}
+
+// Template is a message template as Meta lists it.
+type Template struct {
+	Name            string
+	Language        string
+	Status          string // "" means APPROVED
+	Category        string // "" means UTILITY
+	ParameterFormat string // "NAMED" or "" (POSITIONAL)
+	Body            string // the body text, with {{1}} or {{name}} parameters
+	HeaderFormat    string // "IMAGE", "VIDEO", "DOCUMENT", "TEXT" or "" (no header)
 }
 
 // Server is a running fake. Close it with the test (Start does).
@@ -74,6 +93,7 @@ type Server struct {
 	URL           string // the base_url to give the transport
 	Token         string
 	PhoneNumberID string
+	WABAID        string
 	Spec          *Spec // nil when sends are not checked against the schema
 
 	srv  *httptest.Server
@@ -85,6 +105,7 @@ type Server struct {
 	fails []Failure
 	media map[string]string // media id → MIME type of the uploaded file
 	seq   int
+	tmpls []Template
 }
 
 // Request is one request the fake received, as it understood it.
@@ -114,11 +135,32 @@ type Message struct {
 	Text             *struct {
 		Body string `json:"body"`
 	} `json:"text"`
-	Image    *Media `json:"image"`
-	Video    *Media `json:"video"`
-	Audio    *Media `json:"audio"`
-	Document *Media `json:"document"`
-	Sticker  *Media `json:"sticker"`
+	Image    *Media           `json:"image"`
+	Video    *Media           `json:"video"`
+	Audio    *Media           `json:"audio"`
+	Document *Media           `json:"document"`
+	Sticker  *Media           `json:"sticker"`
+	Template *MessageTemplate `json:"template"`
+}
+
+// MessageTemplate is the template object of a template send.
+type MessageTemplate struct {
+	Name     string `json:"name"`
+	Language struct {
+		Policy string `json:"policy"`
+		Code   string `json:"code"`
+	} `json:"language"`
+	Components []struct {
+		Type       string `json:"type"`
+		Parameters []struct {
+			Type          string `json:"type"`
+			ParameterName string `json:"parameter_name"`
+			Text          string `json:"text"`
+			Image         *Media `json:"image"`
+			Video         *Media `json:"video"`
+			Document      *Media `json:"document"`
+		} `json:"parameters"`
+	} `json:"components"`
 }
 
 // Media is the media object of a send.
@@ -188,6 +230,8 @@ func Start(t testing.TB, opts Options) *Server {
 		done:          make(chan struct{}),
 		hung:          make(chan struct{}, 16),
 		media:         map[string]string{},
+		WABAID:        opts.WABAID,
+		tmpls:         append([]Template(nil), opts.Templates...),
 	}
 	if s.Token == "" {
 		s.Token = DefaultToken
@@ -224,12 +268,30 @@ func (s *Server) Close() {
 
 // Settings returns account settings that send through this fake.
 func (s *Server) Settings() map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		"phone_number_id": s.PhoneNumberID,
 		"access_token":    s.Token,
 		"api_version":     DefaultVersion,
 		"base_url":        s.URL,
 	}
+	if s.WABAID != "" {
+		m["waba_id"] = s.WABAID
+	}
+	return m
+}
+
+// SetTemplates replaces the account's templates (a template approved or
+// rejected meanwhile).
+func (s *Server) SetTemplates(ts []Template) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tmpls = append([]Template(nil), ts...)
+}
+
+func (s *Server) templates() []Template {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Template(nil), s.tmpls...)
 }
 
 // FailNext makes the next n calls (of f.Edge, or any) answer f.
@@ -282,9 +344,10 @@ func (s *Server) Invalid() []Request {
 }
 
 var (
-	rePath    = regexp.MustCompile(`^/(v[0-9]+\.[0-9]+)/([0-9]+)/(messages|media)$`)
-	reDigits  = regexp.MustCompile(`^[0-9]{1,32}$`)
-	maxUpload = int64(20 << 20)
+	rePath          = regexp.MustCompile(`^/(v[0-9]+\.[0-9]+)/([0-9]+)/(messages|media)$`)
+	reTemplatesPath = regexp.MustCompile(`^/(v[0-9]+\.[0-9]+)/([0-9]+)/message_templates$`)
+	reDigits        = regexp.MustCompile(`^[0-9]{1,32}$`)
+	maxUpload       = int64(20 << 20)
 )
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
@@ -308,6 +371,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		answer(http.StatusBadRequest, graphError(100, "(#100) Invalid parameter", "OAuthException", why), nil)
 	}
 
+	if tm := reTemplatesPath.FindStringSubmatch(r.URL.Path); tm != nil && r.Method == http.MethodGet {
+		req.Version, req.Edge = tm[1], EdgeTemplates
+		req.Authorized = r.Header.Get("Authorization") == "Bearer "+s.Token
+		switch {
+		case !req.Authorized:
+			answer(http.StatusUnauthorized, graphError(190, "Invalid OAuth access token - Cannot parse access token", "OAuthException", ""), nil)
+		case s.WABAID == "" || tm[2] != s.WABAID:
+			req.Invalid = "unknown WhatsApp Business Account " + tm[2]
+			answer(http.StatusBadRequest, graphError(100, fmt.Sprintf("Unsupported get request. Object with ID '%s' does not exist", tm[2]), "GraphMethodException", ""), nil)
+		default:
+			answer(http.StatusOK, s.templatePage(r.URL.Query()), nil)
+		}
+		return
+	}
 	m := rePath.FindStringSubmatch(r.URL.Path)
 	if m != nil {
 		req.Version, req.PhoneNumberID, req.Edge = m[1], m[2], m[3]
@@ -554,6 +631,9 @@ func (s *Server) readMessage(r *http.Request, req *Request) string {
 		return fmt.Sprintf("recipient_type must be \"individual\" for a person, got %q", m.RecipientType)
 	case !reDigits.MatchString(m.To):
 		return fmt.Sprintf("to must be the recipient's phone number in digits, got %q", m.To)
+	}
+	if m.Type == "template" {
+		return s.checkTemplateSend(&m)
 	}
 	if m.Type == "text" {
 		switch {

@@ -10,22 +10,23 @@ import (
 )
 
 // uploadingTransport spends upload[text] of (fake) time before it hands a
-// message over, and reports that moment with Posting, as the Cloud API
-// transport does after uploading a file.
+// message over, and reports that moment in Result.PostedAt, as the Cloud
+// API transport does after uploading a file.
 type uploadingTransport struct {
 	fakeTransport
 	upload map[string]time.Duration
 	posted []time.Time
 }
 
-func (u *uploadingTransport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (string, error) {
+func (u *uploadingTransport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (Result, error) {
 	time.Sleep(u.upload[m.Text])
-	Posting(ctx)
-	Posting(ctx) // only the first report counts
+	posted := time.Now()
 	u.mu.Lock()
-	u.posted = append(u.posted, time.Now())
+	u.posted = append(u.posted, posted)
 	u.mu.Unlock()
-	return u.fakeTransport.Send(ctx, acct, m, file)
+	res, err := u.fakeTransport.Send(ctx, acct, m, file)
+	res.PostedAt = posted
+	return res, err
 }
 
 // TestPaceRunsFromTheHandOver: when the transport hands a message over
