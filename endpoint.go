@@ -167,7 +167,7 @@ const (
 // attempt's request and response, as the history shows it (bodies capped
 // at DeliveryBodyLimit, auth and secrets masked).
 type EndpointDelivery struct {
-	ID          string // "dlv_" + 12 base32 characters
+	ID          string // "dlv_" + 20 base32 characters, set by the store
 	WorkspaceID string
 	EndpointID  string
 	EventID     string

@@ -35,6 +35,9 @@ type WorkspaceService interface {
 	// RegenerateWebhook replaces the inbound token (its CreatedAt = at) and
 	// keeps the enabled flag. The old token stops working in the same commit.
 	RegenerateWebhook(ctx context.Context, id, token string, at time.Time) (*Workspace, error)
+	// SetLowCredits sets the workspace's credits.low threshold (0: off);
+	// EINVALID for a negative one.
+	SetLowCredits(ctx context.Context, id string, threshold int64) (*Workspace, error)
 }
 
 // AccountService stores the WhatsApp accounts of workspaces.
@@ -101,6 +104,9 @@ type Accept struct {
 	// Attempt is recorded in the same commit whatever the outcome; Accept
 	// fills its Code, Message, MessageID and Credits.
 	Attempt *Attempt
+	// Source is who made the request (Source…: SourceInbound for the
+	// inbound URL), for the events it writes and the endpoints' filters.
+	Source string
 }
 
 // AcceptResult is the outcome of a committed Accept.
@@ -155,7 +161,9 @@ type MessageService interface {
 	// then cannot take it (MarkSending refuses a message that is not
 	// queued). ENOTFOUND for a message not of the workspace, ECONFLICT
 	// for one sending, sent or failed, with a message saying which.
-	CancelMessage(ctx context.Context, workspaceID, id string, at time.Time) (*Message, error)
+	// source (SourceAPI, SourceConsole) is who cancelled, for the
+	// message.cancelled event.
+	CancelMessage(ctx context.Context, workspaceID, id, source string, at time.Time) (*Message, error)
 }
 
 // AttemptLimit is how many attempts a workspace keeps: the log of the last 100.
@@ -281,7 +289,10 @@ type EndpointService interface {
 	ListEndpoints(ctx context.Context, workspaceID string) ([]*Endpoint, error)
 	// UpdateEndpoint applies update to the stored endpoint and stores the
 	// result in one commit; an error from update aborts and is returned.
-	// Enabling an endpoint resumes its pending deliveries, in order.
+	// Enabling an endpoint resumes its pending deliveries, in order, and
+	// clears DisabledReason and FailingSince (a fresh start). The ID,
+	// WorkspaceID and CreatedAt cannot change; an empty Secret keeps the
+	// stored one.
 	UpdateEndpoint(ctx context.Context, ref EndpointRef, update func(*Endpoint) error) (*Endpoint, error)
 	// DeleteEndpoint removes the endpoint with its deliveries; ENOTFOUND
 	// when there is none.
@@ -290,10 +301,13 @@ type EndpointService interface {
 	// first (see PageChats for limit, cursor and next).
 	ListDeliveries(ctx context.Context, ref EndpointRef, limit int, cursor string) (ds []*EndpointDelivery, next string, err error)
 	// RetryDelivery queues a failed delivery again, due at; ECONFLICT for
-	// one that is not failed, ENOTFOUND for an unknown one.
+	// one that is not failed, ENOTFOUND for an unknown one. Its Attempt
+	// count goes on (the deliverer decides what one more failure means).
 	RetryDelivery(ctx context.Context, ref EndpointRef, deliveryID string, at time.Time) (*EndpointDelivery, error)
 	// RecordDelivery adds a delivery made outside the queue (a test send)
-	// to the endpoint's history.
+	// to the endpoint's history, finished (Status succeeded or failed, else
+	// EINVALID); it sets d.ID, and d.At when zero. ENOTFOUND for an unknown
+	// endpoint.
 	RecordDelivery(ctx context.Context, d *EndpointDelivery) error
 }
 
@@ -316,9 +330,13 @@ type DeliveryQueue interface {
 	// deliveries, so a restart resumes them all.
 	PendingEndpoints(ctx context.Context) ([]EndpointRef, error)
 	// NextDeliveries returns up to n pending deliveries of an enabled
-	// endpoint that are due at at, oldest event first, and the earliest
-	// due time of those that are not yet due (zero when none), so the
-	// deliverer knows when to look again.
+	// endpoint that are due at at, in due order (oldest event first among
+	// those due together), and due: the next try of the first pending
+	// delivery not returned (after at when none is due yet, at or before
+	// at when more than n are due), zero when none, so the deliverer knows
+	// when to look again. A disabled endpoint has none. A delivery stays
+	// pending (and is returned again) until FinishAttempt: the deliverer
+	// tracks the ones in flight. ENOTFOUND for an unknown endpoint.
 	NextDeliveries(ctx context.Context, ref EndpointRef, at time.Time, n int) (ds []*PendingDelivery, due time.Time, err error)
 	// FinishAttempt records the outcome of one attempt of d (Status
 	// succeeded, failed, or pending again with NextTryAt; Request,
@@ -326,6 +344,9 @@ type DeliveryQueue interface {
 	// the endpoint in the same commit: a success clears FailingSince, a
 	// failure starts it; disable != "" disables the endpoint with that
 	// reason (a 410, five days of failures). Keeps the newest
-	// DeliveryHistoryLimit deliveries of the endpoint.
+	// DeliveryHistoryLimit deliveries of the endpoint, pending ones always.
+	// The store counts attempts: it sets d.Attempt. ENOTFOUND when the
+	// endpoint or delivery is gone (deleted meanwhile), ECONFLICT when d
+	// is not pending any more.
 	FinishAttempt(ctx context.Context, d *EndpointDelivery, disable string) error
 }

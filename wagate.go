@@ -12,6 +12,10 @@ type Workspace struct {
 	Webhook   Webhook
 	Accounts  []*Account // filled by reads of one workspace; nil in lists
 	CreatedAt time.Time
+	// LowCredits is the credits.low threshold (SPEC §9): a charge that
+	// takes the balance from at or above it to below it writes a
+	// credits.low event. 0 is off.
+	LowCredits int64
 }
 
 // Webhook is a workspace's inbound URL. Token is the secret path segment of

@@ -211,6 +211,7 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 	}
 	a.IdempotencyKey = key
 	a.InboundToken = c.Param("token")
+	a.Source = wagate.SourceInbound
 	a.BodyHash = bodyHash
 	a.Attempt = att
 

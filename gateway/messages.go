@@ -5,6 +5,8 @@ import (
 	"net/url"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/wagate/wagate"
 )
 
 // DELETE /api/v1/workspaces/:ws/messages/:id (owner): cancels a queued
@@ -21,7 +23,7 @@ func (s *Server) cancelMessage(c echo.Context) error {
 	if err != nil {
 		mid = c.Param("id")
 	}
-	m, err := s.CancelMessage(c.Request().Context(), id, mid)
+	m, err := s.CancelMessage(c.Request().Context(), id, mid, wagate.SourceAPI)
 	if err != nil {
 		return err
 	}

@@ -44,8 +44,11 @@ func (s *Server) RegenerateWebhook(ctx context.Context, workspaceID string) (*wa
 // CancelMessage cancels a queued message of the workspace: it fails as
 // "cancelled" and is refunded in one commit (SPEC §2). A message being sent
 // or already final is ECONFLICT; an unknown id is ENOTFOUND naming it.
-func (s *Server) CancelMessage(ctx context.Context, workspaceID, messageID string) (*wagate.Message, error) {
-	m, err := s.svc.Messages.CancelMessage(ctx, workspaceID, messageID, s.now().UTC())
+//
+// source (wagate.SourceAPI, SourceConsole) says where the owner cancelled
+// it, for the message.cancelled event and the endpoints' filters.
+func (s *Server) CancelMessage(ctx context.Context, workspaceID, messageID, source string) (*wagate.Message, error) {
+	m, err := s.svc.Messages.CancelMessage(ctx, workspaceID, messageID, source, s.now().UTC())
 	if err != nil {
 		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
 			return nil, wagate.Errorf(wagate.ENOTFOUND, "message %q not found in this workspace", cut(messageID, 40))

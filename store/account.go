@@ -148,7 +148,7 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 			return err
 		}
 		if changed {
-			if err := releaseHolds(tx, ref); err != nil {
+			if err := releaseHolds(tx, ref, db.change(wagate.SourceSystem, db.now())); err != nil {
 				return err
 			}
 		}
@@ -165,6 +165,7 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 // left to it. The chats stay, so their ids keep resolving to a clear error.
 func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, at time.Time) error {
 	at = orNow(at, db.now())
+	ch := db.change(wagate.SourceSystem, at)
 	return db.update(ctx, "delete account", func(tx *bolt.Tx) error {
 		if _, err := mustAccount(tx, ref); err != nil {
 			return err
@@ -189,7 +190,7 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, at time.
 				// Not a send, but the try records when and why it failed.
 				m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
 				m.Error = ErrorAccountDeleted
-				if err := fail(tx, m); err != nil {
+				if err := fail(tx, m, ch); err != nil {
 					return err
 				}
 			}
@@ -197,7 +198,7 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, at time.
 				return err
 			}
 		}
-		if err := failScheduled(tx, qkey, at); err != nil {
+		if err := failScheduled(tx, qkey, at, ch); err != nil {
 			return err
 		}
 		return bucket(tx, bucketAccounts).Delete(qkey)
@@ -226,8 +227,9 @@ func mustAccount(tx *bolt.Tx, ref wagate.AccountRef) (*accountRecord, error) {
 // fail sets a message (queued or sending) failed with its current Error,
 // takes it out of the queue and of the sending index, and refunds its
 // credits: the one place where credits come back, so every path refunds
-// exactly once (callers never call it for a failed message).
-func fail(tx *bolt.Tx, m *messageRecord) error {
+// exactly once (callers never call it for a failed message). Its event
+// (message.failed or .cancelled, with the refund) is written as ch says.
+func fail(tx *bolt.Tx, m *messageRecord, ch change) error {
 	if err := unqueue(tx, m); err != nil {
 		return err
 	}
@@ -235,7 +237,7 @@ func fail(tx *bolt.Tx, m *messageRecord) error {
 		return err
 	}
 	m.Status = wagate.StatusFailed
-	if err := putMessage(tx, m); err != nil {
+	if err := putMessage(tx, m, ch); err != nil {
 		return err
 	}
 	ws, err := getWorkspace(tx, m.WorkspaceID)

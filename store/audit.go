@@ -28,6 +28,10 @@ import (
 //     points at the workspace whose token it is.
 //   - each workspace token is indexed under its workspace and id, and
 //     each console session's index entries match it (auditTokens).
+//   - each workspace's subscriptions match its endpoints, and each
+//     endpoint's outbox is whole: every pending delivery has its due
+//     entry and every finished one its entry, and the counts are right
+//     (auditOutbox).
 //
 // It reads everything in one read transaction, so it sees one consistent
 // state even while a server writes, but it is meant for a stopped server.
@@ -206,6 +210,9 @@ func audit(tx *bolt.Tx, report func(format string, args ...any)) error {
 		return err
 	}
 	if err := auditTokens(tx, report); err != nil {
+		return err
+	}
+	if err := auditOutbox(tx, report); err != nil {
 		return err
 	}
 	return sending.ForEach(func(k, _ []byte) error {

@@ -34,6 +34,7 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 		return nil, wagate.Errorf(wagate.EINTERNAL, "store: AcceptBatch needs one Refused entry per item")
 	}
 	now := db.now()
+	ch := db.change(wagate.SourceInbound, now)
 	var res *wagate.BatchResult
 	outcome, fault := db.runBatch(ctx, "accept batch", func(tx *bolt.Tx) (outcome, err error) {
 		res = nil
@@ -73,12 +74,12 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 			)
 			if refused == nil {
 				a.IdempotencyKey, a.InboundToken = "", "" // the batch's, checked above
-				r, refused, err = acceptMessage(tx, ws, a, now, db.limits)
+				r, refused, err = acceptMessage(tx, ws, a, now, db.limits, ch)
 				if err != nil {
 					return nil, err
 				}
 			}
-			if _, err := putAcceptAttempt(tx, ws.ID, a.Attempt, r, refused, now); err != nil {
+			if _, err := putAcceptAttempt(tx, ws.ID, a.Attempt, r, refused, now, ch); err != nil {
 				return nil, err
 			}
 			if refused != nil {

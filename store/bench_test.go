@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -150,6 +151,74 @@ func BenchmarkFindWorkspaceByInboundToken(b *testing.B) {
 	for b.Loop() {
 		if _, err := db.FindWorkspaceByInboundToken(ctx, "bench-inbound-token"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAcceptWithEndpoint is BenchmarkAccept in a workspace with one
+// endpoint subscribed to message.queued and webhook.attempt: every accept
+// also writes its two events as pending deliveries (SPEC §9's outbox).
+// BenchmarkAccept is the same without endpoints, where the outbox costs
+// one Get per change.
+func BenchmarkAcceptWithEndpoint(b *testing.B) {
+	db, wsID := benchStore(b)
+	ctx := context.Background()
+	ep := &wagate.Endpoint{
+		ID: "ep_bench", WorkspaceID: wsID, Enabled: true, URL: "https://crm.example", Method: "POST",
+		Events: []string{wagate.EventMessageQueued, wagate.EventWebhookAttempt},
+		Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+	}
+	if err := db.CreateEndpoint(ctx, ep); err != nil {
+		b.Fatalf("CreateEndpoint: %v", err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := db.Accept(ctx, newBenchAccept(wsID)); err != nil {
+			b.Fatalf("Accept: %v", err)
+		}
+	}
+}
+
+// BenchmarkDeliveryCycle is the deliverer's store work per delivery: take
+// the next due delivery of an endpoint (NextDeliveries) and record its
+// successful attempt (FinishAttempt, a group commit), one at a time, from
+// a backlog of b.N events written by accepts before the timer starts.
+func BenchmarkDeliveryCycle(b *testing.B) {
+	db, wsID := benchStore(b)
+	ctx := context.Background()
+	ep := &wagate.Endpoint{
+		ID: "ep_bench", WorkspaceID: wsID, Enabled: true, URL: "https://crm.example", Method: "POST",
+		Events: []string{wagate.EventMessageQueued}, Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+	}
+	if err := db.CreateEndpoint(ctx, ep); err != nil {
+		b.Fatalf("CreateEndpoint: %v", err)
+	}
+	var wg sync.WaitGroup
+	const writers = 16
+	for w := range writers {
+		wg.Go(func() {
+			for i := w; i < b.N; i += writers {
+				if _, err := db.Accept(ctx, newBenchAccept(wsID)); err != nil {
+					b.Errorf("Accept: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	ref := wagate.EndpointRef{WorkspaceID: wsID, ID: ep.ID}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		ds, _, err := db.NextDeliveries(ctx, ref, time.Now(), 1)
+		if err != nil || len(ds) != 1 {
+			b.Fatalf("NextDeliveries = %d, %v", len(ds), err)
+		}
+		d := ds[0].Delivery
+		d.Status, d.At = wagate.DeliverySucceeded, time.Now()
+		d.Response = wagate.DeliveryResponse{Status: 204}
+		if err := db.FinishAttempt(ctx, d, ""); err != nil {
+			b.Fatalf("FinishAttempt: %v", err)
 		}
 	}
 }

@@ -85,8 +85,9 @@ func waitingFor(tx *bolt.Tx, recs []*messageRecord, now time.Time) (map[string]s
 // may hold the message in its plan (its file downloaded, its worker parked
 // until its turn): MarkSending, which must come before any send, refuses
 // it then, since it is no longer queued.
-func (db *DB) CancelMessage(ctx context.Context, workspaceID, id string, at time.Time) (*wagate.Message, error) {
+func (db *DB) CancelMessage(ctx context.Context, workspaceID, id, source string, at time.Time) (*wagate.Message, error) {
 	at = orNow(at, db.now())
+	ch := db.change(source, at)
 	var out *wagate.Message
 	err := db.batch(ctx, "cancel message", func(tx *bolt.Tx) (error, error) {
 		out = nil
@@ -108,7 +109,7 @@ func (db *DB) CancelMessage(ctx context.Context, workspaceID, id string, at time
 		m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassCancelled, Error: wagate.ErrorCancelled})
 		m.Error = wagate.ErrorCancelled
 		m.NextTryAt = time.Time{}
-		if err := fail(tx, m); err != nil {
+		if err := fail(tx, m, ch); err != nil {
 			return nil, err
 		}
 		out = m.domain()

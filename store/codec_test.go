@@ -19,7 +19,7 @@ import (
 func binaryRecords() []binaryRecord {
 	return []binaryRecord{
 		&workspaceRecord{}, &accountRecord{}, &chatRecord{}, &messageRecord{},
-		&attemptRecord{}, &idempotencyRecord{},
+		&attemptRecord{}, &idempotencyRecord{}, &subscriptionsRecord{},
 	}
 }
 
@@ -30,6 +30,9 @@ func binaryRecords() []binaryRecord {
 func fill(t *testing.T, v reflect.Value, seed int) {
 	t.Helper()
 	for i := range v.NumField() {
+		if !v.Type().Field(i).IsExported() {
+			continue // bookkeeping of a transaction, never stored
+		}
 		f := v.Field(i)
 		n := seed*100 + i + 1
 		switch f.Kind() {

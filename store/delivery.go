@@ -42,6 +42,7 @@ func sentFrom(tx *bolt.Tx, m *messageRecord, from wagate.DeliverySender) (bool, 
 // happens once however often the report is repeated.
 func (db *DB) ApplyDelivery(ctx context.Context, u wagate.DeliveryUpdate, advance func(current, next string) bool) (*wagate.Message, bool, error) {
 	at := orNow(u.At, db.now())
+	ch := db.change(wagate.SourceSystem, at)
 	var (
 		out     *wagate.Message
 		applied bool
@@ -72,10 +73,10 @@ func (db *DB) ApplyDelivery(ctx context.Context, u wagate.DeliveryUpdate, advanc
 				m.Error = "the transport reported the message failed after sending it"
 			}
 			m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: m.Error})
-			if err := fail(tx, m); err != nil {
+			if err := fail(tx, m, ch); err != nil {
 				return nil, err
 			}
-		} else if err := putMessage(tx, m); err != nil {
+		} else if err := putMessage(tx, m, ch); err != nil {
 			return nil, err
 		}
 		out, applied = m.domain(), true

@@ -1,8 +1,8 @@
 // Package store keeps wagate's durable state in one bbolt file and
 // implements the domain services (wagate.WorkspaceService, AccountService,
 // ChatService, MessageService, AttemptService, TokenService, SessionService,
-// TemplateService, WindowService)
-// and the sender's durable queue (sender.Queue).
+// TemplateService, WindowService, EndpointService), the sender's durable
+// queue (sender.Queue) and the outbound webhooks' outbox (wagate.DeliveryQueue).
 //
 // # Layout
 //
@@ -41,6 +41,12 @@
 //	                     message record, not in it, so its binary layout stays
 //	chat_windows         transport \x00 sender \x00 customer -> when the customer last
 //	                     wrote (the Cloud API's 24-hour window)
+//	endpoints            ws id \x00 endpoint id -> endpoint record, secrets included (endpoint.go)
+//	endpoint_subs        ws id -> the workspace's subscriptions (ids, enabled, events,
+//	                     filters): rebuilt at every endpoint write; absent when the
+//	                     workspace has no endpoint, so its changes write no event
+//	outbox / {ws \x00 endpoint id}  the endpoint's deliveries, each with its event,
+//	                     their due index, finished index and counts (outbox.go)
 //
 // Records are store-private structs encoded as JSON, so the domain types need
 // no storage tags and a field such as Account.Settings, which the API never
@@ -63,6 +69,15 @@
 // sent message as it is: a refund happens once, whatever races. Retention
 // (retain.go) deletes final messages and keeps the credits of the sent ones
 // in a per-workspace counter, so the audit's sum still holds.
+//
+// # The outbox of events
+//
+// Every message state change is written by putMessage, and every attempt
+// by putAttempt; both write the change's event (SPEC §9) in the same
+// transaction, derived from the record itself, so no change can forget
+// it (event.go). An event is stored only inside the pending deliveries of
+// the endpoints it concerns (outbox.go): a workspace without endpoints
+// writes none. Options.OnDeliveries wakes the deliverer after the commit.
 //
 // # Transactions
 //

@@ -15,7 +15,9 @@ package store
 // "recover sending", "clean queue", "apply delivery", "create workspace",
 // "add credits", "set webhook enabled", "regenerate webhook", "create
 // account", "set account active", "delete account", "create chat",
-// "create token") inside every write transaction; a non-nil error rolls the
+// "create token", "cancel message", "set low credits", "create endpoint",
+// "update endpoint", "delete endpoint", "retry delivery", "record
+// delivery", "finish attempt") inside every write transaction; a non-nil error rolls the
 // transaction back and is returned wrapped as EUNAVAILABLE. Return a plain
 // error (syscall.ENOSPC, say), not a *wagate.Error: domain errors pass
 // through unwrapped, as the outcome of a client's mistake would. The group

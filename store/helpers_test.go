@@ -171,6 +171,7 @@ func (f *fixture) request(body string, credits int64) *wagate.Accept {
 			CreatedAt:    f.clock.Now(),
 		},
 		ChatName: "Customer",
+		Source:   wagate.SourceInbound,
 		Attempt: &wagate.Attempt{
 			At:          f.clock.Now(),
 			RequestID:   "req-" + id,

@@ -54,7 +54,7 @@ func TestCancelQueuedMessage(t *testing.T) {
 	a := f.send("a")
 	b := f.send("b")
 	now := f.clock.Now()
-	m, err := f.db.CancelMessage(f.ctx, f.ws.ID, a, now)
+	m, err := f.db.CancelMessage(f.ctx, f.ws.ID, a, wagate.SourceAPI, now)
 	mustNoErr(t, err)
 	if m.Status != wagate.StatusFailed || m.Error != wagate.ErrorCancelled {
 		t.Fatalf("cancelled message: status %s error %q", m.Status, m.Error)
@@ -71,7 +71,7 @@ func TestCancelQueuedMessage(t *testing.T) {
 	// The sender had a planned: it must not take it.
 	wantCode(t, f.db.MarkSending(f.ctx, a, now), wagate.ECONFLICT)
 	// Cancelled again: 409, and no second refund.
-	_, err = f.db.CancelMessage(f.ctx, f.ws.ID, a, now)
+	_, err = f.db.CancelMessage(f.ctx, f.ws.ID, a, wagate.SourceAPI, now)
 	wantCode(t, err, wagate.ECONFLICT)
 	if got := f.balance(); got != 9 {
 		t.Fatalf("balance after a second cancel = %d, want 9", got)
@@ -85,7 +85,7 @@ func TestCancelBetweenRetries(t *testing.T) {
 	now := f.clock.Now()
 	mustNoErr(t, f.db.MarkSending(f.ctx, a, now))
 	mustNoErr(t, f.db.Retry(f.ctx, a, retryTry(now, "cloud: 503"), now.Add(time.Hour)))
-	m, err := f.db.CancelMessage(f.ctx, f.ws.ID, a, now.Add(time.Minute))
+	m, err := f.db.CancelMessage(f.ctx, f.ws.ID, a, wagate.SourceAPI, now.Add(time.Minute))
 	mustNoErr(t, err)
 	if m.Status != wagate.StatusFailed || !m.NextTryAt.IsZero() || len(m.Tries) != 2 {
 		t.Fatalf("cancelled retry: %s, next %v, %d tries", m.Status, m.NextTryAt, len(m.Tries))
@@ -116,7 +116,7 @@ func TestCancelRefusesSendingFinalAndOthers(t *testing.T) {
 		{f.ws.ID, "wa_backend:00000000000000000000", wagate.ENOTFOUND, "not a message"},
 		{"ws_other", sent, wagate.ENOTFOUND, "not a message"},
 	} {
-		_, err := f.db.CancelMessage(f.ctx, tc.ws, tc.id, now)
+		_, err := f.db.CancelMessage(f.ctx, tc.ws, tc.id, wagate.SourceAPI, now)
 		wantCode(t, err, tc.code)
 		if msg := wagate.ErrorMessage(err); !strings.Contains(msg, tc.says) {
 			t.Errorf("cancel %s: message %q does not say %q", tc.id, msg, tc.says)
@@ -325,7 +325,7 @@ func TestCancelRacesMarkSending(t *testing.T) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			_, err := f.db.CancelMessage(f.ctx, f.ws.ID, id, now)
+			_, err := f.db.CancelMessage(f.ctx, f.ws.ID, id, wagate.SourceAPI, now)
 			cancelled[i] = err == nil
 			if err != nil && wagate.ErrorCode(err) != wagate.ECONFLICT {
 				t.Errorf("cancel %s: %v", id, err)

@@ -58,7 +58,7 @@ func (db *DB) Accept(ctx context.Context, a *wagate.Accept) (*wagate.AcceptResul
 	)
 	outcome, fault := db.runBatch(ctx, "accept", func(tx *bolt.Tx) (outcome, err error) {
 		res, att = nil, nil
-		r, at, outcome, err := accept(tx, a, now, db.limits)
+		r, at, outcome, err := accept(tx, a, now, db.limits, db.change(a.Source, now))
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +82,7 @@ func (db *DB) Accept(ctx context.Context, a *wagate.Accept) (*wagate.AcceptResul
 
 // accept is one run of Accept's transaction. It returns the result and the
 // attempt that were written, the client-fault outcome, or a storage fault.
-func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits) (*wagate.AcceptResult, *attemptRecord, error, error) {
+func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits, ch change) (*wagate.AcceptResult, *attemptRecord, error, error) {
 	ws, err := getWorkspace(tx, a.WorkspaceID)
 	if err != nil {
 		return nil, nil, nil, err
@@ -99,11 +99,11 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits) (*wagate.A
 	if err := pruneIdempotency(tx, now, idempotencyPruneMax); err != nil {
 		return nil, nil, nil, err
 	}
-	res, outcome, err := acceptMessage(tx, ws, a, now, lim)
+	res, outcome, err := acceptMessage(tx, ws, a, now, lim, ch)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	att, err := putAcceptAttempt(tx, ws.ID, a.Attempt, res, outcome, now)
+	att, err := putAcceptAttempt(tx, ws.ID, a.Attempt, res, outcome, now, ch)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -112,7 +112,7 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits) (*wagate.A
 
 // putAcceptAttempt records the attempt of one accepted (res) or refused
 // (outcome) request.
-func putAcceptAttempt(tx *bolt.Tx, workspaceID string, in *wagate.Attempt, res *wagate.AcceptResult, outcome error, now time.Time) (*attemptRecord, error) {
+func putAcceptAttempt(tx *bolt.Tx, workspaceID string, in *wagate.Attempt, res *wagate.AcceptResult, outcome error, now time.Time, ch change) (*attemptRecord, error) {
 	if in == nil {
 		in = &wagate.Attempt{}
 	}
@@ -128,7 +128,13 @@ func putAcceptAttempt(tx *bolt.Tx, workspaceID string, in *wagate.Attempt, res *
 		}
 	}
 	att.At = orNow(att.At, now)
-	return att, putAttempt(tx, workspaceID, att)
+	phone := ""
+	if res != nil {
+		phone = res.Message.AccountPhone
+	}
+	ach := ch
+	ach.at = att.At
+	return att, putAttempt(tx, workspaceID, att, ach, phone)
 }
 
 // tokenMatches compares an inbound token with the stored one in constant
@@ -139,7 +145,7 @@ func tokenMatches(given, stored string) bool {
 
 // acceptMessage does the checks first and writes only when all pass, so a
 // client fault leaves nothing behind but the attempt its caller writes.
-func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.Time, lim limits) (*wagate.AcceptResult, error, error) {
+func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.Time, lim limits, ch change) (*wagate.AcceptResult, error, error) {
 	if a.InboundToken != "" && !ws.Enabled {
 		return nil, wagate.ErrWebhookDisabled(), nil // disabled after the gateway looked
 	}
@@ -234,6 +240,7 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 		}
 		m.ChatID = chat.ID
 	}
+	before := ws.Balance
 	ws.Balance = balance
 	if err := putWorkspace(tx, ws); err != nil {
 		return nil, nil, err
@@ -241,7 +248,10 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 	if err := place(tx, m, now); err != nil {
 		return nil, nil, err
 	}
-	if err := putMessage(tx, m); err != nil {
+	if err := putMessage(tx, m, ch); err != nil {
+		return nil, nil, err
+	}
+	if err := ch.charged(tx, ws, before, balance, m.AccountPhone); err != nil {
 		return nil, nil, err
 	}
 	if err := indexMessage(tx, m); err != nil {
@@ -287,11 +297,12 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 		rec.At = orNow(rec.At, now)
 		rec.Code, rec.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
 		rec.MessageID, rec.Credits = "", 0
+		phone := ""
 		if f != nil {
-			rec.MessageID = f.ID
+			rec.MessageID, phone = f.ID, f.AccountPhone
 		}
 		first = f
-		return outcome, putAttempt(tx, workspaceID, rec)
+		return outcome, putAttempt(tx, workspaceID, rec, db.change(wagate.SourceInbound, rec.At), phone)
 	})
 	switch {
 	case fault != nil:
@@ -444,6 +455,7 @@ func getMessage(tx *bolt.Tx, id string) (*messageRecord, error) {
 	if !ok || err != nil {
 		return nil, err
 	}
+	rec.stored, rec.storedDelivery = rec.Status, rec.Delivery
 	return &rec, nil
 }
 
@@ -456,10 +468,17 @@ func mustMessage(tx *bolt.Tx, id string) (*messageRecord, error) {
 	return rec, err
 }
 
-func putMessage(tx *bolt.Tx, m *messageRecord) error {
+// putMessage is the one write of a message record, and so the funnel of
+// every message state change: it writes the event of the transition m
+// made since it was read or created, in the same transaction, as ch says
+// who made it and when (event.go).
+func putMessage(tx *bolt.Tx, m *messageRecord, ch change) error {
 	b := bucket(tx, bucketMessages)
 	b.FillPercent = appendFill
-	return put(b, []byte(m.ID), m)
+	if err := put(b, []byte(m.ID), m); err != nil {
+		return err
+	}
+	return ch.messageChanged(tx, m)
 }
 
 // FindMessage returns a message of the workspace, or ENOTFOUND (also for
@@ -539,7 +558,7 @@ func (db *DB) RecordAttempt(ctx context.Context, workspaceID string, a *wagate.A
 		if ws == nil {
 			return wagate.Errorf(wagate.ENOTFOUND, "workspace %q not found", workspaceID), nil
 		}
-		return nil, putAttempt(tx, workspaceID, rec)
+		return nil, putAttempt(tx, workspaceID, rec, db.change(wagate.SourceInbound, rec.At), "")
 	})
 }
 
@@ -548,7 +567,11 @@ func (db *DB) RecordAttempt(ctx context.Context, workspaceID string, a *wagate.A
 // is ever deleted, so the kept keys are the contiguous last-Limit+1..last:
 // the one to delete is known without a cursor (and deleting a key that was
 // never there, while the log is not full yet, changes nothing).
-func putAttempt(tx *bolt.Tx, workspaceID string, rec *attemptRecord) error {
+//
+// It is the funnel of attempt records: each writes its webhook.attempt
+// event, as ch says who made it and when, from the account phone of its
+// message ("" when none).
+func putAttempt(tx *bolt.Tx, workspaceID string, rec *attemptRecord, ch change, phone string) error {
 	b, err := bucket(tx, bucketAttempts).CreateBucketIfNotExists([]byte(workspaceID))
 	if err != nil {
 		return err
@@ -562,9 +585,11 @@ func putAttempt(tx *bolt.Tx, workspaceID string, rec *attemptRecord) error {
 		return err
 	}
 	if last > wagate.AttemptLimit {
-		return b.Delete(u64(last - wagate.AttemptLimit))
+		if err := b.Delete(u64(last - wagate.AttemptLimit)); err != nil {
+			return err
+		}
 	}
-	return nil
+	return ch.attemptRecorded(tx, workspaceID, rec, phone)
 }
 
 // ListAttempts returns up to limit attempts (all kept, at most

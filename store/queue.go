@@ -197,6 +197,7 @@ func queuedAt(m *messageRecord, ref wagate.AccountRef, k []byte) bool {
 // ECONFLICT if the message is no longer queued.
 func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
 	at = orNow(at, db.now())
+	ch := db.change(wagate.SourceSystem, at)
 	return db.batch(ctx, "mark sending", func(tx *bolt.Tx) (error, error) {
 		m, err := getMessage(tx, id)
 		if err != nil {
@@ -221,7 +222,7 @@ func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
 		if err := bucket(tx, bucketSending).Put([]byte(m.ID), []byte{}); err != nil {
 			return nil, err
 		}
-		return nil, putMessage(tx, m)
+		return nil, putMessage(tx, m, ch)
 	})
 }
 
@@ -235,6 +236,7 @@ func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 	if try.Result == "" {
 		try.Result = wagate.TryResultSent
 	}
+	ch := db.change(wagate.SourceSystem, try.At)
 	return db.batch(ctx, "mark sent", func(tx *bolt.Tx) (error, error) {
 		m, err := getMessage(tx, id)
 		if err != nil {
@@ -266,7 +268,7 @@ func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 		if err := recordSend(tx, m, try.At); err != nil {
 			return nil, err
 		}
-		return nil, putMessage(tx, m)
+		return nil, putMessage(tx, m, ch)
 	})
 }
 
@@ -293,6 +295,7 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 		try.Error = "the try failed; another follows"
 	}
 	due = orNow(due, try.At)
+	ch := db.change(wagate.SourceSystem, try.At)
 	return db.batch(ctx, "retry", func(tx *bolt.Tx) (error, error) {
 		m, err := getMessage(tx, id)
 		if err != nil {
@@ -317,7 +320,7 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 			m.Tries = append(m.Tries, tryRecord{At: try.At, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorAccountDeleted})
 			m.Error = ErrorAccountDeleted
 			m.NextTryAt = time.Time{}
-			return nil, fail(tx, m)
+			return nil, fail(tx, m, ch)
 		}
 		if m.Status == wagate.StatusSending {
 			if err := bucket(tx, bucketSending).Delete([]byte(m.ID)); err != nil {
@@ -343,7 +346,7 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 		m.Status = wagate.StatusQueued
 		m.NextTryAt = due
 		m.Error = try.Error
-		return nil, putMessage(tx, m)
+		return nil, putMessage(tx, m, ch)
 	})
 }
 
@@ -379,6 +382,7 @@ func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
 		try.Error = "failed"
 	}
 	var ignored wagate.MessageStatus
+	ch := db.change(wagate.SourceSystem, try.At)
 	err := db.batch(ctx, "mark failed", func(tx *bolt.Tx) (error, error) {
 		ignored = ""
 		m, err := getMessage(tx, id)
@@ -395,7 +399,7 @@ func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
 		m.Tries = append(m.Tries, tryRecord(try))
 		m.Error = try.Error
 		m.NextTryAt = time.Time{}
-		return nil, fail(tx, m)
+		return nil, fail(tx, m, ch)
 	})
 	if err == nil && ignored == wagate.StatusSent {
 		db.log.Warn("mark failed: message already sent, left as sent", zap.String("message_id", id))
@@ -431,6 +435,7 @@ func (db *DB) Sending(ctx context.Context) ([]*wagate.Message, error) {
 // own; the client sees the failure and decides.
 func (db *DB) RecoverSending(ctx context.Context, at time.Time) (int, error) {
 	at = orNow(at, db.now())
+	ch := db.change(wagate.SourceSystem, at)
 	n := 0
 	err := db.update(ctx, "recover sending", func(tx *bolt.Tx) error {
 		n = 0
@@ -456,7 +461,7 @@ func (db *DB) RecoverSending(ctx context.Context, at time.Time) (int, error) {
 			}
 			m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassInterrupted, Error: ErrorInterrupted})
 			m.Error = ErrorInterrupted
-			if err := fail(tx, m); err != nil {
+			if err := fail(tx, m, ch); err != nil {
 				return err
 			}
 			n++

@@ -23,6 +23,9 @@ type workspaceRecord struct {
 	Enabled      bool      `json:"enabled"`
 	TokenCreated time.Time `json:"token_created"`
 	CreatedAt    time.Time `json:"created_at"`
+	// LowCredits is the credits.low threshold; 0 is off. Stored in binary
+	// format 2 only (workspaceRecord.binaryFormat).
+	LowCredits int64 `json:"low_credits,omitempty"`
 }
 
 func (r *workspaceRecord) domain() *wagate.Workspace {
@@ -36,7 +39,8 @@ func (r *workspaceRecord) domain() *wagate.Workspace {
 			Enabled:   r.Enabled,
 			CreatedAt: r.TokenCreated,
 		},
-		CreatedAt: r.CreatedAt,
+		CreatedAt:  r.CreatedAt,
+		LowCredits: r.LowCredits,
 	}
 }
 
@@ -165,6 +169,12 @@ type messageRecord struct {
 	// careful-sending rule holds it (wagate.WaitingDailyLimit,
 	// WaitingQuietHours): like a retry, but no try is spent. Format 2.
 	WaitingReason string `json:"waiting_reason,omitempty"`
+
+	// stored and storedDelivery are Status and Delivery as last read or
+	// written (never stored themselves): putMessage tells the transition,
+	// and so the event, from them (event.go).
+	stored         wagate.MessageStatus
+	storedDelivery string
 }
 
 func newMessageRecord(m *wagate.Message) *messageRecord {
@@ -312,7 +322,21 @@ func (r *workspaceRecord) appendFields(b []byte) []byte {
 	b = appendString(b, r.Token)
 	b = appendBool(b, r.Enabled)
 	b = appendTime(b, r.TokenCreated)
-	return appendTime(b, r.CreatedAt)
+	b = appendTime(b, r.CreatedAt)
+	if r.LowCredits != 0 {
+		b = appendInt(b, r.LowCredits)
+	}
+	return b
+}
+
+// binaryFormat picks the workspace's layout: format 2 adds LowCredits at
+// the end; a workspace without a threshold is written in format 1, as
+// before it existed.
+func (r *workspaceRecord) binaryFormat() byte {
+	if r.LowCredits != 0 {
+		return binaryFormat2
+	}
+	return binaryFormat1
 }
 
 func (r *workspaceRecord) readFields(f *fieldReader) {
@@ -325,6 +349,9 @@ func (r *workspaceRecord) readFields(f *fieldReader) {
 	r.Enabled = f.bool()
 	r.TokenCreated = f.time()
 	r.CreatedAt = f.time()
+	if f.format >= binaryFormat2 {
+		r.LowCredits = f.int()
+	}
 }
 
 func (r *accountRecord) appendFields(b []byte) []byte {

@@ -148,6 +148,7 @@ func (db *DB) cleanSchedule(ctx context.Context, ref wagate.AccountRef, stale []
 // its account's FIFO (at the end) to wait there. ECONFLICT when the
 // message is no longer queued, ENOTFOUND for an unknown id.
 func (db *DB) Hold(ctx context.Context, id, reason string, until time.Time) error {
+	ch := db.change(wagate.SourceSystem, db.now()) // no transition: no event
 	return db.batch(ctx, "hold", func(tx *bolt.Tx) (error, error) {
 		m, err := getMessage(tx, id)
 		if err != nil {
@@ -175,7 +176,7 @@ func (db *DB) Hold(ctx context.Context, id, reason string, until time.Time) erro
 		}
 		m.NextTryAt = until
 		m.WaitingReason = reason
-		return nil, putMessage(tx, m)
+		return nil, putMessage(tx, m, ch)
 	})
 }
 
@@ -253,7 +254,7 @@ func scheduledAccounts(tx *bolt.Tx, seen map[wagate.AccountRef]bool, add func(wa
 // failScheduled fails and refunds the scheduled messages of the account
 // with queue key qkey, as DeleteAccount does its queue, and drops the
 // index.
-func failScheduled(tx *bolt.Tx, qkey []byte, at time.Time) error {
+func failScheduled(tx *bolt.Tx, qkey []byte, at time.Time, ch change) error {
 	s := bucket(tx, bucketScheduled).Bucket(qkey)
 	if s == nil {
 		return nil
@@ -275,7 +276,7 @@ func failScheduled(tx *bolt.Tx, qkey []byte, at time.Time) error {
 		}
 		m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
 		m.Error = ErrorAccountDeleted
-		if err := fail(tx, m); err != nil {
+		if err := fail(tx, m, ch); err != nil {
 			return err
 		}
 	}
@@ -336,7 +337,7 @@ func (db *DB) WaitingCounts(ctx context.Context) (map[string]int, error) {
 // releaseHolds ends every careful-sending hold of the account's queued
 // messages (a retry's due time stays). It walks the account's FIFO: an
 // owner's change of rules, not a hot path.
-func releaseHolds(tx *bolt.Tx, ref wagate.AccountRef) error {
+func releaseHolds(tx *bolt.Tx, ref wagate.AccountRef, ch change) error {
 	q := bucket(tx, bucketQueues).Bucket(join(ref.WorkspaceID, ref.Phone))
 	if q == nil {
 		return nil
@@ -357,7 +358,7 @@ func releaseHolds(tx *bolt.Tx, ref wagate.AccountRef) error {
 			return err
 		}
 		m.NextTryAt = time.Time{}
-		if err := putMessage(tx, m); err != nil {
+		if err := putMessage(tx, m, ch); err != nil {
 			return err
 		}
 	}

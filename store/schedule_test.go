@@ -94,7 +94,7 @@ func TestScheduled(t *testing.T) {
 	c := f.schedule("cancel me", testJID, time.Hour)
 	d := f.schedule("account goes", testJID, 2*time.Hour)
 	before := f.balance()
-	if _, err := f.db.CancelMessage(f.ctx, f.ws.ID, c, f.clock.Now()); err != nil {
+	if _, err := f.db.CancelMessage(f.ctx, f.ws.ID, c, wagate.SourceSystem, f.clock.Now()); err != nil {
 		t.Fatalf("CancelMessage(scheduled) = %v", err)
 	}
 	if got := f.balance(); got != before+1 {
@@ -166,7 +166,7 @@ func TestHold(t *testing.T) {
 	if counts[wagate.WaitingQuietHours] != 0 || counts[wagate.WaitingDailyLimit] != 1 {
 		t.Fatalf("WaitingCounts after the retry = %v, want the quiet hours' hold ended", counts)
 	}
-	_, err = f.db.CancelMessage(f.ctx, f.ws.ID, sch, now)
+	_, err = f.db.CancelMessage(f.ctx, f.ws.ID, sch, wagate.SourceSystem, now)
 	mustNoErr(t, err)
 	if counts, _ = f.db.WaitingCounts(f.ctx); counts[wagate.WaitingDailyLimit] != 0 {
 		t.Fatalf("WaitingCounts after cancelling the held message = %v", counts)
@@ -234,7 +234,7 @@ func BenchmarkNextScheduled(b *testing.B) {
 					if err := place(tx, m, now); err != nil {
 						return err
 					}
-					if err := putMessage(tx, m); err != nil {
+					if err := putMessage(tx, m, db.change(wagate.SourceSystem, now)); err != nil {
 						return err
 					}
 				}

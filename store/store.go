@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -55,7 +57,7 @@ var (
 	bucketTokens       = []byte("tokens")
 	bucketProviderIDs  = []byte("provider_ids")
 	keySchema          = []byte("schema")
-	allBuckets         = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens, bucketProviderIDs, bucketWsTokens, bucketSessions, bucketTokenSess, bucketSessExpiry, bucketScheduled, bucketSends, bucketFirstSends, bucketBatches}
+	allBuckets         = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens, bucketProviderIDs, bucketWsTokens, bucketSessions, bucketTokenSess, bucketSessExpiry, bucketEndpoints, bucketEndpointSubs, bucketOutbox, bucketScheduled, bucketSends, bucketFirstSends, bucketBatches}
 	errUnknownBucket   = errors.New("store: a top-level bucket is missing")
 	errCorruptSequence = errors.New("store: a sequence key is not 8 bytes")
 )
@@ -86,6 +88,18 @@ type Options struct {
 	// create a chat past MaxChats. 0 means no limit.
 	MaxAccounts int
 	MaxChats    int
+	// Rand is where event and delivery ids draw their random part; nil
+	// means crypto/rand.Reader. Only writes read it, one at a time.
+	Rand io.Reader
+	// OnDeliveries, when set, is called after every commit that made
+	// deliveries due for an endpoint (an event fanned out to it, a
+	// delivery retried, a disabled endpoint with pending deliveries
+	// enabled), with the endpoints concerned: the deliverer's wake-up, so
+	// it needs no polling. It runs on the committing goroutine after the
+	// commit and its locks are released, once per event (or admin write),
+	// never for a rolled-back write: it must not block (a non-blocking
+	// channel send) and must not write to the store.
+	OnDeliveries func(refs []wagate.EndpointRef)
 	// ReadOnly opens the file for reading only, as `wagate check` does: it
 	// creates nothing and stamps nothing, so a damaged store is reported as
 	// it is, not repaired on the way in. Writes fail.
@@ -108,6 +122,13 @@ type DB struct {
 	inbound inboundCache
 	// limits are Options.MaxAccounts and MaxChats (limits.go).
 	limits limits
+	// rand and onDeliveries are Options.Rand and OnDeliveries (event.go,
+	// outbox.go).
+	rand         io.Reader
+	onDeliveries func(refs []wagate.EndpointRef)
+	// listeners are the workspaces whose changes look for endpoints
+	// (endpoint.go).
+	listeners listeners
 }
 
 // Compile-time guards: DB is the storage backend of every domain service.
@@ -158,12 +179,20 @@ func Open(path string, opts Options) (*DB, error) {
 	// NoSync stays false: every commit is fsynced before it returns, which
 	// is what lets the gateway answer 200 only for durable messages.
 	db := &DB{bolt: bdb, path: path, log: log, now: now, failCommit: opts.FailCommit,
-		limits: limits{maxAccounts: opts.MaxAccounts, maxChats: opts.MaxChats}}
+		limits: limits{maxAccounts: opts.MaxAccounts, maxChats: opts.MaxChats},
+		rand:   opts.Rand, onDeliveries: opts.OnDeliveries}
+	if db.rand == nil {
+		db.rand = rand.Reader
+	}
 	if !opts.ReadOnly {
 		if err := bdb.Update(initSchema); err != nil {
 			_ = bdb.Close()
 			return nil, fmt.Errorf("store: %s: %w", path, err)
 		}
+	}
+	if err := bdb.View(db.listeners.load); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
 	// A read-only store gets a committer too, so a write fails with bbolt's
 	// read-only error like any other, instead of a nil dereference. Audit

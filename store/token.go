@@ -296,9 +296,10 @@ func indexStoredTokens(tx *bolt.Tx) error {
 // not count them as missing.
 var tokenBuckets = [][]byte{bucketWsTokens, bucketSessions, bucketTokenSess, bucketSessExpiry}
 
-// addedByOpen reports whether name is one of tokenBuckets.
+// addedByOpen reports whether name is one of tokenBuckets or
+// endpointBuckets.
 func addedByOpen(name []byte) bool {
-	for _, b := range tokenBuckets {
+	for _, b := range append(tokenBuckets[:len(tokenBuckets):len(tokenBuckets)], endpointBuckets...) {
 		if bytes.Equal(b, name) {
 			return true
 		}

@@ -33,6 +33,7 @@ func (db *DB) CreateWorkspace(ctx context.Context, ws *wagate.Workspace, owner *
 		Enabled:      ws.Webhook.Enabled,
 		TokenCreated: orNow(ws.Webhook.CreatedAt, now),
 		CreatedAt:    orNow(ws.CreatedAt, now),
+		LowCredits:   max(ws.LowCredits, 0),
 	}
 	err := db.update(ctx, "create workspace", func(tx *bolt.Tx) error {
 		b := bucket(tx, bucketWorkspaces)
@@ -194,6 +195,18 @@ func (db *DB) RegenerateWebhook(ctx context.Context, id, token string, at time.T
 		rec.Token = token
 		rec.TokenCreated = at
 		return indexInboundToken(tx, rec)
+	})
+}
+
+// SetLowCredits sets the credits.low threshold; see
+// wagate.WorkspaceService.
+func (db *DB) SetLowCredits(ctx context.Context, id string, threshold int64) (*wagate.Workspace, error) {
+	if threshold < 0 {
+		return nil, wagate.Errorf(wagate.EINVALID, "low_credits must be 0 (off) or more, not %d", threshold)
+	}
+	return db.updateWorkspace(ctx, "set low credits", id, func(_ *bolt.Tx, rec *workspaceRecord) error {
+		rec.LowCredits = threshold
+		return nil
 	})
 }
 

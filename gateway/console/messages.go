@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"go.uber.org/zap"
+
+	"github.com/wagate/wagate"
 )
 
 // POST /ui/w/{ws}/messages/{id}/cancel (owner): the admin API's DELETE of
@@ -12,7 +14,7 @@ import (
 // page that says why.
 func (c *Console) cancelMessage(w http.ResponseWriter, r *http.Request, q *request) {
 	id := r.PathValue("id")
-	m, err := c.gw.CancelMessage(r.Context(), q.ws.ID, id)
+	m, err := c.gw.CancelMessage(r.Context(), q.ws.ID, id, wagate.SourceConsole)
 	if err != nil {
 		c.fail(w, r, q, err)
 		return
