@@ -66,6 +66,7 @@ LOADTOOL  ?= bin/wagate-load
 bench: bench-micro build $(LOADTOOL)
 	$(LOADTOOL) ingest -wagate $(BIN) -duration 5s -rounds 3 -conns 64,256 -cpuprofile $(BENCHOUT)/ingest-cpu.pprof -out $(BENCHOUT)/ingest.md
 	$(LOADTOOL) pacing -wagate $(BIN) -accounts 10000 -queue 4 -jitter 0s,500ms -idle-window 2s -out $(BENCHOUT)/pacing.md
+	$(LOADTOOL) batch -wagate $(BIN) -duration 3s -rounds 2 -size 100 -out $(BENCHOUT)/batch.md
 
 ## bench-micro: Go benchmarks with allocations; COUNT=10 for benchstat (go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da old.txt new.txt)
 bench-micro:
@@ -83,9 +84,10 @@ bench-load: build $(LOADTOOL)
 bench-pacing: build $(LOADTOOL)
 	$(LOADTOOL) pacing -wagate $(BIN) -accounts 10000 -queue 8 -jitter 0s,500ms -out $(BENCHOUT)/pacing.md
 
-## bench-restart: restart with 1,000,000 queued messages (builds the store once, ~40 s, kept in $(BENCHOUT)/restart-store)
+## bench-restart: restart with 1,000,000 queued messages (builds the store once, ~40 s, kept in $(BENCHOUT)/restart-store); SCHEDULED=50 schedules half of them a week ahead
+SCHEDULED ?= 0
 bench-restart: build $(LOADTOOL)
-	$(LOADTOOL) restart -wagate $(BIN) -store $(BENCHOUT)/restart-store -out $(BENCHOUT)/restart.md
+	$(LOADTOOL) restart -wagate $(BIN) -store $(BENCHOUT)/restart-store -scheduled $(SCHEDULED) -out $(BENCHOUT)/restart.md
 
 $(LOADTOOL):
 	@mkdir -p $(BENCHOUT)

@@ -54,6 +54,13 @@ type AccountService interface {
 	QueueDepths(ctx context.Context, workspaceID string) (map[string]int, error)
 	// SetAccountActive switches an account on or off.
 	SetAccountActive(ctx context.Context, ref AccountRef, active bool) (*Account, error)
+	// UpdateAccount applies edit to the stored account in one write and
+	// returns the result: edit may change Active and Rules (other fields
+	// are kept); an error from edit is returned with nothing written.
+	// When Rules change, the careful-sending holds of the account's queued
+	// messages end in the same write, so the new rules apply at once.
+	// ENOTFOUND for an unknown account.
+	UpdateAccount(ctx context.Context, ref AccountRef, edit func(*Account) error) (*Account, error)
 	// DeleteAccount removes the account; in the same commit each of its
 	// queued messages becomes failed (error "account deleted") and is
 	// refunded. Its chats stay, so their ids keep resolving to a clear error.

@@ -42,6 +42,9 @@ type Account struct {
 	Settings    map[string]string // transport settings; may hold secrets, never echoed
 	Active      bool
 	ConnectedAt time.Time
+	// Rules are the owner's careful-sending rules (SPEC §2); the zero
+	// value sets none.
+	Rules SendRules
 }
 
 // Ref returns the key of the account's send queue.
@@ -110,6 +113,13 @@ type Message struct {
 	WaitingFor string
 	CreatedAt  time.Time
 	SentAt     time.Time // zero until sent
+	// SendAt is when a scheduled message is due (the request's send_at);
+	// zero for a message that goes at once.
+	SendAt time.Time
+	// WaitingReason says why a queued message is not sent yet
+	// (wagate.Waiting…: scheduled, daily_limit, quiet_hours), with
+	// NextTryAt when it goes; "" when nothing but its turn holds it.
+	WaitingReason string
 	// Delivery is the transport's last report after the send ("sent",
 	// "delivered", "read", "failed"; "" when it reports nothing), and
 	// DeliveryAt when it happened.

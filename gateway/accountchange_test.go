@@ -21,7 +21,7 @@ func TestAccountChangesReachTheSender(t *testing.T) {
 	e.account(ws, ref.Phone)
 	mustStatus(t, e.do(http.MethodPatch, base+"/+14155550100", ws.Owner, `{"active":false}`), http.StatusOK)
 	mustStatus(t, e.do(http.MethodPatch, base+"/+14155550100", ws.Owner, `{"active":true}`), http.StatusOK)
-	wantError(t, e.do(http.MethodPatch, base+"/+14155550100", ws.Owner, `{}`), http.StatusBadRequest, wagate.EINVALID, `missing field "active"`)
+	wantError(t, e.do(http.MethodPatch, base+"/+14155550100", ws.Owner, `{}`), http.StatusBadRequest, wagate.EINVALID, `nothing to change; send one or more of "active"`)
 	mustStatus(t, e.do(http.MethodDelete, base+"/+14155550100", ws.Owner, ""), http.StatusNoContent)
 	wantError(t, e.do(http.MethodDelete, base+"/+14155550100", ws.Owner, ""), http.StatusNotFound, wagate.ENOTFOUND, "account +14155550100 not found")
 

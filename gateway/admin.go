@@ -313,7 +313,8 @@ func accountNotFound(err error, ref wagate.AccountRef) error {
 	return err
 }
 
-// PATCH /api/v1/workspaces/:ws/accounts/:phone (owner).
+// PATCH /api/v1/workspaces/:ws/accounts/:phone (owner): active and the
+// careful-sending rules.
 func (s *Server) setAccountActive(c echo.Context) error {
 	id, err := s.workspaceFor(c, write)
 	if err != nil {
@@ -324,18 +325,22 @@ func (s *Server) setAccountActive(c echo.Context) error {
 		return err
 	}
 	var in api.SetAccount
-	if err := bindJSON(c, &in, "active"); err != nil {
+	if err := bindJSON(c, &in, setAccountFields...); err != nil {
 		return err
 	}
-	if in.Active == nil {
-		return wagate.Errorf(wagate.EINVALID, `missing field "active": true or false`)
+	if in == (api.SetAccount{}) {
+		return wagate.Errorf(wagate.EINVALID, "nothing to change; send one or more of %s", quoteList(setAccountFields))
 	}
-	a, err := s.svc.Accounts.SetAccountActive(c.Request().Context(), ref, *in.Active)
+	a, err := s.svc.Accounts.UpdateAccount(c.Request().Context(), ref, func(a *wagate.Account) error {
+		return applySetAccount(a, &in)
+	})
 	if err != nil {
 		return accountNotFound(err, ref)
 	}
 	if a.Active && s.svc.Waker != nil {
-		s.svc.Waker.Wake(ref) // messages may have waited for it
+		// Messages may have waited for the activation, or for rules now
+		// relaxed.
+		s.svc.Waker.Wake(ref)
 	}
 	s.accountChanged(ref)
 	return c.JSON(http.StatusOK, renderAccount(a))

@@ -182,7 +182,7 @@ func TestAdminObjects(t *testing.T) {
 	id := accepted(t, e.send(inbound, `{"action":"send","chat_name":"Ann","text":"hello","file_url":"https://example.com/a.png","file_name":"a.png"}`))
 	rec = e.do(http.MethodGet, base+"/messages/"+id, ws.Owner, "")
 	mustStatus(t, rec, http.StatusOK)
-	wantKeys(t, "message", rec.Body.Bytes(), "id", "status", "account_phone", "chat_id", "jid", "text", "file_url", "file_name", "credits", "error", "tries", "created_at", "sent_at", "next_try_at", "waiting_for", "delivery", "delivery_at")
+	wantKeys(t, "message", rec.Body.Bytes(), "id", "status", "account_phone", "chat_id", "jid", "text", "file_url", "file_name", "credits", "error", "tries", "created_at", "sent_at", "next_try_at", "waiting_for", "waiting_reason", "send_at", "delivery", "delivery_at")
 	var msg map[string]json.RawMessage
 	_ = json.Unmarshal(rec.Body.Bytes(), &msg)
 	if string(msg["sent_at"]) != "null" || string(msg["tries"]) != "[]" || string(msg["status"]) != `"queued"` || string(msg["credits"]) != "2" || string(msg["error"]) != `""` || msg["chat_id"][0] != '"' {
@@ -242,7 +242,7 @@ func TestAdminObjects(t *testing.T) {
 
 	// Account switches and deletion.
 	wantError(t, e.do(http.MethodPatch, base+"/accounts/+12025550143", ws.Owner, `{"active":false}`), http.StatusNotFound, wagate.ENOTFOUND, "account +12025550143 not found")
-	wantError(t, e.do(http.MethodPatch, base+"/accounts/+14155550100", ws.Owner, `{}`), http.StatusBadRequest, wagate.EINVALID, `missing field "active"`)
+	wantError(t, e.do(http.MethodPatch, base+"/accounts/+14155550100", ws.Owner, `{}`), http.StatusBadRequest, wagate.EINVALID, `nothing to change; send one or more of "active"`)
 	rec = e.do(http.MethodDelete, base+"/accounts/14155550100", ws.Owner, "")
 	mustStatus(t, rec, http.StatusNoContent)
 	wantError(t, e.do(http.MethodDelete, base+"/accounts/14155550100", ws.Owner, ""), http.StatusNotFound, wagate.ENOTFOUND)

@@ -43,10 +43,11 @@ const (
 	fAccountPhone = "whatsapp_account_phone"
 	fTemplate     = "template"  // SPEC §11: instead of text
 	fVariables    = "variables" // the template's values
+	fSendAt       = "send_at"   // SPEC §2: schedules the message (schedule.go)
 )
 
 // knownFields in the order suggestions prefer them.
-var knownFields = []string{fAction, fText, fFileURL, fFileName, fChatID, fJID, fPhone, fChatName, fAccountPhone, fTemplate, fVariables}
+var knownFields = []string{fAction, fText, fFileURL, fFileName, fChatID, fJID, fPhone, fChatName, fAccountPhone, fTemplate, fVariables, fSendAt}
 
 // fieldAliases maps names people (and other products) use to ours, for the
 // did-you-mean hint. Keys are normalized (see normalizeFieldName).
@@ -99,6 +100,7 @@ type sendRequest struct {
 	Phone     string
 	ChatName  string
 	Account   string // whatsapp_account_phone
+	SendAt    string // RFC 3339; checked against the clock by resolve (schedule.go)
 	// Template names a stored template to render instead of Text, with
 	// Variables (template.go).
 	Template    string
@@ -146,7 +148,7 @@ func decodeSend(body []byte) (*sendRequest, error) {
 		dst  *string
 	}{
 		{fFileURL, &r.FileURL}, {fFileName, &r.FileName}, {fJID, &r.JID},
-		{fPhone, &r.Phone}, {fChatName, &r.ChatName}, {fAccountPhone, &r.Account},
+		{fPhone, &r.Phone}, {fChatName, &r.ChatName}, {fAccountPhone, &r.Account}, {fSendAt, &r.SendAt},
 	} {
 		v, given, err := stringField(r.members, f.name)
 		if err != nil {
@@ -260,6 +262,8 @@ func fieldExample(name string) string {
 		return "+14155552671"
 	case fChatName:
 		return "Jane Roe"
+	case fSendAt:
+		return "2026-12-05T09:00:00+01:00"
 	case fTemplate:
 		return "order_shipped"
 	}

@@ -24,6 +24,10 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 	if err := validateSend(r, s.cfg.AllowPrivateFileURLs); err != nil {
 		return nil, err
 	}
+	sendAt, err := parseSendAt(r.SendAt, s.now())
+	if err != nil {
+		return nil, err
+	}
 	to, err := s.resolveRecipient(ctx, ws, r)
 	if err != nil {
 		return nil, err
@@ -58,6 +62,7 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 		Text:         text,
 		Credits:      quota.Cost(text, r.FileURL != ""),
 		CreatedAt:    now.UTC(),
+		SendAt:       sendAt,
 	}
 	if r.FileURL != "" {
 		m.FileURL = strings.TrimSpace(r.FileURL)

@@ -50,7 +50,9 @@ func (s *Server) renderWorkspace(ws *wagate.Workspace, role wagate.Role) api.Wor
 }
 
 func renderAccount(a *wagate.Account) api.Account {
-	return api.Account{Phone: a.Phone, Transport: a.Transport, Active: a.Active, ConnectedAt: timeJSON(a.ConnectedAt)}
+	out := api.Account{Phone: a.Phone, Transport: a.Transport, Active: a.Active, ConnectedAt: timeJSON(a.ConnectedAt)}
+	renderRules(&out, a.Rules)
+	return out
 }
 
 func renderChat(c *wagate.Chat) api.Chat {
@@ -92,8 +94,11 @@ func renderMessage(m *wagate.Message) api.Message {
 		SentAt:       timeJSON(m.SentAt),
 		NextTryAt:    timeJSON(m.NextTryAt),
 		WaitingFor:   m.WaitingFor,
-		Delivery:     m.Delivery,
-		DeliveryAt:   timeJSON(m.DeliveryAt),
+		// Careful sending (SPEC §2).
+		WaitingReason: m.WaitingReason,
+		SendAt:        timeJSON(m.SendAt),
+		Delivery:      m.Delivery,
+		DeliveryAt:    timeJSON(m.DeliveryAt),
 	}
 }
 

@@ -282,6 +282,7 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, "/metrics", metricsHandler)
 
 	add(http.MethodPost, "/inbound/:token", s.inbound)
+	add(http.MethodPost, "/inbound/:token/batch", s.inboundBatch) // batch.go
 	// Other paths under /inbound/ (an extra segment, a trailing slash, an
 	// empty token) are an unknown webhook too, with SPEC's exact 404.
 	webhookNotFound := func(echo.Context) error { return wagate.ErrWebhookNotFound() }

@@ -32,7 +32,9 @@ type fakeQueue struct {
 	failedTries map[string][]wagate.Try
 	sentTries   map[string][]wagate.Try
 	retries     map[string][]retryRec
-	refunds     map[string]int // credits given back, per message
+	refunds     map[string]int                    // credits given back, per message
+	sent        map[wagate.AccountRef][]time.Time // MarkSent times, for SendHistory
+	holds       map[string][]retryRec             // Hold calls (try.Error is the reason)
 }
 
 // retryRec is one Retry call.
@@ -51,6 +53,8 @@ func newFakeQueue() *fakeQueue {
 		sentTries:   make(map[string][]wagate.Try),
 		retries:     make(map[string][]retryRec),
 		refunds:     make(map[string]int),
+		sent:        make(map[wagate.AccountRef][]time.Time),
+		holds:       make(map[string][]retryRec),
 	}
 }
 
@@ -223,6 +227,11 @@ func (q *fakeQueue) Next(ctx context.Context, ref wagate.AccountRef, at time.Tim
 		}
 		m := q.msgs[id]
 		switch {
+		case m.SendAt.After(at):
+			// Scheduled: skipped without holding anything back.
+			if due.IsZero() || m.SendAt.Before(due) {
+				due = m.SendAt
+			}
 		case m.NextTryAt.After(at):
 			blocked[m.JID] = true
 			if due.IsZero() || m.NextTryAt.Before(due) {
@@ -268,7 +277,7 @@ func (q *fakeQueue) MarkSending(ctx context.Context, id string, at time.Time) er
 	ref := m.Account()
 	q.queues[ref] = slices.DeleteFunc(q.queues[ref], func(x string) bool { return x == id })
 	m.Status = wagate.StatusSending
-	m.NextTryAt = time.Time{}
+	m.NextTryAt, m.WaitingReason = time.Time{}, ""
 	return nil
 }
 
@@ -288,6 +297,7 @@ func (q *fakeQueue) MarkSent(ctx context.Context, id string, try wagate.Try) err
 	}
 	m.Status, m.SentAt, m.Error = wagate.StatusSent, try.At, ""
 	m.Tries = append(m.Tries, try)
+	q.sent[m.Account()] = append(q.sent[m.Account()], try.At)
 	q.sentTries[id] = append(q.sentTries[id], try)
 	return nil
 }
@@ -328,6 +338,38 @@ func (q *fakeQueue) MarkFailed(ctx context.Context, id string, try wagate.Try) e
 	q.failedTries[id] = append(q.failedTries[id], try)
 	q.refunds[id] += int(m.Credits)
 	return nil
+}
+
+func (q *fakeQueue) Hold(ctx context.Context, id, reason string, until time.Time) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.call("Hold")
+	m := q.msgs[id]
+	if m == nil || m.Status != wagate.StatusQueued {
+		return wagate.Errorf(wagate.ECONFLICT, "message %s is not queued", id)
+	}
+	m.NextTryAt, m.WaitingReason = until, reason
+	m.SendAt = time.Time{} // a held scheduled message waits in the FIFO, as in the store
+	q.holds[id] = append(q.holds[id], retryRec{try: wagate.Try{Error: reason}, due: until})
+	return nil
+}
+
+func (q *fakeQueue) SendHistory(ctx context.Context, ref wagate.AccountRef, since time.Time) ([]time.Time, time.Time, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.call("SendHistory")
+	all := q.sent[ref]
+	var out []time.Time
+	for _, t := range all {
+		if t.After(since) {
+			out = append(out, t)
+		}
+	}
+	var first time.Time
+	if len(all) > 0 {
+		first = all[0]
+	}
+	return out, first, nil
 }
 
 func (q *fakeQueue) Sending(ctx context.Context) ([]*wagate.Message, error) {

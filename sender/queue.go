@@ -61,6 +61,16 @@ type Queue interface {
 	// start after the Confirmer answers, before any send: see the README's
 	// delivery promises.
 	RecoverSending(ctx context.Context, at time.Time) (int, error)
+	// Hold keeps a queued message waiting until until because a careful-
+	// sending rule says so (reason wagate.WaitingDailyLimit or
+	// WaitingQuietHours): Next skips it until then, and the later messages
+	// to its recipient, like a retry, but no try is recorded or spent.
+	// ECONFLICT when the message is no longer queued.
+	Hold(ctx context.Context, id, reason string, until time.Time) error
+	// SendHistory returns the account's sends after since (the store
+	// keeps the last 24 h), oldest first, and the time of its first send
+	// ever (zero when none): what the daily limit and warm-up count.
+	SendHistory(ctx context.Context, ref wagate.AccountRef, since time.Time) (sends []time.Time, first time.Time, err error)
 }
 
 // Transport hands one message to WhatsApp (or pretends to). file is the

@@ -62,6 +62,7 @@ type account struct {
 	lastStart time.Time     // when the last send's Transport.Send was called; zero when none is remembered
 	gap       time.Duration // drawn at lastStart: the next send waits until lastStart+gap
 	notBefore time.Time     // no send before this (the restart herd's spread); zero: none
+	pace      accountPace   // the account's own send_interval/send_jitter (rules.go)
 
 	// Parking (park.go): while parked is set, a timer and no goroutine
 	// holds the account, and working stays true. parkGen tells the current

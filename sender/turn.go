@@ -24,7 +24,8 @@ func (s *Sender) begin(a *account, waited bool) (start, prevStart time.Time, pre
 	// counts from and the transport call a recipient sees.
 	start = time.Now()
 	prevStart, prevGap = a.lastStart, a.gap
-	gap := drawGap(s.rnd, s.cfg.Interval, s.cfg.Jitter)
+	interval, jitter := a.pace.or(s.cfg.Interval, s.cfg.Jitter)
+	gap := drawGap(s.rnd, interval, jitter)
 	a.lastStart, a.gap = start, gap
 	s.mu.Unlock()
 	s.m.gapDrawn.Observe(gap.Seconds())

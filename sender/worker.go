@@ -195,6 +195,9 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			}
 			continue
 		}
+		if s.holdByRules(ctx, log, a, acct, m, maxTime(turn, time.Now())) {
+			continue // held by a careful-sending rule (rules.go): read the queue again
+		}
 
 		tr := s.transports[acct.Transport]
 		if tr == nil {

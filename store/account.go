@@ -123,6 +123,41 @@ func (db *DB) SetAccountActive(ctx context.Context, ref wagate.AccountRef, activ
 	return a, err
 }
 
+// UpdateAccount applies edit to the account in one write: edit sees the
+// stored account and changes it (Active, Rules; other fields are kept as
+// stored), or returns an error that is passed on with nothing written. So
+// two owners changing different rules at once both keep their change.
+// When the rules change, the holds of the old rules end in the same write
+// (releaseHolds): the sender asks the new rules at once, instead of the
+// messages waiting out a limit the owner just lifted. ENOTFOUND for an
+// unknown account.
+func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit func(*wagate.Account) error) (*wagate.Account, error) {
+	var a *wagate.Account
+	err := db.update(ctx, "update account", func(tx *bolt.Tx) error {
+		rec, err := mustAccount(tx, ref)
+		if err != nil {
+			return err
+		}
+		cur := rec.domain(ref.WorkspaceID)
+		if err := edit(cur); err != nil {
+			return err
+		}
+		changed := rec.Rules != cur.Rules
+		rec.Active, rec.Rules = cur.Active, cur.Rules
+		if err := put(bucket(tx, bucketAccounts), join(ref.WorkspaceID, ref.Phone), rec); err != nil {
+			return err
+		}
+		if changed {
+			if err := releaseHolds(tx, ref, db.change(wagate.SourceSystem, db.now())); err != nil {
+				return err
+			}
+		}
+		a = rec.domain(ref.WorkspaceID)
+		return nil
+	})
+	return a, err
+}
+
 // DeleteAccount removes the account and, in the same commit, fails each of
 // its queued messages (error ErrorAccountDeleted, with a failed try at at)
 // with a refund and drops its queue: credits are never held by messages
@@ -162,6 +197,9 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, at time.
 			if err := bucket(tx, bucketQueues).DeleteBucket(qkey); err != nil {
 				return err
 			}
+		}
+		if err := failScheduled(tx, qkey, at, ch); err != nil {
+			return err
 		}
 		return bucket(tx, bucketAccounts).Delete(qkey)
 	})

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -96,6 +97,7 @@ func audit(tx *bolt.Tx, report func(format string, args ...any)) error {
 	// Messages: credits held per workspace, and their queue and sending
 	// index entries.
 	held := map[string]int64{}
+	heldFor := map[string]int{} // queued messages a careful-sending rule holds, by reason
 	queues := bucket(tx, bucketQueues)
 	sending := bucket(tx, bucketSending)
 	if err := bucket(tx, bucketMessages).ForEach(func(k, v []byte) error {
@@ -110,10 +112,17 @@ func audit(tx *bolt.Tx, report func(format string, args ...any)) error {
 		if m.holdsCredits() {
 			held[m.WorkspaceID] += m.Credits
 		}
+		if m.WaitingReason != "" && m.Status == wagate.StatusQueued {
+			heldFor[m.WaitingReason]++
+		}
 		switch m.Status {
 		case wagate.StatusQueued:
 			q := queues.Bucket(join(m.WorkspaceID, m.AccountPhone))
-			if q == nil || m.QueueSeq == 0 || string(q.Get(u64(m.QueueSeq))) != m.ID {
+			if m.scheduled() {
+				if s := bucket(tx, bucketScheduled).Bucket(join(m.WorkspaceID, m.AccountPhone)); s == nil || s.Get(timeKey(m.SendAt, m.ID)) == nil {
+					report("message %s is scheduled but not in its account's schedule index (account %s)", m.ID, m.AccountPhone)
+				}
+			} else if q == nil || m.QueueSeq == 0 || string(q.Get(u64(m.QueueSeq))) != m.ID {
 				report("message %s is queued but has no queue entry (account %s)", m.ID, m.AccountPhone)
 			}
 		case wagate.StatusSending:
@@ -164,6 +173,36 @@ func audit(tx *bolt.Tx, report func(format string, args ...any)) error {
 				report("queue of %s %s: entry %x points at missing message %s", ref.WorkspaceID, ref.Phone, k, v)
 			case !queuedAt(m, ref, k):
 				report("queue of %s %s: entry %x points at message %s, which is %s", ref.WorkspaceID, ref.Phone, k, v, describeQueued(m))
+			}
+			return nil
+		})
+	}); err != nil {
+		return err
+	}
+	for _, reason := range []string{wagate.WaitingDailyLimit, wagate.WaitingQuietHours} {
+		var n int
+		if v := bucket(tx, bucketMeta).Get(waitingKey(reason)); len(v) == 8 {
+			n = int(binary.BigEndian.Uint64(v))
+		}
+		if n != heldFor[reason] {
+			report("%d messages are held for %s but the count says %d", heldFor[reason], reason, n)
+		}
+	}
+	sched := bucket(tx, bucketScheduled)
+	if err := sched.ForEachBucket(func(name []byte) error {
+		return sched.Bucket(name).ForEach(func(k, _ []byte) error {
+			if len(k) <= 8 {
+				report("schedule of %q: malformed entry %x", name, k)
+				return nil
+			}
+			m, err := getMessage(tx, string(k[8:]))
+			switch {
+			case err != nil:
+				report("schedule of %q: %v", name, err)
+			case m == nil:
+				report("schedule of %q: entry points at missing message %s", name, k[8:])
+			case !m.scheduled() || !m.SendAt.Equal(keyTime(k)) || !bytes.Equal(join(m.WorkspaceID, m.AccountPhone), name):
+				report("schedule of %q: entry points at message %s, which is %s", name, m.ID, describeQueued(m))
 			}
 			return nil
 		})

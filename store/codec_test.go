@@ -38,8 +38,10 @@ func fill(t *testing.T, v reflect.Value, seed int) {
 		switch f.Kind() {
 		case reflect.String:
 			f.SetString(fmt.Sprintf("%s-%d-ü\x00", v.Type().Field(i).Name, n))
-		case reflect.Int64:
+		case reflect.Int64, reflect.Int:
 			f.SetInt(int64(-n * 1_000_003))
+		case reflect.Float64:
+			f.SetFloat(float64(n) + 0.3)
 		case reflect.Uint64:
 			f.SetUint(uint64(n) << 40)
 		case reflect.Bool:
@@ -62,7 +64,8 @@ func fill(t *testing.T, v reflect.Value, seed int) {
 			f.Set(s)
 		case reflect.Struct:
 			if f.Type() != reflect.TypeFor[time.Time]() {
-				t.Fatalf("fill: field %s is a %s; teach fill about it", v.Type().Field(i).Name, f.Type())
+				fill(t, f, n) // a nested record such as an account's rules
+				break
 			}
 			// Nanoseconds, a zone that is not UTC, and a time before 1970.
 			at := time.Date(1950+n%100, time.Month(1+n%12), 3, 4, 5, 6, n*7919, time.FixedZone("X", 5*3600))

@@ -14,11 +14,13 @@ func (db *DB) QueueDepths(ctx context.Context, workspaceID string) (map[string]i
 	depths := map[string]int{}
 	prefix := join(workspaceID, "")
 	err := db.view(ctx, "queue depths", func(tx *bolt.Tx) error {
-		queues := bucket(tx, bucketQueues)
-		c := queues.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			if n := countKeys(queues.Bucket(k)); n > 0 {
-				depths[string(k[len(prefix):])] = n
+		for _, name := range [][]byte{bucketQueues, bucketScheduled} { // scheduled messages are queued too
+			queues := bucket(tx, name)
+			c := queues.Cursor()
+			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+				if n := countKeys(queues.Bucket(k)); n > 0 {
+					depths[string(k[len(prefix):])] += n
+				}
 			}
 		}
 		return nil
@@ -31,11 +33,16 @@ func (db *DB) QueueDepths(ctx context.Context, workspaceID string) (map[string]i
 func (db *DB) QueuedTotal(ctx context.Context) (int, error) {
 	total := 0
 	err := db.view(ctx, "queued total", func(tx *bolt.Tx) error {
-		queues := bucket(tx, bucketQueues)
-		return queues.ForEachBucket(func(k []byte) error {
-			total += countKeys(queues.Bucket(k))
-			return nil
-		})
+		for _, name := range [][]byte{bucketQueues, bucketScheduled} {
+			queues := bucket(tx, name)
+			if err := queues.ForEachBucket(func(k []byte) error {
+				total += countKeys(queues.Bucket(k))
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return total, err
 }

@@ -103,7 +103,16 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits, ch change)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	in := a.Attempt
+	att, err := putAcceptAttempt(tx, ws.ID, a.Attempt, res, outcome, now, ch)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return res, att, outcome, nil
+}
+
+// putAcceptAttempt records the attempt of one accepted (res) or refused
+// (outcome) request.
+func putAcceptAttempt(tx *bolt.Tx, workspaceID string, in *wagate.Attempt, res *wagate.AcceptResult, outcome error, now time.Time, ch change) (*attemptRecord, error) {
 	if in == nil {
 		in = &wagate.Attempt{}
 	}
@@ -125,10 +134,13 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits, ch change)
 	}
 	ach := ch
 	ach.at = att.At
-	if err := putAttempt(tx, ws.ID, att, ach, phone); err != nil {
-		return nil, nil, nil, err
-	}
-	return res, att, outcome, nil
+	return att, putAttempt(tx, workspaceID, att, ach, phone)
+}
+
+// tokenMatches compares an inbound token with the stored one in constant
+// time.
+func tokenMatches(given, stored string) bool {
+	return subtle.ConstantTimeCompare([]byte(given), []byte(stored)) == 1
 }
 
 // acceptMessage does the checks first and writes only when all pass, so a
@@ -233,7 +245,7 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 	if err := putWorkspace(tx, ws); err != nil {
 		return nil, nil, err
 	}
-	if err := enqueue(tx, m); err != nil {
+	if err := place(tx, m, now); err != nil {
 		return nil, nil, err
 	}
 	if err := putMessage(tx, m, ch); err != nil {
@@ -367,6 +379,9 @@ func pruneIdempotency(tx *bolt.Tx, now time.Time, max int) error {
 			if err := records.Delete(k[8:]); err != nil {
 				return err
 			}
+			if err := bucket(tx, bucketBatches).Delete(k[8:]); err != nil { // a batch's results (batch.go)
+				return err
+			}
 		}
 		if err := byTime.Delete(k); err != nil {
 			return err
@@ -398,6 +413,12 @@ func enqueue(tx *bolt.Tx, m *messageRecord) error {
 
 // unqueue removes the message's queue entry, if it still points at it.
 func unqueue(tx *bolt.Tx, m *messageRecord) error {
+	if err := clearHold(tx, m); err != nil {
+		return err
+	}
+	if m.scheduled() {
+		return unschedule(tx, m)
+	}
 	if m.QueueSeq == 0 {
 		return nil
 	}

@@ -22,8 +22,10 @@ const ErrorInterrupted = "interrupted: wagate stopped while sending this message
 func (db *DB) QueuedAccounts(ctx context.Context) ([]wagate.AccountRef, error) {
 	var refs []wagate.AccountRef
 	err := db.view(ctx, "queued accounts", func(tx *bolt.Tx) error {
+		refs = refs[:0]
+		seen := map[wagate.AccountRef]bool{}
 		queues := bucket(tx, bucketQueues)
-		return queues.ForEachBucket(func(k []byte) error {
+		err := queues.ForEachBucket(func(k []byte) error {
 			if first, _ := queues.Bucket(k).Cursor().First(); first == nil {
 				return nil
 			}
@@ -35,15 +37,27 @@ func (db *DB) QueuedAccounts(ctx context.Context) ([]wagate.AccountRef, error) {
 			refs = append(refs, wagate.AccountRef{WorkspaceID: parts[0], Phone: parts[1]})
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		for _, r := range refs {
+			seen[r] = true
+		}
+		// Accounts with only scheduled messages: the sender parks each
+		// until its first is due.
+		return scheduledAccounts(tx, seen, func(r wagate.AccountRef) { refs = append(refs, r) })
 	})
 	return refs, err
 }
 
 // Next returns up to n queued messages of the account that may be sent at
-// at, in the order they go: queue order, skipping a message whose retry is
-// due after at and every later message to the same JID, so a recipient
-// never gets its messages out of order. due is the earliest retry time of
-// the messages skipped (zero when none was). n < 1 counts as 1.
+// at, in the order they go: queue order, skipping a message whose retry
+// (or careful-sending hold, see Hold) is due after at and every later
+// message to the same JID, so a recipient never gets its messages out of
+// order. Scheduled messages that are due at at (schedule.go) join in by
+// their due time, as if accepted then; those not due are not read, beyond
+// the first. due is the earliest of the skipped retries and the next
+// scheduled message (zero when none). n < 1 counts as 1.
 //
 // A retried message keeps its queue entry (its place), so the walk reads
 // the messages waiting for a retry at the front of the queue on every call,
@@ -57,42 +71,62 @@ func (db *DB) QueuedAccounts(ctx context.Context) ([]wagate.AccountRef, error) {
 func (db *DB) Next(ctx context.Context, ref wagate.AccountRef, at time.Time, n int) ([]*wagate.Message, time.Time, error) {
 	n = max(n, 1)
 	var (
-		msgs  []*wagate.Message
-		due   time.Time
-		stale [][]byte
+		msgs       []*wagate.Message
+		due        time.Time
+		stale      [][]byte
+		staleSched [][]byte
 	)
 	err := db.view(ctx, "queue next", func(tx *bolt.Tx) error {
-		q := bucket(tx, bucketQueues).Bucket(join(ref.WorkspaceID, ref.Phone))
-		if q == nil {
-			return nil
-		}
+		msgs, due, stale, staleSched = nil, time.Time{}, nil, nil
+		var fifo []*messageRecord
 		var blocked map[string]bool // JIDs with an earlier message waiting for its retry
-		c := q.Cursor()
-		for k, v := c.First(); k != nil && len(msgs) < n; k, v = c.Next() {
-			m, err := getMessage(tx, string(v))
-			if err != nil {
-				return err
-			}
-			switch {
-			case m == nil || !queuedAt(m, ref, k):
-				stale = append(stale, copyBytes(k))
-			case m.NextTryAt.After(at):
-				if blocked == nil {
-					blocked = make(map[string]bool)
-				}
-				blocked[m.JID] = true
-				if due.IsZero() || m.NextTryAt.Before(due) {
-					due = m.NextTryAt
-				}
-			case blocked[m.JID]:
-				// Behind a retry to the same recipient: waits for it.
-			default:
-				msg := m.domain()
-				if err := loadMessageTemplate(tx, msg); err != nil {
+		if q := bucket(tx, bucketQueues).Bucket(join(ref.WorkspaceID, ref.Phone)); q != nil {
+			c := q.Cursor()
+			for k, v := c.First(); k != nil && len(fifo) < n; k, v = c.Next() {
+				m, err := getMessage(tx, string(v))
+				if err != nil {
 					return err
 				}
-				msgs = append(msgs, msg)
+				switch {
+				case m == nil || !queuedAt(m, ref, k):
+					stale = append(stale, copyBytes(k))
+				case m.NextTryAt.After(at):
+					if blocked == nil {
+						blocked = make(map[string]bool)
+					}
+					blocked[m.JID] = true
+					if due.IsZero() || m.NextTryAt.Before(due) {
+						due = m.NextTryAt
+					}
+				case blocked[m.JID]:
+					// Behind a retry to the same recipient: waits for it.
+				default:
+					fifo = append(fifo, m)
+				}
 			}
+		}
+		sched, next, st, err := dueScheduled(tx, ref, at, n, blocked)
+		if err != nil {
+			return err
+		}
+		staleSched = st
+		if !next.IsZero() && (due.IsZero() || next.Before(due)) {
+			due = next
+		}
+		// Merge the two ordered lists: a due scheduled message goes as if
+		// it had been accepted at its due time.
+		for len(msgs) < n && (len(fifo) > 0 || len(sched) > 0) {
+			var take *messageRecord
+			if len(sched) == 0 || (len(fifo) > 0 && !fifo[0].CreatedAt.After(sched[0].SendAt)) {
+				take, fifo = fifo[0], fifo[1:]
+			} else {
+				take, sched = sched[0], sched[1:]
+			}
+			msg := take.domain()
+			if err := loadMessageTemplate(tx, msg); err != nil {
+				return err
+			}
+			msgs = append(msgs, msg)
 		}
 		return nil
 	})
@@ -101,6 +135,9 @@ func (db *DB) Next(ctx context.Context, ref wagate.AccountRef, at time.Time, n i
 	}
 	if len(stale) > 0 {
 		err = db.cleanQueue(ctx, ref, stale)
+	}
+	if len(staleSched) > 0 && err == nil {
+		err = db.cleanSchedule(ctx, ref, staleSched)
 	}
 	return msgs, due, err
 }
@@ -181,6 +218,7 @@ func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
 		m.Status = wagate.StatusSending
 		m.SendingAt = at
 		m.NextTryAt = time.Time{}
+		m.WaitingReason = ""
 		if err := bucket(tx, bucketSending).Put([]byte(m.ID), []byte{}); err != nil {
 			return nil, err
 		}
@@ -223,7 +261,11 @@ func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 		m.SentAt = try.At
 		m.Error = ""
 		m.NextTryAt = time.Time{}
+		m.WaitingReason = ""
 		if err := indexProviderID(tx, try.ProviderID, m.ID); err != nil {
+			return nil, err
+		}
+		if err := recordSend(tx, m, try.At); err != nil {
 			return nil, err
 		}
 		return nil, putMessage(tx, m, ch)
@@ -287,6 +329,19 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 			if err := requeue(tx, m); err != nil {
 				return nil, err
 			}
+		}
+		if m.scheduled() {
+			// Its file did not download: it waits for the retry in the
+			// FIFO, where Next honours a due time.
+			if err := unschedule(tx, m); err != nil {
+				return nil, err
+			}
+			if err := enqueue(tx, m); err != nil {
+				return nil, err
+			}
+		}
+		if err := clearHold(tx, m); err != nil {
+			return nil, err
 		}
 		m.Status = wagate.StatusQueued
 		m.NextTryAt = due

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math"
 	"time"
 
 	"github.com/wagate/wagate"
@@ -49,6 +50,9 @@ type accountRecord struct {
 	Settings    map[string]string `json:"settings,omitempty"`
 	Active      bool              `json:"active"`
 	ConnectedAt time.Time         `json:"connected_at"`
+	// Rules is stored in binary format 2 only (accountRecord.binaryFormat);
+	// an account without rules keeps format 1.
+	Rules wagate.SendRules `json:"rules,omitzero"`
 }
 
 func newAccountRecord(a *wagate.Account) *accountRecord {
@@ -65,6 +69,7 @@ func newAccountRecord(a *wagate.Account) *accountRecord {
 		Settings:    settings,
 		Active:      a.Active,
 		ConnectedAt: a.ConnectedAt,
+		Rules:       a.Rules,
 	}
 }
 
@@ -76,6 +81,7 @@ func (r *accountRecord) domain(workspaceID string) *wagate.Account {
 		Settings:    r.Settings,
 		Active:      r.Active,
 		ConnectedAt: r.ConnectedAt,
+		Rules:       r.Rules,
 	}
 }
 
@@ -155,6 +161,14 @@ type messageRecord struct {
 	// send (wagate.Message.Delivery).
 	Delivery   string    `json:"delivery,omitempty"`
 	DeliveryAt time.Time `json:"delivery_at,omitzero"`
+	// SendAt is a scheduled message's due time. While the message is
+	// queued with no queue entry (QueueSeq 0) it waits in its account's
+	// schedule index (schedule.go) instead of the FIFO. Binary format 2.
+	SendAt time.Time `json:"send_at,omitzero"`
+	// WaitingReason is why a queued message waits until NextTryAt when a
+	// careful-sending rule holds it (wagate.WaitingDailyLimit,
+	// WaitingQuietHours): like a retry, but no try is spent. Format 2.
+	WaitingReason string `json:"waiting_reason,omitempty"`
 
 	// stored and storedDelivery are Status and Delivery as last read or
 	// written (never stored themselves): putMessage tells the transition,
@@ -178,6 +192,7 @@ func newMessageRecord(m *wagate.Message) *messageRecord {
 		Error:        m.Error,
 		CreatedAt:    m.CreatedAt,
 		SentAt:       m.SentAt,
+		SendAt:       m.SendAt,
 	}
 	for _, t := range m.Tries {
 		r.Tries = append(r.Tries, tryRecord(t))
@@ -202,11 +217,18 @@ func (r *messageRecord) domain() *wagate.Message {
 		SentAt:       r.SentAt,
 		Delivery:     r.Delivery,
 		DeliveryAt:   r.DeliveryAt,
+		SendAt:       r.SendAt,
 	}
 	if r.Status == wagate.StatusQueued {
 		// A retry time means nothing once the message left the queue
 		// (an account deletion fails it without clearing the field).
 		m.NextTryAt = r.NextTryAt
+		switch {
+		case r.scheduled():
+			m.WaitingReason, m.NextTryAt = wagate.WaitingScheduled, r.SendAt
+		case r.WaitingReason != "" && !r.NextTryAt.IsZero():
+			m.WaitingReason = r.WaitingReason
+		}
 	}
 	for _, t := range r.Tries {
 		m.Tries = append(m.Tries, wagate.Try(t))
@@ -337,7 +359,30 @@ func (r *accountRecord) appendFields(b []byte) []byte {
 	b = appendString(b, r.Transport)
 	b = appendStringMap(b, r.Settings)
 	b = appendBool(b, r.Active)
-	return appendTime(b, r.ConnectedAt)
+	b = appendTime(b, r.ConnectedAt)
+	if r.Rules.IsZero() {
+		return b
+	}
+	q := r.Rules
+	b = appendInt(b, int64(q.DailyLimit))
+	b = appendInt(b, int64(q.Warmup.Start))
+	b = appendUint(b, math.Float64bits(q.Warmup.Growth))
+	b = appendBool(b, q.QuietHours.Set)
+	b = appendInt(b, int64(q.QuietHours.From))
+	b = appendInt(b, int64(q.QuietHours.To))
+	b = appendString(b, q.TimeZone)
+	b = appendInt(b, int64(q.SendInterval))
+	return appendInt(b, int64(q.SendJitter))
+}
+
+// binaryFormat picks the account's layout: format 2 adds the careful-
+// sending rules after ConnectedAt. An account without rules is written in
+// format 1, byte for byte as before.
+func (r *accountRecord) binaryFormat() byte {
+	if r.Rules.IsZero() {
+		return binaryFormat1
+	}
+	return binaryFormat2
 }
 
 func (r *accountRecord) readFields(f *fieldReader) {
@@ -346,6 +391,18 @@ func (r *accountRecord) readFields(f *fieldReader) {
 	r.Settings = f.stringMap()
 	r.Active = f.bool()
 	r.ConnectedAt = f.time()
+	if f.format >= binaryFormat2 {
+		q := &r.Rules
+		q.DailyLimit = int(f.int())
+		q.Warmup.Start = int(f.int())
+		q.Warmup.Growth = math.Float64frombits(f.uint())
+		q.QuietHours.Set = f.bool()
+		q.QuietHours.From = int(f.int())
+		q.QuietHours.To = int(f.int())
+		q.TimeZone = f.string()
+		q.SendInterval = time.Duration(f.int())
+		q.SendJitter = time.Duration(f.int())
+	}
 }
 
 func (r *chatRecord) appendFields(b []byte) []byte {
@@ -394,7 +451,22 @@ func (r *messageRecord) appendFields(b []byte) []byte {
 	b = appendTime(b, r.NextTryAt)
 	b = appendTime(b, r.AccountConnectedAt)
 	b = appendString(b, r.Delivery)
-	return appendTime(b, r.DeliveryAt)
+	b = appendTime(b, r.DeliveryAt)
+	if r.binaryFormat() == binaryFormat2 {
+		b = appendTime(b, r.SendAt)
+		b = appendString(b, r.WaitingReason)
+	}
+	return b
+}
+
+// binaryFormat picks the message's layout: format 2 adds SendAt and
+// WaitingReason at the end; a message with neither is written in format 1,
+// byte for byte as before.
+func (r *messageRecord) binaryFormat() byte {
+	if r.SendAt.IsZero() && r.WaitingReason == "" {
+		return binaryFormat1
+	}
+	return binaryFormat2
 }
 
 func (r *messageRecord) readFields(f *fieldReader) {
@@ -433,6 +505,10 @@ func (r *messageRecord) readFields(f *fieldReader) {
 	r.AccountConnectedAt = f.time()
 	r.Delivery = f.string()
 	r.DeliveryAt = f.time()
+	if f.format >= binaryFormat2 {
+		r.SendAt = f.time()
+		r.WaitingReason = f.string()
+	}
 }
 
 // binaryFormat picks the attempt's layout: format 2 adds Warnings after

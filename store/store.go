@@ -57,7 +57,7 @@ var (
 	bucketTokens       = []byte("tokens")
 	bucketProviderIDs  = []byte("provider_ids")
 	keySchema          = []byte("schema")
-	allBuckets         = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens, bucketProviderIDs, bucketWsTokens, bucketSessions, bucketTokenSess, bucketSessExpiry, bucketEndpoints, bucketEndpointSubs, bucketOutbox}
+	allBuckets         = [][]byte{bucketMeta, bucketWorkspaces, bucketInbound, bucketAccounts, bucketChats, bucketChatJIDs, bucketMessages, bucketWsMessages, bucketQueues, bucketSending, bucketIdempotency, bucketIdemByTime, bucketAttempts, bucketTokens, bucketProviderIDs, bucketWsTokens, bucketSessions, bucketTokenSess, bucketSessExpiry, bucketEndpoints, bucketEndpointSubs, bucketOutbox, bucketScheduled, bucketSends, bucketFirstSends, bucketBatches}
 	errUnknownBucket   = errors.New("store: a top-level bucket is missing")
 	errCorruptSequence = errors.New("store: a sequence key is not 8 bytes")
 )

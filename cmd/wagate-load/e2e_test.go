@@ -92,13 +92,19 @@ func TestPacingEndToEnd(t *testing.T) {
 func TestRestartEndToEnd(t *testing.T) {
 	bin := buildWagate(t)
 	dir := filepath.Join(t.TempDir(), "store")
-	args := []string{"restart", "-wagate", bin, "-messages", "300", "-accounts", "30", "-per-workspace", "7", "-observe", "20s", "-log-level", "warn", "-store", dir}
+	args := []string{"restart", "-wagate", bin, "-messages", "300", "-accounts", "30", "-per-workspace", "7", "-observe", "20s", "-log-level", "warn", "-store", dir, "-scheduled", "50"}
 	rep := runMode(t, args...)
-	mustContain(t, rep, "Store built for this run: 300 messages over 30 accounts", "At start: 300 queued messages",
+	mustContain(t, rep, "Store built for this run: 300 messages over 30 accounts", "At start: 300 queued messages over 30 accounts (50 % of them scheduled", "Scheduled messages waiting after the restart (wagate_messages_waiting): 150",
 		"**/readyz 200**", "first accept answered (status 200", "peak RSS (VmHWM)")
 	if strings.Contains(rep, "not within -observe") {
 		t.Errorf("not every account sent after the restart:\n%s", rep)
 	}
 	rep = runMode(t, args...)
 	mustContain(t, rep, "Store reused from an earlier run", "30 of its 300 messages were sent by earlier runs", "At start: 270 queued messages")
+}
+
+func TestBatchEndToEnd(t *testing.T) {
+	bin := buildWagate(t)
+	rep := runMode(t, "batch", "-wagate", bin, "-duration", "300ms", "-rounds", "1", "-conns", "4", "-size", "20", "-dir", t.TempDir())
+	mustContain(t, rep, "| one by one |", "| batch |", "Batches of 20 accept", "= messages answered 200", ": met")
 }

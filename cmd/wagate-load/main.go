@@ -8,6 +8,7 @@
 //	wagate-load ingest    durable accepts vs a bare echo server, A/B/A/B
 //	wagate-load pacing    send pace, CPU and memory with 10,000 accounts
 //	wagate-load restart   restart time with 1,000,000 queued messages
+//	wagate-load batch     accepted messages/s, batches vs one by one
 //
 // and two server modes the tool starts as its own subprocesses:
 //
@@ -29,6 +30,7 @@ Usage:
   wagate-load ingest  [flags]   accepts/s and latency: bare echo baseline vs wagate, A/B/A/B
   wagate-load pacing  [flags]   pacing error, CPU and RSS with many active accounts
   wagate-load restart [flags]   time to ready with 1,000,000 queued messages, peak RSS
+  wagate-load batch   [flags]   accepted messages/s: batches of 100 vs one by one
   wagate-load baseline-server   (internal) the bare echo server of the ingest mode
   wagate-load serve-profiled    (internal) gateway + store in one process, with a CPU profile
 
@@ -55,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runPacing(args[1:], stdout, stderr)
 	case "restart":
 		err = runRestart(args[1:], stdout, stderr)
+	case "batch":
+		err = runBatch(args[1:], stdout, stderr)
 	case "baseline-server":
 		err = runBaselineServer(args[1:], stderr)
 	case "serve-profiled":

@@ -31,6 +31,7 @@ type restartMarker struct {
 	Accounts     int    `json:"accounts"`      // dryrun accounts
 	PerWorkspace int    `json:"per_workspace"` // accounts per workspace
 	Sent         int    `json:"sent"`          // sent by earlier restart runs
+	Scheduled    int    `json:"scheduled"`     // percent of the messages scheduled a week ahead (send_at)
 	Workspace    string `json:"workspace"`     // one workspace id, for a test accept after the restart
 	Inbound      string `json:"inbound"`       // its inbound token (a benchmark store: nothing to protect)
 	BuildSeconds float64
@@ -47,6 +48,7 @@ func runRestart(args []string, stdout, stderr io.Writer) error {
 	perWS := fs.Int("per-workspace", 10, "accounts per workspace")
 	dir := fs.String("store", "bin/bench/restart-store", "data folder of the store; reused when it holds a store built with the same -messages, -accounts and -per-workspace")
 	rebuild := fs.Bool("rebuild", false, "build the store again even if one is there")
+	scheduled := fs.Int("scheduled", 0, "percent of the messages scheduled a week ahead (send_at), in every account's queue; they must cost the restart nothing")
 	workers := fs.Int("workers", 256, "goroutines calling Accept while building (they share group commits)")
 	observe := fs.Duration("observe", 15*time.Second, "after ready, watch the sends for at most this long (until every account has sent once)")
 	logLevel := fs.String("log-level", "info", "wagate's --log-level")
@@ -56,6 +58,9 @@ func runRestart(args []string, stdout, stderr io.Writer) error {
 	}
 	if *messages < 1 || *accounts < 1 || *perWS < 1 || *workers < 1 {
 		return usageError{errors.New("-messages, -accounts, -per-workspace and -workers must be positive")}
+	}
+	if *scheduled < 0 || *scheduled > 100 {
+		return usageError{errors.New("-scheduled is a percent, 0 to 100")}
 	}
 	wagateBin, err := findWagate(*bin)
 	if err != nil {
@@ -74,12 +79,12 @@ func runRestart(args []string, stdout, stderr io.Writer) error {
 	var mk restartMarker
 	raw, err := os.ReadFile(filepath.Join(data, restartMarkerFile))
 	reuse := err == nil && json.Unmarshal(raw, &mk) == nil && !*rebuild &&
-		mk.Messages == *messages && mk.Accounts == *accounts && mk.PerWorkspace == *perWS
+		mk.Messages == *messages && mk.Accounts == *accounts && mk.PerWorkspace == *perWS && mk.Scheduled == *scheduled
 	if !reuse {
 		if err := os.RemoveAll(data); err != nil {
 			return err
 		}
-		mk, err = buildRestartStore(ctx, data, *messages, *accounts, *perWS, *workers, stderr)
+		mk, err = buildRestartStore(ctx, data, *messages, *accounts, *perWS, *scheduled, *workers, stderr)
 		if err != nil {
 			return err
 		}
@@ -90,7 +95,7 @@ func runRestart(args []string, stdout, stderr io.Writer) error {
 	}
 	queued := mk.Messages - mk.Sent
 	dbPath := filepath.Join(data, "wagate.db")
-	rep.printf("- At start: %s queued messages over %s accounts; store file %s MiB\n\n", thousands(int64(queued)), thousands(int64(*accounts)), mib(fileSize(dbPath)))
+	rep.printf("- At start: %s queued messages over %s accounts (%d %% of them scheduled a week ahead); store file %s MiB\n\n", thousands(int64(queued)), thousands(int64(*accounts)), mk.Scheduled, mib(fileSize(dbPath)))
 
 	// Drop the store file from the page cache? Not without root and a
 	// system-wide effect: the timing below is a warm-cache restart, which
@@ -109,6 +114,19 @@ func runRestart(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	readyStat, _ := readProcStat(wg.pid())
+	if mk.Scheduled > 0 {
+		// The scheduled messages are there, waiting, and cost the start
+		// nothing: the sender reads only the due front of each schedule.
+		text, err := adm.metrics(ctx)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(text, "\n") {
+			if v, ok := strings.CutPrefix(line, `wagate_messages_waiting{reason="scheduled"} `); ok {
+				rep.printf("- Scheduled messages waiting after the restart (wagate_messages_waiting): %s\n\n", v)
+			}
+		}
+	}
 
 	// One accept right after ready: the inbound URL really serves.
 	req := buildRequest(wg.addr, "/inbound/"+mk.Inbound, []byte(fmt.Sprintf(`{"action":"send","whatsapp_account_phone":%q,"phone":"+14155552671","text":"after restart"}`, accountPhone(0))))
@@ -192,8 +210,8 @@ func runRestart(args []string, stdout, stderr io.Writer) error {
 
 // buildRestartStore creates the workspaces and accounts and accepts the
 // messages, round-robin over the accounts, through the store's Accept.
-func buildRestartStore(ctx context.Context, data string, messages, accounts, perWS, workers int, log io.Writer) (restartMarker, error) {
-	mk := restartMarker{Messages: messages, Accounts: accounts, PerWorkspace: perWS}
+func buildRestartStore(ctx context.Context, data string, messages, accounts, perWS, scheduled, workers int, log io.Writer) (restartMarker, error) {
+	mk := restartMarker{Messages: messages, Accounts: accounts, PerWorkspace: perWS, Scheduled: scheduled}
 	phones, err := accountPhones(accounts)
 	if err != nil {
 		return mk, err
@@ -262,6 +280,7 @@ func buildRestartStore(ctx context.Context, data string, messages, accounts, per
 	}()
 	body := fmt.Sprintf(`{"action":"send","whatsapp_account_phone":%q,"phone":"+14155552671","text":"lorem ipsum"}`, phones[0])
 	hash := sha256.Sum256([]byte(body))
+	rounds := (messages + accounts - 1) / accounts // messages per account
 	ids := wagate.NewMessageIDs(rand.Reader)
 	err = parallel(messages, workers, func(i int) error {
 		acct := i % accounts
@@ -270,13 +289,19 @@ func buildRestartStore(ctx context.Context, data string, messages, accounts, per
 			return err
 		}
 		at := time.Now().UTC()
+		var sendAt time.Time
+		if round := i / accounts; round >= rounds-rounds*scheduled/100 {
+			// The later rounds of every account: each keeps due messages
+			// to send after the restart, ahead of its scheduled ones.
+			sendAt = at.Add(7 * 24 * time.Hour)
+		}
 		_, err = db.Accept(ctx, &wagate.Accept{
 			WorkspaceID: wsIDs[acct/perWS],
 			BodyHash:    hash,
 			Message: &wagate.Message{
 				ID: id, WorkspaceID: wsIDs[acct/perWS], Status: wagate.StatusQueued,
 				AccountPhone: phones[acct], JID: "14155552671@s.whatsapp.net", Text: "lorem ipsum",
-				Credits: 1, CreatedAt: at,
+				Credits: 1, CreatedAt: at, SendAt: sendAt,
 			},
 			ChatName: "+14155552671",
 			Attempt:  &wagate.Attempt{At: at, RequestID: fmt.Sprintf("restart-%d", i), RemoteAddr: "127.0.0.1", ContentType: "application/json", Body: body},

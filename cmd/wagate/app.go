@@ -100,7 +100,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newWaitingCollector(db),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "wagate_queue_depth",
 			Help: "Messages queued in all accounts' queues (waiting for their turn or a retry).",

@@ -25,7 +25,7 @@ func cliCommands() []cliCommand {
 		cmdCreditsAdd(),
 		cmdWebhookShow(), cmdWebhookSwitch("enable", true), cmdWebhookSwitch("disable", false), cmdWebhookRegenerate(),
 		cmdAttemptsList(), cmdAttemptsDownload(),
-		cmdAccountAdd(), cmdAccountList(), cmdAccountSwitch("enable", true), cmdAccountSwitch("disable", false),
+		cmdAccountAdd(), cmdAccountList(), cmdAccountSwitch("enable", true), cmdAccountSwitch("disable", false), cmdAccountSet(),
 		cmdChatAdd(), cmdChatList(),
 		cmdTokenCreate(), cmdTokenList(), cmdTokenRevoke(),
 		cmdEndpointCreate(), cmdEndpointList(), cmdEndpointShow(), cmdEndpointSet(),

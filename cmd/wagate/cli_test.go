@@ -143,6 +143,23 @@ func TestCLIWalkThrough(t *testing.T) {
 	if out := ok(t, owner, "account", "enable", "+15105566777"); !strings.Contains(out, "is active") {
 		t.Errorf("account enable: %q", out)
 	}
+	out := ok(t, owner, "account", "set", "+15105566777", "--daily-limit", "200", "--quiet-hours", "21:00-08:00",
+		"--warmup-start", "20", "--warmup-growth", "1.3", "--time-zone", "Europe/Berlin", "--send-interval", "5s", "--send-jitter", "1s")
+	for _, want := range []string{"at most 200 sends a day", "warm-up from 20 a day, ×1.3", "quiet 21:00-08:00", "Europe/Berlin", "every 5s ± 1s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("account set output lacks %q:\n%s", want, out)
+		}
+	}
+	var rules struct {
+		DailyLimit int    `json:"daily_limit"`
+		QuietHours string `json:"quiet_hours"`
+	}
+	okJSON(t, owner, &rules, "account", "set", "+15105566777", "--daily-limit", "150")
+	if rules.DailyLimit != 150 || rules.QuietHours != "21:00-08:00" {
+		t.Errorf("account set --daily-limit 150 --json = %+v, want the quiet hours kept", rules)
+	}
+	mustFail(t, wagateCLI(t, owner, "account", "set", "+15105566777", "--quiet-hours", "9pm-8am"), exitRefused, "quiet_hours", "HH:MM-HH:MM")
+	mustFail(t, wagateCLI(t, owner, "account", "set", "+15105566777"), exitUsage, "nothing to set")
 	var accounts struct {
 		Accounts []struct {
 			Active bool `json:"active"`

@@ -335,7 +335,7 @@ func TestEndToEnd(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(metrics, []byte("go_goroutines")) {
 		t.Errorf("GET /metrics = %d, %d bytes without go_goroutines", resp.StatusCode, len(metrics))
 	}
-	for _, want := range []string{"wagate_queue_depth 0", `wagate_sender_sends_total{result="sent"} 2`} {
+	for _, want := range []string{"wagate_queue_depth 0", `wagate_messages_waiting{reason="scheduled"} 0`, `wagate_messages_waiting{reason="daily_limit"} 0`, `wagate_sender_sends_total{result="sent"} 2`} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("GET /metrics lacks %q", want)
 		}

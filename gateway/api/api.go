@@ -41,6 +41,13 @@ type Account struct {
 	Transport   string     `json:"transport"`
 	Active      bool       `json:"active"`
 	ConnectedAt *time.Time `json:"connected_at"`
+	// The careful-sending rules (SPEC §2), shown when set.
+	DailyLimit   int         `json:"daily_limit,omitempty"`
+	Warmup       *WarmupRule `json:"warmup,omitempty"`
+	QuietHours   string      `json:"quiet_hours,omitempty"`
+	TimeZone     string      `json:"time_zone,omitempty"`
+	SendInterval string      `json:"send_interval,omitempty"`
+	SendJitter   string      `json:"send_jitter,omitempty"`
 }
 
 // AccountList is the answer of GET …/accounts.
@@ -89,6 +96,11 @@ type Message struct {
 	// WaitingFor is the id of an earlier message to the same recipient
 	// whose retry this queued message waits behind; "" when none.
 	WaitingFor string `json:"waiting_for"`
+	// WaitingReason is why a queued message waits until NextTryAt:
+	// "scheduled", "daily_limit" or "quiet_hours"; "" when none.
+	WaitingReason string `json:"waiting_reason"`
+	// SendAt is a scheduled message's due time (null: sent at once).
+	SendAt *time.Time `json:"send_at"`
 }
 
 // Try is one send of a message through its transport.

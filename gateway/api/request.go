@@ -28,9 +28,26 @@ type CreateAccount struct {
 	Settings  map[string]string `json:"settings,omitempty"`
 }
 
-// SetAccount is the body of PATCH …/accounts/{phone}.
+// SetAccount is the body of PATCH …/accounts/{phone}: every field is
+// optional and a field left out keeps its value. The careful-sending rules
+// (SPEC §2) are off at their zero values: daily_limit 0, warmup.start 0,
+// quiet_hours "", send_interval "0s". Durations are Go duration strings
+// ("5s", "1m30s", "500ms").
 type SetAccount struct {
-	Active *bool `json:"active"`
+	Active       *bool       `json:"active,omitempty"`
+	DailyLimit   *int        `json:"daily_limit,omitempty"`
+	Warmup       *WarmupRule `json:"warmup,omitempty"`
+	QuietHours   *string     `json:"quiet_hours,omitempty"`
+	TimeZone     *string     `json:"time_zone,omitempty"`
+	SendInterval *string     `json:"send_interval,omitempty"`
+	SendJitter   *string     `json:"send_jitter,omitempty"`
+}
+
+// WarmupRule is an account's warm-up: Start sends on the day of its first
+// send, times Growth each day after (1.3 = +30 %), up to daily_limit.
+type WarmupRule struct {
+	Start  int     `json:"start"`
+	Growth float64 `json:"growth"`
 }
 
 // CreateChat is the body of POST …/chats: JID or Phone, not both.

@@ -144,6 +144,14 @@ func (c *Client) SetAccountActive(ctx context.Context, ws, phone string, active 
 	return ptr(&out, err)
 }
 
+// UpdateAccount changes the fields of in that are set on the account
+// with phone in ws (owner token): active and the careful-sending rules.
+func (c *Client) UpdateAccount(ctx context.Context, ws, phone string, in api.SetAccount) (*api.Account, error) {
+	var out api.Account
+	err := c.call(ctx, http.MethodPatch, wsPath(ws, "/accounts/", url.PathEscape(phone)), &in, &out)
+	return ptr(&out, err)
+}
+
 // DeleteAccount removes the account with phone from ws (owner token); its
 // queued messages fail and are refunded.
 func (c *Client) DeleteAccount(ctx context.Context, ws, phone string) error {

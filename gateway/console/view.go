@@ -131,6 +131,7 @@ func loadPages(gw *gateway.Server) *pages {
 			_, names, _ := gateway.PreviewText(text, nil)
 			return strings.Join(names, ", ")
 		},
+		"waitingText": waitingText, // rules.go
 	}
 	p := &pages{m: map[string]*template.Template{}}
 	for _, name := range pageNames {
