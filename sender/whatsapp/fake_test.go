@@ -349,3 +349,34 @@ func (h *harness) connect(t *testing.T) {
 	h.cli.emit(&events.Connected{})
 	h.rec.waitState(t, StateConnected)
 }
+
+// fakeStats is a copy of what a fakeClient saw, read under its lock.
+type fakeStats struct {
+	connects   []time.Time
+	logouts    int
+	pairPhones []string
+	handlers   int
+	presence   []types.ChatPresence
+	isOnCalls  int
+}
+
+func (f *fakeClient) stats() fakeStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return fakeStats{
+		connects: append([]time.Time(nil), f.connects...), logouts: f.logouts,
+		pairPhones: append([]string(nil), f.pairPhones...), handlers: len(f.handlers),
+		presence: append([]types.ChatPresence(nil), f.presence...), isOnCalls: f.isOnCalls,
+	}
+}
+
+func (f *fakeClient) setLoggedIn(v bool) { f.mu.Lock(); f.loggedIn = v; f.mu.Unlock() }
+
+func (d *fakeDevices) forgetCount() int { d.mu.Lock(); defer d.mu.Unlock(); return d.forgets }
+
+func (d *fakeDevices) pairedJID(ref wagate.AccountRef) (types.JID, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	j, ok := d.pairs[ref]
+	return j, ok
+}

@@ -45,15 +45,15 @@ func TestSendTextChecksRecipientOncePerDay(t *testing.T) {
 		if _, err := h.m.Send(ctx, testAccount(), textMessage("wa_backend:BBBB", m.JID, "again"), nil); err != nil {
 			t.Fatal(err)
 		}
-		if h.cli.isOnCalls != 1 {
-			t.Errorf("IsOnWhatsApp calls = %d within a day, want 1", h.cli.isOnCalls)
+		if h.cli.stats().isOnCalls != 1 {
+			t.Errorf("IsOnWhatsApp calls = %d within a day, want 1", h.cli.stats().isOnCalls)
 		}
 		time.Sleep(DefaultRecipientTTL)
 		if _, err := h.m.Send(ctx, testAccount(), textMessage("wa_backend:CCCC", m.JID, "next day"), nil); err != nil {
 			t.Fatal(err)
 		}
-		if h.cli.isOnCalls != 2 {
-			t.Errorf("IsOnWhatsApp calls = %d after 24 h, want 2 (the answer expires)", h.cli.isOnCalls)
+		if h.cli.stats().isOnCalls != 2 {
+			t.Errorf("IsOnWhatsApp calls = %d after 24 h, want 2 (the answer expires)", h.cli.stats().isOnCalls)
 		}
 	})
 }
@@ -70,8 +70,8 @@ func TestSendNotOnWhatsAppIsPermanent(t *testing.T) {
 		}
 		// The answer is cached too: no second question.
 		_, _ = h.m.Send(context.Background(), testAccount(), textMessage("wa_backend:BBBB", "14155552671@s.whatsapp.net", "hi"), nil)
-		if h.cli.isOnCalls != 1 {
-			t.Errorf("IsOnWhatsApp calls = %d, want 1", h.cli.isOnCalls)
+		if h.cli.stats().isOnCalls != 1 {
+			t.Errorf("IsOnWhatsApp calls = %d, want 1", h.cli.stats().isOnCalls)
 		}
 	})
 }
@@ -89,8 +89,8 @@ func TestSendGroupAndLID(t *testing.T) {
 		if len(sent) != 2 || sent[0].to.Server != types.GroupServer || sent[1].to.Server != types.HiddenUserServer {
 			t.Fatalf("sent to %v, want a group then a @lid", sent)
 		}
-		if h.cli.isOnCalls != 0 {
-			t.Errorf("IsOnWhatsApp asked %d times for group/lid", h.cli.isOnCalls)
+		if h.cli.stats().isOnCalls != 0 {
+			t.Errorf("IsOnWhatsApp asked %d times for group/lid", h.cli.stats().isOnCalls)
 		}
 	})
 }
@@ -350,8 +350,8 @@ func TestTypingBeforeSend(t *testing.T) {
 		if got, want := time.Since(t0), TypingDuration("hi", 2*time.Second); got != want {
 			t.Errorf("typing took %v, want %v", got, want)
 		}
-		if len(h.cli.presence) != 1 || h.cli.presence[0] != types.ChatPresenceComposing {
-			t.Errorf("presence = %v, want composing", h.cli.presence)
+		if len(h.cli.stats().presence) != 1 || h.cli.stats().presence[0] != types.ChatPresenceComposing {
+			t.Errorf("presence = %v, want composing", h.cli.stats().presence)
 		}
 		t0 = time.Now()
 		if _, err := h.m.Send(context.Background(), acct, textMessage("wa_backend:B", "1203630@g.us", strings.Repeat("x", 500)), nil); err != nil {
@@ -365,8 +365,8 @@ func TestTypingBeforeSend(t *testing.T) {
 		if _, err := h.m.Send(context.Background(), testAccount(), textMessage("wa_backend:C", "1203630@g.us", "hi"), nil); err != nil {
 			t.Fatal(err)
 		}
-		if time.Since(t0) != 0 || len(h.cli.presence) != 2 {
-			t.Errorf("an account without typing waited %v (presence %v)", time.Since(t0), h.cli.presence)
+		if time.Since(t0) != 0 || len(h.cli.stats().presence) != 2 {
+			t.Errorf("an account without typing waited %v (presence %v)", time.Since(t0), h.cli.stats().presence)
 		}
 	})
 }
