@@ -72,10 +72,12 @@ const ledgerKeep = 30 * 24 * time.Hour
 // keystore is the SQLite file with whatsmeow's device store and wagate's
 // two tables: the device of each account, and the send ledger.
 type keystore struct {
-	db         *sql.DB
-	container  *sqlstore.Container
-	log        *zap.Logger
-	deviceName string
+	db        *sql.DB
+	container *sqlstore.Container
+	log       *zap.Logger
+	// tune, when set, adjusts each new client (tests point its HTTP
+	// clients at a dialer that fails at once).
+	tune func(*whatsmeow.Client)
 }
 
 var _ devices = (*keystore)(nil)
@@ -113,7 +115,7 @@ CREATE INDEX IF NOT EXISTS wagate_ledger_at ON wagate_ledger (at);
 `
 
 // openKeystore opens (creating) path and brings both schemas up to date.
-func openKeystore(ctx context.Context, path string, log *zap.Logger, deviceName string) (*keystore, error) {
+func openKeystore(ctx context.Context, path string, log *zap.Logger) (*keystore, error) {
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("whatsapp: opening the key store %s: %w", path, err)
@@ -136,7 +138,7 @@ func openKeystore(ctx context.Context, path string, log *zap.Logger, deviceName 
 		_ = db.Close()
 		return nil, fmt.Errorf("whatsapp: creating wagate's tables in %s: %w", path, err)
 	}
-	return &keystore{db: db, container: container, log: log, deviceName: deviceName}, nil
+	return &keystore{db: db, container: container, log: log}, nil
 }
 
 func (k *keystore) close() error { return k.container.Close() }
@@ -184,6 +186,9 @@ func (k *keystore) client(ctx context.Context, ref wagate.AccountRef) (Client, b
 			return false
 		}
 		return true
+	}
+	if k.tune != nil {
+		k.tune(cli)
 	}
 	return cli, linked, nil
 }

@@ -19,7 +19,7 @@ import (
 
 func openTestKeystore(t *testing.T, dir string) *keystore {
 	t.Helper()
-	ks, err := openKeystore(context.Background(), filepath.Join(dir, DBFile), zaptest.NewLogger(t), "wagate")
+	ks, err := openKeystore(context.Background(), filepath.Join(dir, DBFile), zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatalf("openKeystore: %v", err)
 	}

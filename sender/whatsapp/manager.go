@@ -52,7 +52,9 @@ func Open(ctx context.Context, cfg Config) (Service, error) {
 	if !cfg.SkipVersionCheck {
 		refreshVersion(ctx, cfg.HTTPClient, cfg.Logger.Named("whatsapp"))
 	}
-	ks, err := openKeystore(ctx, filepath.Join(cfg.DataDir, DBFile), cfg.Logger.Named("whatsapp"), cfg.DeviceName)
+	// The name the phone lists the linked device under.
+	store.SetOSInfo(cfg.DeviceName, [3]uint32{1, 0, 0})
+	ks, err := openKeystore(ctx, filepath.Join(cfg.DataDir, DBFile), cfg.Logger.Named("whatsapp"))
 	if err != nil {
 		return nil, err
 	}
