@@ -22,6 +22,12 @@
 // belongs to which account, and the ledger of sends and receipts that
 // answers Confirm after a crash.
 //
+// The cmd wires it so: Open at start (after the store), Start for every
+// linked whatsapp account before the sender recovers interrupted sends (so
+// Confirm can wait for the session's receipts), Stop on pause and delete,
+// Close after the sender stops. OnLink carries the QR code and pairing code
+// for the owner's page: the wiring passes them on and never logs them.
+//
 // # Sending
 //
 // Send builds a text message, or an image, video, audio or document message

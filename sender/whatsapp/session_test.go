@@ -5,6 +5,7 @@ package whatsapp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -13,7 +14,9 @@ import (
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender"
@@ -303,4 +306,42 @@ func TestStopStart(t *testing.T) {
 			t.Error("not connected after Start")
 		}
 	})
+}
+
+// QR codes and pairing codes are secrets of the moment: in the states
+// (for the owner's page), never in a log line.
+func TestLinkNeverLogsSecrets(t *testing.T) {
+	for _, method := range []string{MethodQR, MethodCode} {
+		t.Run(method, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				core, logs := observer.New(zap.DebugLevel)
+				h := &harness{dev: newFakeDevices(), led: newMemLedger(), rec: newLinkRecorder()}
+				h.m = newManager(Config{Logger: zap.New(core), OnLink: h.rec.on}, h.dev, h.led)
+				defer h.m.Close()
+				h.cli = newFakeClient(false)
+				h.cli.qr = make(chan whatsmeow.QRChannelItem, 8)
+				h.cli.pairCode = "SECR-CODE"
+				h.dev.fresh[testRef] = h.cli
+				h.cli.qr <- qrCode("2@SECRET-QR")
+				l, err := h.m.Link(context.Background(), testAccount(), method)
+				if err != nil || (l.QR == "" && l.Code == "") {
+					t.Fatalf("Link = %+v, %v", l, err)
+				}
+				h.cli.qr <- whatsmeow.QRChannelTimeout
+				h.rec.waitState(t, StateUnlinked)
+				for _, e := range logs.All() {
+					line := e.Message
+					for k, v := range e.ContextMap() {
+						line += " " + k + "=" + fmt.Sprint(v)
+					}
+					if strings.Contains(line, "SECRET-QR") || strings.Contains(line, "SECR-CODE") {
+						t.Errorf("a secret in the log: %s", line)
+					}
+				}
+				if logs.Len() == 0 {
+					t.Error("nothing logged: the test would not see a leak")
+				}
+			})
+		})
+	}
 }
