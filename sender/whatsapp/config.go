@@ -1,0 +1,68 @@
+package whatsapp
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wagate/wagate"
+)
+
+// Defaults of Config.
+const (
+	// DefaultRecipientTTL is how long "this number is on WhatsApp" is
+	// believed: a day, as SPEC §10 asks.
+	DefaultRecipientTTL = 24 * time.Hour
+	// DefaultWaitConnected is how long Send waits for an account that is
+	// reconnecting before it hands the message back (sender.Defer).
+	DefaultWaitConnected = 0
+	// DefaultDeferDelay is when a deferred message of an account that is
+	// not connected is looked at again.
+	DefaultDeferDelay = 30 * time.Second
+	// DefaultReconnectMin and DefaultReconnectMax bound the reconnect
+	// backoff: it doubles from the first to the second.
+	DefaultReconnectMin = 2 * time.Second
+	DefaultReconnectMax = 5 * time.Minute
+	// DefaultLinkTimeout ends a linking nobody completes.
+	DefaultLinkTimeout = 3 * time.Minute
+)
+
+// Config sets up a Manager. DataDir is required; the rest has defaults.
+type Config struct {
+	// DataDir is the data folder; the device keys go to DataDir/whatsapp.db.
+	DataDir string
+	// Logger gets the session events (never a QR code, pairing code or a
+	// message text). nil means zap.NewNop().
+	Logger *zap.Logger
+	// OnLink is told every change of an account's link state (the store
+	// keeps it for the account object, metrics count it). It is called from
+	// the session's goroutine and must not block for long.
+	OnLink func(ref wagate.AccountRef, l Link)
+	// OnReceipt is told every delivered/read receipt of a message wagate
+	// sent (the cmd applies it with the store's ApplyDelivery). nil drops them.
+	OnReceipt func(r Receipt)
+	// Now is the clock of the recipient cache and the link states; nil
+	// means time.Now.
+	Now func() time.Time
+	// Sleep waits d or until ctx ends (the reconnect backoff, the typing
+	// pause); nil means a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// HTTPClient fetches the current WhatsApp Web version at Open; nil
+	// means a client with a 10 s timeout. SkipVersionCheck skips that.
+	HTTPClient       *http.Client
+	SkipVersionCheck bool
+	// DeviceName is the name the phone shows for the linked device.
+	DeviceName string
+	// RecipientTTL, DeferDelay, ReconnectMin/Max, LinkTimeout: 0 means
+	// the Default… constant.
+	RecipientTTL time.Duration
+	DeferDelay   time.Duration
+	ReconnectMin time.Duration
+	ReconnectMax time.Duration
+	LinkTimeout  time.Duration
+	// TypingLimit caps the typing indicator (the account's pace gap); 0
+	// means no typing even for accounts with the setting.
+	TypingLimit time.Duration
+}
