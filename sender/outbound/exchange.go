@@ -112,7 +112,9 @@ func (d *Deliverer) exchange(ctx context.Context, e *wagate.Endpoint, ev *wagate
 	}
 	req, err := http.NewRequestWithContext(tctx, r.Method, r.URL.String(), body)
 	if err != nil {
-		o.err, o.final = buildErrorf("the request cannot be made (%v); check the endpoint's url and method", err), true
+		// Not err's text: a *url.Error quotes the whole URL, whose query
+		// may hold a secret, and this error goes to the history and the log.
+		o.err, o.final = buildErrorf("the request cannot be made; check the endpoint's url, path, query and method"), true
 		return o
 	}
 	for _, h := range append(r.Headers, signed...) {
