@@ -138,10 +138,21 @@ func runOutbound(args []string, stdout, stderr io.Writer) error {
 	}
 	adm = newAdmin(wg.addr, 4)
 	want := *events * *endpoints
+	cpu0, err := readProcStat(wg.pid())
+	if err != nil {
+		return err
+	}
 	drain, err := recv.waitFor(want, 5*time.Minute)
 	if err != nil {
 		return fmt.Errorf("the queue drain: %w", err)
 	}
+	cpu1, err := readProcStat(wg.pid())
+	if err != nil {
+		return err
+	}
+	// From its start to the last delivery: the start itself costs little
+	// next to thousands of deliveries.
+	wagateCPU := cpu1.CPU - cpu0.CPU
 	captured := recv.requests()
 
 	// The bare client: the same requests, the same receiver, as many
@@ -161,7 +172,9 @@ func runOutbound(args []string, stdout, stderr io.Writer) error {
 		{"wagate deliverer (from the outbox, each outcome committed)", thousands(int64(want)), fmt.Sprintf("%.2f", drain.Seconds()), fmt.Sprintf("%.0f", wagateRate)},
 		{"bare Go client (net/http, same requests)", thousands(int64(len(captured))), fmt.Sprintf("%.2f", bare.Seconds()), fmt.Sprintf("%.0f", bareRate)},
 	})
-	rep.printf("- wagate delivers at **%.2f** of the bare client's rate; redeliveries seen after the restart: %d\n\n", wagateRate/bareRate, recv.duplicates())
+	rep.printf("- wagate delivers at **%.2f** of the bare client's rate; redeliveries seen after the restart: %d\n", wagateRate/bareRate, recv.duplicates())
+	rep.printf("- wagate's CPU from its start to the last delivery: %s s, **%.0f µs a delivery**, %.2f cores over the drain\n\n",
+		fmt.Sprintf("%.2f", wagateCPU.Seconds()), float64(wagateCPU.Microseconds())/float64(want), wagateCPU.Seconds()/cpu1.At.Sub(cpu0.At).Seconds())
 
 	// 2. Latency at -rate events a second, one endpoint.
 	lws, err := adm.createWorkspace(ctx, op, "latency", batchCredits)

@@ -59,14 +59,17 @@ type outcome struct {
 func newTransport(allow func(netip.AddrPort) bool, roots *x509.CertPool) *http.Transport {
 	d := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second, ControlContext: netguard.Control(allow)}
 	return &http.Transport{
-		Proxy:                  nil,
-		DialContext:            d.DialContext,
-		TLSClientConfig:        &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    connectTimeout,
-		ForceAttemptHTTP2:      true,
-		DisableCompression:     true,
-		MaxIdleConns:           64,
-		MaxIdleConnsPerHost:    MaxInFlight,
+		Proxy:               nil,
+		DialContext:         d.DialContext,
+		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout: connectTimeout,
+		ForceAttemptHTTP2:   true,
+		DisableCompression:  true,
+		// Every endpoint of a workspace may be on one host (a CRM with a
+		// path per automation): keep a connection for each delivery in
+		// flight, or all but 4 are dialled again for every delivery.
+		MaxIdleConns:           4 * MaxInFlight * wagate.EndpointLimit,
+		MaxIdleConnsPerHost:    MaxInFlight * wagate.EndpointLimit,
 		IdleConnTimeout:        60 * time.Second,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
