@@ -38,6 +38,7 @@ var flashes = map[string]string{
 	"endpoint-off":     "The endpoint is off: new events wait for it, none is dropped; switch it on to deliver them.",
 	"endpoint-deleted": "The endpoint and its deliveries are deleted.",
 	"delivery-retried": "The delivery is queued again.",
+	"rules-saved":      "The rules are saved. They apply from now on: messages held by the old rules are checked again at once.",
 }
 
 // current returns the live session of the request and its id; ok is false

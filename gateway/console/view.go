@@ -102,7 +102,7 @@ func (c *Console) view(q *request, title, nav string) *view {
 // pages holds one template set per page, each the layout plus the page.
 type pages struct{ m map[string]*template.Template }
 
-var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts", "accounts", "messages", "message", "error", "tokens", "revoke", "endpoints", "endpoint"}
+var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts", "accounts", "account", "messages", "message", "error", "tokens", "revoke", "endpoints", "endpoint"}
 
 // partials are the templates that some pages share, by page.
 var partials = map[string][]string{
@@ -120,6 +120,7 @@ func loadPages(gw *gateway.Server) *pages {
 		"roleLabel":   roleLabel,
 		"wsPath":      workspacePath,
 		"msgPath":     messagePath,
+		"acctPath":    accountPath,
 		"chatID":      chatID,
 		"short":       short,
 		"add":         func(a, b int) int { return a + b },
