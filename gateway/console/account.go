@@ -104,7 +104,7 @@ func (f accountForm) input() (*api.SetAccount, error) {
 
 type accountPage struct {
 	Account *wagate.Account
-	Queued  int
+	Row     accountRow // its queue, and why they wait
 	Form    accountForm
 	Problem string
 }
@@ -151,12 +151,12 @@ func (c *Console) renderAccount(w http.ResponseWriter, r *http.Request, q *reque
 		c.fail(w, r, q, err)
 		return
 	}
-	depths, err := c.svc.Accounts.QueueDepths(r.Context(), q.ws.ID)
+	rows, _, _, err := c.queueDepth(r, &wagate.Workspace{ID: q.ws.ID, Accounts: []*wagate.Account{a}})
 	if err != nil {
 		c.fail(w, r, q, err)
 		return
 	}
-	p.Account, p.Queued = a, depths[a.Phone]
+	p.Account, p.Row = a, rows[0]
 	if p.Problem == "" {
 		p.Form = accountFormOf(a.Rules)
 	}

@@ -106,6 +106,8 @@ var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts
 
 // partials are the templates that some pages share, by page.
 var partials = map[string][]string{
+	"overview":  {"templates/waiting.html"},
+	"account":   {"templates/waiting.html"},
 	"endpoints": {"templates/endpoint_form.html"},
 	"endpoint":  {"templates/endpoint_form.html"},
 }
