@@ -67,11 +67,12 @@ COUNT     ?= 1
 LOADTOOL  ?= bin/wagate-load
 .PHONY: bench bench-micro bench-load bench-pacing bench-restart $(LOADTOOL)
 
-## bench: micro benchmarks, a short ingest run (A/B vs a bare echo server) and the 10,000-account pacing run; < 5 min
+## bench: micro benchmarks, a short ingest run (A/B vs a bare echo server), the 10,000-account pacing run, batches, and outbound webhooks (deliverer vs a bare Go client, latency at 1,000 events/s); < 5 min
 bench: bench-micro build $(LOADTOOL)
 	$(LOADTOOL) ingest -wagate $(BIN) -duration 5s -rounds 3 -conns 64,256 -cpuprofile $(BENCHOUT)/ingest-cpu.pprof -out $(BENCHOUT)/ingest.md
 	$(LOADTOOL) pacing -wagate $(BIN) -accounts 10000 -queue 4 -jitter 0s,500ms -idle-window 2s -out $(BENCHOUT)/pacing.md
 	$(LOADTOOL) batch -wagate $(BIN) -duration 3s -rounds 2 -size 100 -out $(BENCHOUT)/batch.md
+	$(LOADTOOL) outbound -wagate $(BIN) -events 5000 -endpoints 4 -rate 1000 -duration 5s -out $(BENCHOUT)/outbound.md
 
 ## bench-micro: Go benchmarks with allocations; COUNT=10 for benchstat (go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da old.txt new.txt)
 bench-micro:

@@ -64,7 +64,9 @@ type AccountService interface {
 	// DeleteAccount removes the account; in the same commit each of its
 	// queued messages becomes failed (error "account deleted") and is
 	// refunded. Its chats stay, so their ids keep resolving to a clear error.
-	DeleteAccount(ctx context.Context, ref AccountRef, at time.Time) error
+	// source (SourceAPI, SourceConsole) is who deleted it: the events of the
+	// failed messages carry it, for endpoint filters on the source.
+	DeleteAccount(ctx context.Context, ref AccountRef, source string, at time.Time) error
 }
 
 // ChatService stores chats.

@@ -348,7 +348,7 @@ func (s *Server) deleteAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.svc.Accounts.DeleteAccount(c.Request().Context(), ref, s.now().UTC()); err != nil {
+	if err := s.svc.Accounts.DeleteAccount(c.Request().Context(), ref, wagate.SourceAPI, s.now().UTC()); err != nil {
 		return accountNotFound(err, ref)
 	}
 	s.accountChanged(ref)

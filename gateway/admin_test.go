@@ -98,7 +98,7 @@ func TestAdminObjects(t *testing.T) {
 	var ws workspace
 	_ = json.Unmarshal(created["id"], &ws.ID)
 	_ = json.Unmarshal(created["owner_token"], &ws.Owner)
-	wantKeys(t, "created workspace", rec.Body.Bytes(), "id", "name", "credits", "granted", "webhook", "accounts", "created_at", "owner_token")
+	wantKeys(t, "created workspace", rec.Body.Bytes(), "id", "name", "credits", "granted", "low_credits", "webhook", "accounts", "created_at", "owner_token")
 	wantKeys(t, "webhook", created["webhook"], "url", "enabled", "created_at")
 	if string(created["accounts"]) != "[]" || string(created["credits"]) != "7" || string(created["created_at"]) != `"2025-03-14T15:09:26Z"` {
 		t.Errorf("created workspace = %s", rec.Body)

@@ -39,13 +39,14 @@ func (s *Server) renderWorkspace(ws *wagate.Workspace, role wagate.Role) api.Wor
 		accounts = append(accounts, renderAccount(a))
 	}
 	return api.Workspace{
-		ID:        ws.ID,
-		Name:      ws.Name,
-		Credits:   ws.Credits,
-		Granted:   ws.Granted,
-		Webhook:   s.renderWebhook(ws.Webhook, role),
-		Accounts:  accounts,
-		CreatedAt: timeJSON(ws.CreatedAt),
+		ID:         ws.ID,
+		Name:       ws.Name,
+		Credits:    ws.Credits,
+		Granted:    ws.Granted,
+		LowCredits: ws.LowCredits,
+		Webhook:    s.renderWebhook(ws.Webhook, role),
+		Accounts:   accounts,
+		CreatedAt:  timeJSON(ws.CreatedAt),
 	}
 }
 

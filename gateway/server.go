@@ -294,6 +294,7 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodPost, "/api/v1/workspaces", s.createWorkspace, api...)
 	add(http.MethodGet, "/api/v1/workspaces", s.listWorkspaces, api...)
 	add(http.MethodGet, ws, s.getWorkspace, api...)
+	add(http.MethodPatch, ws, s.patchWorkspace, api...)
 	add(http.MethodPost, ws+"/credits", s.addCredits, api...)
 	add(http.MethodPatch, ws+"/webhook", s.setWebhook, api...)
 	add(http.MethodPost, ws+"/webhook/regenerate", s.regenerateWebhook, api...)

@@ -163,9 +163,11 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 // with a refund and drops its queue: credits are never held by messages
 // that can no longer be sent. Messages the sender is sending right now are
 // left to it. The chats stay, so their ids keep resolving to a clear error.
-func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, at time.Time) error {
+// The failed messages' events carry source (who deleted the account), so an
+// endpoint filtered on "api" or "console" gets them.
+func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source string, at time.Time) error {
 	at = orNow(at, db.now())
-	ch := db.change(wagate.SourceSystem, at)
+	ch := db.change(source, at)
 	return db.update(ctx, "delete account", func(tx *bolt.Tx) error {
 		if _, err := mustAccount(tx, ref); err != nil {
 			return err

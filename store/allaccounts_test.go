@@ -15,7 +15,7 @@ func TestAllAccounts(t *testing.T) {
 	second := f.createWorkspace(10)
 	f.createAccount(second.ID, testPhone, false)
 	f.createAccount(second.ID, testPhone2, true)
-	if err := f.db.DeleteAccount(f.ctx, wagate.AccountRef{WorkspaceID: second.ID, Phone: testPhone2}, f.clock.Now()); err != nil {
+	if err := f.db.DeleteAccount(f.ctx, wagate.AccountRef{WorkspaceID: second.ID, Phone: testPhone2}, wagate.SourceSystem, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 

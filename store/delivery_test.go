@@ -113,7 +113,7 @@ func TestApplyDeliveryFrom(t *testing.T) {
 	}
 
 	// Once the account is gone its sender cannot be confirmed.
-	mustNoErr(t, f.db.DeleteAccount(f.ctx, wagate.AccountRef{WorkspaceID: f.ws.ID, Phone: testPhone2}, f.clock.Now()))
+	mustNoErr(t, f.db.DeleteAccount(f.ctx, wagate.AccountRef{WorkspaceID: f.ws.ID, Phone: testPhone2}, wagate.SourceSystem, f.clock.Now()))
 	_, _, err = f.db.ApplyDelivery(f.ctx, wagate.DeliveryUpdate{ProviderID: "wamid.pair", Status: "failed",
 		From: wagate.DeliverySender{Setting: "phone_number_id", Value: "1065"}}, cloudapi.Advance)
 	wantCode(t, err, wagate.ENOTFOUND)

@@ -49,8 +49,15 @@ func TestFailedCommitWritesNoEvent(t *testing.T) {
 			return err
 		}, []string{wagate.EventMessageCancelled}},
 		{"delete account", func(f *fixture) faultState { return faultState{f.send("queued")} }, func(f *fixture, _ faultState) error {
-			return f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now())
+			return f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, f.clock.Now())
 		}, []string{wagate.EventMessageFailed}},
+		{"record account event", nil, func(f *fixture, _ faultState) error {
+			_, err := f.db.RecordAccountEvent(f.ctx, f.ref(), wagate.EventAccountDisconnect, f.clock.Now(), func(a *wagate.Account) error {
+				a.Active = false
+				return nil
+			})
+			return err
+		}, []string{wagate.EventAccountDisconnect}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.op, func(t *testing.T) {

@@ -94,12 +94,12 @@ func TestEveryMessageChangeWritesItsEvent(t *testing.T) {
 		}, []string{wagate.EventMessageQueued, wagate.EventWebhookAttempt, wagate.EventMessageFailed}},
 		{"delete account", func(f *fixture) {
 			f.send("hi")
-			mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now()))
+			mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, f.clock.Now()))
 		}, []string{wagate.EventMessageQueued, wagate.EventWebhookAttempt, wagate.EventMessageFailed}},
 		{"retry after the account went", func(f *fixture) {
 			id := f.send("hi")
 			mustNoErr(t, f.db.MarkSending(f.ctx, id, f.clock.Now()))
-			mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now())) // a sending message is left to the sender
+			mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, f.clock.Now())) // a sending message is left to the sender
 			mustNoErr(t, f.db.Retry(f.ctx, id, wagate.Try{At: f.clock.Now(), Error: "timeout"}, time.Time{}))
 		}, []string{wagate.EventMessageQueued, wagate.EventWebhookAttempt, wagate.EventMessageFailed}},
 		{"cancel", func(f *fixture) {

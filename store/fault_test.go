@@ -168,7 +168,7 @@ func TestFailedCommitLeavesNothingWritten(t *testing.T) {
 			return err
 		}},
 		{"delete account", func(f *fixture) faultState { return faultState{f.send("queued")} }, func(f *fixture, _ faultState) error {
-			return f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now())
+			return f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, f.clock.Now())
 		}},
 		{"create token", nil, func(f *fixture, _ faultState) error {
 			tok, err := wagate.NewToken(rand.Reader)

@@ -156,7 +156,7 @@ func TestInboundCacheFollowsWrites(t *testing.T) {
 	}
 
 	warm()
-	mustNoErr(t, f.db.DeleteAccount(f.ctx, wagate.AccountRef{WorkspaceID: f.ws.ID, Phone: testPhone2}, f.clock.Now()))
+	mustNoErr(t, f.db.DeleteAccount(f.ctx, wagate.AccountRef{WorkspaceID: f.ws.ID, Phone: testPhone2}, wagate.SourceSystem, f.clock.Now()))
 	if got, want := phones(f.findInbound(token)), []string{testPhone}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("accounts after DeleteAccount = %v, want %v", got, want)
 	}

@@ -43,7 +43,7 @@ func TestMaxAccounts(t *testing.T) {
 	if wantCode(t, err, wagate.ECONFLICT); strings.Contains(wagate.ErrorMessage(err), "--max-accounts") {
 		t.Errorf("a duplicate phone got the limit's error %q", wagate.ErrorMessage(err))
 	}
-	mustNoErr(t, f.db.DeleteAccount(f.ctx, wagate.AccountRef{WorkspaceID: f.ws.ID, Phone: testPhone2}, f.clock.Now()))
+	mustNoErr(t, f.db.DeleteAccount(f.ctx, wagate.AccountRef{WorkspaceID: f.ws.ID, Phone: testPhone2}, wagate.SourceSystem, f.clock.Now()))
 	f.createAccount(f.ws.ID, "+4915112345678", true)
 
 	other := f.createWorkspace(10)

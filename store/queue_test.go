@@ -143,7 +143,7 @@ func TestDeleteAccountFailsQueued(t *testing.T) {
 		t.Fatalf("balance = %d", f.balance())
 	}
 
-	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now()))
+	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, f.clock.Now()))
 	for _, id := range queued {
 		if m := f.message(id); m.Status != wagate.StatusFailed || m.Error != ErrorAccountDeleted || len(m.Tries) != 1 || m.Tries[0].Result != wagate.TryResultFailed {
 			t.Fatalf("queued message after delete = %+v", m)
@@ -167,7 +167,7 @@ func TestDeleteAccountFailsQueued(t *testing.T) {
 	}
 	// The sender finishes the in-flight send.
 	mustNoErr(t, f.db.MarkSent(f.ctx, inFlight, wagate.Try{At: f.clock.Now(), Result: wagate.TryResultSent}))
-	wantCode(t, f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now()), wagate.ENOTFOUND)
+	wantCode(t, f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, f.clock.Now()), wagate.ENOTFOUND)
 
 	// Its chats stay; sending to one names the missing account.
 	a := f.request("after", 1)

@@ -138,7 +138,7 @@ func TestRetryAfterTheAccountWasDeleted(t *testing.T) {
 	f := newFixture(t, 10)
 	a := f.send("in flight when the account goes")
 	mustNoErr(t, f.db.MarkSending(f.ctx, a, f.clock.Now()))
-	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now()))
+	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, f.clock.Now()))
 	mustNoErr(t, f.db.Retry(f.ctx, a, retryTry(f.clock.Now(), "503"), f.clock.Now().Add(time.Minute)))
 	m := f.message(a)
 	if m.Status != wagate.StatusFailed || m.Error != ErrorAccountDeleted || len(m.Tries) != 2 || m.Tries[1].Result != wagate.TryResultFailed {
@@ -161,7 +161,7 @@ func TestRetryAfterTheAccountWasConnectedAgain(t *testing.T) {
 	f := newFixture(t, 10)
 	a := f.send("in flight")
 	mustNoErr(t, f.db.MarkSending(f.ctx, a, f.clock.Now()))
-	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now()))
+	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, f.clock.Now()))
 	f.clock.Advance(time.Second)
 	f.createAccount(f.ws.ID, f.phone, true)
 	b := f.send("first of the new queue")
@@ -261,7 +261,7 @@ func TestRefundExactlyOnceUnderRaces(t *testing.T) {
 			run(func() error { return f.db.MarkSent(f.ctx, id, wagate.Try{At: now, Result: wagate.TryResultSent}) })
 		}
 	}
-	run(func() error { return f.db.DeleteAccount(f.ctx, f.ref(), now) })
+	run(func() error { return f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, now) })
 	close(start)
 	wg.Wait()
 

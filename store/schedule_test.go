@@ -103,7 +103,7 @@ func TestScheduled(t *testing.T) {
 	if ids, _ = f.nextIDs(f.clock.Now().Add(3*time.Hour), 5); !slices.Equal(ids, []string{later, d}) {
 		t.Fatalf("Next after the cancel = %v, want [later d]", ids)
 	}
-	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now()))
+	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, f.clock.Now()))
 	if m := f.message(d); m.Status != wagate.StatusFailed || m.Error != ErrorAccountDeleted {
 		t.Fatalf("scheduled message of a deleted account = %s %q", m.Status, m.Error)
 	}

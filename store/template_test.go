@@ -81,7 +81,7 @@ func TestAccountTemplates(t *testing.T) {
 
 	// The account deleted and connected again: the old list is not its.
 	f.clock.Advance(time.Minute)
-	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), f.clock.Now()))
+	mustNoErr(t, f.db.DeleteAccount(f.ctx, f.ref(), wagate.SourceSystem, f.clock.Now()))
 	f.createAccount(f.ws.ID, testPhone, true)
 	_, err = f.db.FindAccountTemplates(f.ctx, f.ref())
 	wantCode(t, err, wagate.ENOTFOUND)

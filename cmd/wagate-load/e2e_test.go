@@ -108,3 +108,11 @@ func TestBatchEndToEnd(t *testing.T) {
 	rep := runMode(t, "batch", "-wagate", bin, "-duration", "300ms", "-rounds", "1", "-conns", "4", "-size", "20", "-dir", t.TempDir())
 	mustContain(t, rep, "| one by one |", "| batch |", "Batches of 20 accept", "= messages answered 200", ": met")
 }
+
+// The outbound mode drains a small outbox after a kill -9 and reports both
+// rates and the latency table; no figure is asserted.
+func TestOutboundEndToEnd(t *testing.T) {
+	bin := buildWagate(t)
+	rep := runMode(t, "outbound", "-wagate", bin, "-events", "50", "-endpoints", "2", "-rate", "100", "-duration", "300ms", "-dir", t.TempDir())
+	mustContain(t, rep, "100 message.queued deliveries (50 messages × 2 endpoints)", "| wagate deliverer", "| bare Go client", "of the bare client's rate", "| 30 |")
+}

@@ -9,6 +9,7 @@
 //	wagate-load pacing    send pace, CPU and memory with 10,000 accounts
 //	wagate-load restart   restart time with 1,000,000 queued messages
 //	wagate-load batch     accepted messages/s, batches vs one by one
+//	wagate-load outbound  event webhook deliveries/s vs a bare client; latency
 //
 // and two server modes the tool starts as its own subprocesses:
 //
@@ -31,6 +32,7 @@ Usage:
   wagate-load pacing  [flags]   pacing error, CPU and RSS with many active accounts
   wagate-load restart [flags]   time to ready with 1,000,000 queued messages, peak RSS
   wagate-load batch   [flags]   accepted messages/s: batches of 100 vs one by one
+  wagate-load outbound [flags]  event webhook deliveries/s from the outbox vs a bare Go client; latency at 1,000 events/s
   wagate-load baseline-server   (internal) the bare echo server of the ingest mode
   wagate-load serve-profiled    (internal) gateway + store in one process, with a CPU profile
 
@@ -59,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runRestart(args[1:], stdout, stderr)
 	case "batch":
 		err = runBatch(args[1:], stdout, stderr)
+	case "outbound":
+		err = runOutbound(args[1:], stdout, stderr)
 	case "baseline-server":
 		err = runBaselineServer(args[1:], stderr)
 	case "serve-profiled":

@@ -29,6 +29,7 @@ func cliCommands() []cliCommand {
 		cmdChatAdd(), cmdChatList(),
 		cmdMessageList(), cmdMessageShow(),
 		cmdTokenCreate(), cmdTokenList(), cmdTokenRevoke(),
+		cmdWorkspaceSet(),
 		cmdEndpointCreate(), cmdEndpointList(), cmdEndpointShow(), cmdEndpointSet(),
 		cmdEndpointSwitch("enable", true), cmdEndpointSwitch("disable", false),
 		cmdEndpointRotate(), cmdEndpointTest(), cmdEndpointDeliveries(), cmdEndpointEvents(),
@@ -103,6 +104,9 @@ func cmdWorkspaceShow() cliCommand {
 			fmt.Fprintf(tw, "ID\t%s\n", ws.ID)
 			fmt.Fprintf(tw, "Name\t%s\n", cell(ws.Name))
 			fmt.Fprintf(tw, "Credits\t%d\n", ws.Credits)
+			if ws.LowCredits > 0 {
+				fmt.Fprintf(tw, "Low credits\tbelow %d (credits.low)\n", ws.LowCredits)
+			}
 			fmt.Fprintf(tw, "Inbound URL\t%s (%s)\n", ws.Webhook.URL, onOff(ws.Webhook.Enabled))
 			fmt.Fprintf(tw, "Created\t%s\n", cliTime(ws.CreatedAt))
 			if len(ws.Accounts) == 0 {

@@ -289,8 +289,12 @@ func TestCLIWalkThrough(t *testing.T) {
 		t.Errorf("new URL = %d, want 200", st)
 	}
 
+	mustFail(t, wagateCLI(t, owner, "workspace", "set"), exitUsage, "--low-credits")
+	if out := ok(t, owner, "workspace", "set", "--low-credits", "7"); !strings.Contains(out, "below 7") {
+		t.Errorf("workspace set --low-credits 7 printed %q", out)
+	}
 	show := ok(t, owner, "workspace", "show")
-	for _, want := range []string{ws.ID, "acme", "Credits", "+15105566777 dryrun, active", wh.URL} {
+	for _, want := range []string{ws.ID, "acme", "Credits", "+15105566777 dryrun, active", wh.URL, "Low credits  below 7"} {
 		if !strings.Contains(show, want) {
 			t.Errorf("workspace show lacks %q:\n%s", want, show)
 		}

@@ -55,7 +55,10 @@ const (
 //     no key has two messages (a retry is a replay or a first accept);
 //   - the outbox holds each sent message exactly once and no failed one;
 //   - credits add up: granted = balance + credits of the sent messages;
-//   - `wagate check` passes.
+//   - `wagate check` passes;
+//   - the first workspace's endpoint (crashhooks_test.go) got, signed, one
+//     message.queued event id and one of the final state for each of its
+//     messages, none for anything else, the same id on every redelivery.
 func TestCrashHarness(t *testing.T) {
 	if *crashKills < 1 {
 		t.Fatalf("-crash.kills=%d: want at least 1", *crashKills)
@@ -79,11 +82,14 @@ func TestCrashHarness(t *testing.T) {
 		}
 	}))
 	defer files.Close()
+	hooks := newHookReceiver()
+	hookSrv := httptest.NewServer(hooks)
+	defer hookSrv.Close()
 
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	args := []string{"--data", dir, "--send-interval", "30ms", "--send-jitter", "10ms",
-		"--inbound-rate", "100000", "--inbound-burst", "100000", "--allow-private-file-urls", "--seed", strconv.FormatUint(seed, 10)}
+		"--inbound-rate", "100000", "--inbound-burst", "100000", "--allow-private-file-urls", "--allow-private-endpoints", "--seed", strconv.FormatUint(seed, 10)}
 	p := startProcess(t, bin, args...)
 	first := &instance{t: t, base: "http://" + p.addr}
 	op := operatorToken(t, dir)
@@ -94,6 +100,7 @@ func TestCrashHarness(t *testing.T) {
 		mustStatus(t, "second account", st, http.StatusCreated, body)
 		workspaces = append(workspaces, ws)
 	}
+	createCrashEndpoint(t, first, workspaces[0], hookSrv.URL+"/hooks", hooks)
 
 	live := newLiveBase(first.base)
 	rec := &crashRecord{keys: map[string]*crashKey{}}
@@ -152,6 +159,7 @@ func TestCrashHarness(t *testing.T) {
 			}
 		}
 	}
+	waitForHooks(t, hooks, 2*rec.acceptedIn(workspaces[0].id))
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +172,8 @@ func TestCrashHarness(t *testing.T) {
 
 	counts := verifyCrashRun(t, dir, workspaces, rec)
 	counts.kills = *crashKills
-	t.Logf("crash harness result: %s", counts)
+	hc := verifyCrashHooks(t, dir, workspaces[0], hooks)
+	t.Logf("crash harness result: %s %s", counts, hc)
 	if counts.sent == 0 || counts.badFiles == 0 || counts.files == 0 {
 		t.Errorf("the load was too thin to prove anything: %s", counts)
 	}
@@ -360,6 +369,7 @@ func (l *liveBase) after(epoch int, d time.Duration) {
 // crashKey is one request the harness made, by its Idempotency-Key.
 type crashKey struct {
 	id      string // the message id of its 200; "" until then
+	ws      string // the workspace it was sent to
 	retried bool   // it met a connection error and was sent again
 	file    bool
 	badFile bool
@@ -371,6 +381,19 @@ type crashRecord struct {
 	keys                        map[string]*crashKey
 	connErrors, replayed, fresh int
 	unexpected                  []string // answers other than 200 and 503
+}
+
+// acceptedIn is how many keys got a 200 in workspace ws.
+func (r *crashRecord) acceptedIn(ws string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, k := range r.keys {
+		if k.id != "" && k.ws == ws {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *crashRecord) acceptedCount() int {
@@ -416,7 +439,7 @@ func (c *crashClient) run() {
 			"phone":                  crashRecipients[c.rng.IntN(len(crashRecipients))],
 			"text":                   "crash " + key,
 		}
-		k := &crashKey{}
+		k := &crashKey{ws: ws.id}
 		switch r := c.rng.IntN(10); {
 		case r < 2:
 			req["file_url"], req["file_name"] = c.files+"/logo.png", "logo.png"

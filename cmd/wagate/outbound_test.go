@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -120,5 +121,54 @@ func checkSignature(t *testing.T, secret string, r *http.Request, body string) {
 	fmt.Fprintf(m, "%s.%s.%s", r.Header.Get("Webhook-Id"), r.Header.Get("Webhook-Timestamp"), body)
 	if want := "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)); !strings.Contains(" "+r.Header.Get("Webhook-Signature")+" ", " "+want+" ") {
 		t.Errorf("webhook-signature %q lacks %q", r.Header.Get("Webhook-Signature"), want)
+	}
+}
+
+// SPEC §9 credits.low, end to end: an owner sets the threshold through
+// the API, and the one charge that takes the balance below it reaches the
+// endpoint, signed, once; the charges below it send nothing more.
+func TestCreditsLowReachesTheEndpointOnce(t *testing.T) {
+	crm := &crmReceiver{status: http.StatusOK}
+	crmSrv := httptest.NewServer(crm)
+	defer crmSrv.Close()
+	dir := t.TempDir()
+	cfg := testConfig(dir, 20*time.Millisecond, 0)
+	cfg.AllowPrivateEndpoints = true
+	in := start(t, cfg)
+	ws := createWorkspace(t, in, operatorToken(t, dir), 5)
+	wsURL := in.base + "/api/v1/workspaces/" + ws.id
+	st, ep := call(t, "POST", wsURL+"/endpoints", ws.ownerToken, map[string]any{"url": crmSrv.URL, "events": []string{"credits.low"}})
+	mustStatus(t, "create endpoint", st, http.StatusCreated, ep)
+	st, body := call(t, "PATCH", wsURL, ws.ownerToken, map[string]any{"low_credits": 3})
+	mustStatus(t, "set low_credits", st, http.StatusOK, body)
+
+	for range 4 { // 5 → 4 → 3 → 2 (below 3: the event) → 1
+		send(t, ws.inboundURL, map[string]any{"action": "send", "phone": "+14155552671", "text": "hi"})
+	}
+	// The event was written in the commit of the charge, so the outbox
+	// is final once the 200s are in; wait for its one delivery.
+	waitFor(t, "the credits.low delivery succeeded", func() bool {
+		code, list := call(t, "GET", wsURL+"/endpoints/"+str(ep["id"])+"/deliveries", ws.ownerToken, nil)
+		ds, _ := list["deliveries"].([]any)
+		if code != http.StatusOK || len(ds) != 1 {
+			return false
+		}
+		d, _ := ds[0].(map[string]any)
+		return d["status"] == "succeeded"
+	})
+	crm.mu.Lock()
+	defer crm.mu.Unlock()
+	if len(crm.reqs) != 1 {
+		t.Fatalf("the CRM got %d requests, want 1", len(crm.reqs))
+	}
+	checkSignature(t, str(ep["secret"]), crm.reqs[0], crm.bodies[0])
+	var ev struct {
+		Type string `json:"type"`
+		Data struct {
+			Balance int64 `json:"balance"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(crm.bodies[0]), &ev); err != nil || ev.Type != "credits.low" || ev.Data.Balance != 2 {
+		t.Errorf("body %s (%v): want a credits.low event with the balance 2", crm.bodies[0], err)
 	}
 }

@@ -9,10 +9,12 @@ type Workspace struct {
 	Credits int64  `json:"credits"`
 	// Granted is every credit ever given to the workspace; with the
 	// credits of its queued, sending and sent messages it adds up to it.
-	Granted   int64      `json:"granted"`
-	Webhook   Webhook    `json:"webhook"`
-	Accounts  []Account  `json:"accounts"`
-	CreatedAt *time.Time `json:"created_at"`
+	Granted int64 `json:"granted"`
+	// LowCredits is the credits.low threshold (SPEC §9); 0 is off.
+	LowCredits int64      `json:"low_credits"`
+	Webhook    Webhook    `json:"webhook"`
+	Accounts   []Account  `json:"accounts"`
+	CreatedAt  *time.Time `json:"created_at"`
 }
 
 // WorkspaceCreated is the 201 of POST /api/v1/workspaces: the workspace and

@@ -20,7 +20,7 @@ func TestWireBytes(t *testing.T) {
 		want string
 	}{
 		{"workspace created", api.WorkspaceCreated{Workspace: api.Workspace{ID: "ws_1", Accounts: []api.Account{}, CreatedAt: &at}, OwnerToken: "o"},
-			`{"id":"ws_1","name":"","credits":0,"granted":0,"webhook":{"url":"","enabled":false,"created_at":null},"accounts":[],"created_at":"2026-12-04T09:00:00Z","owner_token":"o"}`},
+			`{"id":"ws_1","name":"","credits":0,"granted":0,"low_credits":0,"webhook":{"url":"","enabled":false,"created_at":null},"accounts":[],"created_at":"2026-12-04T09:00:00Z","owner_token":"o"}`},
 		{"message", api.Message{ID: "m", Tries: []api.Try{}},
 			`{"id":"m","status":"","account_phone":"","chat_id":"","jid":"","text":"","file_url":"","file_name":"","credits":0,"error":"","tries":[],"created_at":null,"sent_at":null,"next_try_at":null,"delivery":"","delivery_at":null,"waiting_for":"","waiting_reason":"","send_at":null}`},
 		{"message waiting", api.Message{ID: "m", WaitingFor: "wa_backend:0123456789ABCDEF0123"},

@@ -290,9 +290,11 @@ func (w *worker) fill(ctx context.Context) (time.Time, error) {
 	if free <= 0 {
 		return time.Time{}, nil
 	}
-	// The ones in flight are still pending in the store: ask for enough
-	// to find free others.
-	ds, due, err := w.d.q.NextDeliveries(ctx, w.ref, w.d.now(), MaxInFlight+len(w.inFlight))
+	// The ones in flight are still pending in the store, so they may be
+	// among those returned; of MaxInFlight (= in flight + free) at most
+	// the ones in flight are, which leaves at least free others. Asking
+	// for more would decode records only to skip them.
+	ds, due, err := w.d.q.NextDeliveries(ctx, w.ref, w.d.now(), MaxInFlight)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.d.log.Warn("read due deliveries", zap.String("endpoint", w.ref.ID), zap.Error(err))

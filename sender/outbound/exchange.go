@@ -59,14 +59,17 @@ type outcome struct {
 func newTransport(allow func(netip.AddrPort) bool, roots *x509.CertPool) *http.Transport {
 	d := &net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second, ControlContext: netguard.Control(allow)}
 	return &http.Transport{
-		Proxy:                  nil,
-		DialContext:            d.DialContext,
-		TLSClientConfig:        &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    connectTimeout,
-		ForceAttemptHTTP2:      true,
-		DisableCompression:     true,
-		MaxIdleConns:           64,
-		MaxIdleConnsPerHost:    MaxInFlight,
+		Proxy:               nil,
+		DialContext:         d.DialContext,
+		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout: connectTimeout,
+		ForceAttemptHTTP2:   true,
+		DisableCompression:  true,
+		// Every endpoint of a workspace may be on one host (a CRM with a
+		// path per automation): keep a connection for each delivery in
+		// flight, or all but 4 are dialled again for every delivery.
+		MaxIdleConns:           4 * MaxInFlight * wagate.EndpointLimit,
+		MaxIdleConnsPerHost:    MaxInFlight * wagate.EndpointLimit,
 		IdleConnTimeout:        60 * time.Second,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
 	}
@@ -112,7 +115,9 @@ func (d *Deliverer) exchange(ctx context.Context, e *wagate.Endpoint, ev *wagate
 	}
 	req, err := http.NewRequestWithContext(tctx, r.Method, r.URL.String(), body)
 	if err != nil {
-		o.err, o.final = buildErrorf("the request cannot be made (%v); check the endpoint's url and method", err), true
+		// Not err's text: a *url.Error quotes the whole URL, whose query
+		// may hold a secret, and this error goes to the history and the log.
+		o.err, o.final = buildErrorf("the request cannot be made; check the endpoint's url, path, query and method"), true
 		return o
 	}
 	for _, h := range append(r.Headers, signed...) {

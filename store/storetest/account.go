@@ -53,7 +53,7 @@ func accountBehaviours[S Store]() []behaviour[S] {
 			wantCode(t, err, wagate.ENOTFOUND, "Queue.Account")
 			_, err = f.s.SetAccountActive(f.ctx, missing, false)
 			wantCode(t, err, wagate.ENOTFOUND, "SetAccountActive")
-			wantCode(t, f.s.DeleteAccount(f.ctx, missing, time.Time{}), wagate.ENOTFOUND, "DeleteAccount")
+			wantCode(t, f.s.DeleteAccount(f.ctx, missing, wagate.SourceSystem, time.Time{}), wagate.ENOTFOUND, "DeleteAccount")
 		}},
 		{"accounts are listed most recently connected first, also in their workspace", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)
@@ -187,7 +187,7 @@ func accountBehaviours[S Store]() []behaviour[S] {
 				t.Fatalf("balance %d after charging 12, want 88", b)
 			}
 			f.clock.Advance(time.Minute)
-			must(t, f.s.DeleteAccount(f.ctx, w.ref(), time.Time{}), "DeleteAccount")
+			must(t, f.s.DeleteAccount(f.ctx, w.ref(), wagate.SourceSystem, time.Time{}), "DeleteAccount")
 			for _, m := range []*wagate.Message{m1, m2} {
 				got := w.message(m.ID)
 				if got.Status != wagate.StatusFailed || got.Error != errorAccountDeleted {

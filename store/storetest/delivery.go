@@ -88,7 +88,7 @@ func deliveryBehaviours[S Store]() []behaviour[S] {
 			if !applied {
 				t.Error("the sender's report was not applied")
 			}
-			must(t, f.s.DeleteAccount(f.ctx, w.ref(), time.Time{}), "DeleteAccount")
+			must(t, f.s.DeleteAccount(f.ctx, w.ref(), wagate.SourceSystem, time.Time{}), "DeleteAccount")
 			_, _, err = f.s.ApplyDelivery(f.ctx, wagate.DeliveryUpdate{ProviderID: "wamid.1", Status: "failed", From: right}, forward)
 			wantCode(t, err, wagate.ENOTFOUND, "ApplyDelivery after the account was deleted")
 		}},

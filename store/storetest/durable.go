@@ -199,7 +199,7 @@ func faultBehaviours[S Store]() []behaviour[S] {
 				unavailable(t, f.s.CreateToken(f.ctx, operatorToken(t)), "CreateToken")
 				unavailable(t, f.s.DeleteSession(f.ctx, key), "DeleteSession")
 				unavailable(t, f.s.RecordAttempt(f.ctx, w.ws.ID, &wagate.Attempt{RequestID: "x"}), "RecordAttempt")
-				unavailable(t, f.s.DeleteAccount(f.ctx, w.ref(), time.Time{}), "DeleteAccount")
+				unavailable(t, f.s.DeleteAccount(f.ctx, w.ref(), wagate.SourceSystem, time.Time{}), "DeleteAccount")
 			})
 			_, err = f.s.FindWorkspace(f.ctx, id)
 			wantCode(t, err, wagate.ENOTFOUND, "the workspace of the failed create")

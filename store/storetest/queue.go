@@ -243,7 +243,7 @@ func queueBehaviours[S Store]() []behaviour[S] {
 			w := newWorld(f, 100)
 			m := w.queued(jidA, 4)
 			w.sending(m.ID)
-			must(t, f.s.DeleteAccount(f.ctx, w.ref(), time.Time{}), "DeleteAccount")
+			must(t, f.s.DeleteAccount(f.ctx, w.ref(), wagate.SourceSystem, time.Time{}), "DeleteAccount")
 			must(t, f.s.Retry(f.ctx, m.ID, wagate.Try{At: f.clock.Now(), Error: "timeout"}, f.clock.Now().Add(time.Minute)), "Retry")
 			got := w.message(m.ID)
 			if got.Status != wagate.StatusFailed || got.Error != errorAccountDeleted {
@@ -257,7 +257,7 @@ func queueBehaviours[S Store]() []behaviour[S] {
 			w := newWorld(f, 100)
 			m := w.queued(jidA, 4)
 			w.sending(m.ID)
-			must(t, f.s.DeleteAccount(f.ctx, w.ref(), time.Time{}), "DeleteAccount")
+			must(t, f.s.DeleteAccount(f.ctx, w.ref(), wagate.SourceSystem, time.Time{}), "DeleteAccount")
 			f.clock.Advance(time.Minute)
 			w.account(w.ws.ID, phone1, true)
 			must(t, f.s.Retry(f.ctx, m.ID, wagate.Try{At: f.clock.Now(), Error: "timeout"}, f.clock.Now()), "Retry")
