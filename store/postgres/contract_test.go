@@ -21,6 +21,7 @@ func TestContract(t *testing.T) {
 	storetest.RunWorkspaces[*DB](t, pgHarness{})
 	storetest.RunTokens[*DB](t, pgHarness{})
 	storetest.RunSessions[*DB](t, pgHarness{})
+	storetest.RunAccounts[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same
@@ -45,7 +46,8 @@ func (pgHarness) Reopen(t *testing.T, db *DB, env storetest.Env) *DB {
 
 func openContract(t *testing.T, url string, env storetest.Env) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), url, Options{Logger: zaptest.NewLogger(t), Now: env.Now, FailCommit: env.Fault})
+	db, err := Open(context.Background(), url, Options{Logger: zaptest.NewLogger(t), Now: env.Now, FailCommit: env.Fault,
+		MaxAccounts: env.MaxAccounts, MaxChats: env.MaxChats})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

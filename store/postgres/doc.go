@@ -2,8 +2,11 @@
 // the same domain services as store/ (bbolt), on a database that several
 // replicas share. It is being built service by service against the store
 // contract (store/storetest); today it implements wagate.WorkspaceService,
-// TokenService and SessionService and passes the contract's workspace,
-// token and session parts.
+// TokenService, SessionService, AccountService and ChatService and passes
+// the contract's workspace, token, session and account parts
+// (RunAccounts). Messages are not stored yet, so QueueDepths is empty and
+// DeleteAccount and UpdateAccount have no queued messages to fail or holds
+// to release; each says where that goes.
 //
 // # Schema
 //
@@ -19,6 +22,12 @@
 //	                   one operator token per database (a partial unique index)
 //	sessions           sha256(session id) -> token hash (ON DELETE CASCADE: a
 //	                   deleted token's sessions end with it), role, csrf, times
+//	accounts           (workspace, phone) -> transport, settings (jsonb),
+//	                   active, connected_at, rules (jsonb, rulesRecord)
+//	chats              (workspace, id) -> account phone, jid (unique per
+//	                   account), name, group, created_at; ids come from
+//	                   workspaces.chat_seq, which is also the chat count
+//	                   that --max-chats checks
 //
 // # Transactions and errors
 //

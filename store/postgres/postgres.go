@@ -25,6 +25,11 @@ type Options struct {
 	// error rolls the write back and is returned as EUNAVAILABLE (see
 	// store.Options.FailCommit).
 	FailCommit func(op string) error
+	// MaxAccounts and MaxChats are the operator's limits per workspace
+	// (--max-accounts, --max-chats): CreateAccount and CreateChat refuse
+	// one more with ECONFLICT naming the flag. 0 means no limit.
+	MaxAccounts int
+	MaxChats    int
 }
 
 // DB is wagate's PostgreSQL store. It is safe for concurrent use.
@@ -33,6 +38,9 @@ type DB struct {
 	log        *zap.Logger
 	now        func() time.Time
 	failCommit func(op string) error
+	// maxAccounts and maxChats are Options.MaxAccounts and MaxChats.
+	maxAccounts int
+	maxChats    int
 }
 
 // Compile-time guards: the services this backend implements so far.
@@ -40,6 +48,8 @@ var (
 	_ wagate.WorkspaceService = (*DB)(nil)
 	_ wagate.TokenService     = (*DB)(nil)
 	_ wagate.SessionService   = (*DB)(nil)
+	_ wagate.AccountService   = (*DB)(nil)
+	_ wagate.ChatService      = (*DB)(nil)
 )
 
 // Open connects to the database at url (postgres://…) and applies the
@@ -58,7 +68,8 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	db := &DB{pool: pool, log: opts.Logger, now: opts.Now, failCommit: opts.FailCommit}
+	db := &DB{pool: pool, log: opts.Logger, now: opts.Now, failCommit: opts.FailCommit,
+		maxAccounts: opts.MaxAccounts, maxChats: opts.MaxChats}
 	if db.log == nil {
 		db.log = zap.NewNop()
 	}

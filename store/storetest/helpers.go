@@ -86,27 +86,44 @@ func balance(t *testing.T, ctx context.Context, s wagate.WorkspaceService, id st
 	return ws.Credits
 }
 
-// world is a fixture of a complete Store with one workspace of 100 credits
-// and one active dryrun account, phone1.
-type world[S Store] struct {
+// accountWorld is a fixture of an AccountStore with one workspace and one
+// active dryrun account, phone1.
+type accountWorld[S AccountStore] struct {
 	*fixture[S]
 	ws *tenant
 }
 
-func newWorld[S Store](f *fixture[S], credits int64) *world[S] {
+func newAccountWorld[S AccountStore](f *fixture[S], credits int64) *accountWorld[S] {
 	f.t.Helper()
-	w := &world[S]{fixture: f, ws: newWorkspace(f.t, f.ctx, f.s, credits)}
+	w := &accountWorld[S]{fixture: f, ws: newWorkspace(f.t, f.ctx, f.s, credits)}
 	w.account(w.ws.ID, phone1, true)
-	f.checks = append(f.checks, func() { w.creditsAddUp(w.ws.ID) })
 	return w
 }
 
-func (w *world[S]) account(wsID, phone string, active bool) *wagate.Account {
+func (w *accountWorld[S]) account(wsID, phone string, active bool) *wagate.Account {
 	w.t.Helper()
 	a := &wagate.Account{WorkspaceID: wsID, Phone: phone, Transport: wagate.TransportDryrun, Active: active,
 		ConnectedAt: w.clock.Now(), Settings: map[string]string{"phone_number_id": "pn-" + strings.TrimPrefix(phone, "+")}}
 	must(w.t, w.s.CreateAccount(w.ctx, a), "CreateAccount "+phone)
 	return a
+}
+
+// ref is the queue of phone1.
+func (w *accountWorld[S]) ref() wagate.AccountRef {
+	return wagate.AccountRef{WorkspaceID: w.ws.ID, Phone: phone1}
+}
+
+// world is a fixture of a complete Store with one workspace of 100 credits
+// and one active dryrun account, phone1.
+type world[S Store] struct {
+	*accountWorld[S]
+}
+
+func newWorld[S Store](f *fixture[S], credits int64) *world[S] {
+	f.t.Helper()
+	w := &world[S]{newAccountWorld(f, credits)}
+	f.checks = append(f.checks, func() { w.creditsAddUp(w.ws.ID) })
+	return w
 }
 
 // send is one Accept of the world's workspace from phone1 to jid, costing
@@ -151,11 +168,6 @@ func (w *world[S]) message(id string) *wagate.Message {
 func (w *world[S]) balance() int64 {
 	w.t.Helper()
 	return balance(w.t, w.ctx, w.s, w.ws.ID)
-}
-
-// ref is the queue of phone1.
-func (w *world[S]) ref() wagate.AccountRef {
-	return wagate.AccountRef{WorkspaceID: w.ws.ID, Phone: phone1}
 }
 
 // next is Queue.Next at the clock's time, returning the ids in order.
