@@ -178,18 +178,33 @@ func listAccounts(ctx context.Context, q querier, workspaceID string) ([]*wagate
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*wagate.Account, error) { return scanAccount(r) })
 }
 
-// QueueDepths counts the queued messages of each account of the workspace.
-// Messages are not in this backend yet (see doc.go): no account has any, so
-// the map is empty once the workspace is known.
+// QueueDepths counts the queued messages of each account of the workspace
+// (waiting for a retry included), by phone; accounts with none are absent.
+// ENOTFOUND for an unknown workspace.
 func (db *DB) QueueDepths(ctx context.Context, workspaceID string) (map[string]int, error) {
-	err := db.read(ctx, "queue depths", func(q querier) error {
-		_, err := findWorkspace(ctx, q, workspaceID, false)
+	depths := map[string]int{}
+	err := db.view(ctx, "queue depths", func(tx pgx.Tx) error {
+		if _, err := findWorkspace(ctx, tx, workspaceID, false); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT account_phone, count(*) FROM messages WHERE workspace_id = $1 AND status = 'queued' GROUP BY account_phone`, workspaceID)
+		if err != nil {
+			return err
+		}
+		var (
+			phone string
+			n     int
+		)
+		_, err = pgx.ForEachRow(rows, []any{&phone, &n}, func() error {
+			depths[phone] = n
+			return nil
+		})
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return map[string]int{}, nil
+	return depths, nil
 }
 
 // SetAccountActive switches an account on or off. An inactive account's
@@ -246,16 +261,45 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 	return out, nil
 }
 
-// DeleteAccount removes the account. Its chats stay, so their ids keep
-// resolving to a clear error. Failing and refunding the account's queued
-// messages in the same transaction belongs here once messages are in this
-// backend (see doc.go); today it has none.
+// DeleteAccount removes the account and, in the same transaction, fails
+// each of its queued messages (error "account deleted", with a failed try
+// at at) with a refund: credits are never held by messages that can no
+// longer be sent. Messages being sent right now are left to their sender.
+// The chats stay, so their ids keep resolving to a clear error.
 func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, at time.Time) error {
+	at = orNow(at, db.now())
 	return db.update(ctx, "delete account", func(tx pgx.Tx) error {
+		// The workspace first, as every writer of messages locks it.
+		if _, err := findWorkspace(ctx, tx, ref.WorkspaceID, true); err != nil {
+			if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+				return errAccountNotFound(ref.Phone)
+			}
+			return err
+		}
 		tag, err := tx.Exec(ctx, `DELETE FROM accounts WHERE workspace_id = $1 AND phone = $2`, ref.WorkspaceID, ref.Phone)
-		if err == nil && tag.RowsAffected() == 0 {
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
 			return errAccountNotFound(ref.Phone)
 		}
-		return err
+		queued, err := collectMessages(tx.Query(ctx, `SELECT `+messageColumns+` FROM messages
+			WHERE workspace_id = $1 AND account_phone = $2 AND status = 'queued' ORDER BY seq FOR UPDATE`, ref.WorkspaceID, ref.Phone))
+		if err != nil {
+			return err
+		}
+		for _, m := range queued {
+			// Not a send, but the try records when and why it failed.
+			m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
+			m.Error = ErrorAccountDeleted
+			if err := fail(ctx, tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
+
+// ErrorAccountDeleted is the error of the queued messages failed by
+// DeleteAccount (as store.ErrorAccountDeleted).
+const ErrorAccountDeleted = "account deleted"

@@ -182,11 +182,7 @@ func decodeCursor(cursor string) (int64, error) {
 	}
 	k, err := base64.RawURLEncoding.DecodeString(cursor)
 	if err != nil || len(k) != 8 || binary.BigEndian.Uint64(k) > 1<<62 {
-		shown := cursor
-		if len(shown) > 40 {
-			shown = shown[:40]
-		}
-		return 0, wagate.Errorf(wagate.EINVALID, "cursor %q is not a cursor of this list; pass the next_cursor of the previous page as it is, or leave cursor out for the first page", strings.ToValidUTF8(shown, ""))
+		return 0, wagate.Errorf(wagate.EINVALID, "cursor %q is not a cursor of this list; pass the next_cursor of the previous page as it is, or leave cursor out for the first page", cursorText(cursor))
 	}
 	return int64(binary.BigEndian.Uint64(k)), nil
 }

@@ -22,6 +22,7 @@ func TestContract(t *testing.T) {
 	storetest.RunTokens[*DB](t, pgHarness{})
 	storetest.RunSessions[*DB](t, pgHarness{})
 	storetest.RunAccounts[*DB](t, pgHarness{})
+	storetest.RunMessages[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same

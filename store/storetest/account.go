@@ -275,9 +275,9 @@ func (w *accountWorld[S]) find() *wagate.Account {
 	return a
 }
 
-// accountMessageBehaviours are the account behaviours that need messages
-// and the sender's queue.
-func accountMessageBehaviours[S Store]() []behaviour[S] {
+// accountQueueBehaviours are the account behaviours that need the
+// sender's queue.
+func accountQueueBehaviours[S Store]() []behaviour[S] {
 	return []behaviour[S]{
 		{"the sender's Queue.Account is the account with its settings, until deleted", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)
@@ -288,12 +288,41 @@ func accountMessageBehaviours[S Store]() []behaviour[S] {
 			}
 			_, err = f.s.Account(f.ctx, wagate.AccountRef{WorkspaceID: w.ws.ID, Phone: phone2})
 			wantCode(t, err, wagate.ENOTFOUND, "Queue.Account of an unknown account")
+			w.queued(jidA, 1)
 			must(t, f.s.DeleteAccount(f.ctx, w.ref(), time.Time{}), "DeleteAccount")
 			_, err = f.s.Account(f.ctx, w.ref())
 			wantCode(t, err, wagate.ENOTFOUND, "Queue.Account after DeleteAccount")
+			refs, err := f.s.QueuedAccounts(f.ctx)
+			must(t, err, "QueuedAccounts")
+			for _, r := range refs {
+				if r == w.ref() {
+					t.Error("QueuedAccounts lists the deleted account")
+				}
+			}
 		}},
-		{"deleting an account fails and refunds its queued messages in one commit and keeps its chats", func(t *testing.T, f *fixture[S]) {
+		{"queue depths count the queued messages of each account", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)
+			w.account(w.ws.ID, phone2, true)
+			w.account(w.ws.ID, "+33612345678", true)
+			m := w.queued(jidA, 1)
+			w.queued(jidB, 1)
+			w.queued(jidA, 1, func(a *wagate.Accept) { a.Message.AccountPhone = phone2 })
+			must(t, f.s.Retry(f.ctx, m.ID, wagate.Try{At: f.clock.Now(), Error: "file host timed out"}, f.clock.Now().Add(time.Hour)), "Retry")
+			depths, err := f.s.QueueDepths(f.ctx, w.ws.ID)
+			must(t, err, "QueueDepths")
+			if len(depths) != 2 || depths[phone1] != 2 || depths[phone2] != 1 {
+				t.Errorf("queue depths %v, want %s: 2 (a retrying one counts), %s: 1, and no empty account", depths, phone1, phone2)
+			}
+		}},
+	}
+}
+
+// accountMessageBehaviours are the account behaviours that need messages
+// but not the sender's queue.
+func accountMessageBehaviours[S MessageStore]() []behaviour[S] {
+	return []behaviour[S]{
+		{"deleting an account fails and refunds its queued messages in one commit and keeps its chats", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
 			w.account(w.ws.ID, phone2, true)
 			m1 := w.queued(jidA, 3)
 			m2 := w.queued(jidB, 4)
@@ -325,27 +354,43 @@ func accountMessageBehaviours[S Store]() []behaviour[S] {
 			if len(depths) != 1 || depths[phone2] != 1 {
 				t.Errorf("queue depths %v, want only %s: 1", depths, phone2)
 			}
-			refs, err := f.s.QueuedAccounts(f.ctx)
-			must(t, err, "QueuedAccounts")
-			for _, r := range refs {
-				if r == w.ref() {
-					t.Error("QueuedAccounts lists the deleted account")
-				}
-			}
 		}},
-		{"queue depths count the queued messages of each account", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
+		{"queue depths count the queued messages of each account and not the failed", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
 			w.account(w.ws.ID, phone2, true)
-			w.account(w.ws.ID, "+33612345678", true)
-			m := w.queued(jidA, 1)
+			w.queued(jidA, 1)
 			w.queued(jidB, 1)
+			cancelled := w.queued(jidB, 1)
 			w.queued(jidA, 1, func(a *wagate.Accept) { a.Message.AccountPhone = phone2 })
-			must(t, f.s.Retry(f.ctx, m.ID, wagate.Try{At: f.clock.Now(), Error: "file host timed out"}, f.clock.Now().Add(time.Hour)), "Retry")
+			_, err := cancelMessage(f, w.ws.ID, cancelled.ID, time.Time{})
+			must(t, err, "CancelMessage")
 			depths, err := f.s.QueueDepths(f.ctx, w.ws.ID)
 			must(t, err, "QueueDepths")
 			if len(depths) != 2 || depths[phone1] != 2 || depths[phone2] != 1 {
-				t.Errorf("queue depths %v, want %s: 2 (a retrying one counts), %s: 1, and no empty account", depths, phone1, phone2)
+				t.Errorf("queue depths %v, want %s: 2 (not the cancelled one), %s: 1", depths, phone1, phone2)
 			}
+		}},
+		{"a cancelled message is refunded once and cannot be cancelled again", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			m := w.queued(jidA, 7)
+			f.clock.Advance(time.Minute)
+			got, err := cancelMessage(f, w.ws.ID, m.ID, time.Time{})
+			must(t, err, "CancelMessage")
+			if got.Status != wagate.StatusFailed || got.Error != wagate.ErrorCancelled || len(got.Tries) != 1 || got.Tries[0].Class != wagate.TryClassCancelled {
+				t.Errorf("cancelled %+v, want failed %q with a cancelled try", got, wagate.ErrorCancelled)
+			}
+			sameTime(t, w.message(m.ID).Tries[0].At, f.clock.Now(), "the cancelled try's time")
+			if b := w.balance(); b != 100 {
+				t.Errorf("balance %d after the cancel, want 100", b)
+			}
+			_, err = cancelMessage(f, w.ws.ID, m.ID, time.Time{})
+			wantCode(t, err, wagate.ECONFLICT, "CancelMessage again")
+			if b := w.balance(); b != 100 {
+				t.Errorf("balance %d after a second cancel, want 100 (refunded once)", b)
+			}
+			other := newWorkspace(t, f.ctx, f.s, 1)
+			_, err = cancelMessage(f, other.ID, m.ID, time.Time{})
+			wantCode(t, err, wagate.ENOTFOUND, "CancelMessage through another workspace")
 		}},
 	}
 }
