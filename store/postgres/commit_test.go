@@ -30,7 +30,7 @@ type batchWorld struct {
 
 func newBatchWorld(t *testing.T, fault func(string) error) *batchWorld {
 	now := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
-	db := openContract(t, pgtest.Database(t), storetest.Env{Now: func() time.Time { return now }, Fault: fault})
+	db := openContract(t, pgtest.Clone(t, migratedTemplate), storetest.Env{Now: func() time.Time { return now }, Fault: fault})
 	return &batchWorld{t: t, db: db, now: now}
 }
 
