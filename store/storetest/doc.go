@@ -19,10 +19,13 @@
 // built service by service: RunWorkspaces needs a wagate.WorkspaceService,
 // RunTokens adds the TokenService, RunSessions the SessionService,
 // RunAccounts the AccountService and ChatService (with the operator's
-// limits, Env.MaxAccounts and MaxChats); Run needs a whole Store and runs
-// every part: the account behaviours that need messages, accepting
-// messages, the attempt log, the send queue, delivery reports, persistence
-// across a reopen, and write faults (a write that fails at commit leaves
+// limits, Env.MaxAccounts and MaxChats), RunMessages the MessageService
+// and AttemptService without the send queue (accepts, replays, lists and
+// pages, cancels, the attempt ring, deleting an account with queued
+// messages); Run needs a whole Store and runs every part: the behaviours
+// of accounts, messages and attempts that need the sender's queue, the
+// send queue, delivery reports, persistence across a reopen, and write
+// faults (a write that fails at commit leaves
 // nothing). Behaviours that touch messages end by checking that credits add
 // up (granted = balance + what the queued, sending and sent messages hold),
 // read through the interfaces.
