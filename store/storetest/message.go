@@ -325,6 +325,20 @@ func messageBehaviours[S MessageStore]() []behaviour[S] {
 			_, _, err = f.s.PageMessages(f.ctx, w.ws.ID, "", 3, "not-a-cursor!")
 			wantCode(t, err, wagate.EINVALID, "PageMessages with a cursor never handed out")
 		}},
+		{"an accept to a new recipient past --max-chats is refused and recorded, and known chats still work", func(t *testing.T, f *fixture[S]) {
+			f.maxChats = 1
+			f.reopen()
+			w := newMessageWorld(f, 100)
+			first := w.queued(jidA, 1)
+			w.refused(wagate.ECONFLICT, func(a *wagate.Accept) { a.Message.JID = jidB })
+			if list := w.attempts(); !strings.Contains(list[0].Message, "--max-chats 1") {
+				t.Errorf("the refusal %q does not name --max-chats", list[0].Message)
+			}
+			again := w.queued(jidA, 1)
+			if again.ChatID != first.ChatID {
+				t.Errorf("chat %d, want the known chat %d", again.ChatID, first.ChatID)
+			}
+		}},
 		{"a message of another workspace is not found", func(t *testing.T, f *fixture[S]) {
 			w := newMessageWorld(f, 100)
 			m := w.queued(jidA, 1)
