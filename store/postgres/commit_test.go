@@ -176,3 +176,50 @@ func TestAcceptAfterCloseIsUnavailable(t *testing.T) {
 		t.Errorf("Accept after Close: %v, want EUNAVAILABLE", err)
 	}
 }
+
+// Two replicas accepting at once for the same workspaces, in every order:
+// their committers lock workspaces in id order, so no transaction is
+// chosen as a deadlock victim (it would come back as EUNAVAILABLE), and
+// each workspace's balance is spent exactly once.
+func TestReplicasAcceptingTogetherNeitherDeadlockNorOverdraw(t *testing.T) {
+	url := pgtest.Clone(t, migratedTemplate)
+	now := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	env := storetest.Env{Now: func() time.Time { return now }}
+	first := &batchWorld{t: t, db: openContract(t, url, env), now: now}
+	second := &batchWorld{t: t, db: openContract(t, url, env), now: now}
+	spaces := []string{"ws_c", "ws_a", "ws_b"}
+	for _, ws := range spaces {
+		first.workspace(ws, 40)
+	}
+	const perReplica = 90 // 180 accepts of 1 credit for 120 credits
+	var accepted, refused atomic.Int32
+	done := make(chan struct{})
+	for r, w := range []*batchWorld{first, second} {
+		for i := range perReplica {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				ws := spaces[(i+r)%len(spaces)]
+				_, err := w.db.Accept(context.Background(), w.job(ws, 1).a)
+				switch wagate.ErrorCode(err) {
+				case "":
+					accepted.Add(1)
+				case wagate.ECREDITS:
+					refused.Add(1)
+				default:
+					t.Errorf("Accept on %s: %v, want it accepted or refused for credits", ws, err)
+				}
+			}()
+		}
+	}
+	for range 2 * perReplica {
+		<-done
+	}
+	if a, r := accepted.Load(), refused.Load(); a != 120 || r != 60 {
+		t.Errorf("%d accepted and %d refused, want 120 and 60", a, r)
+	}
+	for _, ws := range spaces {
+		if b := first.balance(ws); b != 0 {
+			t.Errorf("%s: balance %d, want 0", ws, b)
+		}
+	}
+}
