@@ -36,7 +36,8 @@ var closed sync.Map // *DB -> struct{}
 
 func openContract(t *testing.T, path string, env storetest.Env) *DB {
 	t.Helper()
-	db, err := Open(path, Options{Logger: zaptest.NewLogger(t), Now: env.Now, FailCommit: env.Fault})
+	db, err := Open(path, Options{Logger: zaptest.NewLogger(t), Now: env.Now, FailCommit: env.Fault,
+		MaxAccounts: env.MaxAccounts, MaxChats: env.MaxChats})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -13,7 +13,19 @@ import (
 
 // TestMain starts the throwaway PostgreSQL of this test binary; the tests
 // fail, never skip, when it cannot start.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// The contract's stores start from a copy of one migrated database.
+func TestMain(m *testing.M) {
+	pgtest.Main(m, pgtest.Template{Name: migratedTemplate, Prepare: func(ctx context.Context, url string) error {
+		db, err := Open(ctx, url, Options{})
+		if err != nil {
+			return err
+		}
+		return db.Close()
+	}})
+}
+
+// migratedTemplate is the database with every migration applied.
+const migratedTemplate = "migrated"
 
 // TestContract runs the parts of the store contract this backend
 // implements so far, on a database of its own per behaviour.
@@ -21,6 +33,8 @@ func TestContract(t *testing.T) {
 	storetest.RunWorkspaces[*DB](t, pgHarness{})
 	storetest.RunTokens[*DB](t, pgHarness{})
 	storetest.RunSessions[*DB](t, pgHarness{})
+	storetest.RunAccounts[*DB](t, pgHarness{})
+	storetest.RunMessages[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same
@@ -31,7 +45,7 @@ type pgHarness struct{}
 var urls sync.Map // *DB -> string
 
 func (pgHarness) Open(t *testing.T, env storetest.Env) *DB {
-	return openContract(t, pgtest.Database(t), env)
+	return openContract(t, pgtest.Clone(t, migratedTemplate), env)
 }
 
 func (pgHarness) Reopen(t *testing.T, db *DB, env storetest.Env) *DB {
@@ -45,7 +59,8 @@ func (pgHarness) Reopen(t *testing.T, db *DB, env storetest.Env) *DB {
 
 func openContract(t *testing.T, url string, env storetest.Env) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), url, Options{Logger: zaptest.NewLogger(t), Now: env.Now, FailCommit: env.Fault})
+	db, err := Open(context.Background(), url, Options{Logger: zaptest.NewLogger(t), Now: env.Now, FailCommit: env.Fault,
+		MaxAccounts: env.MaxAccounts, MaxChats: env.MaxChats})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

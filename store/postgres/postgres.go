@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,6 +26,15 @@ type Options struct {
 	// error rolls the write back and is returned as EUNAVAILABLE (see
 	// store.Options.FailCommit).
 	FailCommit func(op string) error
+	// MaxAccounts and MaxChats are the operator's limits per workspace
+	// (--max-accounts, --max-chats): CreateAccount and CreateChat refuse
+	// one more with ECONFLICT naming the flag. 0 means no limit.
+	MaxAccounts int
+	MaxChats    int
+	// Committers is how many transactions of accepts may be open at once
+	// (commit.go); 0 means 4. More committers overlap more commits but
+	// take more connections from the pool.
+	Committers int
 }
 
 // DB is wagate's PostgreSQL store. It is safe for concurrent use.
@@ -33,6 +43,15 @@ type DB struct {
 	log        *zap.Logger
 	now        func() time.Time
 	failCommit func(op string) error
+	// maxAccounts and maxChats are Options.MaxAccounts and MaxChats.
+	maxAccounts int
+	maxChats    int
+	// The group commit of accepts (commit.go): requests wait on jobs for
+	// one of the committers, which stop when stop closes.
+	jobs      chan *acceptJob
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // Compile-time guards: the services this backend implements so far.
@@ -40,6 +59,10 @@ var (
 	_ wagate.WorkspaceService = (*DB)(nil)
 	_ wagate.TokenService     = (*DB)(nil)
 	_ wagate.SessionService   = (*DB)(nil)
+	_ wagate.AccountService   = (*DB)(nil)
+	_ wagate.ChatService      = (*DB)(nil)
+	_ wagate.MessageService   = (*DB)(nil)
+	_ wagate.AttemptService   = (*DB)(nil)
 )
 
 // Open connects to the database at url (postgres://…) and applies the
@@ -58,19 +81,30 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	db := &DB{pool: pool, log: opts.Logger, now: opts.Now, failCommit: opts.FailCommit}
+	db := &DB{pool: pool, log: opts.Logger, now: opts.Now, failCommit: opts.FailCommit,
+		maxAccounts: opts.MaxAccounts, maxChats: opts.MaxChats}
 	if db.log == nil {
 		db.log = zap.NewNop()
 	}
 	if db.now == nil {
 		db.now = time.Now
 	}
+	n := opts.Committers
+	if n <= 0 {
+		n = 4
+	}
+	db.startCommitters(n)
 	return db, nil
 }
 
-// Close closes every connection, waiting for those in use.
+// Close stops the committers, letting each finish its batch, and closes
+// every connection, waiting for those in use. Closing twice is harmless.
 func (db *DB) Close() error {
-	db.pool.Close()
+	db.closeOnce.Do(func() {
+		close(db.stop)
+		db.wg.Wait()
+		db.pool.Close()
+	})
 	return nil
 }
 

@@ -69,13 +69,16 @@ func (db *DB) CreateWorkspace(ctx context.Context, ws *wagate.Workspace, owner *
 	return nil
 }
 
-// FindWorkspace returns the workspace, or ENOTFOUND. Accounts are not in
-// this backend yet: the list is empty.
+// FindWorkspace returns the workspace with its accounts, most recently
+// connected first (one snapshot), or ENOTFOUND.
 func (db *DB) FindWorkspace(ctx context.Context, id string) (*wagate.Workspace, error) {
 	var ws *wagate.Workspace
-	err := db.read(ctx, "find workspace", func(q querier) error {
+	err := db.view(ctx, "find workspace", func(tx pgx.Tx) error {
 		var err error
-		ws, err = findWorkspace(ctx, q, id, false)
+		if ws, err = findWorkspace(ctx, tx, id, false); err != nil {
+			return err
+		}
+		ws.Accounts, err = listAccounts(ctx, tx, id)
 		return err
 	})
 	return ws, err
@@ -128,12 +131,16 @@ func (db *DB) AddCredits(ctx context.Context, id string, amount int64) (*wagate.
 func (db *DB) FindWorkspaceByInboundToken(ctx context.Context, token string) (*wagate.Workspace, error) {
 	h := wagate.HashToken(token)
 	var ws *wagate.Workspace
-	err := db.read(ctx, "find workspace by token", func(q querier) error {
+	err := db.view(ctx, "find workspace by token", func(tx pgx.Tx) error {
 		var err error
-		ws, err = scanWorkspace(q.QueryRow(ctx, `SELECT `+workspaceColumns+` FROM workspaces WHERE inbound_hash = $1`, h[:]))
+		ws, err = scanWorkspace(tx.QueryRow(ctx, `SELECT `+workspaceColumns+` FROM workspaces WHERE inbound_hash = $1`, h[:]))
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare([]byte(ws.Webhook.Token), []byte(token)) != 1) {
 			return wagate.ErrWebhookNotFound()
 		}
+		if err != nil {
+			return err
+		}
+		ws.Accounts, err = listAccounts(ctx, tx, ws.ID)
 		return err
 	})
 	if err != nil {
@@ -193,8 +200,9 @@ func (db *DB) updateWorkspace(ctx context.Context, op, id string, change func(tx
 		if err := change(tx, ws); err != nil {
 			return err
 		}
+		ws.Accounts, err = listAccounts(ctx, tx, id)
 		out = ws
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -17,10 +17,15 @@
 //
 // The suite is split by what a backend implements, so a new backend can be
 // built service by service: RunWorkspaces needs a wagate.WorkspaceService,
-// RunTokens adds the TokenService, RunSessions the SessionService; Run
-// needs a whole Store and runs every part: accounts and chats, accepting
-// messages, the attempt log, the send queue, delivery reports, persistence
-// across a reopen, and write faults (a write that fails at commit leaves
+// RunTokens adds the TokenService, RunSessions the SessionService,
+// RunAccounts the AccountService and ChatService (with the operator's
+// limits, Env.MaxAccounts and MaxChats), RunMessages the MessageService
+// and AttemptService without the send queue (accepts, replays, lists and
+// pages, cancels, the attempt ring, deleting an account with queued
+// messages); Run needs a whole Store and runs every part: the behaviours
+// of accounts, messages and attempts that need the sender's queue, the
+// send queue, delivery reports, persistence across a reopen, and write
+// faults (a write that fails at commit leaves
 // nothing). Behaviours that touch messages end by checking that credits add
 // up (granted = balance + what the queued, sending and sent messages hold),
 // read through the interfaces.
@@ -33,9 +38,6 @@
 //   - the bounded pruning of expired idempotency records and the sweep of
 //     expired console sessions (only their effect, "expired is absent", is
 //     visible, and it is visible without any pruning);
-//   - the operator's limits --max-accounts and --max-chats (store.Options,
-//     not the interfaces: a backend-neutral option or a domain check is
-//     needed before the suite can set them);
 //   - the repair of stale queue entries by Next, requeueing at the end when
 //     a retried message's position is gone, and the offline audit (wagate
 //     check) and retention, which are bbolt's own API;
@@ -49,7 +51,8 @@
 //   - the fault hook's operation names are bbolt's (store/fault.go); the
 //     suite fails every write and never names an operation.
 //
-// Not covered because other issues of this wave are adding them: the
-// endpoint and event-outbox services (wagate.EndpointService,
-// DeliveryQueue), templates, careful-sending fields, batch accept.
+// Not covered yet: the endpoint and event-outbox services
+// (wagate.EndpointService, DeliveryQueue), templates, the careful-sending
+// holds and scheduled messages (UpdateAccount's rules are covered, not the
+// release of holds), batch accept.
 package storetest

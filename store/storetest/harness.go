@@ -29,6 +29,22 @@ type TokenStore interface {
 	wagate.TokenService
 }
 
+// AccountStore is what RunAccounts needs: accounts and chats belong to
+// workspaces.
+type AccountStore interface {
+	wagate.WorkspaceService
+	wagate.AccountService
+	wagate.ChatService
+}
+
+// MessageStore is what RunMessages needs: messages belong to accounts and
+// chats, and every accept writes an attempt.
+type MessageStore interface {
+	AccountStore
+	wagate.MessageService
+	wagate.AttemptService
+}
+
 // SessionStore is what RunSessions needs: sessions belong to tokens.
 type SessionStore interface {
 	TokenStore
@@ -49,6 +65,11 @@ type Env struct {
 	// fsync would. Reads are never failed. It may be called more than once
 	// per write and from several goroutines.
 	Fault func(op string) error
+	// MaxAccounts and MaxChats are the operator's limits per workspace
+	// (--max-accounts, --max-chats) the store must keep; 0 means none.
+	// Behaviours of the limits set them and reopen the store.
+	MaxAccounts int
+	MaxChats    int
 }
 
 // Harness opens stores of one backend for the suite. S is the backend's
@@ -116,12 +137,16 @@ type fixture[S any] struct {
 	s      S
 	clock  *Clock
 	faults *faults
+	// limits are the Env's MaxAccounts and MaxChats of the next open.
+	maxAccounts, maxChats int
 	// checks run after the behaviour when it passed, on the store as it
 	// is then (a reopen may have replaced it).
 	checks []func()
 }
 
-func (f *fixture[S]) env() Env { return Env{Now: f.clock.Now, Fault: f.faults.hook} }
+func (f *fixture[S]) env() Env {
+	return Env{Now: f.clock.Now, Fault: f.faults.hook, MaxAccounts: f.maxAccounts, MaxChats: f.maxChats}
+}
 
 // reopen restarts the store on the same data.
 func (f *fixture[S]) reopen() {
@@ -177,6 +202,26 @@ func RunSessions[S SessionStore](t *testing.T, h Harness[S]) {
 	run(t, h, "sessions", sessionBehaviours[S]())
 }
 
+// RunAccounts runs the behaviours of wagate.AccountService and ChatService
+// that need no messages: creating, finding, listing, switching and editing
+// accounts (the careful-sending rules), chats and their pages, and the
+// operator's limits. Run adds those that need messages (deleting an
+// account with queued messages, queue depths).
+func RunAccounts[S AccountStore](t *testing.T, h Harness[S]) {
+	run(t, h, "accounts and chats", accountBehaviours[S]())
+}
+
+// RunMessages runs the behaviours of wagate.MessageService and
+// AttemptService that need no send queue: accepting (charges, chats,
+// idempotency, refusals, racing accepts), replays, finding, listing and
+// paging messages, the attempt log, and deleting an account with queued
+// messages. Run adds those that need the sender's queue.
+func RunMessages[S MessageStore](t *testing.T, h Harness[S]) {
+	run(t, h, "messages", messageBehaviours[S]())
+	run(t, h, "accounts with messages", accountMessageBehaviours[S]())
+	run(t, h, "attempts", attemptBehaviours[S]())
+}
+
 // Run runs the whole contract: every part above, then accounts and chats,
 // accepting messages, the attempt log, the send queue, delivery reports,
 // persistence across a reopen and write faults.
@@ -184,9 +229,11 @@ func Run[S Store](t *testing.T, h Harness[S]) {
 	RunWorkspaces(t, h)
 	RunTokens(t, h)
 	RunSessions(t, h)
-	run(t, h, "accounts and chats", accountBehaviours[S]())
-	run(t, h, "messages", messageBehaviours[S]())
-	run(t, h, "attempts", attemptBehaviours[S]())
+	RunAccounts(t, h)
+	RunMessages(t, h)
+	run(t, h, "accounts with the queue", accountQueueBehaviours[S]())
+	run(t, h, "messages with the queue", messageQueueBehaviours[S]())
+	run(t, h, "attempts with the queue", attemptQueueBehaviours[S]())
 	run(t, h, "queue", queueBehaviours[S]())
 	run(t, h, "deliveries", deliveryBehaviours[S]())
 	run(t, h, "reopen", reopenBehaviours[S]())

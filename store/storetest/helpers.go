@@ -86,22 +86,21 @@ func balance(t *testing.T, ctx context.Context, s wagate.WorkspaceService, id st
 	return ws.Credits
 }
 
-// world is a fixture of a complete Store with one workspace of 100 credits
-// and one active dryrun account, phone1.
-type world[S Store] struct {
+// accountWorld is a fixture of an AccountStore with one workspace and one
+// active dryrun account, phone1.
+type accountWorld[S AccountStore] struct {
 	*fixture[S]
 	ws *tenant
 }
 
-func newWorld[S Store](f *fixture[S], credits int64) *world[S] {
+func newAccountWorld[S AccountStore](f *fixture[S], credits int64) *accountWorld[S] {
 	f.t.Helper()
-	w := &world[S]{fixture: f, ws: newWorkspace(f.t, f.ctx, f.s, credits)}
+	w := &accountWorld[S]{fixture: f, ws: newWorkspace(f.t, f.ctx, f.s, credits)}
 	w.account(w.ws.ID, phone1, true)
-	f.checks = append(f.checks, func() { w.creditsAddUp(w.ws.ID) })
 	return w
 }
 
-func (w *world[S]) account(wsID, phone string, active bool) *wagate.Account {
+func (w *accountWorld[S]) account(wsID, phone string, active bool) *wagate.Account {
 	w.t.Helper()
 	a := &wagate.Account{WorkspaceID: wsID, Phone: phone, Transport: wagate.TransportDryrun, Active: active,
 		ConnectedAt: w.clock.Now(), Settings: map[string]string{"phone_number_id": "pn-" + strings.TrimPrefix(phone, "+")}}
@@ -109,9 +108,38 @@ func (w *world[S]) account(wsID, phone string, active bool) *wagate.Account {
 	return a
 }
 
+// ref is the queue of phone1.
+func (w *accountWorld[S]) ref() wagate.AccountRef {
+	return wagate.AccountRef{WorkspaceID: w.ws.ID, Phone: phone1}
+}
+
+// messageWorld is a fixture of a MessageStore with one workspace and one
+// active dryrun account, phone1; it checks at the end that credits add up.
+type messageWorld[S MessageStore] struct {
+	*accountWorld[S]
+}
+
+func newMessageWorld[S MessageStore](f *fixture[S], credits int64) *messageWorld[S] {
+	f.t.Helper()
+	w := &messageWorld[S]{newAccountWorld(f, credits)}
+	f.checks = append(f.checks, func() { w.creditsAddUp(w.ws.ID) })
+	return w
+}
+
+// world is a fixture of a complete Store with one workspace of 100 credits
+// and one active dryrun account, phone1.
+type world[S Store] struct {
+	*messageWorld[S]
+}
+
+func newWorld[S Store](f *fixture[S], credits int64) *world[S] {
+	f.t.Helper()
+	return &world[S]{newMessageWorld(f, credits)}
+}
+
 // send is one Accept of the world's workspace from phone1 to jid, costing
 // credits; opts change it before it is committed.
-func (w *world[S]) send(jid string, credits int64, opts ...func(*wagate.Accept)) (*wagate.AcceptResult, *wagate.Accept, error) {
+func (w *messageWorld[S]) send(jid string, credits int64, opts ...func(*wagate.Accept)) (*wagate.AcceptResult, *wagate.Accept, error) {
 	w.t.Helper()
 	now := w.clock.Now()
 	id, err := ids.Next(now)
@@ -133,7 +161,7 @@ func (w *world[S]) send(jid string, credits int64, opts ...func(*wagate.Accept))
 }
 
 // queued is send that must succeed; it returns the stored message.
-func (w *world[S]) queued(jid string, credits int64, opts ...func(*wagate.Accept)) *wagate.Message {
+func (w *messageWorld[S]) queued(jid string, credits int64, opts ...func(*wagate.Accept)) *wagate.Message {
 	w.t.Helper()
 	res, _, err := w.send(jid, credits, opts...)
 	must(w.t, err, "Accept")
@@ -141,21 +169,16 @@ func (w *world[S]) queued(jid string, credits int64, opts ...func(*wagate.Accept
 }
 
 // message reads a message of the world's workspace.
-func (w *world[S]) message(id string) *wagate.Message {
+func (w *messageWorld[S]) message(id string) *wagate.Message {
 	w.t.Helper()
 	m, err := w.s.FindMessage(w.ctx, w.ws.ID, id)
 	must(w.t, err, "FindMessage")
 	return m
 }
 
-func (w *world[S]) balance() int64 {
+func (w *messageWorld[S]) balance() int64 {
 	w.t.Helper()
 	return balance(w.t, w.ctx, w.s, w.ws.ID)
-}
-
-// ref is the queue of phone1.
-func (w *world[S]) ref() wagate.AccountRef {
-	return wagate.AccountRef{WorkspaceID: w.ws.ID, Phone: phone1}
 }
 
 // next is Queue.Next at the clock's time, returning the ids in order.
@@ -177,7 +200,7 @@ func msgIDs(msgs []*wagate.Message) []string {
 // creditsAddUp checks the credit rule of SPEC §6 through the interfaces:
 // what was granted is the balance plus what the queued, sending and sent
 // messages hold; failed messages were refunded.
-func (w *world[S]) creditsAddUp(wsID string) {
+func (w *messageWorld[S]) creditsAddUp(wsID string) {
 	w.t.Helper()
 	ws, err := w.s.FindWorkspace(w.ctx, wsID)
 	must(w.t, err, "FindWorkspace")
@@ -213,6 +236,6 @@ func contextCancelled[S any](f *fixture[S]) (context.Context, context.CancelFunc
 
 // cancelMessage is the one call of MessageService.CancelMessage, so a
 // change of its signature is one edit here.
-func cancelMessage[S Store](f *fixture[S], workspaceID, id string, at time.Time) (*wagate.Message, error) {
+func cancelMessage[S MessageStore](f *fixture[S], workspaceID, id string, at time.Time) (*wagate.Message, error) {
 	return f.s.CancelMessage(f.ctx, workspaceID, id, wagate.SourceAPI, at)
 }

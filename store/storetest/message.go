@@ -22,14 +22,14 @@ func withBody(body string) func(*wagate.Accept) {
 }
 
 // attempts lists the world's attempt log, newest first.
-func (w *world[S]) attempts() []*wagate.Attempt {
+func (w *messageWorld[S]) attempts() []*wagate.Attempt {
 	w.t.Helper()
 	list, err := w.s.ListAttempts(w.ctx, w.ws.ID, 0)
 	must(w.t, err, "ListAttempts")
 	return list
 }
 
-func (w *world[S]) messages() []*wagate.Message {
+func (w *messageWorld[S]) messages() []*wagate.Message {
 	w.t.Helper()
 	list, err := w.s.ListMessages(w.ctx, w.ws.ID, "", 1000)
 	must(w.t, err, "ListMessages")
@@ -38,7 +38,7 @@ func (w *world[S]) messages() []*wagate.Message {
 
 // refused checks a client fault of Accept: its code, nothing charged or
 // stored, and the attempt recorded with the code.
-func (w *world[S]) refused(code string, opts ...func(*wagate.Accept)) {
+func (w *messageWorld[S]) refused(code string, opts ...func(*wagate.Accept)) {
 	w.t.Helper()
 	before, n := w.balance(), len(w.messages())
 	attempts := len(w.attempts())
@@ -65,7 +65,299 @@ func (w *world[S]) refused(code string, opts ...func(*wagate.Accept)) {
 	}
 }
 
-func messageBehaviours[S Store]() []behaviour[S] {
+func messageBehaviours[S MessageStore]() []behaviour[S] {
+	return []behaviour[S]{
+		{"accept creates the chat once and reuses it", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			first := w.queued(jidA, 1, func(a *wagate.Accept) { a.ChatName = "Ann" })
+			again := w.queued(jidA, 1, func(a *wagate.Accept) { a.ChatName = "Other name" })
+			if again.ChatID != first.ChatID {
+				t.Errorf("a second message to the same JID made chat %d, want %d", again.ChatID, first.ChatID)
+			}
+			c, err := f.s.FindChat(f.ctx, w.ws.ID, first.ChatID)
+			must(t, err, "FindChat")
+			if c.Name != "Ann" || c.JID != jidA || c.AccountPhone != phone1 || c.Group {
+				t.Errorf("the created chat is %+v, want Ann with %s, not a group", c, jidA)
+			}
+			g := w.queued(group, 1)
+			gc, err := f.s.FindChat(f.ctx, w.ws.ID, g.ChatID)
+			must(t, err, "FindChat group")
+			if !gc.Group {
+				t.Error("a chat made for a group JID is not a group")
+			}
+		}},
+		{"accept to a chat id takes its account and recipient", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			w.account(w.ws.ID, phone2, true)
+			c := &wagate.Chat{WorkspaceID: w.ws.ID, AccountPhone: phone2, JID: jidB, Name: "Bob"}
+			must(t, f.s.CreateChat(f.ctx, c), "CreateChat")
+			m := w.queued("", 1, func(a *wagate.Accept) { a.Message.ChatID, a.Message.AccountPhone = c.ID, "" })
+			if m.ChatID != c.ID || m.AccountPhone != phone2 || m.JID != jidB {
+				t.Errorf("accepted to chat %d: account %s jid %s chat %d", c.ID, m.AccountPhone, m.JID, m.ChatID)
+			}
+		}},
+		{"a replay with the same key commits only the attempt", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			first := w.queued(jidA, 3, withKey("order-1"), withBody("same"))
+			f.clock.Advance(time.Hour)
+			res, a, err := w.send(jidA, 3, withKey("order-1"), withBody("same"))
+			must(t, err, "Accept replay")
+			if !res.Replayed || res.Message.ID != first.ID || res.Balance != 97 {
+				t.Errorf("replay: replayed=%v message %s balance %d, want the first message %s and 97", res.Replayed, res.Message.ID, res.Balance, first.ID)
+			}
+			if b := w.balance(); b != 97 {
+				t.Errorf("balance %d, want 97: a replay is not charged", b)
+			}
+			if n := len(w.messages()); n != 1 {
+				t.Errorf("%d messages, want 1", n)
+			}
+			list := w.attempts()
+			if len(list) != 2 || list[0].MessageID != first.ID || list[0].Credits != 0 || list[0].Code != "" {
+				t.Errorf("attempts %+v, want the replay recorded with the first message and 0 credits", list)
+			}
+			if a.Attempt.MessageID != first.ID || a.Attempt.Credits != 0 {
+				t.Errorf("the caller's attempt: %+v", a.Attempt)
+			}
+			_, err = f.s.FindMessage(f.ctx, w.ws.ID, a.Message.ID)
+			wantCode(t, err, wagate.ENOTFOUND, "the replay's own message id")
+		}},
+		{"racing first uses of one key charge once", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			results := make([]*wagate.AcceptResult, 8)
+			var wg sync.WaitGroup
+			for i := range results {
+				wg.Go(func() {
+					res, _, err := w.send(jidA, 3, withKey("order-1"), withBody("same"))
+					if err != nil {
+						t.Errorf("Accept: %v", err)
+					}
+					results[i] = res
+				})
+			}
+			wg.Wait()
+			firsts := 0
+			for _, r := range results {
+				if r != nil && !r.Replayed {
+					firsts++
+				}
+				if r != nil && r.Message.ID != results[0].Message.ID {
+					t.Errorf("racing uses of one key answered %s and %s", r.Message.ID, results[0].Message.ID)
+				}
+			}
+			if firsts != 1 || w.balance() != 97 || len(w.messages()) != 1 {
+				t.Errorf("%d first accepts, balance %d, %d messages; want 1, 97, 1", firsts, w.balance(), len(w.messages()))
+			}
+			if n := len(w.attempts()); n != len(results) {
+				t.Errorf("%d attempts, want %d", n, len(results))
+			}
+		}},
+		{"racing accepts never overdraw the balance", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 10)
+			var (
+				mu       sync.Mutex
+				accepted int
+				wg       sync.WaitGroup
+			)
+			for range 8 {
+				wg.Go(func() {
+					_, _, err := w.send(jidA, 3)
+					switch wagate.ErrorCode(err) {
+					case "":
+						mu.Lock()
+						accepted++
+						mu.Unlock()
+					case wagate.ECREDITS:
+					default:
+						t.Errorf("Accept: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			if accepted != 3 || w.balance() != 1 {
+				t.Errorf("%d accepted of 3 credits each on 10, balance %d; want 3 and 1", accepted, w.balance())
+			}
+		}},
+		{"a key reused with another body is refused", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			w.queued(jidA, 3, withKey("order-1"), withBody("one"))
+			w.refused(wagate.EIDEMPOTENCY, withKey("order-1"), withBody("two"))
+		}},
+		{"an idempotency key is fresh again after 24 hours", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			first := w.queued(jidA, 3, withKey("order-1"), withBody("same"))
+			f.clock.Advance(24*time.Hour - time.Second)
+			res, _, err := w.send(jidA, 3, withKey("order-1"), withBody("same"))
+			must(t, err, "Accept within the window")
+			if !res.Replayed {
+				t.Error("within 24 h the key did not replay")
+			}
+			f.clock.Advance(time.Second)
+			second := w.queued(jidA, 3, withKey("order-1"), withBody("another"))
+			if second.ID == first.ID {
+				t.Fatal("after 24 h the key still answered the first message")
+			}
+			if b := w.balance(); b != 94 {
+				t.Errorf("balance %d, want 94 (charged twice)", b)
+			}
+			res, _, err = w.send(jidA, 3, withKey("order-1"), withBody("another"))
+			must(t, err, "Accept")
+			if !res.Replayed || res.Message.ID != second.ID {
+				t.Error("the renewed key does not replay its new message")
+			}
+		}},
+		{"idempotency keys are per workspace", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			w.queued(jidA, 3, withKey("order-1"), withBody("same"))
+			other := newWorkspace(t, f.ctx, f.s, 10)
+			w.account(other.ID, phone1, true)
+			res, _, err := w.send(jidA, 3, withKey("order-1"), withBody("same"), func(a *wagate.Accept) {
+				a.WorkspaceID, a.InboundToken = other.ID, other.Webhook.Token
+			})
+			must(t, err, "Accept in another workspace")
+			if res.Replayed || res.Balance != 7 {
+				t.Errorf("another workspace's key replayed=%v balance=%d, want a new message and 7", res.Replayed, res.Balance)
+			}
+		}},
+		{"replay answers a known key before validation and records the attempt", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			hash := sha256.Sum256([]byte("same"))
+			m, err := f.s.Replay(f.ctx, w.ws.ID, "order-1", hash, &wagate.Attempt{At: f.clock.Now(), RequestID: "r0"})
+			if m != nil || err != nil {
+				t.Fatalf("Replay of a new key: %v, %v; want nil, nil", m, err)
+			}
+			if n := len(w.attempts()); n != 0 {
+				t.Errorf("Replay of a new key wrote %d attempts", n)
+			}
+			first := w.queued(jidA, 3, withKey("order-1"), withBody("same"))
+			// The account goes off: a replay still gets the first answer.
+			_, err = f.s.SetAccountActive(f.ctx, w.ref(), false)
+			must(t, err, "SetAccountActive")
+			att := &wagate.Attempt{At: f.clock.Now(), RequestID: "r1"}
+			m, err = f.s.Replay(f.ctx, w.ws.ID, "order-1", hash, att)
+			must(t, err, "Replay")
+			if m == nil || m.ID != first.ID || att.MessageID != first.ID {
+				t.Fatalf("Replay answered %v (attempt message %q), want %s", m, att.MessageID, first.ID)
+			}
+			_, err = f.s.Replay(f.ctx, w.ws.ID, "order-1", sha256.Sum256([]byte("other")), &wagate.Attempt{At: f.clock.Now(), RequestID: "r2"})
+			wantCode(t, err, wagate.EIDEMPOTENCY, "Replay with another body")
+			list := w.attempts()
+			if len(list) != 3 || list[1].RequestID != "r1" || list[1].MessageID != first.ID || list[1].Credits != 0 ||
+				list[0].RequestID != "r2" || list[0].Code != wagate.EIDEMPOTENCY {
+				t.Errorf("attempt log after two replays: %+v", list)
+			}
+			if b := w.balance(); b != 97 {
+				t.Errorf("balance %d, want 97", b)
+			}
+		}},
+		{"too few credits are refused and nothing is charged", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 2)
+			w.refused(wagate.ECREDITS, func(a *wagate.Accept) { a.Message.Credits = 3 })
+			if !strings.Contains(w.attempts()[0].Message, "3") {
+				t.Errorf("the credits error %q does not say how many are needed", w.attempts()[0].Message)
+			}
+			w.queued(jidA, 2) // exactly the balance is enough
+			if b := w.balance(); b != 0 {
+				t.Errorf("balance %d, want 0", b)
+			}
+		}},
+		{"accept on a disabled inbound URL is refused", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			_, err := f.s.SetWebhookEnabled(f.ctx, w.ws.ID, false)
+			must(t, err, "SetWebhookEnabled")
+			w.refused(wagate.EDISABLED)
+			// A request not from the inbound URL skips the check.
+			w.queued(jidA, 1, func(a *wagate.Accept) { a.InboundToken = "" })
+		}},
+		{"accept with a regenerated token is not found and records nothing", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			old := w.ws.Webhook.Token
+			_, err := f.s.RegenerateWebhook(f.ctx, w.ws.ID, newToken(t), time.Time{})
+			must(t, err, "RegenerateWebhook")
+			_, _, err = w.send(jidA, 1, func(a *wagate.Accept) { a.InboundToken = old })
+			wantCode(t, err, wagate.ENOTFOUND, "Accept on the old token")
+			if n := len(w.attempts()); n != 0 {
+				t.Errorf("%d attempts recorded for a regenerated token, want none", n)
+			}
+			_, _, err = w.send(jidA, 1, func(a *wagate.Accept) { a.WorkspaceID = "ws_0000000000000000" })
+			wantCode(t, err, wagate.ENOTFOUND, "Accept for an unknown workspace")
+			if b := w.balance(); b != 100 {
+				t.Errorf("balance %d, want 100", b)
+			}
+		}},
+		{"accept from an unknown or inactive account or to an unknown chat is invalid", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			w.refused(wagate.EINVALID, func(a *wagate.Accept) { a.Message.AccountPhone = phone2 })
+			w.refused(wagate.EINVALID, func(a *wagate.Accept) { a.Message.ChatID, a.Message.JID = 999, "" })
+			_, err := f.s.SetAccountActive(f.ctx, w.ref(), false)
+			must(t, err, "SetAccountActive")
+			w.refused(wagate.EINVALID)
+		}},
+		{"paging messages walks every message once, newest first", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			var want []string
+			for range 7 {
+				want = append([]string{w.queued(jidA, 1).ID}, want...)
+				f.clock.Advance(time.Millisecond)
+			}
+			var got []string
+			cursor := ""
+			for pages := 0; ; pages++ {
+				if pages > 7 {
+					t.Fatal("paging does not end")
+				}
+				page, next, err := f.s.PageMessages(f.ctx, w.ws.ID, "", 3, cursor)
+				must(t, err, "PageMessages")
+				if len(page) > 3 {
+					t.Fatalf("a page of limit 3 holds %d", len(page))
+				}
+				got = append(got, msgIDs(page)...)
+				if next == "" {
+					break
+				}
+				cursor = next
+			}
+			equalIDs(t, got, want...)
+			page, _, err := f.s.PageMessages(f.ctx, w.ws.ID, wagate.StatusFailed, 3, "")
+			must(t, err, "PageMessages failed")
+			if len(page) != 0 {
+				t.Errorf("%d failed messages, want none", len(page))
+			}
+			_, _, err = f.s.PageMessages(f.ctx, w.ws.ID, "", 3, "not-a-cursor!")
+			wantCode(t, err, wagate.EINVALID, "PageMessages with a cursor never handed out")
+		}},
+		{"an accept to a new recipient past --max-chats is refused and recorded, and known chats still work", func(t *testing.T, f *fixture[S]) {
+			f.maxChats = 1
+			f.reopen()
+			w := newMessageWorld(f, 100)
+			first := w.queued(jidA, 1)
+			w.refused(wagate.ECONFLICT, func(a *wagate.Accept) { a.Message.JID = jidB })
+			if list := w.attempts(); !strings.Contains(list[0].Message, "--max-chats 1") {
+				t.Errorf("the refusal %q does not name --max-chats", list[0].Message)
+			}
+			again := w.queued(jidA, 1)
+			if again.ChatID != first.ChatID {
+				t.Errorf("chat %d, want the known chat %d", again.ChatID, first.ChatID)
+			}
+		}},
+		{"a message of another workspace is not found", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			m := w.queued(jidA, 1)
+			other := newWorkspace(t, f.ctx, f.s, 1)
+			_, err := f.s.FindMessage(f.ctx, other.ID, m.ID)
+			wantCode(t, err, wagate.ENOTFOUND, "FindMessage through another workspace")
+			_, err = cancelMessage(f, other.ID, m.ID, time.Time{})
+			wantCode(t, err, wagate.ENOTFOUND, "CancelMessage through another workspace")
+			_, err = f.s.FindMessage(f.ctx, w.ws.ID, "wa_backend:00000000000000000000")
+			wantCode(t, err, wagate.ENOTFOUND, "FindMessage of an unknown id")
+			if got := w.message(m.ID); got.Status != wagate.StatusQueued {
+				t.Errorf("the message is %s after another workspace's cancel", got.Status)
+			}
+		}},
+	}
+}
+
+// messageQueueBehaviours are the behaviours that also need the sender's queue.
+func messageQueueBehaviours[S Store]() []behaviour[S] {
 	return []behaviour[S]{
 		{"accept charges and enqueues in one commit", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)
@@ -131,231 +423,6 @@ func messageBehaviours[S Store]() []behaviour[S] {
 				t.Errorf("attempt send status %q %q, want queued with the retry's error", at.SendStatus, at.SendError)
 			}
 		}},
-		{"accept creates the chat once and reuses it", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			first := w.queued(jidA, 1, func(a *wagate.Accept) { a.ChatName = "Ann" })
-			again := w.queued(jidA, 1, func(a *wagate.Accept) { a.ChatName = "Other name" })
-			if again.ChatID != first.ChatID {
-				t.Errorf("a second message to the same JID made chat %d, want %d", again.ChatID, first.ChatID)
-			}
-			c, err := f.s.FindChat(f.ctx, w.ws.ID, first.ChatID)
-			must(t, err, "FindChat")
-			if c.Name != "Ann" || c.JID != jidA || c.AccountPhone != phone1 || c.Group {
-				t.Errorf("the created chat is %+v, want Ann with %s, not a group", c, jidA)
-			}
-			g := w.queued(group, 1)
-			gc, err := f.s.FindChat(f.ctx, w.ws.ID, g.ChatID)
-			must(t, err, "FindChat group")
-			if !gc.Group {
-				t.Error("a chat made for a group JID is not a group")
-			}
-		}},
-		{"accept to a chat id takes its account and recipient", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			w.account(w.ws.ID, phone2, true)
-			c := &wagate.Chat{WorkspaceID: w.ws.ID, AccountPhone: phone2, JID: jidB, Name: "Bob"}
-			must(t, f.s.CreateChat(f.ctx, c), "CreateChat")
-			m := w.queued("", 1, func(a *wagate.Accept) { a.Message.ChatID, a.Message.AccountPhone = c.ID, "" })
-			if m.ChatID != c.ID || m.AccountPhone != phone2 || m.JID != jidB {
-				t.Errorf("accepted to chat %d: account %s jid %s chat %d", c.ID, m.AccountPhone, m.JID, m.ChatID)
-			}
-		}},
-		{"a replay with the same key commits only the attempt", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			first := w.queued(jidA, 3, withKey("order-1"), withBody("same"))
-			f.clock.Advance(time.Hour)
-			res, a, err := w.send(jidA, 3, withKey("order-1"), withBody("same"))
-			must(t, err, "Accept replay")
-			if !res.Replayed || res.Message.ID != first.ID || res.Balance != 97 {
-				t.Errorf("replay: replayed=%v message %s balance %d, want the first message %s and 97", res.Replayed, res.Message.ID, res.Balance, first.ID)
-			}
-			if b := w.balance(); b != 97 {
-				t.Errorf("balance %d, want 97: a replay is not charged", b)
-			}
-			if n := len(w.messages()); n != 1 {
-				t.Errorf("%d messages, want 1", n)
-			}
-			list := w.attempts()
-			if len(list) != 2 || list[0].MessageID != first.ID || list[0].Credits != 0 || list[0].Code != "" {
-				t.Errorf("attempts %+v, want the replay recorded with the first message and 0 credits", list)
-			}
-			if a.Attempt.MessageID != first.ID || a.Attempt.Credits != 0 {
-				t.Errorf("the caller's attempt: %+v", a.Attempt)
-			}
-			_, err = f.s.FindMessage(f.ctx, w.ws.ID, a.Message.ID)
-			wantCode(t, err, wagate.ENOTFOUND, "the replay's own message id")
-		}},
-		{"racing first uses of one key charge once", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			results := make([]*wagate.AcceptResult, 8)
-			var wg sync.WaitGroup
-			for i := range results {
-				wg.Go(func() {
-					res, _, err := w.send(jidA, 3, withKey("order-1"), withBody("same"))
-					if err != nil {
-						t.Errorf("Accept: %v", err)
-					}
-					results[i] = res
-				})
-			}
-			wg.Wait()
-			firsts := 0
-			for _, r := range results {
-				if r != nil && !r.Replayed {
-					firsts++
-				}
-				if r != nil && r.Message.ID != results[0].Message.ID {
-					t.Errorf("racing uses of one key answered %s and %s", r.Message.ID, results[0].Message.ID)
-				}
-			}
-			if firsts != 1 || w.balance() != 97 || len(w.messages()) != 1 {
-				t.Errorf("%d first accepts, balance %d, %d messages; want 1, 97, 1", firsts, w.balance(), len(w.messages()))
-			}
-			if n := len(w.attempts()); n != len(results) {
-				t.Errorf("%d attempts, want %d", n, len(results))
-			}
-		}},
-		{"racing accepts never overdraw the balance", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 10)
-			var (
-				mu       sync.Mutex
-				accepted int
-				wg       sync.WaitGroup
-			)
-			for range 8 {
-				wg.Go(func() {
-					_, _, err := w.send(jidA, 3)
-					switch wagate.ErrorCode(err) {
-					case "":
-						mu.Lock()
-						accepted++
-						mu.Unlock()
-					case wagate.ECREDITS:
-					default:
-						t.Errorf("Accept: %v", err)
-					}
-				})
-			}
-			wg.Wait()
-			if accepted != 3 || w.balance() != 1 {
-				t.Errorf("%d accepted of 3 credits each on 10, balance %d; want 3 and 1", accepted, w.balance())
-			}
-		}},
-		{"a key reused with another body is refused", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			w.queued(jidA, 3, withKey("order-1"), withBody("one"))
-			w.refused(wagate.EIDEMPOTENCY, withKey("order-1"), withBody("two"))
-		}},
-		{"an idempotency key is fresh again after 24 hours", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			first := w.queued(jidA, 3, withKey("order-1"), withBody("same"))
-			f.clock.Advance(24*time.Hour - time.Second)
-			res, _, err := w.send(jidA, 3, withKey("order-1"), withBody("same"))
-			must(t, err, "Accept within the window")
-			if !res.Replayed {
-				t.Error("within 24 h the key did not replay")
-			}
-			f.clock.Advance(time.Second)
-			second := w.queued(jidA, 3, withKey("order-1"), withBody("another"))
-			if second.ID == first.ID {
-				t.Fatal("after 24 h the key still answered the first message")
-			}
-			if b := w.balance(); b != 94 {
-				t.Errorf("balance %d, want 94 (charged twice)", b)
-			}
-			res, _, err = w.send(jidA, 3, withKey("order-1"), withBody("another"))
-			must(t, err, "Accept")
-			if !res.Replayed || res.Message.ID != second.ID {
-				t.Error("the renewed key does not replay its new message")
-			}
-		}},
-		{"idempotency keys are per workspace", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			w.queued(jidA, 3, withKey("order-1"), withBody("same"))
-			other := newWorkspace(t, f.ctx, f.s, 10)
-			w.account(other.ID, phone1, true)
-			res, _, err := w.send(jidA, 3, withKey("order-1"), withBody("same"), func(a *wagate.Accept) {
-				a.WorkspaceID, a.InboundToken = other.ID, other.Webhook.Token
-			})
-			must(t, err, "Accept in another workspace")
-			if res.Replayed || res.Balance != 7 {
-				t.Errorf("another workspace's key replayed=%v balance=%d, want a new message and 7", res.Replayed, res.Balance)
-			}
-		}},
-		{"replay answers a known key before validation and records the attempt", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			hash := sha256.Sum256([]byte("same"))
-			m, err := f.s.Replay(f.ctx, w.ws.ID, "order-1", hash, &wagate.Attempt{At: f.clock.Now(), RequestID: "r0"})
-			if m != nil || err != nil {
-				t.Fatalf("Replay of a new key: %v, %v; want nil, nil", m, err)
-			}
-			if n := len(w.attempts()); n != 0 {
-				t.Errorf("Replay of a new key wrote %d attempts", n)
-			}
-			first := w.queued(jidA, 3, withKey("order-1"), withBody("same"))
-			// The account goes off: a replay still gets the first answer.
-			_, err = f.s.SetAccountActive(f.ctx, w.ref(), false)
-			must(t, err, "SetAccountActive")
-			att := &wagate.Attempt{At: f.clock.Now(), RequestID: "r1"}
-			m, err = f.s.Replay(f.ctx, w.ws.ID, "order-1", hash, att)
-			must(t, err, "Replay")
-			if m == nil || m.ID != first.ID || att.MessageID != first.ID {
-				t.Fatalf("Replay answered %v (attempt message %q), want %s", m, att.MessageID, first.ID)
-			}
-			_, err = f.s.Replay(f.ctx, w.ws.ID, "order-1", sha256.Sum256([]byte("other")), &wagate.Attempt{At: f.clock.Now(), RequestID: "r2"})
-			wantCode(t, err, wagate.EIDEMPOTENCY, "Replay with another body")
-			list := w.attempts()
-			if len(list) != 3 || list[1].RequestID != "r1" || list[1].MessageID != first.ID || list[1].Credits != 0 ||
-				list[0].RequestID != "r2" || list[0].Code != wagate.EIDEMPOTENCY {
-				t.Errorf("attempt log after two replays: %+v", list)
-			}
-			if b := w.balance(); b != 97 {
-				t.Errorf("balance %d, want 97", b)
-			}
-		}},
-		{"too few credits are refused and nothing is charged", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 2)
-			w.refused(wagate.ECREDITS, func(a *wagate.Accept) { a.Message.Credits = 3 })
-			if !strings.Contains(w.attempts()[0].Message, "3") {
-				t.Errorf("the credits error %q does not say how many are needed", w.attempts()[0].Message)
-			}
-			w.queued(jidA, 2) // exactly the balance is enough
-			if b := w.balance(); b != 0 {
-				t.Errorf("balance %d, want 0", b)
-			}
-		}},
-		{"accept on a disabled inbound URL is refused", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			_, err := f.s.SetWebhookEnabled(f.ctx, w.ws.ID, false)
-			must(t, err, "SetWebhookEnabled")
-			w.refused(wagate.EDISABLED)
-			// A request not from the inbound URL skips the check.
-			w.queued(jidA, 1, func(a *wagate.Accept) { a.InboundToken = "" })
-		}},
-		{"accept with a regenerated token is not found and records nothing", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			old := w.ws.Webhook.Token
-			_, err := f.s.RegenerateWebhook(f.ctx, w.ws.ID, newToken(t), time.Time{})
-			must(t, err, "RegenerateWebhook")
-			_, _, err = w.send(jidA, 1, func(a *wagate.Accept) { a.InboundToken = old })
-			wantCode(t, err, wagate.ENOTFOUND, "Accept on the old token")
-			if n := len(w.attempts()); n != 0 {
-				t.Errorf("%d attempts recorded for a regenerated token, want none", n)
-			}
-			_, _, err = w.send(jidA, 1, func(a *wagate.Accept) { a.WorkspaceID = "ws_0000000000000000" })
-			wantCode(t, err, wagate.ENOTFOUND, "Accept for an unknown workspace")
-			if b := w.balance(); b != 100 {
-				t.Errorf("balance %d, want 100", b)
-			}
-		}},
-		{"accept from an unknown or inactive account or to an unknown chat is invalid", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			w.refused(wagate.EINVALID, func(a *wagate.Accept) { a.Message.AccountPhone = phone2 })
-			w.refused(wagate.EINVALID, func(a *wagate.Accept) { a.Message.ChatID, a.Message.JID = 999, "" })
-			_, err := f.s.SetAccountActive(f.ctx, w.ref(), false)
-			must(t, err, "SetAccountActive")
-			w.refused(wagate.EINVALID)
-		}},
 		{"messages are listed newest first and filtered by status", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)
 			var all []string
@@ -376,53 +443,6 @@ func messageBehaviours[S Store]() []behaviour[S] {
 			equalIDs(t, msgIDs(list), all[1])
 			_, err = f.s.ListMessages(f.ctx, w.ws.ID, "delivered", 0)
 			wantCode(t, err, wagate.EINVALID, "ListMessages with an unknown status")
-		}},
-		{"paging messages walks every message once, newest first", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			var want []string
-			for range 7 {
-				want = append([]string{w.queued(jidA, 1).ID}, want...)
-				f.clock.Advance(time.Millisecond)
-			}
-			var got []string
-			cursor := ""
-			for pages := 0; ; pages++ {
-				if pages > 7 {
-					t.Fatal("paging does not end")
-				}
-				page, next, err := f.s.PageMessages(f.ctx, w.ws.ID, "", 3, cursor)
-				must(t, err, "PageMessages")
-				if len(page) > 3 {
-					t.Fatalf("a page of limit 3 holds %d", len(page))
-				}
-				got = append(got, msgIDs(page)...)
-				if next == "" {
-					break
-				}
-				cursor = next
-			}
-			equalIDs(t, got, want...)
-			page, _, err := f.s.PageMessages(f.ctx, w.ws.ID, wagate.StatusFailed, 3, "")
-			must(t, err, "PageMessages failed")
-			if len(page) != 0 {
-				t.Errorf("%d failed messages, want none", len(page))
-			}
-			_, _, err = f.s.PageMessages(f.ctx, w.ws.ID, "", 3, "not-a-cursor!")
-			wantCode(t, err, wagate.EINVALID, "PageMessages with a cursor never handed out")
-		}},
-		{"a message of another workspace is not found", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
-			m := w.queued(jidA, 1)
-			other := newWorkspace(t, f.ctx, f.s, 1)
-			_, err := f.s.FindMessage(f.ctx, other.ID, m.ID)
-			wantCode(t, err, wagate.ENOTFOUND, "FindMessage through another workspace")
-			_, err = cancelMessage(f, other.ID, m.ID, time.Time{})
-			wantCode(t, err, wagate.ENOTFOUND, "CancelMessage through another workspace")
-			_, err = f.s.FindMessage(f.ctx, w.ws.ID, "wa_backend:00000000000000000000")
-			wantCode(t, err, wagate.ENOTFOUND, "FindMessage of an unknown id")
-			if got := w.message(m.ID); got.Status != wagate.StatusQueued {
-				t.Errorf("the message is %s after another workspace's cancel", got.Status)
-			}
 		}},
 		{"cancel fails a queued message, refunds it once and keeps it from the sender", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)

@@ -9,10 +9,10 @@ import (
 	"github.com/wagate/wagate"
 )
 
-func attemptBehaviours[S Store]() []behaviour[S] {
+func attemptBehaviours[S MessageStore]() []behaviour[S] {
 	return []behaviour[S]{
 		{"the attempt log keeps the last 100, newest first", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
+			w := newMessageWorld(f, 100)
 			for i := range wagate.AttemptLimit + 5 {
 				a := &wagate.Attempt{At: f.clock.Now(), RequestID: fmt.Sprint("r", i), Code: wagate.EINVALID, Message: "bad JSON", Body: "{"}
 				must(t, f.s.RecordAttempt(f.ctx, w.ws.ID, a), "RecordAttempt")
@@ -34,7 +34,7 @@ func attemptBehaviours[S Store]() []behaviour[S] {
 			}
 		}},
 		{"attempts are per workspace", func(t *testing.T, f *fixture[S]) {
-			w := newWorld(f, 100)
+			w := newMessageWorld(f, 100)
 			other := newWorkspace(t, f.ctx, f.s, 1)
 			must(t, f.s.RecordAttempt(f.ctx, other.ID, &wagate.Attempt{At: f.clock.Now(), RequestID: "theirs"}), "RecordAttempt")
 			if n := len(w.attempts()); n != 0 {
@@ -44,6 +44,13 @@ func attemptBehaviours[S Store]() []behaviour[S] {
 			_, err := f.s.ListAttempts(f.ctx, "ws_0000000000000000", 0)
 			wantCode(t, err, wagate.ENOTFOUND, "ListAttempts of an unknown workspace")
 		}},
+	}
+}
+
+// attemptQueueBehaviours are the attempt behaviours that need the sender's
+// queue.
+func attemptQueueBehaviours[S Store]() []behaviour[S] {
+	return []behaviour[S]{
 		{"attempts show their message's current status", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)
 			sent, failed := w.queued(jidA, 1), w.queued(jidB, 1)

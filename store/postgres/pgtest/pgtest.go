@@ -12,6 +12,10 @@
 //		...
 //	}
 //
+// Tests that each need the same schema pass Main a Template, prepared once,
+// and take a copy of it per test with Clone: one cluster per test binary,
+// one database per test, no migration per test.
+//
 // The cluster is made by initdb --no-sync with trust authentication in a
 // temp folder, and its server listens on 127.0.0.1 on a free port, with its
 // unix socket in that folder, so it never meets another cluster of the
@@ -277,16 +281,39 @@ func (c *Cluster) URL(name string) string {
 
 // CreateDatabase makes a new, empty database and returns its URL.
 func (c *Cluster) CreateDatabase(ctx context.Context) (string, error) {
-	name := fmt.Sprintf("t_%d", c.dbs.Add(1))
+	return c.create(ctx, fmt.Sprintf("t_%d", c.dbs.Add(1)), "")
+}
+
+// CloneDatabase makes a new database as a copy of the database template
+// and returns its URL. Nobody may be connected to template meanwhile.
+func (c *Cluster) CloneDatabase(ctx context.Context, template string) (string, error) {
+	return c.create(ctx, fmt.Sprintf("t_%d", c.dbs.Add(1)), template)
+}
+
+func (c *Cluster) create(ctx context.Context, name, template string) (string, error) {
 	conn, err := pgx.Connect(ctx, c.URL("postgres"))
 	if err != nil {
 		return "", fmt.Errorf("pgtest: connect: %w", err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if template != "" {
+		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
+	}
+	if _, err := conn.Exec(ctx, sql); err != nil {
 		return "", fmt.Errorf("pgtest: create database %s: %w", name, err)
 	}
 	return c.URL(name), nil
+}
+
+// Template is a database Main prepares once per test binary, for Clone: a
+// schema made once and copied per test costs a file copy, not a migration
+// per test.
+type Template struct {
+	Name string
+	// Prepare fills the new, empty database at url; it must close every
+	// connection to it before it returns, or no clone can be made.
+	Prepare func(ctx context.Context, url string) error
 }
 
 // shared is the cluster Main started for the test binary.
@@ -295,11 +322,12 @@ var shared *Cluster
 // Main is a TestMain: it starts a cluster, runs the tests and stops it. A
 // cluster that cannot start fails the test binary, with the reason and the
 // fix, before any test runs.
-func Main(m *testing.M) {
-	os.Exit(run(m))
+// The templates are prepared before any test runs.
+func Main(m *testing.M, templates ...Template) {
+	os.Exit(run(m, templates))
 }
 
-func run(m *testing.M) int {
+func run(m *testing.M, templates []Template) int {
 	flag.Parse() // for testing.Verbose; m.Run would parse them anyway
 	start := time.Now()
 	c, err := Start(Options{})
@@ -311,8 +339,33 @@ func run(m *testing.M) int {
 	if testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "pgtest: PostgreSQL on 127.0.0.1:%d, started in %s\n", c.port, time.Since(start).Round(time.Millisecond))
 	}
+	for _, tpl := range templates {
+		ctx := context.Background()
+		url, err := c.create(ctx, tpl.Name, "")
+		if err == nil {
+			err = tpl.Prepare(ctx, url)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "FAIL: pgtest: prepare the template database %s: %v\n", tpl.Name, err)
+			return 1
+		}
+	}
 	shared = c
 	return m.Run()
+}
+
+// Clone returns the URL of a new database copied from the template Main
+// prepared under that name. It fails t when there is none.
+func Clone(t testing.TB, template string) string {
+	t.Helper()
+	if shared == nil {
+		t.Fatal("pgtest: no cluster: call pgtest.Main(m) from the package's TestMain")
+	}
+	url, err := shared.CloneDatabase(context.Background(), template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
 }
 
 // Database returns the URL of a new, empty database on the cluster Main

@@ -1,0 +1,630 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/quota"
+)
+
+// IdempotencyWindow is how long an Idempotency-Key is remembered (as
+// store.IdempotencyWindow). An older record counts as absent.
+const IdempotencyWindow = 24 * time.Hour
+
+// idempotencyPruneMax bounds how many expired idempotency records one
+// batch of accepts deletes, so the cleanup never makes a commit slow.
+const idempotencyPruneMax = 8
+
+// tryRecord is how a try is stored in messages.tries: names of its own, so
+// renaming a field of wagate.Try cannot silently drop stored tries.
+type tryRecord struct {
+	At         time.Time `json:"at"`
+	Result     string    `json:"result"`
+	Class      string    `json:"class,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	ProviderID string    `json:"provider_id,omitempty"`
+}
+
+// messageColumns are read by scanMessage, in its order.
+const messageColumns = `id, workspace_id, status, account_phone, chat_id, jid, text, file_url, file_name, credits, error,
+	tries, next_try_at, created_at, sent_at, send_at, waiting_reason, delivery, delivery_at, template_name, template`
+
+func scanMessage(row pgx.Row) (*wagate.Message, error) {
+	var (
+		m                                 wagate.Message
+		status                            string
+		tries, template                   []byte
+		nextTry, sent, sendAt, deliveryAt *time.Time
+	)
+	err := row.Scan(&m.ID, &m.WorkspaceID, &status, &m.AccountPhone, &m.ChatID, &m.JID, &m.Text, &m.FileURL, &m.FileName, &m.Credits, &m.Error,
+		&tries, &nextTry, &m.CreatedAt, &sent, &sendAt, &m.WaitingReason, &m.Delivery, &deliveryAt, &m.TemplateName, &template)
+	if err != nil {
+		return nil, err
+	}
+	m.Status = wagate.MessageStatus(status)
+	var recs []tryRecord
+	if err := json.Unmarshal(tries, &recs); err != nil {
+		return nil, fmt.Errorf("message %s: tries: %w", m.ID, err)
+	}
+	for _, r := range recs {
+		m.Tries = append(m.Tries, wagate.Try{At: r.At, Result: r.Result, Class: r.Class, Error: r.Error, ProviderID: r.ProviderID})
+	}
+	if template != nil {
+		m.Template = &wagate.TemplateSend{}
+		if err := json.Unmarshal(template, m.Template); err != nil {
+			return nil, fmt.Errorf("message %s: template: %w", m.ID, err)
+		}
+	}
+	m.NextTryAt, m.SentAt, m.SendAt, m.DeliveryAt = deref(nextTry), deref(sent), deref(sendAt), deref(deliveryAt)
+	return &m, nil
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+func collectMessages(rows pgx.Rows, err error) ([]*wagate.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*wagate.Message, error) { return scanMessage(r) })
+}
+
+// acceptRun is the outcome of one run of the accept transaction: the
+// result and the attempt written, or the client fault (the attempt is
+// written for it too, except for a workspace or token that is gone).
+type acceptRun struct {
+	res     *wagate.AcceptResult
+	att     *wagate.Attempt
+	outcome error
+}
+
+// acceptOne runs one Accept in tx (a transaction or a savepoint of a
+// batch). It locks the workspace's row first: that serialises the accepts
+// of one workspace (the balance, the chat numbers, the idempotency check)
+// and, as a batch runs its accepts in workspace id order, keeps committers
+// from deadlocking. Client faults are outcomes, written with their attempt;
+// an error is a real fault and the caller must roll tx back.
+func (db *DB) acceptOne(ctx context.Context, tx pgx.Tx, a *wagate.Accept, now time.Time) (acceptRun, error) {
+	ws, err := findWorkspace(ctx, tx, a.WorkspaceID, true)
+	if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+		return acceptRun{outcome: wagate.ErrWebhookNotFound()}, nil // no workspace, no log to write to
+	}
+	if err != nil {
+		return acceptRun{}, err
+	}
+	if a.InboundToken != "" && subtle.ConstantTimeCompare([]byte(a.InboundToken), []byte(ws.Webhook.Token)) != 1 {
+		// Regenerated after the gateway read the workspace: the old URL
+		// stops working at once, and an unknown token leaves no attempt.
+		return acceptRun{outcome: wagate.ErrWebhookNotFound()}, nil
+	}
+	res, outcome, err := db.acceptMessage(ctx, tx, ws, a, now)
+	if err != nil {
+		return acceptRun{}, err
+	}
+	att := acceptAttempt(a.Attempt, res, outcome, now)
+	if err := putAttempt(ctx, tx, ws.ID, att); err != nil {
+		return acceptRun{}, err
+	}
+	return acceptRun{res: res, att: att, outcome: outcome}, nil
+}
+
+// acceptAttempt is the attempt of one accepted (res) or refused (outcome)
+// request, as it is stored.
+func acceptAttempt(in *wagate.Attempt, res *wagate.AcceptResult, outcome error, now time.Time) *wagate.Attempt {
+	att := &wagate.Attempt{}
+	if in != nil {
+		*att = *in
+	}
+	att.Code, att.Message, att.MessageID, att.Credits = "", "", "", 0
+	if outcome != nil {
+		att.Code, att.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
+	} else {
+		att.MessageID = res.Message.ID
+		if !res.Replayed {
+			att.Credits = res.Message.Credits
+		}
+	}
+	att.At = orNow(att.At, now)
+	return att
+}
+
+// acceptMessage does the checks first and writes only when all pass, so a
+// client fault leaves nothing behind but the attempt its caller writes. The
+// order of the checks, and so which fault a request with several gets, is
+// store/'s.
+func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace, a *wagate.Accept, now time.Time) (*wagate.AcceptResult, error, error) {
+	if a.InboundToken != "" && !ws.Webhook.Enabled {
+		return nil, wagate.ErrWebhookDisabled(), nil
+	}
+	if a.IdempotencyKey != "" {
+		first, outcome, err := findIdempotent(ctx, tx, ws.ID, a.IdempotencyKey, a.BodyHash, now)
+		switch {
+		case err != nil || outcome != nil:
+			return nil, outcome, err
+		case first != nil:
+			return &wagate.AcceptResult{Message: first, Replayed: true, Balance: ws.Credits}, nil, nil
+		}
+	}
+
+	m := *a.Message // a copy: a batch may run this again alone
+	m.WorkspaceID, m.Status = ws.ID, wagate.StatusQueued
+	m.Error, m.Tries, m.SentAt, m.NextTryAt, m.WaitingReason, m.WaitingFor = "", nil, time.Time{}, time.Time{}, "", ""
+	m.Delivery, m.DeliveryAt = "", time.Time{}
+	m.CreatedAt = orNow(m.CreatedAt, now)
+
+	if m.ChatID != 0 {
+		chat, err := scanChat(tx.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE workspace_id = $1 AND id = $2`, ws.ID, m.ChatID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			// EINVALID, not ENOTFOUND: on the inbound URL a 404 means
+			// "Webhook not found", and this is a field of the request.
+			return nil, wagate.Errorf(wagate.EINVALID, "chat_id %d is not a chat of this workspace; look chat ids up with GET /api/v1/workspaces/{ws}/chats", m.ChatID), nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		m.AccountPhone, m.JID = chat.AccountPhone, chat.JID
+	}
+	if m.AccountPhone == "" {
+		return nil, wagate.Errorf(wagate.EINVALID, "whatsapp_account_phone: the workspace has no active WhatsApp account to send from; connect one, or name one"), nil
+	}
+	acct, err := findAccount(ctx, tx, wagate.AccountRef{WorkspaceID: ws.ID, Phone: m.AccountPhone})
+	switch {
+	case wagate.ErrorCode(err) == wagate.ENOTFOUND && m.ChatID != 0:
+		return nil, wagate.Errorf(wagate.EINVALID, "chat_id %d belongs to the WhatsApp account %s, which is no longer connected to this workspace", m.ChatID, m.AccountPhone), nil
+	case wagate.ErrorCode(err) == wagate.ENOTFOUND:
+		return nil, wagate.Errorf(wagate.EINVALID, "whatsapp_account_phone %s is not a WhatsApp account of this workspace", m.AccountPhone), nil
+	case err != nil:
+		return nil, nil, err
+	case !acct.Active:
+		return nil, wagate.Errorf(wagate.EINVALID, "the WhatsApp account %s is not active; activate it or send from another account", m.AccountPhone), nil
+	}
+	if m.JID == "" || strings.ContainsRune(m.JID, 0) {
+		return nil, wagate.Errorf(wagate.EINVALID, "no recipient: give chat_id, jid, phone or chat_name"), nil
+	}
+	newChat := false
+	if m.ChatID == 0 {
+		err := tx.QueryRow(ctx, `SELECT id FROM chats WHERE workspace_id = $1 AND account_phone = $2 AND jid = $3`, ws.ID, m.AccountPhone, m.JID).Scan(&m.ChatID)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			newChat = true
+		case err != nil:
+			return nil, nil, err
+		}
+	}
+	if newChat && db.maxChats > 0 {
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT chat_seq FROM workspaces WHERE id = $1`, ws.ID).Scan(&n); err != nil {
+			return nil, nil, err
+		}
+		if n >= int64(db.maxChats) {
+			return nil, errChatLimit(n, db.maxChats), nil
+		}
+	}
+	balance, err := quota.Charge(ws.Credits, m.Credits)
+	if err != nil {
+		return nil, err, nil // ECREDITS, with how many are needed and left
+	}
+
+	// Every check passed: write.
+	if newChat {
+		chat := &wagate.Chat{WorkspaceID: ws.ID, AccountPhone: m.AccountPhone, JID: m.JID, Name: a.ChatName,
+			Group: strings.HasSuffix(m.JID, "@"+wagate.ServerGroup)}
+		if m.ChatID, err = db.createChat(ctx, tx, chat, m.CreatedAt); err != nil {
+			return nil, nil, err // its checks passed above: anything now is a fault
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE workspaces SET balance = $2 WHERE id = $1`, ws.ID, balance); err != nil {
+		return nil, nil, err
+	}
+	if err := insertMessage(ctx, tx, &m, acct.ConnectedAt); err != nil {
+		return nil, nil, err
+	}
+	if a.IdempotencyKey != "" {
+		// An expired record of the key is replaced.
+		if _, err := tx.Exec(ctx, `INSERT INTO idempotency (workspace_id, key, body_hash, message_id, at) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (workspace_id, key) DO UPDATE SET body_hash = excluded.body_hash, message_id = excluded.message_id, at = excluded.at`,
+			ws.ID, a.IdempotencyKey, a.BodyHash[:], m.ID, now); err != nil {
+			return nil, nil, err
+		}
+	}
+	return &wagate.AcceptResult{Message: &m, Balance: balance}, nil, nil
+}
+
+func insertMessage(ctx context.Context, tx pgx.Tx, m *wagate.Message, connectedAt time.Time) error {
+	var template *string
+	if m.Template != nil {
+		b, err := json.Marshal(m.Template)
+		if err != nil {
+			return err
+		}
+		s := string(b)
+		template = &s
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, text, file_url, file_name,
+		credits, created_at, send_at, template_name, template) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		m.ID, m.WorkspaceID, string(m.Status), m.AccountPhone, connectedAt, m.ChatID, m.JID, m.Text, m.FileURL, m.FileName,
+		m.Credits, m.CreatedAt, nullTime(m.SendAt), m.TemplateName, template)
+	if uniqueViolation(err, "messages_pkey") {
+		return wagate.Errorf(wagate.EINTERNAL, "message id %s is already taken", m.ID)
+	}
+	return err
+}
+
+func errChatLimit(n int64, max int) error {
+	return wagate.Errorf(wagate.ECONFLICT, "the workspace has %d chats, the most this server allows (--max-chats %d); send to an existing chat, or ask the operator to raise --max-chats", n, max)
+}
+
+// findIdempotent reads the record of key in the workspace. It returns the
+// first message when the key was used within IdempotencyWindow with the
+// same body, an EIDEMPOTENCY outcome when with another body, and neither
+// when the key is new or its record expired.
+func findIdempotent(ctx context.Context, q querier, workspaceID, key string, bodyHash [32]byte, now time.Time) (*wagate.Message, error, error) {
+	var (
+		hash []byte
+		id   string
+		at   time.Time
+	)
+	err := q.QueryRow(ctx, `SELECT body_hash, message_id, at FROM idempotency WHERE workspace_id = $1 AND key = $2`, workspaceID, key).Scan(&hash, &id, &at)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil, nil
+	case err != nil:
+		return nil, nil, err
+	case now.Sub(at) >= IdempotencyWindow:
+		return nil, nil, nil
+	case !bytes.Equal(hash, bodyHash[:]):
+		return nil, wagate.Errorf(wagate.EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", key), nil
+	}
+	first, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, fmt.Errorf("idempotency key %q names message %s, which is missing", key, id)
+	}
+	return first, nil, err
+}
+
+// pruneIdempotency deletes up to max records older than the window, so
+// keys do not pile up forever.
+func pruneIdempotency(ctx context.Context, tx pgx.Tx, now time.Time, max int) error {
+	_, err := tx.Exec(ctx, `DELETE FROM idempotency WHERE (workspace_id, key) IN
+		(SELECT workspace_id, key FROM idempotency WHERE at <= $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+		now.Add(-IdempotencyWindow), max)
+	return err
+}
+
+// Replay looks an Idempotency-Key up before the request is validated; see
+// wagate.MessageService. A new key costs one read; a known one also
+// commits att before the answer.
+func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]byte, att *wagate.Attempt) (*wagate.Message, error) {
+	now := db.now()
+	var known bool
+	err := db.read(ctx, "replay", func(q querier) error {
+		first, outcome, err := findIdempotent(ctx, q, workspaceID, key, bodyHash, now)
+		known = first != nil || outcome != nil
+		return err
+	})
+	if err != nil || !known {
+		return nil, err
+	}
+	var (
+		first   *wagate.Message
+		outcome error
+	)
+	err = db.update(ctx, "replay", func(tx pgx.Tx) error {
+		var err error
+		first, outcome, err = findIdempotent(ctx, tx, workspaceID, key, bodyHash, now)
+		if err != nil {
+			return err
+		}
+		rec := &wagate.Attempt{}
+		if att != nil {
+			*rec = *att
+		}
+		rec.At = orNow(rec.At, now)
+		rec.Code, rec.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
+		rec.MessageID, rec.Credits = "", 0
+		if first != nil {
+			rec.MessageID = first.ID
+		}
+		return putAttempt(ctx, tx, workspaceID, rec)
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case outcome != nil:
+		return nil, outcome
+	case first == nil:
+		return nil, nil // the record expired between the read and the commit: a new key
+	}
+	if att != nil {
+		att.MessageID = first.ID
+	}
+	return first, nil
+}
+
+func errMessageNotFound(id string) error {
+	return wagate.Errorf(wagate.ENOTFOUND, "message %s is not a message of this workspace", id)
+}
+
+// FindMessage returns a message of the workspace or ENOTFOUND.
+func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.Message, error) {
+	var m *wagate.Message
+	err := db.read(ctx, "find message", func(q querier) error {
+		var err error
+		m, err = scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND workspace_id = $2`, id, workspaceID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errMessageNotFound(id)
+		}
+		return err
+	})
+	return m, err
+}
+
+func checkStatus(status wagate.MessageStatus) error {
+	if status != "" && !status.Valid() {
+		return wagate.Errorf(wagate.EINVALID, "status %q is not queued, sending, sent or failed", status)
+	}
+	return nil
+}
+
+// ListMessages returns a workspace's messages newest first, at most limit
+// (DefaultListLimit when 0 or less); status != "" keeps only that status.
+// ENOTFOUND for an unknown workspace.
+func (db *DB) ListMessages(ctx context.Context, workspaceID string, status wagate.MessageStatus, limit int) ([]*wagate.Message, error) {
+	list, _, err := db.pageMessages(ctx, "list messages", workspaceID, status, limit, 0)
+	return list, err
+}
+
+// PageMessages returns a page of a workspace's messages, newest first; see
+// wagate.MessageService. A cursor is the seq of the last message of the
+// previous page, in the form of decodeCursor. ENOTFOUND for an unknown
+// workspace, EINVALID for an unknown status or a bad cursor.
+func (db *DB) PageMessages(ctx context.Context, workspaceID string, status wagate.MessageStatus, limit int, cursor string) ([]*wagate.Message, string, error) {
+	before, err := decodeCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	return db.pageMessages(ctx, "page messages", workspaceID, status, limit, before)
+}
+
+// pageMessages reads at most limit messages with a seq below before (0:
+// from the newest) and the cursor of the next page.
+func (db *DB) pageMessages(ctx context.Context, op, workspaceID string, status wagate.MessageStatus, limit int, before int64) ([]*wagate.Message, string, error) {
+	if err := checkStatus(status); err != nil {
+		return nil, "", err
+	}
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	if before == 0 {
+		before = 1 << 62
+	}
+	var (
+		list []*wagate.Message
+		next string
+	)
+	err := db.view(ctx, op, func(tx pgx.Tx) error {
+		if _, err := findWorkspace(ctx, tx, workspaceID, false); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT seq, `+messageColumns+` FROM messages
+			WHERE workspace_id = $1 AND ($2 = '' OR status = $2) AND seq < $3 ORDER BY seq DESC LIMIT $4`,
+			workspaceID, string(status), before, limit+1)
+		if err != nil {
+			return err
+		}
+		var seqs []int64
+		list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*wagate.Message, error) {
+			var seq int64
+			m, err := scanMessage(seqRow{r, &seq})
+			seqs = append(seqs, seq)
+			return m, err
+		})
+		if err != nil {
+			return err
+		}
+		if len(list) > limit {
+			list = list[:limit]
+			next = encodeCursor(uint64(seqs[limit-1]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return list, next, nil
+}
+
+// seqRow scans a leading seq column into seq, then the rest as its row.
+type seqRow struct {
+	pgx.Row
+	seq *int64
+}
+
+func (r seqRow) Scan(dest ...any) error { return r.Row.Scan(append([]any{r.seq}, dest...)...) }
+
+// CancelMessage cancels a queued message: in one transaction it becomes
+// failed with wagate.ErrorCancelled and a cancelled try at at, and its
+// credits come back. See wagate.MessageService.
+func (db *DB) CancelMessage(ctx context.Context, workspaceID, id, source string, at time.Time) (*wagate.Message, error) {
+	at = orNow(at, db.now())
+	var out *wagate.Message
+	err := db.update(ctx, "cancel message", func(tx pgx.Tx) error {
+		// The workspace first, as every writer of messages locks it.
+		if _, err := findWorkspace(ctx, tx, workspaceID, true); err != nil {
+			if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+				return errMessageNotFound(id)
+			}
+			return err
+		}
+		m, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, id, workspaceID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errMessageNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		switch m.Status {
+		case wagate.StatusSending:
+			return wagate.Errorf(wagate.ECONFLICT, "message %s is being sent right now, so it can no longer be cancelled; read its outcome with GET /api/v1/workspaces/{ws}/messages/{id}", id)
+		case wagate.StatusSent:
+			return wagate.Errorf(wagate.ECONFLICT, "message %s was already sent, so it cannot be cancelled", id)
+		case wagate.StatusFailed:
+			return wagate.Errorf(wagate.ECONFLICT, "message %s already failed (%s) and its credits were refunded; there is nothing to cancel", id, cutUTF8(m.Error, 200))
+		}
+		m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassCancelled, Error: wagate.ErrorCancelled})
+		m.Error, m.NextTryAt = wagate.ErrorCancelled, time.Time{}
+		if err := fail(ctx, tx, m); err != nil {
+			return err
+		}
+		out = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fail stores m (queued, its workspace's row locked by the caller) as
+// failed with its Error and Tries, and refunds its credits: the one place
+// where credits come back on this backend, so every path refunds once
+// (callers never call it for a failed message).
+func fail(ctx context.Context, tx pgx.Tx, m *wagate.Message) error {
+	m.Status, m.WaitingReason = wagate.StatusFailed, ""
+	tries, err := encodeTries(m.Tries)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'failed', error = $2, tries = $3, next_try_at = NULL, waiting_reason = '' WHERE id = $1`,
+		m.ID, m.Error, tries); err != nil {
+		return err
+	}
+	var balance int64
+	if err := tx.QueryRow(ctx, `SELECT balance FROM workspaces WHERE id = $1`, m.WorkspaceID).Scan(&balance); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE workspaces SET balance = $2 WHERE id = $1`, m.WorkspaceID, quota.Refund(balance, m.Credits))
+	return err
+}
+
+func encodeTries(tries []wagate.Try) (string, error) {
+	recs := make([]tryRecord, len(tries))
+	for i, t := range tries {
+		recs[i] = tryRecord{At: t.At, Result: t.Result, Class: t.Class, Error: t.Error, ProviderID: t.ProviderID}
+	}
+	b, err := json.Marshal(recs)
+	return string(b), err
+}
+
+// putAttempt appends a to the workspace's log and drops what falls out of
+// the last wagate.AttemptLimit. The body is cut at wagate.AttemptBodyLimit.
+func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.Attempt) error {
+	warnings, err := json.Marshal(orNone(a.Warnings))
+	if err != nil {
+		return err
+	}
+	var seq int64
+	err = tx.QueryRow(ctx, `INSERT INTO attempts (workspace_id, at, request_id, remote_addr, content_type, body, code, message, message_id, credits, warnings)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq`,
+		workspaceID, a.At, a.RequestID, a.RemoteAddr, a.ContentType, cutUTF8(a.Body, wagate.AttemptBodyLimit),
+		a.Code, a.Message, a.MessageID, a.Credits, string(warnings)).Scan(&seq)
+	if err != nil {
+		return err
+	}
+	// Seqs of one workspace grow, so everything AttemptLimit rows behind
+	// the newest is out of the ring (usually one row, found by the key).
+	_, err = tx.Exec(ctx, `DELETE FROM attempts WHERE workspace_id = $1 AND seq <=
+		(SELECT seq FROM attempts WHERE workspace_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`, workspaceID, wagate.AttemptLimit)
+	return err
+}
+
+func orNone(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// RecordAttempt appends a to the workspace's log, keeping the last
+// wagate.AttemptLimit. ENOTFOUND for an unknown workspace.
+func (db *DB) RecordAttempt(ctx context.Context, workspaceID string, a *wagate.Attempt) error {
+	rec := *a
+	rec.At = orNow(rec.At, db.now())
+	return db.update(ctx, "record attempt", func(tx pgx.Tx) error {
+		if _, err := findWorkspace(ctx, tx, workspaceID, false); err != nil {
+			return err
+		}
+		return putAttempt(ctx, tx, workspaceID, &rec)
+	})
+}
+
+// ListAttempts returns up to limit attempts (all kept when limit <= 0),
+// newest first, with SendStatus and SendError read from their messages at
+// the time of the call. ENOTFOUND for an unknown workspace.
+func (db *DB) ListAttempts(ctx context.Context, workspaceID string, limit int) ([]*wagate.Attempt, error) {
+	if limit <= 0 || limit > wagate.AttemptLimit {
+		limit = wagate.AttemptLimit
+	}
+	var list []*wagate.Attempt
+	err := db.view(ctx, "list attempts", func(tx pgx.Tx) error {
+		if _, err := findWorkspace(ctx, tx, workspaceID, false); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT a.at, a.request_id, a.remote_addr, a.content_type, a.body, a.code, a.message, a.message_id, a.credits, a.warnings,
+			coalesce(m.status, ''), coalesce(m.error, '')
+			FROM attempts a LEFT JOIN messages m ON m.id = a.message_id AND a.message_id <> ''
+			WHERE a.workspace_id = $1 ORDER BY a.seq DESC LIMIT $2`, workspaceID, limit)
+		if err != nil {
+			return err
+		}
+		list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*wagate.Attempt, error) {
+			var (
+				a        wagate.Attempt
+				warnings []byte
+				status   string
+			)
+			if err := r.Scan(&a.At, &a.RequestID, &a.RemoteAddr, &a.ContentType, &a.Body, &a.Code, &a.Message, &a.MessageID, &a.Credits, &warnings, &status, &a.SendError); err != nil {
+				return nil, err
+			}
+			a.SendStatus = wagate.MessageStatus(status)
+			if err := json.Unmarshal(warnings, &a.Warnings); err != nil {
+				return nil, err
+			}
+			if len(a.Warnings) == 0 {
+				a.Warnings = nil
+			}
+			return &a, nil
+		})
+		return err
+	})
+	return list, err
+}
+
+// cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for j := 0; j < utf8.UTFMax-1 && i > 0 && !utf8.RuneStart(s[i]); j++ {
+		i--
+	}
+	return s[:i]
+}
+
+// cursorText shows a bad cursor in an error, cut and valid UTF-8.
+func cursorText(cursor string) string { return strings.ToValidUTF8(cutUTF8(cursor, 40), "") }
