@@ -236,7 +236,7 @@ func accountBehaviours[S AccountStore]() []behaviour[S] {
 			}
 			other := newWorkspace(t, f.ctx, f.s, 1)
 			w.account(other.ID, phone1, true) // the limit is per workspace
-			must(t, f.s.DeleteAccount(f.ctx, w.ref(), time.Time{}), "DeleteAccount")
+			must(t, f.s.DeleteAccount(f.ctx, w.ref(), wagate.SourceSystem, time.Time{}), "DeleteAccount")
 			w.account(w.ws.ID, "+33612345678", true) // a deleted account frees its place
 		}},
 		{"the operator's --max-chats refuses one more chat in a workspace", func(t *testing.T, f *fixture[S]) {
@@ -289,7 +289,7 @@ func accountQueueBehaviours[S Store]() []behaviour[S] {
 			_, err = f.s.Account(f.ctx, wagate.AccountRef{WorkspaceID: w.ws.ID, Phone: phone2})
 			wantCode(t, err, wagate.ENOTFOUND, "Queue.Account of an unknown account")
 			w.queued(jidA, 1)
-			must(t, f.s.DeleteAccount(f.ctx, w.ref(), time.Time{}), "DeleteAccount")
+			must(t, f.s.DeleteAccount(f.ctx, w.ref(), wagate.SourceSystem, time.Time{}), "DeleteAccount")
 			_, err = f.s.Account(f.ctx, w.ref())
 			wantCode(t, err, wagate.ENOTFOUND, "Queue.Account after DeleteAccount")
 			refs, err := f.s.QueuedAccounts(f.ctx)
