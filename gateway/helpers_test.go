@@ -317,6 +317,8 @@ func mustDecode(t testing.TB, rec *httptest.ResponseRecorder, status int, v any)
 // phone_number_id and access_token required, groups and @lid refused.
 var testTransports = map[string]gateway.TransportRules{
 	wagate.TransportDryrun: {},
+	// whatsapp as cmd/wagate wires it: groups and @lid allowed.
+	wagate.TransportWhatsApp: {},
 	wagate.TransportCloudAPI: {
 		ValidateSettings: func(settings map[string]string) error {
 			var missing []string

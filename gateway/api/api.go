@@ -48,6 +48,17 @@ type Account struct {
 	TimeZone     string      `json:"time_zone,omitempty"`
 	SendInterval string      `json:"send_interval,omitempty"`
 	SendJitter   string      `json:"send_jitter,omitempty"`
+	// Link is a whatsapp account's link state (SPEC §10).
+	Link *AccountLink `json:"link,omitempty"`
+}
+
+// AccountLink is where a whatsapp account's link to WhatsApp stands. It
+// never carries the QR code or the pairing code (see Link).
+type AccountLink struct {
+	State string     `json:"state"`
+	Since *time.Time `json:"since"`
+	Error string     `json:"error,omitempty"`
+	Until *time.Time `json:"until,omitempty"`
 }
 
 // AccountList is the answer of GET …/accounts.
