@@ -191,3 +191,18 @@ type ErrorEnvelope struct {
 	Message string   `json:"message"`
 	Error   string   `json:"error"`
 }
+
+// StartLink is the body of POST …/accounts/{phone}/link.
+type StartLink struct {
+	Method string `json:"method"`
+}
+
+// Link is a whatsapp account's link as its owner's link page shows it
+// (SPEC §10). QR and Code are secrets of the moment.
+type Link struct {
+	State     string     `json:"state"`
+	QR        string     `json:"qr"`
+	Code      string     `json:"code"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	Error     string     `json:"error"`
+}
