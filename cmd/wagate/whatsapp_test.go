@@ -1,0 +1,70 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wagate/wagate/sender/whatsapp"
+)
+
+func init() {
+	// Tests never ask web.whatsapp.com for its version.
+	whatsappTestConfig = func(c *whatsapp.Config) { c.SkipVersionCheck = true }
+}
+
+// TestWhatsAppAccountServe: through the real server, a whatsapp account
+// nobody linked is reported unlinked (account object and /metrics), a
+// request for it is a 409 that says how to link it, and its link page
+// answers the owner with the state.
+func TestWhatsAppAccountServe(t *testing.T) {
+	if !whatsapp.Built {
+		t.Log("built with -tags nowhatsapp: the transport is not wired")
+		return
+	}
+	dir := t.TempDir()
+	in := start(t, testConfig(dir, 10*time.Millisecond, 0))
+	ws := createWorkspace(t, in, operatorToken(t, dir), 10)
+	st, acct := call(t, "POST", in.base+"/api/v1/workspaces/"+ws.id+"/accounts", ws.ownerToken,
+		map[string]any{"phone": "+14155550123", "transport": "whatsapp", "settings": map[string]string{"typing": "true"}})
+	mustStatus(t, "connect whatsapp account", st, http.StatusCreated, acct)
+	st, bad := call(t, "POST", in.base+"/api/v1/workspaces/"+ws.id+"/accounts", ws.ownerToken,
+		map[string]any{"phone": "+14155550124", "transport": "whatsapp", "settings": map[string]string{"access_token": "x"}})
+	if st != http.StatusBadRequest || !strings.Contains(str(bad["message"]), `"typing"`) {
+		t.Errorf("whatsapp account with a cloudapi setting = %d %v, want 400 naming the one setting", st, bad)
+	}
+
+	st, body := call(t, "POST", ws.inboundURL, "", map[string]any{"action": "send", "whatsapp_account_phone": "+14155550123", "phone": "+14155552671", "text": "hi"})
+	if st != http.StatusConflict || !strings.Contains(str(body["message"]), "wagate account link +14155550123") {
+		t.Errorf("send from an unlinked account = %d %v, want 409 saying how to link", st, body)
+	}
+	st, l := call(t, "GET", in.base+"/api/v1/workspaces/"+ws.id+"/accounts/%2B14155550123/link", ws.ownerToken, nil)
+	if st != http.StatusOK || l["state"] != "unlinked" || l["qr"] != "" {
+		t.Errorf("GET link = %d %v, want unlinked", st, l)
+	}
+	// The Manager reported the account unlinked when the sender started
+	// its session; the store keeps it for the account object.
+	waitFor(t, "the stored link state", func() bool {
+		_, list := call(t, "GET", in.base+"/api/v1/workspaces/"+ws.id+"/accounts", ws.ownerToken, nil)
+		for _, a := range list["accounts"].([]any) {
+			a := a.(map[string]any)
+			if link, ok := a["link"].(map[string]any); ok && link["state"] == "unlinked" && link["since"] != nil {
+				return true
+			}
+		}
+		return false
+	})
+	resp, err := http.Get(in.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`wagate_whatsapp_accounts{state="unlinked"} 1`, `wagate_whatsapp_accounts{state="connected"} 0`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("GET /metrics lacks %q", want)
+		}
+	}
+}
