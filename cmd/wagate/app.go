@@ -60,7 +60,8 @@ type App struct {
 
 	// whatsapp is the WhatsApp Web transport; nil in a build without it.
 	// Closed after the sender stops, before the store.
-	whatsapp *whatsappWiring
+	whatsapp   *whatsappWiring
+	relinkDone chan struct{} // the --relink-grace sweep; nil without the transport
 }
 
 // Start opens the store in cfg.DataDir, makes the operator token on first
@@ -251,6 +252,15 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		}()
 	}
 
+	if a.whatsapp != nil {
+		// Stopped with the sender, like retention: it writes to the store.
+		a.relinkDone = make(chan struct{})
+		go func() {
+			defer close(a.relinkDone)
+			sweepUnlinked(senderCtx, db, cfg.RelinkGrace, relinkSweepEvery, time.Now, log.Named("whatsapp"))
+		}()
+	}
+
 	// Stopped with the sender, like retention: it writes to the store.
 	a.syncDone = make(chan struct{})
 	go func() {
@@ -303,6 +313,9 @@ func (a *App) Wait() error {
 	}
 	if a.syncDone != nil {
 		<-a.syncDone
+	}
+	if a.relinkDone != nil {
+		<-a.relinkDone
 	}
 	a.fetcher.CloseIdleConnections() // no send is under way any more
 	return errors.Join(err, senderErr, delivererErr, a.closeStorage())

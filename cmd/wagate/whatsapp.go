@@ -214,3 +214,47 @@ func (w *whatsappWiring) LinkChanged(ref wagate.AccountRef) <-chan struct{} { re
 func linkStatus(l whatsapp.Link) gateway.LinkStatus {
 	return gateway.LinkStatus{State: string(l.State), QR: l.QR, Code: l.Code, ExpiresAt: l.ExpiresAt, Error: l.Error}
 }
+
+// DefaultRelinkGrace is --relink-grace: a day to link a logged-out phone
+// again before its queued messages fail (SPEC §10).
+const DefaultRelinkGrace = 24 * time.Hour
+
+// relinkSweepEvery is how often the queues of logged-out accounts are
+// looked at: the grace is hours, a minute late is nothing.
+const relinkSweepEvery = time.Minute
+
+// sweepUnlinked fails, with a refund, the queued messages of whatsapp
+// accounts logged out or unlinked for longer than grace, every interval
+// until ctx ends. now is the clock (tests give a fake one).
+func sweepUnlinked(ctx context.Context, db *store.DB, grace, every time.Duration, now func() time.Time, log *zap.Logger) {
+	if grace <= 0 {
+		grace = DefaultRelinkGrace
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		sweepUnlinkedOnce(ctx, db, now().Add(-grace), log)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// sweepUnlinkedOnce is one pass of sweepUnlinked: the queues of accounts
+// that need linking since before fail.
+func sweepUnlinkedOnce(ctx context.Context, db *store.DB, before time.Time, log *zap.Logger) int {
+	n, err := db.FailUnlinkedQueues(ctx, before)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("cannot fail the queues of accounts not linked again", zap.Error(err))
+		}
+		return n
+	}
+	if n > 0 {
+		log.Info("failed and refunded the queued messages of whatsapp accounts not linked again within --relink-grace",
+			zap.Int("messages", n), zap.Time("logged_out_before", before))
+	}
+	return n
+}

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zaptest"
+
+	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender/whatsapp"
 )
 
@@ -66,5 +70,56 @@ func TestWhatsAppAccountServe(t *testing.T) {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("GET /metrics lacks %q", want)
 		}
+	}
+}
+
+// TestRelinkGraceRefund: a message queued while the account was
+// disconnected waits; once the account is logged out for longer than
+// --relink-grace the sweep fails it with a refund, and new sends are 409s.
+func TestRelinkGraceRefund(t *testing.T) {
+	if !whatsapp.Built {
+		t.Log("built with -tags nowhatsapp: the transport is not wired")
+		return
+	}
+	dir := t.TempDir()
+	in := start(t, testConfig(dir, 10*time.Millisecond, 0))
+	ws := createWorkspace(t, in, operatorToken(t, dir), 10)
+	st, acct := call(t, "POST", in.base+"/api/v1/workspaces/"+ws.id+"/accounts", ws.ownerToken, map[string]any{"phone": "+14155550123", "transport": "whatsapp"})
+	mustStatus(t, "connect whatsapp account", st, http.StatusCreated, acct)
+	ref := wagate.AccountRef{WorkspaceID: ws.id, Phone: "+14155550123"}
+	// Wait for the Manager's first report (unlinked) before the test's own states.
+	waitFor(t, "the stored link state", func() bool {
+		a, err := in.app.db.FindAccount(context.Background(), ref)
+		return err == nil && a.Link.State == "unlinked"
+	})
+	ctx := context.Background()
+	if err := in.app.db.SetAccountLink(ctx, ref, wagate.AccountLink{State: "disconnected", Since: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"action": "send", "whatsapp_account_phone": "+14155550123", "phone": "+14155552671", "text": "hi"}
+	id := send(t, ws.inboundURL, body)
+	loggedOut := time.Now().Add(-25 * time.Hour)
+	if err := in.app.db.SetAccountLink(ctx, ref, wagate.AccountLink{State: "logged_out", Since: loggedOut, Error: "removed on the phone"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, body := call(t, "POST", ws.inboundURL, "", body); st != http.StatusConflict {
+		t.Errorf("send while logged out = %d %v, want 409", st, body)
+	}
+	log := zaptest.NewLogger(t)
+	if n := sweepUnlinkedOnce(ctx, in.app.db, loggedOut.Add(-time.Second), log); n != 0 {
+		t.Fatalf("sweep within the grace failed %d", n)
+	}
+	if got := messageStatus(t, in, ws, id); got != "queued" {
+		t.Fatalf("message %s before the grace passed, want queued", got)
+	}
+	if n := sweepUnlinkedOnce(ctx, in.app.db, loggedOut.Add(time.Second), log); n != 1 {
+		t.Fatalf("sweep after the grace failed %d, want 1", n)
+	}
+	if got := messageStatus(t, in, ws, id); got != "failed" {
+		t.Fatalf("message %s after the grace, want failed", got)
+	}
+	st, w := call(t, "GET", in.base+"/api/v1/workspaces/"+ws.id, ws.ownerToken, nil)
+	if st != http.StatusOK || w["credits"] != float64(10) {
+		t.Errorf("credits after the refund = %v, want 10", w["credits"])
 	}
 }
