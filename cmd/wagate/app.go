@@ -195,6 +195,10 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		svc.Transports[wagate.TransportWhatsApp] = whatsappRules
 		svc.Linker = a.whatsapp
 	}
+	if whatsappTestLinker != nil {
+		svc.Transports[wagate.TransportWhatsApp] = whatsappRules
+		svc.Linker = whatsappTestLinker
+	}
 	a.gw = gateway.New(gateway.Config{
 		PublicURL:    publicURL,
 		InboundRate:  cfg.InboundRate,

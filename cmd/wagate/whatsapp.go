@@ -28,6 +28,10 @@ import (
 // Manager's Config (skip the version check, shorten waits). nil in wagate.
 var whatsappTestConfig func(*whatsapp.Config)
 
+// whatsappTestLinker is a test hook only: a cmd test sets it to serve the
+// link routes from a scripted linker instead of WhatsApp. nil in wagate.
+var whatsappTestLinker gateway.AccountLinker
+
 // whatsappWiring is the transport and what the cmd keeps around it.
 type whatsappWiring struct {
 	svc   whatsapp.Service
