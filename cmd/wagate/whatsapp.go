@@ -70,13 +70,22 @@ func openWhatsApp(ctx context.Context, cfg Config, db *store.DB, log *zap.Logger
 // account object, /metrics) and tells the link pages watching it. The QR
 // code and pairing code are not stored: only the Manager's Status has them.
 func (w *whatsappWiring) onLink(ref wagate.AccountRef, l whatsapp.Link) {
+	defer w.links.changed(ref)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if l.State == whatsapp.StateUnlinked {
+		// Start reports "unlinked" for every account without a device, at
+		// each boot: an account already stored as needing a link keeps its
+		// state and, above all, its since, or a restart would reset the
+		// --relink-grace of a logged-out account.
+		if a, err := w.db.FindAccount(ctx, ref); err == nil && a.Link.State != "" && a.Link.NeedsLinking() {
+			return
+		}
+	}
 	err := w.db.SetAccountLink(ctx, ref, wagate.AccountLink{State: string(l.State), Since: l.Since, Error: l.Error, Until: l.Until})
 	if err != nil && wagate.ErrorCode(err) != wagate.ENOTFOUND {
 		w.log.Warn("cannot store the account's link state", zap.String("account", ref.Phone), zap.String("state", string(l.State)), zap.Error(err))
 	}
-	w.links.changed(ref)
 }
 
 // onReceipt applies a delivered/read receipt to its message. A receipt

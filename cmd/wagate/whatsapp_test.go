@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender/whatsapp"
+	"github.com/wagate/wagate/store"
 )
 
 func init() {
@@ -121,5 +123,38 @@ func TestRelinkGraceRefund(t *testing.T) {
 	st, w := call(t, "GET", in.base+"/api/v1/workspaces/"+ws.id, ws.ownerToken, nil)
 	if st != http.StatusOK || w["credits"] != float64(10) {
 		t.Errorf("credits after the refund = %v, want 10", w["credits"])
+	}
+}
+
+// TestOnLinkKeepsLoggedOut: the "unlinked" that Start reports at each boot
+// for an account without a device does not overwrite a stored logged_out
+// (and its since, the start of the relink grace); other states are stored.
+func TestOnLinkKeepsLoggedOut(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "wagate.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	ws := &wagate.Workspace{ID: "ws_0123456789abcdef", Name: "acme", Webhook: wagate.Webhook{Token: strings.Repeat("t", 43), Enabled: true}}
+	if err := db.CreateWorkspace(ctx, ws, &wagate.Token{Hash: wagate.HashToken(strings.Repeat("o", 43)), WorkspaceID: ws.ID, Role: wagate.RoleOwner}); err != nil {
+		t.Fatal(err)
+	}
+	a := &wagate.Account{WorkspaceID: ws.ID, Phone: "+14155550123", Transport: wagate.TransportWhatsApp, Active: true}
+	if err := db.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	w := &whatsappWiring{db: db, log: zaptest.NewLogger(t), links: newLinkHub()}
+	since := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	w.onLink(a.Ref(), whatsapp.Link{State: whatsapp.StateLoggedOut, Since: since, Error: "removed on the phone"})
+	w.onLink(a.Ref(), whatsapp.Link{State: whatsapp.StateUnlinked, Since: since.Add(time.Hour)})
+	got, err := db.FindAccount(ctx, a.Ref())
+	if err != nil || got.Link.State != "logged_out" || !got.Link.Since.Equal(since) {
+		t.Fatalf("after a boot's unlinked: %+v, %v; want logged_out since %v", got.Link, err, since)
+	}
+	w.onLink(a.Ref(), whatsapp.Link{State: whatsapp.StateLinking, Since: since.Add(2 * time.Hour), QR: "2@secret"})
+	got, _ = db.FindAccount(ctx, a.Ref())
+	if got.Link.State != "linking" {
+		t.Fatalf("linking not stored: %+v", got.Link)
 	}
 }
