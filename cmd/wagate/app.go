@@ -145,7 +145,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		return nil, err
 	}
 	if a.whatsapp != nil {
-		transports[wagate.TransportWhatsApp] = a.whatsapp.svc
+		transports[wagate.TransportWhatsApp] = a.whatsapp.transport()
 	}
 	a.sender = sender.New(db, transports, sender.Config{
 		Interval:   cfg.SendInterval,

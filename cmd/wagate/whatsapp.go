@@ -66,6 +66,47 @@ func openWhatsApp(ctx context.Context, cfg Config, db *store.DB, log *zap.Logger
 	return w, nil
 }
 
+// transport is what the sender gets: the Manager, with StopAccount also
+// recording that the account's session is down.
+func (w *whatsappWiring) transport() whatsapp.Service { return stoppingService{w.svc, w} }
+
+// stoppingService is the Manager whose StopAccount (account paused or
+// deleted, or the sender stopping) stores the account as disconnected: a
+// stopped session reports nothing more, and a paused account must not go
+// on showing "connected".
+type stoppingService struct {
+	whatsapp.Service
+	w *whatsappWiring
+}
+
+func (s stoppingService) StopAccount(ref wagate.AccountRef) {
+	s.Service.StopAccount(ref)
+	s.w.stopped(ref)
+}
+
+// stopped stores a stopped session's account as disconnected, when it was
+// connected, reconnecting or linking; the other states stay as they say
+// why it cannot send.
+func (w *whatsappWiring) stopped(ref wagate.AccountRef) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	defer w.links.changed(ref)
+	a, err := w.db.FindAccount(ctx, ref)
+	if err != nil {
+		return // deleted, or the store is failing: nothing to show either way
+	}
+	switch whatsapp.LinkState(a.Link.State) {
+	case whatsapp.StateConnected, whatsapp.StateDisconnected, whatsapp.StateLinking:
+	default:
+		return
+	}
+	l := wagate.AccountLink{State: string(whatsapp.StateDisconnected), Since: time.Now(),
+		Error: "the session is stopped: the account is paused (resume it to reconnect) or wagate was stopping"}
+	if err := w.db.SetAccountLink(ctx, ref, l); err != nil && wagate.ErrorCode(err) != wagate.ENOTFOUND {
+		w.log.Warn("cannot store the account's link state", zap.String("account", ref.Phone), zap.Error(err))
+	}
+}
+
 // onLink keeps the account's link state in the store (SPEC §10: the
 // account object, /metrics) and tells the link pages watching it. The QR
 // code and pairing code are not stored: only the Manager's Status has them.

@@ -158,3 +158,45 @@ func TestOnLinkKeepsLoggedOut(t *testing.T) {
 		t.Fatalf("linking not stored: %+v", got.Link)
 	}
 }
+
+// stopOnly is a Service of which the test calls only StopAccount.
+type stopOnly struct {
+	whatsapp.Service
+	stops int
+}
+
+func (s *stopOnly) StopAccount(wagate.AccountRef) { s.stops++ }
+
+// TestStopAccountStoresDisconnected: a session the sender stops (account
+// paused) shows disconnected, saying why, instead of "connected"; a
+// logged-out account keeps its state.
+func TestStopAccountStoresDisconnected(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "wagate.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	ws := &wagate.Workspace{ID: "ws_0123456789abcdef", Name: "acme", Webhook: wagate.Webhook{Token: strings.Repeat("t", 43), Enabled: true}}
+	if err := db.CreateWorkspace(ctx, ws, &wagate.Token{Hash: wagate.HashToken(strings.Repeat("o", 43)), WorkspaceID: ws.ID, Role: wagate.RoleOwner}); err != nil {
+		t.Fatal(err)
+	}
+	a := &wagate.Account{WorkspaceID: ws.ID, Phone: "+14155550123", Transport: wagate.TransportWhatsApp, Active: true}
+	if err := db.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	fake := &stopOnly{}
+	w := &whatsappWiring{svc: fake, db: db, log: zaptest.NewLogger(t), links: newLinkHub()}
+	tr := w.transport()
+	w.onLink(a.Ref(), whatsapp.Link{State: whatsapp.StateConnected, Since: time.Now()})
+	tr.StopAccount(a.Ref())
+	got, _ := db.FindAccount(ctx, a.Ref())
+	if fake.stops != 1 || got.Link.State != "disconnected" || !strings.Contains(got.Link.Error, "paused") {
+		t.Fatalf("after StopAccount: %d stops, link %+v; want disconnected, saying paused", fake.stops, got.Link)
+	}
+	w.onLink(a.Ref(), whatsapp.Link{State: whatsapp.StateLoggedOut, Since: time.Now()})
+	tr.StopAccount(a.Ref())
+	if got, _ := db.FindAccount(ctx, a.Ref()); got.Link.State != "logged_out" {
+		t.Fatalf("a logged-out account after StopAccount: %+v", got.Link)
+	}
+}
