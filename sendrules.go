@@ -1,6 +1,9 @@
 package wagate
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SendRules are an account's careful-sending rules (SPEC §2), set by its
 // owner. The zero value sets none: the account sends at the server's pace,
@@ -54,3 +57,21 @@ const (
 
 // MaxScheduleAhead is how far ahead send_at may be (SPEC §2).
 const MaxScheduleAhead = 30 * 24 * time.Hour
+
+// More reasons a queued message waits, in WaitingReporter's counts only: a
+// message shows them by its NextTryAt and WaitingFor, not a waiting_reason.
+const (
+	WaitingRetry  = "retry"  // its own retry is not due yet
+	WaitingBehind = "behind" // an earlier message to its recipient waits (a retry, quiet hours)
+)
+
+// WaitingReporter counts the queued messages of each account of a
+// workspace by why they wait (Waiting… reasons; a message waiting for
+// nothing but its turn is in none), for the console's queue view. It is
+// optional: a backend without it shows the queue depths alone.
+type WaitingReporter interface {
+	// WaitingByAccount returns counts by account phone, then by reason.
+	// complete is false when the workspace has more queued messages than
+	// one look reads; the counts are then of the oldest ones.
+	WaitingByAccount(ctx context.Context, workspaceID string) (counts map[string]map[string]int, complete bool, err error)
+}

@@ -331,18 +331,10 @@ func (s *Server) setAccountActive(c echo.Context) error {
 	if in == (api.SetAccount{}) {
 		return wagate.Errorf(wagate.EINVALID, "nothing to change; send one or more of %s", quoteList(setAccountFields))
 	}
-	a, err := s.svc.Accounts.UpdateAccount(c.Request().Context(), ref, func(a *wagate.Account) error {
-		return applySetAccount(a, &in)
-	})
+	a, err := s.SetAccount(c.Request().Context(), ref, &in)
 	if err != nil {
-		return accountNotFound(err, ref)
+		return err
 	}
-	if a.Active && s.svc.Waker != nil {
-		// Messages may have waited for the activation, or for rules now
-		// relaxed.
-		s.svc.Waker.Wake(ref)
-	}
-	s.accountChanged(ref)
 	return c.JSON(http.StatusOK, renderAccount(a))
 }
 

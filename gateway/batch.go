@@ -70,6 +70,10 @@ func (s *Server) inboundBatch(c echo.Context) error {
 		return err
 	}
 	if res.Replayed {
+		// Nothing was committed for the replay, but the call happened: it
+		// leaves one attempt record (the whole body, no message), as a
+		// replayed single request does, so the owner sees the retry.
+		s.recordAttempt(req.Context(), ws.ID, att, nil)
 		c.Response().Header().Set(headerReplayed, "true")
 	}
 	return c.JSON(http.StatusOK, res.body)

@@ -105,6 +105,15 @@ func TestBatchReplay(t *testing.T) {
 	if got := e.balance(ws); got != 9 {
 		t.Errorf("balance %d after a replay, want 9", got)
 	}
+	// The replay is a call of its own: one attempt, for the whole body,
+	// after the first batch's one per item.
+	atts, err := e.db.ListAttempts(t.Context(), ws.ID, 100)
+	if err != nil || len(atts) != 3 {
+		t.Fatalf("attempts = %d, %v; want 2 items and the replay", len(atts), err)
+	}
+	if r := atts[0]; r.Code != "" || r.MessageID != "" || r.Credits != 0 || !strings.Contains(r.Body, `"messages"`) {
+		t.Errorf("the replay's attempt = %+v, want a success of the whole body charging nothing", r)
+	}
 	wantError(t, e.do(http.MethodPost, "/inbound/"+ws.Inbound+"/batch", "", strings.Replace(body, `"a"`, `"c"`, 1), "Idempotency-Key", "campaign-1"),
 		http.StatusUnprocessableEntity, wagate.EIDEMPOTENCY, "campaign-1", "different body")
 	// A key of a single request is not a batch's.

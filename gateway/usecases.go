@@ -6,6 +6,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway/api"
 )
 
 // The use cases below are what the admin API and the web console both do to
@@ -57,4 +58,25 @@ func (s *Server) CancelMessage(ctx context.Context, workspaceID, messageID, sour
 	}
 	s.log.Info("message cancelled", zap.String("workspace", workspaceID), zap.String("message_id", m.ID), zap.Int64("refunded", m.Credits))
 	return m, nil
+}
+
+// SetAccount changes an account's Active switch and careful-sending rules
+// (SPEC §2) by the fields of in that are set, validated as a whole: the
+// admin API's PATCH …/accounts/{phone} and the console's account page.
+// Errors are EINVALID naming the field as the API spells it, or ENOTFOUND
+// naming the account. The sender is woken, as messages may have waited
+// for the activation or for rules now relaxed.
+func (s *Server) SetAccount(ctx context.Context, ref wagate.AccountRef, in *api.SetAccount) (*wagate.Account, error) {
+	a, err := s.svc.Accounts.UpdateAccount(ctx, ref, func(a *wagate.Account) error {
+		return applySetAccount(a, in)
+	})
+	if err != nil {
+		return nil, accountNotFound(err, ref)
+	}
+	if a.Active && s.svc.Waker != nil {
+		s.svc.Waker.Wake(ref)
+	}
+	s.accountChanged(ref)
+	s.log.Info("account settings changed", zap.String("workspace", ref.WorkspaceID), zap.String("account", ref.Phone), zap.Bool("active", a.Active))
+	return a, nil
 }

@@ -107,4 +107,14 @@
 // Shutdown (Run's context done) lets a send under way finish and store its
 // outcome, calls off downloads, and starts no other send. Storage errors are
 // logged and retried with a growing pause, never in a busy loop.
+//
+// # Dependencies
+//
+// The sender imports only the domain (package wagate), its own
+// subpackages, and the pure domain rules kept beside the domain at the
+// root: careful (when an account may send: daily limit, warm-up, quiet
+// hours) and quota (credits). Those have no clock and no I/O, so every
+// backend and the sender decide by the same code. Never the gateway, the
+// store, bbolt or echo: storage reaches the sender through Queue, and
+// deps_test.go keeps it so.
 package sender

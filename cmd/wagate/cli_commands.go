@@ -25,8 +25,9 @@ func cliCommands() []cliCommand {
 		cmdCreditsAdd(),
 		cmdWebhookShow(), cmdWebhookSwitch("enable", true), cmdWebhookSwitch("disable", false), cmdWebhookRegenerate(),
 		cmdAttemptsList(), cmdAttemptsDownload(),
-		cmdAccountAdd(), cmdAccountList(), cmdAccountSwitch("enable", true), cmdAccountSwitch("disable", false), cmdAccountSet(), cmdAccountLink(),
+		cmdAccountAdd(), cmdAccountList(), cmdAccountSwitch("enable", true), cmdAccountSwitch("disable", false), cmdAccountSet(), cmdAccountShow(), cmdAccountLink(),
 		cmdChatAdd(), cmdChatList(),
+		cmdMessageList(), cmdMessageShow(),
 		cmdTokenCreate(), cmdTokenList(), cmdTokenRevoke(),
 		cmdEndpointCreate(), cmdEndpointList(), cmdEndpointShow(), cmdEndpointSet(),
 		cmdEndpointSwitch("enable", true), cmdEndpointSwitch("disable", false),
@@ -389,9 +390,9 @@ func cmdAccountList() cliCommand {
 			}
 			rows := [][]string{}
 			for _, acct := range out.Accounts {
-				rows = append(rows, []string{acct.Phone, acct.Transport, activeText(acct.Active), cliTime(acct.ConnectedAt)})
+				rows = append(rows, []string{acct.Phone, acct.Transport, activeText(acct.Active), cliTime(acct.ConnectedAt), rulesText(&acct)})
 			}
-			cl.table([]string{"PHONE", "TRANSPORT", "STATE", "CONNECTED"}, rows)
+			cl.table([]string{"PHONE", "TRANSPORT", "STATE", "CONNECTED", "CAREFUL SENDING"}, rows)
 			return nil
 		},
 	}

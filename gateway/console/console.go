@@ -111,6 +111,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+ws+"/attempts", c.inWorkspace(read, c.attempts))
 	m.HandleFunc("GET "+ws+"/attempts/download", c.inWorkspace(read, c.download))
 	m.HandleFunc("GET "+ws+"/accounts", c.inWorkspace(read, c.accounts))
+	m.HandleFunc("GET "+ws+"/accounts/{phone}", c.inWorkspace(read, c.account))
+	m.HandleFunc("POST "+ws+"/accounts/{phone}", c.inWorkspace(write, c.saveAccount))
 	m.HandleFunc("GET "+ws+"/messages", c.inWorkspace(read, c.messages))
 	m.HandleFunc("GET "+ws+"/messages/{id}", c.inWorkspace(read, c.message))
 	m.HandleFunc("GET "+ws+"/tokens", c.inWorkspace(write, c.tokens))

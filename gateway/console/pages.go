@@ -38,6 +38,7 @@ var flashes = map[string]string{
 	"endpoint-off":     "The endpoint is off: new events wait for it, none is dropped; switch it on to deliver them.",
 	"endpoint-deleted": "The endpoint and its deliveries are deleted.",
 	"delivery-retried": "The delivery is queued again.",
+	"rules-saved":      "The rules are saved. They apply from now on: messages held by the old rules are checked again at once.",
 }
 
 // current returns the live session of the request and its id; ok is false
@@ -232,23 +233,27 @@ func (c *Console) picker(w http.ResponseWriter, r *http.Request, q *request) {
 	c.render(w, http.StatusOK, "picker", v)
 }
 
-// accountRow is an account with its queue depth.
+// accountRow is an account with its queue depth and why they wait.
 type accountRow struct {
 	*wagate.Account
-	Queued string
+	Queued  string
+	Waiting []waitingCount // by reason; empty when all wait for their turn only
 }
 
 type overviewPage struct {
 	URL        string
 	Accounts   []accountRow
 	QueueTotal string
+	// WaitingCut: the reasons are counted among the oldest queued
+	// messages only (wagate.WaitingReporter).
+	WaitingCut bool
 	Recent     []attemptRow
 }
 
 // GET /ui/w/{ws}/
 func (c *Console) overview(w http.ResponseWriter, r *http.Request, q *request) {
 	ctx := r.Context()
-	accounts, total, err := c.queueDepth(r, q.ws)
+	accounts, total, cut, err := c.queueDepth(r, q.ws)
 	if err != nil {
 		c.fail(w, r, q, err)
 		return
@@ -264,24 +269,34 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, q *request) {
 		URL:        c.gw.InboundURLFor(q.ws.Webhook.Token, q.sess.role),
 		Accounts:   accounts,
 		QueueTotal: total,
+		WaitingCut: cut,
 		Recent:     attemptRows(list),
 	}
 	c.render(w, http.StatusOK, "overview", v)
 }
 
 // queueDepth counts the queued messages of each account of ws from the
-// store's queue entries, without reading a message.
-func (c *Console) queueDepth(r *http.Request, ws *wagate.Workspace) (rows []accountRow, total string, err error) {
+// store's queue entries, and, when the store can tell, how many wait for
+// which reason (cut: counted among the oldest only).
+func (c *Console) queueDepth(r *http.Request, ws *wagate.Workspace) (rows []accountRow, total string, cut bool, err error) {
 	depths, err := c.svc.Accounts.QueueDepths(r.Context(), ws.ID)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
+	}
+	var waiting map[string]map[string]int
+	if wr, ok := c.svc.Accounts.(wagate.WaitingReporter); ok {
+		var complete bool
+		if waiting, complete, err = wr.WaitingByAccount(r.Context(), ws.ID); err != nil {
+			return nil, "", false, err
+		}
+		cut = !complete
 	}
 	sum := 0
 	for _, a := range ws.Accounts {
-		rows = append(rows, accountRow{Account: a, Queued: strconv.Itoa(depths[a.Phone])})
+		rows = append(rows, accountRow{Account: a, Queued: strconv.Itoa(depths[a.Phone]), Waiting: waitingCounts(waiting[a.Phone])})
 		sum += depths[a.Phone]
 	}
-	return rows, strconv.Itoa(sum), nil
+	return rows, strconv.Itoa(sum), cut, nil
 }
 
 // POST /ui/w/{ws}/webhook/enabled (owner)
@@ -382,7 +397,7 @@ type accountsPage struct {
 
 // GET /ui/w/{ws}/accounts
 func (c *Console) accounts(w http.ResponseWriter, r *http.Request, q *request) {
-	rows, _, err := c.queueDepth(r, q.ws)
+	rows, _, _, err := c.queueDepth(r, q.ws)
 	if err != nil {
 		c.fail(w, r, q, err)
 		return

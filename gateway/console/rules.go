@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/wagate/wagate"
@@ -46,4 +47,45 @@ func waitingText(reason string) string {
 		return "quiet hours where the recipient is: it goes when they end"
 	}
 	return reason
+}
+
+// waitingCount is how many of an account's queued messages wait for one
+// reason, for the queue tables.
+type waitingCount struct {
+	Reason string // wagate.Waiting…
+	Label  string
+	N      int
+}
+
+// waitingLabels name the reasons, in the order the tables show them.
+var waitingLabels = []struct{ reason, label string }{
+	{wagate.WaitingDailyLimit, "daily limit"},
+	{wagate.WaitingQuietHours, "quiet hours"},
+	{wagate.WaitingScheduled, "scheduled"},
+	{wagate.WaitingRetry, "retry"},
+	{wagate.WaitingBehind, "behind a waiting message to the same recipient"},
+}
+
+// waitingCounts orders an account's counts by reason; reasons it does not
+// know (added by later rules) come last, by name.
+func waitingCounts(counts map[string]int) []waitingCount {
+	var out []waitingCount
+	known := map[string]bool{}
+	for _, l := range waitingLabels {
+		known[l.reason] = true
+		if n := counts[l.reason]; n > 0 {
+			out = append(out, waitingCount{Reason: l.reason, Label: l.label, N: n})
+		}
+	}
+	var rest []string
+	for reason, n := range counts {
+		if !known[reason] && n > 0 {
+			rest = append(rest, reason)
+		}
+	}
+	slices.Sort(rest)
+	for _, reason := range rest {
+		out = append(out, waitingCount{Reason: reason, Label: strings.ReplaceAll(reason, "_", " "), N: counts[reason]})
+	}
+	return out
 }

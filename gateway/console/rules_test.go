@@ -37,5 +37,22 @@ func TestCarefulSendingShown(t *testing.T) {
 		t.Fatalf("no message link in:\n%s", list.body)
 	}
 	link, _, _ := strings.Cut(list.body[i+len(`href="`):], `"`)
-	mustContain(t, "message", b.get(link), "Waiting because", "scheduled (send_at)")
+	mustContain(t, "message", b.get(link), "Waiting because", "scheduled (send_at)", "Next try", when(t0.Add(time.Hour)))
+
+	// The queue says how many wait for which reason, per account.
+	if st := e.send(ws.Inbound, `{"action":"send","phone":"+14155552672","text":"at night"}`); st != http.StatusOK {
+		t.Fatalf("send = %d", st)
+	}
+	night, err := e.db.ListMessages(t.Context(), ws.ID, wagate.StatusQueued, 1)
+	if err != nil || len(night) != 1 {
+		t.Fatalf("ListMessages = %v, %v", night, err)
+	}
+	if err := e.db.Hold(t.Context(), night[0].ID, wagate.WaitingQuietHours, t0.Add(8*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, "queue", b.get(base), `<span class="waiting-quiet_hours">1 quiet hours</span> · <span class="waiting-scheduled">1 scheduled</span>`)
+	mustContain(t, "account page", b.get(base+"accounts/"+ref.Phone), `id="queued">2 `, "1 quiet hours", "1 scheduled")
 }
+
+// when is the console's way of showing an instant.
+func when(at time.Time) string { return at.UTC().Format("2006-01-02 15:04:05") + " UTC" }

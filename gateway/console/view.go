@@ -102,10 +102,12 @@ func (c *Console) view(q *request, title, nav string) *view {
 // pages holds one template set per page, each the layout plus the page.
 type pages struct{ m map[string]*template.Template }
 
-var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts", "accounts", "messages", "message", "error", "tokens", "revoke", "endpoints", "endpoint", "link"}
+var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts", "accounts", "account", "messages", "message", "error", "tokens", "revoke", "endpoints", "endpoint", "link"}
 
 // partials are the templates that some pages share, by page.
 var partials = map[string][]string{
+	"overview":  {"templates/waiting.html"},
+	"account":   {"templates/waiting.html"},
 	"endpoints": {"templates/endpoint_form.html"},
 	"endpoint":  {"templates/endpoint_form.html"},
 }
@@ -120,6 +122,7 @@ func loadPages(gw *gateway.Server) *pages {
 		"roleLabel":   roleLabel,
 		"wsPath":      workspacePath,
 		"msgPath":     messagePath,
+		"acctPath":    accountPath,
 		"chatID":      chatID,
 		"short":       short,
 		"add":         func(a, b int) int { return a + b },
