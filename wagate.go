@@ -45,6 +45,9 @@ type Account struct {
 	// Rules are the owner's careful-sending rules (SPEC §2); the zero
 	// value sets none.
 	Rules SendRules
+	// Link is a whatsapp account's link state (SPEC §10); zero for the
+	// other transports.
+	Link AccountLink
 }
 
 // Ref returns the key of the account's send queue.

@@ -117,7 +117,7 @@ func TestAdminObjects(t *testing.T) {
 	}
 	for _, tc := range []struct{ body, part string }{
 		{`{"phone":"+14155550100","transport":"cloudapi"}`, "needs the settings phone_number_id and access_token; missing: phone_number_id, access_token"},
-		{`{"phone":"+14155550100","transport":"whatsmeow"}`, `field "transport": "whatsmeow" is not a transport of this server; use one of "cloudapi", "dryrun" (default "dryrun")`},
+		{`{"phone":"+14155550100","transport":"whatsmeow"}`, `field "transport": "whatsmeow" is not a transport of this server; use one of "cloudapi", "dryrun", "whatsapp" (default "dryrun")`},
 		{`{"phone":"015112345678"}`, `field "phone": "015112345678" looks like a national number`},
 		{`{"phone":"+14155550100","colour":"red"}`, `unknown field "colour"; send a JSON object with "phone", "transport", "settings"`},
 		{`{"phone":14155550100}`, `field "phone" must be a string, not a JSON number`},

@@ -83,6 +83,17 @@ type env struct {
 	waker    *waker
 	operator string
 	ready    func() error
+	// cfg and svc made srv; withServices makes it again with other services.
+	cfg gateway.Config
+	svc gateway.Services
+}
+
+// withServices makes the env's server again with edit applied to its
+// services (same store, same tokens).
+func (e *env) withServices(edit func(*gateway.Services)) {
+	edit(&e.svc)
+	e.cfg.Registry = nil
+	e.srv = gateway.New(e.cfg, e.svc)
 }
 
 type option func(*gateway.Config)
@@ -122,7 +133,8 @@ func newEnvStore(t testing.TB, so store.Options, opts ...option) *env {
 		}
 	})
 	e.db = db
-	e.srv = gateway.New(cfg, gateway.Services{
+	e.cfg = cfg
+	e.svc = gateway.Services{
 		Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db,
 		Templates: db, Windows: db, Endpoints: db,
 		Deliverer:  testDeliverer(),
@@ -134,7 +146,8 @@ func newEnvStore(t testing.TB, so store.Options, opts ...option) *env {
 			}
 			return nil
 		},
-	})
+	}
+	e.srv = gateway.New(cfg, e.svc)
 	e.operator, err = wagate.NewToken(strings.NewReader(strings.Repeat("operator-token-seed-bytes-000000", 2)))
 	if err != nil {
 		t.Fatal(err)
@@ -317,6 +330,8 @@ func mustDecode(t testing.TB, rec *httptest.ResponseRecorder, status int, v any)
 // phone_number_id and access_token required, groups and @lid refused.
 var testTransports = map[string]gateway.TransportRules{
 	wagate.TransportDryrun: {},
+	// whatsapp as cmd/wagate wires it: groups and @lid allowed.
+	wagate.TransportWhatsApp: {},
 	wagate.TransportCloudAPI: {
 		ValidateSettings: func(settings map[string]string) error {
 			var missing []string

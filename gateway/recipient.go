@@ -41,6 +41,9 @@ func (s *Server) resolve(ctx context.Context, ws *wagate.Workspace, r *sendReque
 			return nil, err
 		}
 	}
+	if err := checkLinked(ws, account); err != nil {
+		return nil, err
+	}
 
 	text := r.Text
 	if strings.TrimSpace(text) == "" {

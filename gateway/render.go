@@ -53,6 +53,13 @@ func (s *Server) renderWorkspace(ws *wagate.Workspace, role wagate.Role) api.Wor
 func renderAccount(a *wagate.Account) api.Account {
 	out := api.Account{Phone: a.Phone, Transport: a.Transport, Active: a.Active, ConnectedAt: timeJSON(a.ConnectedAt)}
 	renderRules(&out, a.Rules)
+	if a.Transport == wagate.TransportWhatsApp {
+		l := a.Link
+		if l.State == "" {
+			l.State = wagate.LinkUnlinked // never linked yet
+		}
+		out.Link = &api.AccountLink{State: l.State, Since: timeJSON(l.Since), Error: l.Error, Until: timeJSON(l.Until)}
+	}
 	return out
 }
 

@@ -100,6 +100,8 @@ type Services struct {
 	// Deliverer checks endpoints and makes their test sends (see
 	// EndpointDeliverer); nil: none.
 	Deliverer EndpointDeliverer
+	// Linker links whatsapp accounts (SPEC §10); nil without the transport.
+	Linker AccountLinker
 	// Templates keeps message templates (SPEC §11); nil: none (the
 	// template routes answer 503, "template" on the inbound URL is a 400).
 	Templates wagate.TemplateService
@@ -304,6 +306,10 @@ func (s *Server) newEcho() *echo.Echo {
 	add(http.MethodGet, ws+"/accounts", s.listAccounts, api...)
 	add(http.MethodPatch, ws+"/accounts/:phone", s.setAccountActive, api...)
 	add(http.MethodDelete, ws+"/accounts/:phone", s.deleteAccount, api...)
+	add(http.MethodPost, ws+"/accounts/:phone/link", s.startLink, api...)
+	add(http.MethodGet, ws+"/accounts/:phone/link", s.getLink, api...)
+	add(http.MethodDelete, ws+"/accounts/:phone/link", s.deleteLink, api...)
+	add(http.MethodGet, ws+"/accounts/:phone/link/events", s.linkEvents, api...)
 	add(http.MethodPost, ws+"/chats", s.createChat, api...)
 	add(http.MethodGet, ws+"/chats", s.listChats, api...)
 	add(http.MethodGet, ws+"/messages/:id", s.getMessage, api...)

@@ -39,6 +39,10 @@ const binaryFormat1 = 0x01
 // format 1 record reads as before.
 const binaryFormat2 = 0x02
 
+// binaryFormat3 is format 2 with more fields at the end (so far: an
+// account's link state after its rules).
+const binaryFormat3 = 0x03
+
 // formatPicker is a binaryRecord whose layout depends on its value.
 type formatPicker interface {
 	binaryFormat() byte
@@ -72,7 +76,7 @@ func encodeRecord(v any) ([]byte, error) {
 
 // decodeRecord reads data, binary or JSON, into v.
 func decodeRecord(data []byte, v any) error {
-	if len(data) > 0 && (data[0] == binaryFormat1 || data[0] == binaryFormat2) {
+	if len(data) > 0 && data[0] >= binaryFormat1 && data[0] <= binaryFormat3 {
 		r, ok := v.(binaryRecord)
 		if !ok {
 			return fmt.Errorf("binary record for a %T, which has no binary form", v)

@@ -25,8 +25,13 @@ func indexProviderID(tx *bolt.Tx, providerID, messageID string) error {
 // stored before this check keep working. An account deleted since the send
 // matches nothing: the sender can no longer be confirmed.
 func sentFrom(tx *bolt.Tx, m *messageRecord, from wagate.DeliverySender) (bool, error) {
-	if from.Setting == "" {
+	switch from.Setting {
+	case "":
 		return true, nil
+	case wagate.DeliverySenderAccountPhone:
+		// The account is the phone: no setting to read, and no lookup,
+		// so a receipt of a deleted account still matches its message.
+		return m.AccountPhone == from.Value, nil
 	}
 	acct, err := getAccount(tx, wagate.AccountRef{WorkspaceID: m.WorkspaceID, Phone: m.AccountPhone})
 	if err != nil || acct == nil {

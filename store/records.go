@@ -53,6 +53,9 @@ type accountRecord struct {
 	// Rules is stored in binary format 2 only (accountRecord.binaryFormat);
 	// an account without rules keeps format 1.
 	Rules wagate.SendRules `json:"rules,omitzero"`
+	// Link is a whatsapp account's link state, stored in binary format 3
+	// only (accountRecord.binaryFormat); other accounts keep format 1 or 2.
+	Link wagate.AccountLink `json:"link,omitzero"`
 }
 
 func newAccountRecord(a *wagate.Account) *accountRecord {
@@ -70,6 +73,7 @@ func newAccountRecord(a *wagate.Account) *accountRecord {
 		Active:      a.Active,
 		ConnectedAt: a.ConnectedAt,
 		Rules:       a.Rules,
+		Link:        a.Link,
 	}
 }
 
@@ -82,6 +86,7 @@ func (r *accountRecord) domain(workspaceID string) *wagate.Account {
 		Active:      r.Active,
 		ConnectedAt: r.ConnectedAt,
 		Rules:       r.Rules,
+		Link:        r.Link,
 	}
 }
 
@@ -360,7 +365,7 @@ func (r *accountRecord) appendFields(b []byte) []byte {
 	b = appendStringMap(b, r.Settings)
 	b = appendBool(b, r.Active)
 	b = appendTime(b, r.ConnectedAt)
-	if r.Rules.IsZero() {
+	if r.binaryFormat() == binaryFormat1 {
 		return b
 	}
 	q := r.Rules
@@ -372,17 +377,29 @@ func (r *accountRecord) appendFields(b []byte) []byte {
 	b = appendInt(b, int64(q.QuietHours.To))
 	b = appendString(b, q.TimeZone)
 	b = appendInt(b, int64(q.SendInterval))
-	return appendInt(b, int64(q.SendJitter))
+	b = appendInt(b, int64(q.SendJitter))
+	if r.binaryFormat() == binaryFormat2 {
+		return b
+	}
+	l := r.Link
+	b = appendString(b, l.State)
+	b = appendTime(b, l.Since)
+	b = appendString(b, l.Error)
+	return appendTime(b, l.Until)
 }
 
 // binaryFormat picks the account's layout: format 2 adds the careful-
-// sending rules after ConnectedAt. An account without rules is written in
-// format 1, byte for byte as before.
+// sending rules after ConnectedAt, format 3 the link state after them. An
+// account without rules or link is written in format 1, byte for byte as
+// before; one with rules and no link in format 2.
 func (r *accountRecord) binaryFormat() byte {
-	if r.Rules.IsZero() {
-		return binaryFormat1
+	switch {
+	case r.Link != (wagate.AccountLink{}):
+		return binaryFormat3
+	case !r.Rules.IsZero():
+		return binaryFormat2
 	}
-	return binaryFormat2
+	return binaryFormat1
 }
 
 func (r *accountRecord) readFields(f *fieldReader) {
@@ -402,6 +419,13 @@ func (r *accountRecord) readFields(f *fieldReader) {
 		q.TimeZone = f.string()
 		q.SendInterval = time.Duration(f.int())
 		q.SendJitter = time.Duration(f.int())
+	}
+	if f.format >= binaryFormat3 {
+		l := &r.Link
+		l.State = f.string()
+		l.Since = f.time()
+		l.Error = f.string()
+		l.Until = f.time()
 	}
 }
 

@@ -57,6 +57,11 @@ type App struct {
 	retainDone chan struct{} // nil without --retain
 	syncDone   chan struct{} // the hourly template sync (SPEC §8)
 	serveDone  chan error
+
+	// whatsapp is the WhatsApp Web transport; nil in a build without it.
+	// Closed after the sender stops, before the store.
+	whatsapp   *whatsappWiring
+	relinkDone chan struct{} // the --relink-grace sweep; nil without the transport
 }
 
 // Start opens the store in cfg.DataDir, makes the operator token on first
@@ -122,7 +127,8 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "wagate_store_commit_busy_seconds_total",
 			Help: "Time the store's writer spent committing, fsyncs included; its rate is how saturated the writer is (1 = always busy).",
-		}, func() float64 { return db.CommitStats().Busy.Seconds() }))
+		}, func() float64 { return db.CommitStats().Busy.Seconds() }),
+		newLinkStateCollector(db))
 
 	seed := cfg.Seed
 	if seed == 0 {
@@ -134,6 +140,12 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	transports := map[string]sender.Transport{
 		wagate.TransportDryrun:   a.outbox,
 		wagate.TransportCloudAPI: cloud,
+	}
+	if a.whatsapp, err = openWhatsApp(ctx, cfg, db, log); err != nil {
+		return nil, err
+	}
+	if a.whatsapp != nil {
+		transports[wagate.TransportWhatsApp] = a.whatsapp.transport()
 	}
 	a.sender = sender.New(db, transports, sender.Config{
 		Interval:   cfg.SendInterval,
@@ -179,6 +191,14 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 			},
 		},
 	}
+	if a.whatsapp != nil {
+		svc.Transports[wagate.TransportWhatsApp] = whatsappRules
+		svc.Linker = a.whatsapp
+	}
+	if whatsappTestLinker != nil {
+		svc.Transports[wagate.TransportWhatsApp] = whatsappRules
+		svc.Linker = whatsappTestLinker
+	}
 	a.gw = gateway.New(gateway.Config{
 		PublicURL:    publicURL,
 		InboundRate:  cfg.InboundRate,
@@ -214,6 +234,13 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 
 	senderCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopSender = stop
+	if a.whatsapp != nil {
+		if err := a.whatsapp.startLinked(senderCtx); err != nil {
+			stop()
+			a.ln.Close()
+			return nil, fmt.Errorf("starting the whatsapp sessions: %w", err)
+		}
+	}
 	go func() {
 		err := a.sender.Run(senderCtx)
 		a.senderDone <- err
@@ -226,6 +253,15 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		go func() {
 			defer close(a.retainDone)
 			retain(senderCtx, db, cfg.Retain, log.Named("retain"))
+		}()
+	}
+
+	if a.whatsapp != nil {
+		// Stopped with the sender, like retention: it writes to the store.
+		a.relinkDone = make(chan struct{})
+		go func() {
+			defer close(a.relinkDone)
+			sweepUnlinked(senderCtx, db, cfg.RelinkGrace, relinkSweepEvery, time.Now, log.Named("whatsapp"))
 		}()
 	}
 
@@ -282,6 +318,9 @@ func (a *App) Wait() error {
 	if a.syncDone != nil {
 		<-a.syncDone
 	}
+	if a.relinkDone != nil {
+		<-a.relinkDone
+	}
 	a.fetcher.CloseIdleConnections() // no send is under way any more
 	return errors.Join(err, senderErr, delivererErr, a.closeStorage())
 }
@@ -314,6 +353,11 @@ func (a *App) shutdown() {
 // closeStorage closes the outbox and the store, whichever were opened.
 func (a *App) closeStorage() error {
 	var errs []error
+	if a.whatsapp != nil {
+		// After the sender: its sessions go before the store they report to.
+		errs = append(errs, a.whatsapp.svc.Close())
+		a.whatsapp = nil
+	}
 	if a.outbox != nil {
 		errs = append(errs, a.outbox.Close())
 		a.outbox = nil

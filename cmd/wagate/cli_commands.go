@@ -25,7 +25,7 @@ func cliCommands() []cliCommand {
 		cmdCreditsAdd(),
 		cmdWebhookShow(), cmdWebhookSwitch("enable", true), cmdWebhookSwitch("disable", false), cmdWebhookRegenerate(),
 		cmdAttemptsList(), cmdAttemptsDownload(),
-		cmdAccountAdd(), cmdAccountList(), cmdAccountSwitch("enable", true), cmdAccountSwitch("disable", false), cmdAccountSet(), cmdAccountShow(),
+		cmdAccountAdd(), cmdAccountList(), cmdAccountSwitch("enable", true), cmdAccountSwitch("disable", false), cmdAccountSet(), cmdAccountShow(), cmdAccountLink(),
 		cmdChatAdd(), cmdChatList(),
 		cmdMessageList(), cmdMessageShow(),
 		cmdTokenCreate(), cmdTokenList(), cmdTokenRevoke(),
@@ -351,7 +351,7 @@ func cmdAccountAdd() cliCommand {
 		noun: "account", verb: "add", args: "PHONE", nargs: 1, inWorkspace: true,
 		summary: "connect a WhatsApp account (owner), e.g. +15105566777",
 		flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&transport, "transport", transport, "dryrun (writes the outbox file) or cloudapi")
+			fs.StringVar(&transport, "transport", transport, "dryrun (writes the outbox file), cloudapi, or whatsapp (then: wagate account link PHONE)")
 			fs.Var(settings, "setting", "a transport setting key=value, repeatable (cloudapi: phone_number_id, access_token); key=env:NAME reads the value from the variable NAME, so a token stays out of the shell history")
 		},
 		run: func(ctx context.Context, cl *admin, args []string) error {

@@ -82,6 +82,10 @@ type Config struct {
 	// Retain is how long a final (sent or failed) message is kept before
 	// it is deleted (retain.go); 0 keeps messages forever.
 	Retain time.Duration
+	// RelinkGrace is how long the queued messages of a whatsapp account
+	// that is logged out or unlinked wait for it to be linked again
+	// before they fail, refunded (SPEC §10).
+	RelinkGrace time.Duration
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -101,11 +105,15 @@ func DefaultConfig() Config {
 		MaxAccounts:           DefaultMaxAccounts,
 		MaxChats:              DefaultMaxChats,
 		MaxTokens:             DefaultMaxTokens,
+		RelinkGrace:           DefaultRelinkGrace,
 	}
 }
 
 // Validate says which setting is wrong and how to fix it.
 func (c Config) Validate() error {
+	if c.RelinkGrace < 0 || (c.RelinkGrace > 0 && c.RelinkGrace < time.Minute) {
+		return fmt.Errorf("--relink-grace %s: give at least 1m, e.g. 24h (the default)", c.RelinkGrace)
+	}
 	switch {
 	case c.SendInterval <= 0:
 		return fmt.Errorf("--send-interval %s: must be positive, e.g. 2s", c.SendInterval)
@@ -146,6 +154,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "base URL that inbound URLs are shown with (default http://<addr>)")
 	fs.DurationVar(&c.SendInterval, "send-interval", c.SendInterval, "mean gap between two sends of one account")
 	fs.DurationVar(&c.SendJitter, "send-jitter", c.SendJitter, "the gap is drawn uniformly in [interval-jitter, interval+jitter]")
+	fs.DurationVar(&c.RelinkGrace, "relink-grace", c.RelinkGrace, "how long the queued messages of a logged-out whatsapp account wait for it to be linked again before they fail, refunded")
 	fs.Float64Var(&c.InboundRate, "inbound-rate", c.InboundRate, "requests per second allowed per inbound URL")
 	fs.IntVar(&c.InboundBurst, "inbound-burst", c.InboundBurst, "burst of requests allowed per inbound URL")
 	fs.Func("phone-check", `"valid" (numbering plan) or "possible" (length only) (default "valid")`, func(s string) error {

@@ -50,6 +50,17 @@ type Account struct {
 	TimeZone     string      `json:"time_zone,omitempty"`
 	SendInterval string      `json:"send_interval,omitempty"`
 	SendJitter   string      `json:"send_jitter,omitempty"`
+	// Link is a whatsapp account's link state (SPEC §10).
+	Link *AccountLink `json:"link,omitempty"`
+}
+
+// AccountLink is where a whatsapp account's link to WhatsApp stands. It
+// never carries the QR code or the pairing code (see Link).
+type AccountLink struct {
+	State string     `json:"state"`
+	Since *time.Time `json:"since"`
+	Error string     `json:"error,omitempty"`
+	Until *time.Time `json:"until,omitempty"`
 }
 
 // AccountList is the answer of GET …/accounts.
@@ -181,4 +192,19 @@ type ErrorEnvelope struct {
 	Data    struct{} `json:"data"`
 	Message string   `json:"message"`
 	Error   string   `json:"error"`
+}
+
+// StartLink is the body of POST …/accounts/{phone}/link.
+type StartLink struct {
+	Method string `json:"method"`
+}
+
+// Link is a whatsapp account's link as its owner's link page shows it
+// (SPEC §10). QR and Code are secrets of the moment.
+type Link struct {
+	State     string     `json:"state"`
+	QR        string     `json:"qr"`
+	Code      string     `json:"code"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	Error     string     `json:"error"`
 }

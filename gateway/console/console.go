@@ -136,6 +136,9 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+ws+"/templates/{name}/preview", c.inWorkspace(read, c.previewTemplate))
 	m.HandleFunc("POST "+ws+"/templates/{name}/test", c.inWorkspace(write, c.testTemplate))
 	m.HandleFunc("POST "+ws+"/templates/{name}/delete", c.inWorkspace(write, c.deleteTemplate))
+	m.HandleFunc("GET "+ws+"/accounts/{phone}/link", c.inWorkspace(write, c.link))
+	m.HandleFunc("POST "+ws+"/accounts/{phone}/link", c.inWorkspace(write, c.startLink))
+	m.HandleFunc("GET "+ws+"/accounts/{phone}/link/events", c.inWorkspace(write, c.linkEvents))
 	m.Handle("GET /ui/static/", staticHandler())
 	m.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, wagate.Errorf(wagate.ENOTFOUND, "there is no such page in the console"))

@@ -67,6 +67,8 @@ type env struct {
 	gcfg    gateway.Config
 	ccfg    console.Config
 	handler atomic.Value // http.Handler
+	// linker, when set (then restart), links whatsapp accounts.
+	linker gateway.AccountLinker
 }
 
 type envOption func(*gateway.Config, *console.Config)
@@ -114,6 +116,9 @@ func (e *env) start() {
 	e.db = db
 	svc := gateway.Services{Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db, Sessions: db, Templates: db, Windows: db,
 		Endpoints: db, Deliverer: outbound.New(outbound.Config{Payload: gateway.EventData, AllowPrivate: true}, nil)}
+	if e.linker != nil {
+		svc.Linker = e.linker
+	}
 	e.gw = gateway.New(e.gcfg, svc)
 	e.gw.MountConsole(console.New(e.gw, svc, e.ccfg))
 	e.handler.Store(e.gw.Handler())

@@ -102,7 +102,7 @@ func (c *Console) view(q *request, title, nav string) *view {
 // pages holds one template set per page, each the layout plus the page.
 type pages struct{ m map[string]*template.Template }
 
-var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts", "accounts", "account", "messages", "message", "error", "tokens", "revoke", "endpoints", "endpoint"}
+var pageNames = []string{"signin", "picker", "overview", "regenerate", "attempts", "accounts", "account", "messages", "message", "error", "tokens", "revoke", "endpoints", "endpoint", "link"}
 
 // partials are the templates that some pages share, by page.
 var partials = map[string][]string{
@@ -135,6 +135,7 @@ func loadPages(gw *gateway.Server) *pages {
 			return strings.Join(names, ", ")
 		},
 		"waitingText": waitingText, // rules.go
+		"linkPath":    linkPath,    // link.go
 	}
 	p := &pages{m: map[string]*template.Template{}}
 	for _, name := range pageNames {

@@ -36,7 +36,8 @@
 // transport). The WhatsApp message id is MessageID(wagate's id), so a
 // receipt seen after a crash confirms an interrupted send. Errors:
 //
-//	account not connected, logged out, banned  sender.Defer: waits, no retry spent
+//	account not connected, logged out, banned  sender.Unavailable: waits, no retry spent
+//	connection lost during the steps before    sender.Defer: waits, no retry spent
 //	WhatsApp rate limit (429)                  sender.RetryAfter
 //	error 463 (the 2026 reach-out refusal)     permanent, explained
 //	recipient not on WhatsApp                  permanent

@@ -36,7 +36,8 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[wagate.AccountRef]*session
-	links    map[wagate.AccountRef]Link // last state of accounts without a session
+	links    map[wagate.AccountRef]Link   // last state of accounts without a session
+	wakes    map[wagate.AccountRef]func() // the sender's wake function of each started account
 	closed   bool
 	wg       sync.WaitGroup
 }
@@ -148,6 +149,9 @@ func (m *Manager) setLink(ref wagate.AccountRef, l Link) {
 	m.log.Info("link state", zap.String("account", ref.Phone), zap.String("state", string(l.State)), zap.String("error", l.Error))
 	if m.cfg.OnLink != nil {
 		m.cfg.OnLink(ref, l)
+	}
+	if l.State == StateConnected {
+		m.wake(ref)
 	}
 }
 

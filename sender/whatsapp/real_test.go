@@ -89,8 +89,8 @@ func TestRealConnectFailsDisconnected(t *testing.T) {
 		t.Errorf("state error = %q, want the reason and the next try", l.Error)
 	}
 	_, err := m.Send(context.Background(), testAccount(), textMessage("wa_backend:A", "14155552671@s.whatsapp.net", "hi"), nil)
-	if !sender.IsDeferred(err) || sender.IsPermanent(err) {
-		t.Errorf("send = %v, want deferred (queued, no retry spent)", err)
+	if !sender.IsUnavailable(err) || sender.IsPermanent(err) {
+		t.Errorf("send = %v, want unavailable (queued, no retry spent)", err)
 	}
 }
 

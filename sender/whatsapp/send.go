@@ -22,7 +22,8 @@ import (
 
 // Send hands m to WhatsApp through the account's session and returns the
 // WhatsApp message id (MessageID(m.ID)). An account whose session is not
-// connected gets sender.Defer: its messages wait without spending a retry.
+// connected gets sender.Unavailable: its messages wait without spending a
+// retry until the session is connected again.
 // See the package documentation for the error classes.
 func (m *Manager) Send(ctx context.Context, acct *wagate.Account, msg *wagate.Message, file *wagate.Attachment) (sender.Result, error) {
 	ref := acct.Ref()
@@ -42,26 +43,27 @@ type sent struct {
 	postedAt time.Time
 }
 
-// unavailable is the Defer error of an account that cannot send now, nil
-// when it can. After the sender's rework it becomes its "account
-// unavailable" error.
+// unavailable is the sender.Unavailable error of an account that cannot
+// send now, nil when it can: the message goes back to its place with no
+// retry spent, and the account waits until its session calls the wake
+// function StartAccount was given (connected again), or the sender's
+// backstop passes.
 func (m *Manager) unavailable(ref wagate.AccountRef, s *session) error {
 	if s == nil {
 		l := m.Status(ref)
-		return sender.Defer(fmt.Errorf("whatsapp: account %s is %s (no session): the message waits until the account is linked and started", ref.Phone, l), m.cfg.DeferDelay)
+		return sender.Unavailable(fmt.Errorf("whatsapp: account %s is %s (no session): the message waits until the account is linked and started", ref.Phone, l))
 	}
 	l := s.status()
 	switch l.State {
 	case StateConnected:
 		return nil
 	case StateBanned:
-		d := m.cfg.DeferDelay
 		if !l.Until.IsZero() {
-			d = max(l.Until.Sub(m.cfg.Now()), d)
+			return sender.Unavailable(fmt.Errorf("whatsapp: account %s is banned by WhatsApp until %s; the message waits", ref.Phone, l.Until.UTC().Format(time.RFC3339)))
 		}
-		return sender.Defer(fmt.Errorf("whatsapp: account %s is banned by WhatsApp for a while; the message waits", ref.Phone), d)
+		return sender.Unavailable(fmt.Errorf("whatsapp: account %s is banned by WhatsApp for a while; the message waits", ref.Phone))
 	}
-	return sender.Defer(fmt.Errorf("whatsapp: account %s is %s; the message waits", ref.Phone, l), m.cfg.DeferDelay)
+	return sender.Unavailable(fmt.Errorf("whatsapp: account %s is %s; the message waits", ref.Phone, l))
 }
 
 // typingFor is the typing pause of the account's messages: the setting

@@ -255,16 +255,16 @@ func TestSendWhileDisconnectedDefers(t *testing.T) {
 		h := newHarness(t, Config{}, true)
 		h.cli.emit(&events.Disconnected{})
 		_, err := h.m.Send(context.Background(), testAccount(), textMessage("wa_backend:AAAA", "120363025246125486@g.us", "hi"), nil)
-		if !sender.IsDeferred(err) || !strings.Contains(err.Error(), "disconnected") {
-			t.Fatalf("err = %v, want deferred naming the state", err)
+		if !sender.IsUnavailable(err) || !strings.Contains(err.Error(), "disconnected") {
+			t.Fatalf("err = %v, want unavailable naming the state", err)
 		}
 		if n := len(h.cli.sentMessages()); n != 0 {
 			t.Errorf("%d sent", n)
 		}
 		// An account without a session defers too.
 		other := &wagate.Account{WorkspaceID: "ws1", Phone: "+14155550009", Transport: TransportName}
-		if _, err := h.m.Send(context.Background(), other, textMessage("wa_backend:B", "120363025246125486@g.us", "hi"), nil); !sender.IsDeferred(err) {
-			t.Errorf("no session: err = %v, want deferred", err)
+		if _, err := h.m.Send(context.Background(), other, textMessage("wa_backend:B", "120363025246125486@g.us", "hi"), nil); !sender.IsUnavailable(err) {
+			t.Errorf("no session: err = %v, want unavailable", err)
 		}
 	})
 }

@@ -12,8 +12,10 @@ import (
 // routes drive. Open returns the real one, or ErrNotBuilt in a build with
 // -tags nowhatsapp.
 type Service interface {
-	sender.Transport
 	sender.Confirmer
+	// SessionHolder: the sender starts and stops the sessions itself
+	// (StartAccount is Start with the sender's wake; StopAccount is Stop).
+	sender.SessionHolder
 	// Start brings up the session of a linked account (at boot, when the
 	// account is resumed). An account with no linked device is reported
 	// unlinked. Starting a running session does nothing.

@@ -236,8 +236,8 @@ func TestLoggedOut(t *testing.T) {
 			t.Errorf("status after the session ended = %s", got)
 		}
 		_, err := h.m.Send(context.Background(), testAccount(), textMessage("wa_backend:A", "1203630@g.us", "x"), nil)
-		if !sender.IsDeferred(err) || !strings.Contains(err.Error(), "logged_out") {
-			t.Errorf("send = %v, want deferred naming logged_out", err)
+		if !sender.IsUnavailable(err) || !strings.Contains(err.Error(), "logged_out") {
+			t.Errorf("send = %v, want unavailable naming logged_out", err)
 		}
 	})
 }
@@ -254,8 +254,8 @@ func TestTemporaryBan(t *testing.T) {
 			t.Errorf("until = %v, want now+2h", l.Until)
 		}
 		_, err := h.m.Send(context.Background(), testAccount(), textMessage("wa_backend:A", "1203630@g.us", "x"), nil)
-		if d, _ := sender.RetryDelay(err); !sender.IsDeferred(err) || d != 2*time.Hour {
-			t.Errorf("send = %v (delay %v), want deferred for 2h", err, d)
+		if !sender.IsUnavailable(err) || !strings.Contains(err.Error(), "banned by WhatsApp until") {
+			t.Errorf("send = %v, want unavailable naming the end of the ban", err)
 		}
 		time.Sleep(2*time.Hour - time.Second)
 		synctest.Wait()

@@ -99,8 +99,8 @@ func (r Receipt) DeliveryUpdate() wagate.DeliveryUpdate {
 
 // DeliveryFromAccountPhone is the DeliverySender.Setting of a Receipt's
 // update: the message's account must have this phone. The store matches
-// settings today; the wiring teaches it this pseudo-setting.
-const DeliveryFromAccountPhone = "@account_phone"
+// the account by its phone for this pseudo-setting.
+const DeliveryFromAccountPhone = wagate.DeliverySenderAccountPhone
 
 // Advance says whether a receipt status moves a message's delivery forward:
 // delivered after sent, read after sent or delivered; never backwards, and

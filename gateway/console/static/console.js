@@ -101,3 +101,32 @@ document.addEventListener("submit", function (e) {
     timer = setTimeout(preview, 250);
   });
 })();
+
+// The link page of a whatsapp account follows its linking as server-sent
+// events: each new QR code replaces the image, then "Connected as +1…".
+(function () {
+  var box = document.getElementById("link");
+  if (!box || !box.dataset.events || !window.EventSource) {
+    return;
+  }
+  var state = document.getElementById("link-state");
+  var img = document.getElementById("link-qr");
+  var code = document.getElementById("link-code");
+  var es = new EventSource(box.dataset.events);
+  es.addEventListener("link", function (e) {
+    var l = JSON.parse(e.data);
+    state.textContent = l.text;
+    box.dataset.state = l.state;
+    if (l.qr_png) {
+      img.src = l.qr_png;
+      img.hidden = false;
+    } else {
+      img.removeAttribute("src");
+      img.hidden = true;
+    }
+    code.textContent = l.code || "";
+    if (l.state !== "linking") {
+      es.close(); // the stream ends here; do not reconnect
+    }
+  });
+})();

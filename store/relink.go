@@ -1,0 +1,87 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/wagate/wagate"
+)
+
+// ErrorRelinkGrace is the error of the queued messages failed by
+// FailUnlinkedQueues.
+const ErrorRelinkGrace = "the whatsapp account was not linked again within the relink grace; link it and send again"
+
+// FailUnlinkedQueues fails, with a refund, the queued messages of every
+// whatsapp account that has needed linking (unlinked or logged out, SPEC
+// §10) since before before: a phone nobody links again must not hold
+// credits forever. Messages being sent, and accounts that never had a link
+// state, are left alone. It returns how many messages it failed; each
+// account is one commit.
+func (db *DB) FailUnlinkedQueues(ctx context.Context, before time.Time) (int, error) {
+	accts, err := db.AllAccounts(ctx)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, a := range accts {
+		if !expiredLink(a.Transport, a.Link, before) {
+			continue
+		}
+		n, err := db.failUnlinkedQueue(ctx, a.Ref(), before)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func expiredLink(transport string, l wagate.AccountLink, before time.Time) bool {
+	return transport == wagate.TransportWhatsApp && l.State != "" && l.NeedsLinking() && !l.Since.IsZero() && l.Since.Before(before)
+}
+
+// failUnlinkedQueue fails one account's queued messages, after checking
+// again in the write that the account still needs linking.
+func (db *DB) failUnlinkedQueue(ctx context.Context, ref wagate.AccountRef, before time.Time) (int, error) {
+	at := db.now()
+	ch := db.change(wagate.SourceSystem, at)
+	n := 0
+	err := db.update(ctx, "fail unlinked queue", func(tx *bolt.Tx) error {
+		n = 0
+		acct, err := getAccount(tx, ref)
+		if err != nil || acct == nil || !expiredLink(acct.Transport, acct.Link, before) {
+			return err
+		}
+		q := bucket(tx, bucketQueues).Bucket(join(ref.WorkspaceID, ref.Phone))
+		if q == nil {
+			return nil
+		}
+		var ids []string
+		if err := q.ForEach(func(_, v []byte) error {
+			ids = append(ids, string(v))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			m, err := getMessage(tx, id)
+			if err != nil {
+				return err
+			}
+			if m == nil || m.Status != wagate.StatusQueued {
+				continue
+			}
+			m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorRelinkGrace})
+			m.Error = ErrorRelinkGrace
+			m.NextTryAt = time.Time{}
+			if err := fail(tx, m, ch); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
