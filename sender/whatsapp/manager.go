@@ -105,7 +105,6 @@ func withDefaults(cfg Config) Config {
 		}
 	}
 	def(&cfg.RecipientTTL, DefaultRecipientTTL)
-	def(&cfg.DeferDelay, DefaultDeferDelay)
 	def(&cfg.ReconnectMin, DefaultReconnectMin)
 	def(&cfg.ReconnectMax, DefaultReconnectMax)
 	def(&cfg.LinkTimeout, DefaultLinkTimeout)
