@@ -55,6 +55,12 @@ type Config struct {
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
 	LinkTimeout  time.Duration
+	// NewClient is for tests only (wagate never sets it): when set, the
+	// Manager gets every account's client from it instead of whatsmeow —
+	// linked says whether the account has a device recorded — so a fake
+	// can play WhatsApp through the real Manager, key store and ledger
+	// (see package whatsapptest).
+	NewClient func(ref wagate.AccountRef, linked bool) Client
 	// TypingLimit caps the typing indicator (the account's pace gap); 0
 	// means no typing even for accounts with the setting.
 	TypingLimit time.Duration

@@ -1,0 +1,121 @@
+//go:build !nowhatsapp
+
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+
+	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/sender/whatsapp"
+	"github.com/wagate/wagate/sender/whatsapp/whatsapptest"
+)
+
+// useFakeWhatsApp makes the instances the test starts run the real
+// Manager on wa's fake clients (and still skip the version check).
+func useFakeWhatsApp(t *testing.T, wa *whatsapptest.WhatsApp) {
+	prev := whatsappTestConfig
+	whatsappTestConfig = func(c *whatsapp.Config) {
+		c.SkipVersionCheck = true
+		c.NewClient = wa.NewClient
+	}
+	t.Cleanup(func() { whatsappTestConfig = prev })
+}
+
+// storedLink is the account's link state as the account object shows it.
+func storedLink(t *testing.T, in *instance, ws workspaceSetup, phone string) string {
+	t.Helper()
+	_, list := call(t, "GET", in.base+"/api/v1/workspaces/"+ws.id+"/accounts", ws.ownerToken, nil)
+	accts, _ := list["accounts"].([]any)
+	for _, a := range accts {
+		a, _ := a.(map[string]any)
+		if a["phone"] == phone {
+			link, _ := a["link"].(map[string]any)
+			return str(link["state"])
+		}
+	}
+	return ""
+}
+
+func messageText(m *waE2E.Message) string {
+	if t := m.GetConversation(); t != "" {
+		return t
+	}
+	return m.GetExtendedTextMessage().GetText()
+}
+
+// linkByQR links the account through the link API: the fake shows a QR
+// code, the page gets it, the account's phone scans it and the connection
+// comes up. It returns the linked client.
+func linkByQR(t *testing.T, in *instance, ws workspaceSetup, wa *whatsapptest.WhatsApp, phone string) *whatsapptest.Client {
+	t.Helper()
+	ref := wagate.AccountRef{WorkspaceID: ws.id, Phone: phone}
+	// The sender started the account at its creation: wait for that
+	// client (unlinked) so the linking one is told apart from it.
+	waitFor(t, "the account reported unlinked", func() bool { return storedLink(t, in, ws, phone) == "unlinked" })
+	old := wa.Latest(ref)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		if c := wa.Client(ctx, ref, old); c != nil {
+			c.ShowQR("2@fake-qr-code")
+		}
+	}()
+	st, l := call(t, "POST", in.base+"/api/v1/workspaces/"+ws.id+"/accounts/"+strings.ReplaceAll(phone, "+", "%2B")+"/link", ws.ownerToken, map[string]any{"method": "qr"})
+	if st != http.StatusAccepted || l["state"] != "linking" || l["qr"] != "2@fake-qr-code" {
+		t.Fatalf("POST link = %d %v, want 202 linking with the fake's QR code", st, l)
+	}
+	c := wa.Client(ctx, ref, old)
+	c.Pair(phone)
+	c.Connected()
+	waitFor(t, "the account connected", func() bool { return storedLink(t, in, ws, phone) == "connected" })
+	return c
+}
+
+// TestWhatsAppFakeEndToEnd: through the real server and the real Manager
+// on a fake WhatsApp — link by QR code, the account shows connected, a
+// text sent by the inbound URL reaches the client under the id derived
+// from wagate's, its delivery receipt makes the message delivered, and
+// once the phone logs the device out a new request is a 409 saying how to
+// link again.
+func TestWhatsAppFakeEndToEnd(t *testing.T) {
+	wa := whatsapptest.New()
+	useFakeWhatsApp(t, wa)
+	dir := t.TempDir()
+	in := start(t, testConfig(dir, 10*time.Millisecond, 0))
+	ws := createWorkspace(t, in, operatorToken(t, dir), 10)
+	const phone = "+14155550123"
+	st, acct := call(t, "POST", in.base+"/api/v1/workspaces/"+ws.id+"/accounts", ws.ownerToken, map[string]any{"phone": phone, "transport": "whatsapp"})
+	mustStatus(t, "connect whatsapp account", st, http.StatusCreated, acct)
+	c := linkByQR(t, in, ws, wa, phone)
+
+	body := map[string]any{"action": "send", "whatsapp_account_phone": phone, "phone": "+14155552671", "text": "hello from wagate"}
+	id := send(t, ws.inboundURL, body)
+	waitFor(t, "the message sent", func() bool { return messageStatus(t, in, ws, id) == "sent" })
+	sent := c.Sent()
+	if len(sent) != 1 || sent[0].ID != whatsapp.MessageID(id) || sent[0].To.User != "14155552671" || messageText(sent[0].Message) != "hello from wagate" {
+		t.Fatalf("the fake took %+v, want one text to 14155552671 with id %s", sent, whatsapp.MessageID(id))
+	}
+
+	c.Receipt(sent[0].ID, types.ReceiptTypeDelivered)
+	waitFor(t, "the message delivered", func() bool {
+		_, m := call(t, "GET", in.base+"/api/v1/workspaces/"+ws.id+"/messages/"+id, ws.ownerToken, nil)
+		return m["delivery"] == "delivered" && m["delivery_at"] != nil
+	})
+
+	c.LogOut()
+	waitFor(t, "the account logged out", func() bool { return storedLink(t, in, ws, phone) == "logged_out" })
+	st, ans := call(t, "POST", ws.inboundURL, "", body)
+	if st != http.StatusConflict || !strings.Contains(str(ans["message"]), "wagate account link "+phone) {
+		t.Fatalf("send after the logout = %d %v, want 409 saying how to link again", st, ans)
+	}
+	if n := len(c.Sent()); n != 1 {
+		t.Errorf("the fake took %d messages, want still 1", n)
+	}
+}
