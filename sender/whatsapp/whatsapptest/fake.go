@@ -37,7 +37,7 @@ func New() *WhatsApp {
 // NewClient makes the account's client (the Manager calls it at Start and
 // Link); the newest one is what Client returns. A linked client is logged in.
 func (w *WhatsApp) NewClient(ref wagate.AccountRef, linked bool) whatsapp.Client {
-	c := &Client{handlers: map[uint32]whatsmeow.EventHandler{}, loggedIn: linked, qr: make(chan whatsmeow.QRChannelItem, 16)}
+	c := &Client{handlers: map[uint32]whatsmeow.EventHandler{}, loggedIn: linked, qr: make(chan whatsmeow.QRChannelItem, 16), connecting: make(chan struct{})}
 	w.mu.Lock()
 	w.clients[ref] = c
 	close(w.changed)
@@ -91,18 +91,41 @@ type Client struct {
 	qr        chan whatsmeow.QRChannelItem
 	sent      []Sent
 	// hold, when set, makes SendMessage keep the message (recorded in
-	// Sent) and wait for the ack until its context ends.
-	hold bool
-	took chan struct{}
+	// Sent) and wait for an ack that never comes until release is closed
+	// or its context ends.
+	hold    bool
+	took    chan struct{}
+	release chan struct{}
+	// connecting is closed at the first Connect: the session has added
+	// its event handler by then.
+	connecting chan struct{}
 }
 
 var _ whatsapp.Client = (*Client)(nil)
 
 func (c *Client) Connect() error {
 	c.mu.Lock()
+	if !c.connected {
+		select {
+		case <-c.connecting:
+		default:
+			close(c.connecting)
+		}
+	}
 	c.connected = true
 	c.mu.Unlock()
 	return nil
+}
+
+// WaitConnect waits until the session called Connect (its event handler
+// is in place then, so emitted events reach it); false when ctx ends first.
+func (c *Client) WaitConnect(ctx context.Context) bool {
+	select {
+	case <-c.connecting:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func (c *Client) Disconnect() { c.mu.Lock(); c.connected = false; c.mu.Unlock() }
@@ -150,25 +173,37 @@ func (c *Client) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Messa
 		return whatsmeow.SendResponse{}, whatsmeow.ErrNotConnected
 	}
 	c.sent = append(c.sent, Sent{To: to, Message: msg, ID: extra[0].ID})
-	hold, took := c.hold, c.took
+	hold, took, release := c.hold, c.took, c.release
 	c.mu.Unlock()
 	if hold {
-		close(took)
-		<-ctx.Done() // the ack never comes
-		return whatsmeow.SendResponse{}, ctx.Err()
+		select {
+		case <-took:
+		default:
+			close(took)
+		}
+		select { // the ack never comes
+		case <-release:
+			return whatsmeow.SendResponse{}, whatsmeow.ErrMessageTimedOut
+		case <-ctx.Done():
+			return whatsmeow.SendResponse{}, ctx.Err()
+		}
 	}
 	return whatsmeow.SendResponse{ID: extra[0].ID, Timestamp: time.Now()}, nil
 }
 
 // HoldAcks makes the next SendMessage calls take their message and then
-// wait for an ack that never comes (a crash between the hand-over and the
-// ack); the returned channel is closed when the first such message is taken.
-func (c *Client) HoldAcks() <-chan struct{} {
+// wait for an ack that never comes (what a crash between the hand-over
+// and the ack looks like); took is closed when the first such message is
+// taken, and release ends the waits (as an ack timeout).
+func (c *Client) HoldAcks() (took <-chan struct{}, release func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.hold = true
 	c.took = make(chan struct{})
-	return c.took
+	rel := make(chan struct{})
+	c.release = rel
+	var once sync.Once
+	return c.took, func() { once.Do(func() { close(rel) }) }
 }
 
 func (c *Client) Upload(_ context.Context, data []byte, _ whatsmeow.MediaType) (whatsmeow.UploadResponse, error) {
