@@ -60,14 +60,10 @@ func messageText(m *waE2E.Message) string {
 func linkByQR(t *testing.T, in *instance, ws workspaceSetup, wa *whatsapptest.WhatsApp, phone string) *whatsapptest.Client {
 	t.Helper()
 	ref := wagate.AccountRef{WorkspaceID: ws.id, Phone: phone}
-	// The sender started the account at its creation: wait for that
-	// client (unlinked) so the linking one is told apart from it.
-	waitFor(t, "the account reported unlinked", func() bool { return storedLink(t, in, ws, phone) == "unlinked" })
-	old := wa.Latest(ref)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		if c := wa.Client(ctx, ref, old); c != nil {
+		if c := wa.Linking(ctx, ref); c != nil {
 			c.ShowQR("2@fake-qr-code")
 		}
 	}()
@@ -75,7 +71,7 @@ func linkByQR(t *testing.T, in *instance, ws workspaceSetup, wa *whatsapptest.Wh
 	if st != http.StatusAccepted || l["state"] != "linking" || l["qr"] != "2@fake-qr-code" {
 		t.Fatalf("POST link = %d %v, want 202 linking with the fake's QR code", st, l)
 	}
-	c := wa.Client(ctx, ref, old)
+	c := wa.Linking(ctx, ref)
 	c.Pair(phone)
 	c.Connected()
 	waitFor(t, "the account connected", func() bool { return storedLink(t, in, ws, phone) == "connected" })
@@ -185,7 +181,6 @@ func TestWhatsAppRestartConfirmsByReceipt(t *testing.T) {
 	// The confirm grace (a wait for receipts after the reconnect) passes at
 	// once: the receipt is emitted before the connection comes up.
 	ref := wagate.AccountRef{WorkspaceID: ws.id, Phone: phone}
-	old := wa.Latest(ref)
 	whatsappTestConfig = func(cfg *whatsapp.Config) {
 		cfg.SkipVersionCheck = true
 		cfg.NewClient = wa.NewClient
@@ -212,8 +207,8 @@ func TestWhatsAppRestartConfirmsByReceipt(t *testing.T) {
 			started <- r
 		}
 	})
-	c2 := wa.Client(ctx, ref, old)
-	if c2 == nil || !c2.WaitConnect(ctx) {
+	c2 := wa.Connecting(ctx, ref, c)
+	if c2 == nil {
 		t.Fatal("after the restart the linked account's session did not connect")
 	}
 	waID := whatsapp.MessageID(id)

@@ -24,36 +24,41 @@ import (
 
 // WhatsApp is the fake network: its NewClient is whatsapp.Config.NewClient.
 type WhatsApp struct {
-	mu      sync.Mutex
-	clients map[wagate.AccountRef]*Client
-	changed chan struct{}
+	mu         sync.Mutex
+	clients    map[wagate.AccountRef]*Client
+	linking    map[wagate.AccountRef]*Client // the last to ask for QR codes
+	connecting map[wagate.AccountRef]*Client // the last to Connect
+	changed    chan struct{}
 }
 
 // New returns a fake WhatsApp with no clients.
 func New() *WhatsApp {
-	return &WhatsApp{clients: map[wagate.AccountRef]*Client{}, changed: make(chan struct{})}
+	return &WhatsApp{clients: map[wagate.AccountRef]*Client{}, linking: map[wagate.AccountRef]*Client{},
+		connecting: map[wagate.AccountRef]*Client{}, changed: make(chan struct{})}
 }
 
 // NewClient makes the account's client (the Manager calls it at Start and
 // Link); the newest one is what Client returns. A linked client is logged in.
 func (w *WhatsApp) NewClient(ref wagate.AccountRef, linked bool) whatsapp.Client {
-	c := &Client{handlers: map[uint32]whatsmeow.EventHandler{}, loggedIn: linked, qr: make(chan whatsmeow.QRChannelItem, 16), connecting: make(chan struct{})}
-	w.mu.Lock()
-	w.clients[ref] = c
-	close(w.changed)
-	w.changed = make(chan struct{})
-	w.mu.Unlock()
+	c := &Client{w: w, ref: ref, handlers: map[uint32]whatsmeow.EventHandler{}, loggedIn: linked, qr: make(chan whatsmeow.QRChannelItem, 16)}
+	w.note(w.clients, ref, c)
 	return c
 }
 
-// Client returns the account's newest client when it is not old, else
-// waits for the Manager to make a new one until ctx ends (nil then). old
-// is nil for any client; the client the Manager made before a Link is old
-// for the linking one.
-func (w *WhatsApp) Client(ctx context.Context, ref wagate.AccountRef, old *Client) *Client {
+// note records c in m and wakes the waiters.
+func (w *WhatsApp) note(m map[wagate.AccountRef]*Client, ref wagate.AccountRef, c *Client) {
+	w.mu.Lock()
+	m[ref] = c
+	close(w.changed)
+	w.changed = make(chan struct{})
+	w.mu.Unlock()
+}
+
+// await waits for a client of ref in m that is not old; nil when ctx ends.
+func (w *WhatsApp) await(ctx context.Context, m map[wagate.AccountRef]*Client, ref wagate.AccountRef, old *Client) *Client {
 	for {
 		w.mu.Lock()
-		c, ch := w.clients[ref], w.changed
+		c, ch := m[ref], w.changed
 		w.mu.Unlock()
 		if c != nil && c != old {
 			return c
@@ -66,6 +71,19 @@ func (w *WhatsApp) Client(ctx context.Context, ref wagate.AccountRef, old *Clien
 	}
 }
 
+// Linking waits for the client of ref that asks for QR codes (the one a
+// Link made: Start makes clients too, for unlinked accounts); nil when ctx
+// ends first.
+func (w *WhatsApp) Linking(ctx context.Context, ref wagate.AccountRef) *Client {
+	return w.await(ctx, w.linking, ref, nil)
+}
+
+// Connecting waits for a client of ref other than old to call Connect (its
+// session's event handler is in place then); nil when ctx ends first.
+func (w *WhatsApp) Connecting(ctx context.Context, ref wagate.AccountRef, old *Client) *Client {
+	return w.await(ctx, w.connecting, ref, old)
+}
+
 // Sent is one message a client took.
 type Sent struct {
 	To      types.JID
@@ -73,16 +91,11 @@ type Sent struct {
 	ID      string
 }
 
-// Latest returns the account's newest client, nil when there is none.
-func (w *WhatsApp) Latest(ref wagate.AccountRef) *Client {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.clients[ref]
-}
-
 // Client is one fake device. Its zero value is not usable: get it from
 // WhatsApp.NewClient.
 type Client struct {
+	w         *WhatsApp
+	ref       wagate.AccountRef
 	mu        sync.Mutex
 	handlers  map[uint32]whatsmeow.EventHandler
 	nextID    uint32
@@ -96,36 +109,16 @@ type Client struct {
 	hold    bool
 	took    chan struct{}
 	release chan struct{}
-	// connecting is closed at the first Connect: the session has added
-	// its event handler by then.
-	connecting chan struct{}
 }
 
 var _ whatsapp.Client = (*Client)(nil)
 
 func (c *Client) Connect() error {
 	c.mu.Lock()
-	if !c.connected {
-		select {
-		case <-c.connecting:
-		default:
-			close(c.connecting)
-		}
-	}
 	c.connected = true
 	c.mu.Unlock()
+	c.w.note(c.w.connecting, c.ref, c)
 	return nil
-}
-
-// WaitConnect waits until the session called Connect (its event handler
-// is in place then, so emitted events reach it); false when ctx ends first.
-func (c *Client) WaitConnect(ctx context.Context) bool {
-	select {
-	case <-c.connecting:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 func (c *Client) Disconnect() { c.mu.Lock(); c.connected = false; c.mu.Unlock() }
@@ -141,6 +134,7 @@ func (c *Client) IsConnected() bool { c.mu.Lock(); defer c.mu.Unlock(); return c
 func (c *Client) IsLoggedIn() bool  { c.mu.Lock(); defer c.mu.Unlock(); return c.loggedIn }
 
 func (c *Client) GetQRChannel(context.Context) (<-chan whatsmeow.QRChannelItem, error) {
+	c.w.note(c.w.linking, c.ref, c)
 	return c.qr, nil
 }
 
