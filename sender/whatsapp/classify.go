@@ -64,12 +64,13 @@ func unavailableErr(err error) bool {
 
 // classifyBefore classifies an error of a step before the message itself
 // (the recipient check, the upload): nothing went out, so every error may
-// be tried again. Disconnected → Defer (no retry spent); WhatsApp's rate
-// limit → RetryAfter; the rest transient.
-func classifyBefore(err error, deferDelay time.Duration) error {
+// be tried again. Disconnected → Unavailable (no retry spent, the account
+// waits for its session's wake); WhatsApp's rate limit → RetryAfter; the
+// rest transient.
+func classifyBefore(err error) error {
 	switch {
 	case unavailableErr(err):
-		return sender.Defer(fmt.Errorf("%w; the account is not connected, the message waits", err), deferDelay)
+		return sender.Unavailable(fmt.Errorf("%w; the account is not connected, the message waits until it is connected again", err))
 	case errors.Is(err, whatsmeow.ErrIQRateOverLimit):
 		return sender.RetryAfter(fmt.Errorf("%w (WhatsApp's rate limit)", err), rateLimitWait)
 	}
@@ -82,8 +83,11 @@ func classifyBefore(err error, deferDelay time.Duration) error {
 // every other case (no ack in time, a disconnect or a cancel while waiting
 // for it, an error wagate does not know) it may have reached WhatsApp, and
 // the message fails as interrupted: sending it again could deliver it
-// twice.
-func classifySend(err error, deferDelay time.Duration) error {
+// twice. Not connected is sender.Unavailable, not a Defer: the connection
+// dropped between the state check and the send, so the session will report
+// it and wake the account when it is connected again; a timed Defer would
+// only try again, and fail again, while the phone is still away.
+func classifySend(err error) error {
 	if code, refused := serverCode(err); refused {
 		switch {
 		case code == codeReachOut:
@@ -97,7 +101,7 @@ func classifySend(err error, deferDelay time.Duration) error {
 	}
 	switch {
 	case unavailableErr(err):
-		return sender.Defer(fmt.Errorf("whatsapp: %w; the account is not connected, the message waits", err), deferDelay)
+		return sender.Unavailable(fmt.Errorf("whatsapp: %w; the account is not connected, the message waits until it is connected again", err))
 	case errors.Is(err, whatsmeow.ErrRecipientADJID), errors.Is(err, whatsmeow.ErrUnknownServer), errors.Is(err, whatsmeow.ErrBroadcastListUnsupported):
 		return sender.Permanent(fmt.Errorf("whatsapp: %w", err))
 	case errors.Is(err, whatsmeow.ErrIQRateOverLimit):

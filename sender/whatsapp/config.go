@@ -15,12 +15,6 @@ const (
 	// DefaultRecipientTTL is how long "this number is on WhatsApp" is
 	// believed: a day, as SPEC §10 asks.
 	DefaultRecipientTTL = 24 * time.Hour
-	// DefaultWaitConnected is how long Send waits for an account that is
-	// reconnecting before it hands the message back (sender.Defer).
-	DefaultWaitConnected = 0
-	// DefaultDeferDelay is when a deferred message of an account that is
-	// not connected is looked at again.
-	DefaultDeferDelay = 30 * time.Second
 	// DefaultReconnectMin and DefaultReconnectMax bound the reconnect
 	// backoff: it doubles from the first to the second.
 	DefaultReconnectMin = 2 * time.Second
@@ -55,13 +49,18 @@ type Config struct {
 	SkipVersionCheck bool
 	// DeviceName is the name the phone shows for the linked device.
 	DeviceName string
-	// RecipientTTL, DeferDelay, ReconnectMin/Max, LinkTimeout: 0 means
-	// the Default… constant.
+	// RecipientTTL, ReconnectMin/Max, LinkTimeout: 0 means the Default…
+	// constant.
 	RecipientTTL time.Duration
-	DeferDelay   time.Duration
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
 	LinkTimeout  time.Duration
+	// NewClient is for tests only (wagate never sets it): when set, the
+	// Manager gets every account's client from it instead of whatsmeow —
+	// linked says whether the account has a device recorded — so a fake
+	// can play WhatsApp through the real Manager, key store and ledger
+	// (see package whatsapptest).
+	NewClient func(ref wagate.AccountRef, linked bool) Client
 	// TypingLimit caps the typing indicator (the account's pace gap); 0
 	// means no typing even for accounts with the setting.
 	TypingLimit time.Duration

@@ -37,7 +37,7 @@
 // receipt seen after a crash confirms an interrupted send. Errors:
 //
 //	account not connected, logged out, banned  sender.Unavailable: waits, no retry spent
-//	connection lost during the steps before    sender.Defer: waits, no retry spent
+//	connection lost before the message left    sender.Unavailable: waits, no retry spent
 //	WhatsApp rate limit (429)                  sender.RetryAfter
 //	error 463 (the 2026 reach-out refusal)     permanent, explained
 //	recipient not on WhatsApp                  permanent

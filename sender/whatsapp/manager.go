@@ -62,7 +62,11 @@ func Open(ctx context.Context, cfg Config) (Service, error) {
 	if err := ks.sweep(ctx, cfg.Now()); err != nil {
 		cfg.Logger.Warn("whatsapp: cannot prune the send ledger", zap.Error(err))
 	}
-	m := newManager(cfg, ks, ks)
+	var dev devices = ks
+	if cfg.NewClient != nil {
+		dev = hookDevices{ks: ks, newClient: cfg.NewClient}
+	}
+	m := newManager(cfg, dev, ks)
 	m.ks = ks
 	return m, nil
 }
@@ -105,7 +109,6 @@ func withDefaults(cfg Config) Config {
 		}
 	}
 	def(&cfg.RecipientTTL, DefaultRecipientTTL)
-	def(&cfg.DeferDelay, DefaultDeferDelay)
 	def(&cfg.ReconnectMin, DefaultReconnectMin)
 	def(&cfg.ReconnectMax, DefaultReconnectMax)
 	def(&cfg.LinkTimeout, DefaultLinkTimeout)

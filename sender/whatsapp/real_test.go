@@ -75,7 +75,7 @@ func TestRealLinkOffline(t *testing.T) {
 }
 
 // A linked account whose connection fails is disconnected with a clear
-// reason, and its messages wait (Defer), they do not fail.
+// reason, and its messages wait (Unavailable), they do not fail.
 func TestRealConnectFailsDisconnected(t *testing.T) {
 	rec := newLinkRecorder()
 	m, ks := realManager(t, rec)

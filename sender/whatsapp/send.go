@@ -139,7 +139,7 @@ func (m *Manager) post(ctx context.Context, ref wagate.AccountRef, cli Client, t
 	if _, refused := serverCode(err); refused {
 		_ = m.led.seen(context.WithoutCancel(ctx), ref, waID, ledgerRefused, m.cfg.Now())
 	}
-	return classifySend(err, m.cfg.DeferDelay)
+	return classifySend(err)
 }
 
 // typing shows "typing…" for d; failures only cost the indicator.
@@ -203,7 +203,7 @@ func (m *Manager) build(ctx context.Context, cli Client, msg *wagate.Message, fi
 	}
 	up, err := cli.Upload(ctx, file.Data, mediaTypes[kind])
 	if err != nil {
-		return nil, false, classifyBefore(fmt.Errorf("whatsapp: uploading the file: %w", err), m.cfg.DeferDelay)
+		return nil, false, classifyBefore(fmt.Errorf("whatsapp: uploading the file: %w", err))
 	}
 	var caption *string
 	if msg.Text != "" && kind != kindAudio {
@@ -268,7 +268,7 @@ func (m *Manager) recipient(ctx context.Context, ref wagate.AccountRef, cli Clie
 	}
 	res, err := cli.IsOnWhatsApp(ctx, []string{"+" + jid.User})
 	if err != nil {
-		return types.JID{}, classifyBefore(fmt.Errorf("whatsapp: checking that +%s is on WhatsApp: %w", jid.User, err), m.cfg.DeferDelay)
+		return types.JID{}, classifyBefore(fmt.Errorf("whatsapp: checking that +%s is on WhatsApp: %w", jid.User, err))
 	}
 	e := recipientEntry{at: now}
 	for _, r := range res {

@@ -209,7 +209,7 @@ func TestClassifySend(t *testing.T) {
 		name      string
 		err       error
 		permanent bool
-		deferred  bool
+		unavail   bool
 		retry     time.Duration // RetryAfter delay, 0 = none
 		text      string
 	}{
@@ -217,8 +217,8 @@ func TestClassifySend(t *testing.T) {
 		{"rate limit 429", serverErr(429), false, false, rateLimitWait, "rate limit"},
 		{"server 500", serverErr(500), false, false, 0, "error 500"},
 		{"refused 400", serverErr(400), true, false, 0, "error 400"},
-		{"not connected", whatsmeow.ErrNotConnected, false, true, DefaultDeferDelay, "not connected"},
-		{"not logged in", whatsmeow.ErrNotLoggedIn, false, true, DefaultDeferDelay, "waits"},
+		{"not connected", whatsmeow.ErrNotConnected, false, true, 0, "not connected"},
+		{"not logged in", whatsmeow.ErrNotLoggedIn, false, true, 0, "waits"},
 		{"iq rate", fmt.Errorf("failed to get group members: %w", whatsmeow.ErrIQRateOverLimit), false, false, rateLimitWait, "rate"},
 		{"iq error", fmt.Errorf("failed to get user info: %w", whatsmeow.ErrIQInternalServerError), false, false, 0, "preparing"},
 		{"ack timeout", whatsmeow.ErrMessageTimedOut, true, false, 0, "interrupted"},
@@ -227,12 +227,12 @@ func TestClassifySend(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := classifySend(c.err, DefaultDeferDelay)
+			err := classifySend(c.err)
 			if sender.IsPermanent(err) != c.permanent {
 				t.Errorf("permanent = %v, want %v (%v)", sender.IsPermanent(err), c.permanent, err)
 			}
-			if sender.IsDeferred(err) != c.deferred {
-				t.Errorf("deferred = %v, want %v (%v)", sender.IsDeferred(err), c.deferred, err)
+			if sender.IsUnavailable(err) != c.unavail || sender.IsDeferred(err) {
+				t.Errorf("unavailable = %v deferred = %v, want unavailable %v and never deferred (%v)", sender.IsUnavailable(err), sender.IsDeferred(err), c.unavail, err)
 			}
 			d, ok := sender.RetryDelay(err)
 			if (c.retry != 0) != ok || d != c.retry {
@@ -243,13 +243,13 @@ func TestClassifySend(t *testing.T) {
 			}
 		})
 	}
-	if err := classifySend(serverErr(463), 0); !strings.Contains(err.Error(), "Ask the person to message this number first") {
+	if err := classifySend(serverErr(463)); !strings.Contains(err.Error(), "Ask the person to message this number first") {
 		t.Errorf("463 text = %q, want advice a person can follow", err)
 	}
 }
 
-// While the account is not connected, its messages wait: Defer, nothing
-// tried, no retry spent.
+// While the account is not connected, its messages wait: Unavailable,
+// nothing tried, no retry spent.
 func TestSendWhileDisconnectedDefers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, Config{}, true)
@@ -265,6 +265,31 @@ func TestSendWhileDisconnectedDefers(t *testing.T) {
 		other := &wagate.Account{WorkspaceID: "ws1", Phone: "+14155550009", Transport: TransportName}
 		if _, err := h.m.Send(context.Background(), other, textMessage("wa_backend:B", "120363025246125486@g.us", "hi"), nil); !sender.IsUnavailable(err) {
 			t.Errorf("no session: err = %v, want unavailable", err)
+		}
+	})
+}
+
+// A connection that drops between the state check and SendMessage (the
+// session still says connected, the client answers ErrNotConnected) makes
+// the message wait for the wake like a known disconnect: Unavailable, not
+// a timed Defer, and nothing recorded as sent.
+func TestSendMidSendDisconnectUnavailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Config{}, true)
+		h.cli.mu.Lock()
+		h.cli.connected = false // the websocket dropped; no event yet
+		h.cli.mu.Unlock()
+		m := textMessage("wa_backend:AAAA", "120363025246125486@g.us", "hi")
+		_, err := h.m.Send(context.Background(), testAccount(), m, nil)
+		if !sender.IsUnavailable(err) || sender.IsDeferred(err) || sender.IsPermanent(err) || !strings.Contains(err.Error(), "not connected") {
+			t.Fatalf("err = %v, want unavailable (not deferred, not permanent) saying not connected", err)
+		}
+		if n := len(h.cli.sentMessages()); n != 0 {
+			t.Errorf("%d sent", n)
+		}
+		// The message never left: Confirm after a crash would not call it sent.
+		if k, _ := h.led.lookup(context.Background(), testRef, MessageID(m.ID)); ledgerRank[k] >= ledgerRank[ledgerAcked] {
+			t.Errorf("ledger says %q for a message that never left", k)
 		}
 	})
 }
