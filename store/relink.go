@@ -13,10 +13,10 @@ import (
 // FailUnlinkedQueues.
 const ErrorRelinkGrace = "the whatsapp account was not linked again within the relink grace; link it and send again"
 
-// FailUnlinkedQueues fails, with a refund, the queued messages of every
-// whatsapp account that has needed linking (unlinked or logged out, SPEC
-// §10) since before before: a phone nobody links again must not hold
-// credits forever. Messages being sent, and accounts that never had a link
+// FailUnlinkedQueues fails, with a refund, the queued messages (scheduled
+// ones that came due included) of every whatsapp account that has needed
+// linking (unlinked or logged out, SPEC §10) since before before: a phone
+// nobody links again must not hold credits forever. Messages being sent, and accounts that never had a link
 // state, are left alone. It returns how many messages it failed; each
 // account is one commit.
 func (db *DB) FailUnlinkedQueues(ctx context.Context, before time.Time) (int, error) {
@@ -55,15 +55,24 @@ func (db *DB) failUnlinkedQueue(ctx context.Context, ref wagate.AccountRef, befo
 			return err
 		}
 		q := bucket(tx, bucketQueues).Bucket(join(ref.WorkspaceID, ref.Phone))
-		if q == nil {
-			return nil
-		}
 		var ids []string
-		if err := q.ForEach(func(_, v []byte) error {
-			ids = append(ids, string(v))
-			return nil
-		}); err != nil {
-			return err
+		if q != nil {
+			if err := q.ForEach(func(_, v []byte) error {
+				ids = append(ids, string(v))
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		// A scheduled message that has come due waits in the schedule
+		// index, not the FIFO, until the sender takes it: it is as stuck
+		// as a queued one. One scheduled later keeps waiting, as the
+		// account may be linked again by its time.
+		if sch := bucket(tx, bucketScheduled).Bucket(join(ref.WorkspaceID, ref.Phone)); sch != nil {
+			c := sch.Cursor()
+			for k, _ := c.First(); k != nil && !keyTime(k).After(at); k, _ = c.Next() {
+				ids = append(ids, string(k[8:]))
+			}
 		}
 		for _, id := range ids {
 			m, err := getMessage(tx, id)
