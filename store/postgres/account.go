@@ -294,7 +294,7 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source s
 			// Not a send, but the try records when and why it failed.
 			m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
 			m.Error = ErrorAccountDeleted
-			if err := fail(ctx, tx, m); err != nil {
+			if err := fail(ctx, tx, m, change{source: source, at: at}); err != nil {
 				return err
 			}
 		}

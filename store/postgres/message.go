@@ -230,7 +230,7 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 	if _, err := tx.Exec(ctx, `UPDATE workspaces SET balance = $2 WHERE id = $1`, ws.ID, balance); err != nil {
 		return nil, nil, err
 	}
-	if err := insertMessage(ctx, tx, &m, acct.ConnectedAt); err != nil {
+	if err := insertMessage(ctx, tx, &m, acct.ConnectedAt, change{source: a.Source, at: now}); err != nil {
 		return nil, nil, err
 	}
 	if a.IdempotencyKey != "" {
@@ -244,7 +244,8 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 	return &wagate.AcceptResult{Message: &m, Balance: balance}, nil, nil
 }
 
-func insertMessage(ctx context.Context, tx pgx.Tx, m *wagate.Message, connectedAt time.Time) error {
+// insertMessage stores the new message m and its message.queued event.
+func insertMessage(ctx context.Context, tx pgx.Tx, m *wagate.Message, connectedAt time.Time, ch change) error {
 	var template *string
 	if m.Template != nil {
 		b, err := json.Marshal(m.Template)
@@ -261,7 +262,10 @@ func insertMessage(ctx context.Context, tx pgx.Tx, m *wagate.Message, connectedA
 	if uniqueViolation(err, "messages_pkey") {
 		return wagate.Errorf(wagate.EINTERNAL, "message id %s is already taken", m.ID)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return messageChanged(ctx, tx, m, before{}, ch)
 }
 
 func errChatLimit(n int64, max int) error {
@@ -487,7 +491,7 @@ func (db *DB) CancelMessage(ctx context.Context, workspaceID, id, source string,
 		}
 		m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassCancelled, Error: wagate.ErrorCancelled})
 		m.Error, m.NextTryAt = wagate.ErrorCancelled, time.Time{}
-		if err := fail(ctx, tx, m); err != nil {
+		if err := fail(ctx, tx, m, change{source: source, at: at}); err != nil {
 			return err
 		}
 		out = m
@@ -502,8 +506,10 @@ func (db *DB) CancelMessage(ctx context.Context, workspaceID, id, source string,
 // fail stores m (queued, its workspace's row locked by the caller) as
 // failed with its Error and Tries, and refunds its credits: the one place
 // where credits come back on this backend, so every path refunds once
-// (callers never call it for a failed message).
-func fail(ctx context.Context, tx pgx.Tx, m *wagate.Message) error {
+// (callers never call it for a failed message). It writes the event of
+// the change ch (message.failed, or message.cancelled for ErrorCancelled).
+func fail(ctx context.Context, tx pgx.Tx, m *wagate.Message, ch change) error {
+	was := beforeOf(m)
 	m.Status, m.WaitingReason = wagate.StatusFailed, ""
 	tries, err := encodeTries(m.Tries)
 	if err != nil {
@@ -517,8 +523,10 @@ func fail(ctx context.Context, tx pgx.Tx, m *wagate.Message) error {
 	if err := tx.QueryRow(ctx, `SELECT balance FROM workspaces WHERE id = $1`, m.WorkspaceID).Scan(&balance); err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `UPDATE workspaces SET balance = $2 WHERE id = $1`, m.WorkspaceID, quota.Refund(balance, m.Credits))
-	return err
+	if _, err = tx.Exec(ctx, `UPDATE workspaces SET balance = $2 WHERE id = $1`, m.WorkspaceID, quota.Refund(balance, m.Credits)); err != nil {
+		return err
+	}
+	return messageChanged(ctx, tx, m, was, ch)
 }
 
 func encodeTries(tries []wagate.Try) (string, error) {
