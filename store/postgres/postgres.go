@@ -35,6 +35,13 @@ type Options struct {
 	// (commit.go); 0 means 4. More committers overlap more commits but
 	// take more connections from the pool.
 	Committers int
+	// Replica names this replica as the owner of the account leases it
+	// claims (lease.go); "" means a random name, new at every Open, so a
+	// restarted replica never mistakes its predecessor's leases for its
+	// own. LeaseTTL is how long a claim or renewal holds; 0 means
+	// DefaultLeaseTTL.
+	Replica  string
+	LeaseTTL time.Duration
 }
 
 // DB is wagate's PostgreSQL store. It is safe for concurrent use.
@@ -52,6 +59,8 @@ type DB struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	// leases is this replica's part in sharing the accounts (lease.go).
+	leases *leaseBook
 }
 
 // Compile-time guards: the services this backend implements so far.
@@ -88,6 +97,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	if db.now == nil {
 		db.now = time.Now
+	}
+	if db.leases, err = newLeaseBook(opts.Replica, opts.LeaseTTL); err != nil {
+		pool.Close()
+		return nil, err
 	}
 	n := opts.Committers
 	if n <= 0 {

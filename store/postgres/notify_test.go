@@ -1,0 +1,117 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/wagate/wagate"
+)
+
+// listen starts db.Listen and returns the wake-ups it reports, once it
+// listens (its first wake-up, nil, says so).
+func listen(t *testing.T, db *DB) <-chan []wagate.AccountRef {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	wakes := make(chan []wagate.AccountRef, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = db.Listen(ctx, func(refs []wagate.AccountRef) { wakes <- refs })
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	if first := <-wakes; first != nil {
+		t.Fatalf("Listen's first wake-up: %v, want nil (any account)", first)
+	}
+	return wakes
+}
+
+func phones(refs []wagate.AccountRef) []string {
+	var out []string
+	for _, r := range refs {
+		out = append(out, r.Phone)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestNotifyOncePerCommittedBatch(t *testing.T) {
+	r := newReplicas(t)
+	r.account("+14155552671", 0)
+	w := &batchWorld{t: t, db: r.b, now: r.clock.Now()}
+	w.workspace("ws2", 0) // no credits: its accept is refused
+	wakes := listen(t, r.a)
+
+	// Replica b commits a batch of four accepts for two accounts and one
+	// refused accept: replica a hears ONE wake-up naming the two accounts.
+	batch := []*acceptJob{w.job("ws", 1), w.job("ws", 1), w.job("ws2", 1), w.job("ws", 1)}
+	other := w.job("ws", 1)
+	other.a.Message.AccountPhone = "+14155550002"
+	if err := r.b.CreateAccount(context.Background(), &wagate.Account{WorkspaceID: "ws", Phone: "+14155550002", Transport: wagate.TransportDryrun, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	batch = append(batch, other)
+	r.b.commitBatch(batch)
+	if got := phones(<-wakes); !slices.Equal(got, []string{"+14155550002", "+14155552671"}) {
+		t.Errorf("the batch's wake-up names %v, want both accounts once", got)
+	}
+
+	// A refused accept alone commits its attempt but queues nothing: no
+	// wake-up. The next wake-up is the accept after it.
+	r.b.commitBatch([]*acceptJob{w.job("ws2", 1)})
+	ok := w.job("ws", 1)
+	r.b.commitBatch([]*acceptJob{ok})
+	if got := <-wakes; len(got) != 1 || got[0] != (wagate.AccountRef{WorkspaceID: "ws", Phone: ok.a.Message.AccountPhone}) {
+		t.Errorf("after a refused accept and a good one: %v, want only the good one's account", got)
+	}
+
+	// A batch whose commit fails notifies nobody; each of its requests
+	// runs again alone and notifies with its own commit.
+	failed := false
+	r.b.failCommit = func(op string) error {
+		if failed {
+			return nil
+		}
+		failed = true
+		return errors.New("injected: the batch's commit fails")
+	}
+	x, y := w.job("ws", 1), w.job("ws", 1)
+	r.b.commitBatch([]*acceptJob{x, y})
+	for i := range 2 {
+		if got := <-wakes; len(got) != 1 || got[0] != (wagate.AccountRef{WorkspaceID: "ws", Phone: x.a.Message.AccountPhone}) {
+			t.Errorf("wake-up %d after the failed batch: %v, want one per request run alone", i, got)
+		}
+	}
+	if x.err != nil || y.err != nil {
+		t.Fatalf("the requests run alone: %v, %v", x.err, y.err)
+	}
+	// Nothing else was sent: the next wake-up is the next commit's.
+	last := w.job("ws2", 0)
+	r.b.commitBatch([]*acceptJob{last})
+	if got := <-wakes; len(got) != 1 || got[0].WorkspaceID != "ws2" {
+		t.Errorf("an extra wake-up %v", got)
+	}
+}
+
+func TestNotifyPayload(t *testing.T) {
+	refs := []wagate.AccountRef{{WorkspaceID: "ws_1", Phone: "+1"}, {WorkspaceID: "ws_2", Phone: "+2"}, {WorkspaceID: "ws_1", Phone: "+1"}}
+	if got := decodeRefs(encodeRefs(refs)); !slices.Equal(got, refs[:2]) {
+		t.Errorf("round trip: %v, want %v", got, refs[:2])
+	}
+	// Too many accounts for one payload: "" (any account), never a cut list.
+	var many []wagate.AccountRef
+	for i := range 1000 {
+		many = append(many, wagate.AccountRef{WorkspaceID: fmt.Sprintf("ws_%04d", i), Phone: "+14155550000"})
+	}
+	if p := encodeRefs(many); p != "" {
+		t.Errorf("%d accounts: payload of %d bytes, want \"\" (any account)", len(many), len(p))
+	}
+	if p := encodeRefs(many[:100]); len(decodeRefs(p)) != 100 {
+		t.Errorf("100 accounts fit in one payload")
+	}
+	if decodeRefs("") != nil {
+		t.Errorf("an empty payload must mean any account (nil)")
+	}
+}
