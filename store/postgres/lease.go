@@ -236,12 +236,6 @@ func setPace(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, at time.Time
 	return err
 }
 
-// ErrorInterrupted is the error of a message a replica's stop or death
-// caught while it was being sent, failed and refunded by the replica that
-// took its account over (as store.ErrorInterrupted): nobody can tell
-// whether it went out, so it is not sent again.
-const ErrorInterrupted = "interrupted: wagate stopped while sending this message; it may or may not have been delivered, so it is not sent again automatically"
-
 // RecoverAccount fails and refunds, with an interrupted try at at, every
 // message of ref left in sending, and returns how many: the sender calls
 // it when it takes an account over, before its first send, instead of
