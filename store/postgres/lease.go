@@ -227,6 +227,22 @@ func (db *DB) fence(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, now t
 	return nil
 }
 
+// pace is what MarkSendingPaced writes with the mark: the start of the
+// send and the gap drawn after it.
+type pace struct {
+	start time.Time
+	gap   time.Duration
+}
+
+// MarkSendingPaced is MarkSending (fenced, as every MarkSending of a
+// handle that leases) that also records the account's pace in the same
+// transaction: start, when this send starts, and gap, drawn for the next
+// one. The replica that takes the account over reads them with its lease
+// (wagate.AccountLease) and waits out the gap too.
+func (db *DB) MarkSendingPaced(ctx context.Context, id string, at, start time.Time, gap time.Duration) error {
+	return db.markSending(ctx, id, at, &pace{start: orNow(start, orNow(at, db.now())), gap: gap})
+}
+
 // setPace records, with a MarkSending in tx, the start of ref's send and
 // the gap drawn after it, for the replica that may take the account over.
 func setPace(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, at time.Time, gap time.Duration) error {
