@@ -37,6 +37,8 @@
 //	                   per commit of accepts
 //	attempts           (workspace, seq) -> the attempt; each insert drops
 //	                   what falls out of the last wagate.AttemptLimit
+//	account_leases     (workspace, phone) -> owner replica, epoch,
+//	                   expires_at, and the pace: last_send_at, gap_ns
 //
 // # Transactions and errors
 //
@@ -58,6 +60,33 @@
 // savepoint, in workspace id order; a client fault is that request's
 // result, a real error reruns that request alone, a failed commit reruns
 // each alone. Options.Committers sets how many batches may be open at once.
+//
+// # Replicas
+//
+// Several replicas share one database (SPEC §12); lease.go and notify.go
+// hold the details. Each account is sent by the holder of its lease row:
+// the sender's Lease renews every lease its replica holds in one
+// statement and claims free or expired ones with FOR UPDATE SKIP LOCKED
+// (epoch + 1); Release frees them at a clean stop. Once a handle has
+// leased, MarkSending, and MarkSent, Retry and MarkFailed of a sending
+// message, call fence in their transaction: a replica that no longer
+// holds the lease at the epoch it claimed gets ECONFLICT wrapping
+// wagate.ErrLeaseLost (a handle that never leased is not fenced).
+// MarkSendingPaced writes last_send_at and the drawn gap with the mark,
+// and a new holder waits them out; RecoverAccount fails an account's
+// sending messages when it is taken over (sender.Leaser: the sender no
+// longer calls RecoverSending at start with this backend). A commit of
+// accepts sends one NOTIFY for its batch, UpdateAccount one for an active
+// account; Listen hears them, and the sender's lease round every few
+// seconds is the poll behind them. CreateOperatorTokenOnce keeps the
+// database's first operator token.
+//
+// Limits: the first replica to claim takes every free account (no
+// balancing yet); the new holder waits from the start the old one wrote
+// at MarkSending, which can be earlier than its transport call by the
+// commit's latency (or an upload's, Result.PostedAt); a sent message
+// whose replica lost its lease mid-send is failed and refunded as
+// interrupted by the new holder (never sent twice, but counted failed).
 //
 // # What remains (issue 15), in the order to build it
 //
@@ -92,18 +121,14 @@
 //     DeleteAccount), and POST …/batch (store/batch.go: a batch accept is
 //     one transaction; its results are kept by idempotency key and pruned
 //     with it).
-//  4. Replicas: a lease row per account (owner, expires_at, epoch) claimed
-//     with FOR UPDATE SKIP LOCKED and renewed in one batch statement;
-//     MarkSending/MarkSent fenced by the epoch (a replica that lost its
-//     lease cannot write); last_send_at and the drawn gap written with
-//     MarkSending so the gap is never shorter across a takeover; recovery
-//     of an account's sending message at takeover instead of
-//     RecoverSending at start; wake-ups by LISTEN/NOTIFY, one NOTIFY per
-//     batch at most (a NOTIFY per accept halves throughput), with a poll
-//     backstop; the operator token created once, not rotated per start.
-//     Multi-replica tests (two stores, one account: one MarkSending wins;
-//     takeover after expiry; a stale owner's MarkSent refused; the gap
-//     after takeover >= drawn) and the crash harness with two replicas.
+//  4. Replicas, the rest: the crash harness with two replicas on this
+//     backend (kill one at random under load: every 200 ends sent or
+//     failed-and-refunded, none twice, credits add up), which needs 6;
+//     cmd/wagate calling CreateOperatorTokenOnce instead of CreateToken
+//     at start (ensureOperatorToken) and passing --replica/--lease-ttl if
+//     wanted; sessions of session transports (WhatsApp Web) started only
+//     on the replica holding the account; spreading accounts between
+//     replicas.
 //  5. Templates (store/template.go: wagate.TemplateService) and WhatsApp
 //     device keys (sender/whatsapp keeps them in SQLite today) in tables
 //     of their own, each with a contract part.

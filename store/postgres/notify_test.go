@@ -115,3 +115,31 @@ func TestNotifyPayload(t *testing.T) {
 		t.Errorf("an empty payload must mean any account (nil)")
 	}
 }
+
+func TestNotifyAccountActivatedOrRulesChanged(t *testing.T) {
+	r := newReplicas(t)
+	ctx := context.Background()
+	ref := r.account("+14155550001", 1)
+	if _, err := r.b.SetAccountActive(ctx, ref, false); err != nil {
+		t.Fatal(err)
+	}
+	wakes := listen(t, r.a)
+	// Paused: nothing to wake. Activated on replica b: the holder, on a,
+	// hears of it at once (its queued messages may go again).
+	if _, err := r.b.SetAccountActive(ctx, ref, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.b.SetAccountActive(ctx, ref, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-wakes; len(got) != 1 || got[0] != ref {
+		t.Errorf("after the activation: %v, want the account (and no wake-up for the pause)", got)
+	}
+	// New rules may release holds: the holder hears of them too.
+	if _, err := r.b.UpdateAccount(ctx, ref, func(a *wagate.Account) error { a.Rules.DailyLimit = 5; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-wakes; len(got) != 1 || got[0] != ref {
+		t.Errorf("after new rules: %v, want the account", got)
+	}
+}
