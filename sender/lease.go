@@ -161,6 +161,10 @@ func (s *Sender) leaseRound(ctx context.Context) {
 			s.m.recovered.WithLabelValues(recoveredFailed).Add(float64(n))
 			s.accountLog(l.Account).Warn("failed and refunded messages the account's previous replica left in sending; nobody can tell whether they went out",
 				zap.Int("messages", n))
+			// The previous holder died mid-send: its transport call came
+			// after the start it wrote, at any time until its lease ran
+			// out, which is before now. So the gap runs from now.
+			l.LastSendAt = maxTime(l.LastSendAt, time.Now())
 		}
 		taken = append(taken, l)
 	}

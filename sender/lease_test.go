@@ -321,3 +321,25 @@ func TestLeaserGapAcrossTakeoverIsNeverShorter(t *testing.T) {
 		}
 	})
 }
+
+func TestLeaserGapAfterADeathMidSendRunsFromTheTakeover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newLeasingQueue()
+		mine := q.addAccount("ws1", "+15105550001", "", true)
+		interrupted := q.add(mine, "its replica died while sending it")
+		q.setSending(interrupted)
+		q.add(mine, "next")
+		// The dead holder marked its send 40 s ago with a gap of 7 s; its
+		// transport may have been called any time until its lease ran out.
+		q.hold(mine, time.Now().Add(-40*time.Second), 7*time.Second)
+		tr := &fakeTransport{called: make(chan string, 4)}
+		s, _ := newTestSender(t, q, tr)
+		t0 := time.Now()
+		stop := startRun(t, s)
+		<-tr.called
+		stop()
+		if got := tr.records("")[0].at.Sub(t0); got < 7*time.Second {
+			t.Errorf("the first send came %v after the takeover, want >= the 7s gap: the old send may have just gone out", got)
+		}
+	})
+}

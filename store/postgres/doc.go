@@ -83,8 +83,9 @@
 //
 // Limits: the first replica to claim takes every free account (no
 // balancing yet); the new holder waits from the start the old one wrote
-// at MarkSending, which can be earlier than its transport call by the
-// commit's latency (or an upload's, Result.PostedAt); a sent message
+// at MarkSending (from the takeover when the old one died mid-send), which
+// can be earlier than the old transport call by MarkSending's commit (or
+// an upload, Result.PostedAt); a sent message
 // whose replica lost its lease mid-send is failed and refunded as
 // interrupted by the new holder (never sent twice, but counted failed).
 //
