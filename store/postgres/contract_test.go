@@ -31,6 +31,7 @@ const migratedTemplate = "migrated"
 // database of its own per behaviour.
 func TestContract(t *testing.T) {
 	storetest.Run[*DB](t, pgHarness{})
+	storetest.RunCareful[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same

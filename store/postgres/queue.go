@@ -63,17 +63,15 @@ func errNoMessage(id string) error {
 }
 
 // lockMessage locks the message's workspace row and then the message's row
-// (the order of locks of doc.go) and reads it. ENOTFOUND for an unknown id.
+// (the order of locks of doc.go) and reads it: two round trips. ENOTFOUND
+// for an unknown id.
 func lockMessage(ctx context.Context, tx pgx.Tx, id string) (*queueRow, error) {
 	var wsID string
-	err := tx.QueryRow(ctx, `SELECT workspace_id FROM messages WHERE id = $1`, id).Scan(&wsID)
+	err := tx.QueryRow(ctx, `SELECT id FROM workspaces WHERE id = (SELECT workspace_id FROM messages WHERE id = $1) FOR UPDATE`, id).Scan(&wsID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, errNoMessage(id)
 	}
 	if err != nil {
-		return nil, err
-	}
-	if _, err := findWorkspace(ctx, tx, wsID, true); err != nil {
 		return nil, err
 	}
 	r := &queueRow{}
