@@ -143,3 +143,34 @@ func TestNotifyAccountActivatedOrRulesChanged(t *testing.T) {
 		t.Errorf("after new rules: %v, want the account", got)
 	}
 }
+
+func TestNotifyOncePerBatchRequest(t *testing.T) {
+	r := newReplicas(t)
+	ctx := context.Background()
+	one := r.account("+14155550001", 0)
+	two := r.account("+14155550002", 0)
+	wakes := listen(t, r.a)
+	item := func(ref wagate.AccountRef) *wagate.Accept {
+		id, err := testIDs.Next(r.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &wagate.Accept{WorkspaceID: "ws", Attempt: &wagate.Attempt{},
+			Message: &wagate.Message{ID: id, AccountPhone: ref.Phone, JID: "14155550100@s.whatsapp.net", Text: "hi", Credits: 1}}
+	}
+	// POST …/batch on replica b: one transaction, one wake-up for both
+	// accounts; the item the gateway refused queues nothing.
+	b := &wagate.AcceptBatch{WorkspaceID: "ws", Items: []*wagate.Accept{item(one), item(two), item(one), {Attempt: &wagate.Attempt{}}},
+		Refused: []error{nil, nil, nil, wagate.Errorf(wagate.EINVALID, "text: empty")}}
+	if _, err := r.b.AcceptBatch(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := phones(<-wakes); !slices.Equal(got, []string{one.Phone, two.Phone}) {
+		t.Errorf("the batch request's wake-up names %v, want both accounts once", got)
+	}
+	// Nothing more was sent for it: the next wake-up is the next accept's.
+	r.accept(r.b, two)
+	if got := <-wakes; len(got) != 1 || got[0] != two {
+		t.Errorf("the next wake-up: %v, want only the next accept's account", got)
+	}
+}
