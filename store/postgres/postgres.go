@@ -36,10 +36,12 @@ type Options struct {
 	// take more connections from the pool.
 	Committers int
 	// Replica names this replica as the owner of the account leases it
-	// claims (lease.go); "" means a random name, new at every Open, so a
-	// restarted replica never mistakes its predecessor's leases for its
-	// own. LeaseTTL is how long a claim or renewal holds; 0 means
-	// DefaultLeaseTTL.
+	// claims (lease.go); "" means a random name, new at every Open. A
+	// fixed name lets a restarted replica renew its predecessor's leases
+	// at once (its sender still recovers each account first), so it must
+	// be unique among the live replicas: two processes under one name
+	// both pass the fence. LeaseTTL is how long a claim or renewal holds;
+	// 0 means DefaultLeaseTTL.
 	Replica  string
 	LeaseTTL time.Duration
 }
