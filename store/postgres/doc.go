@@ -87,7 +87,7 @@
 // hold the details. Each account is sent by the holder of its lease row:
 // the sender's Lease renews every lease its replica holds in one
 // statement and claims free or expired ones with FOR UPDATE SKIP LOCKED
-// (epoch + 1); Release frees them at a clean stop. Once a handle has
+// (epoch + 1); Release frees them at a clean stop and wakes the others. Once a handle has
 // leased, MarkSending, and MarkSent, Retry and MarkFailed of a sending
 // message, call fence in their transaction: a replica that no longer
 // holds the lease at the epoch it claimed gets ECONFLICT wrapping

@@ -172,16 +172,22 @@ func (db *DB) Lease(ctx context.Context) ([]wagate.AccountLease, error) {
 }
 
 // Release frees every lease this replica holds, so another replica takes
-// its accounts over at once instead of after the expiry. The sender calls
-// it at a clean stop, once its sends under way have finished and their
-// outcomes are stored; the writes of a send are refused from then on.
+// its accounts over at once instead of after the expiry: with the release
+// it sends the wake-up "any account" (notify.go), which makes the other
+// replicas claim. The sender calls it at a clean stop, once its sends
+// under way have finished and their outcomes are stored; the writes of a
+// send are refused from then on.
 func (db *DB) Release(ctx context.Context) error {
 	b := db.leases
 	b.mu.Lock()
 	clear(b.held)
 	b.mu.Unlock()
-	return db.read(ctx, "release leases", func(q querier) error {
-		_, err := q.Exec(ctx, `UPDATE account_leases SET owner = '', expires_at = NULL WHERE owner = $1`, b.replica)
+	return db.update(ctx, "release leases", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE account_leases SET owner = '', expires_at = NULL WHERE owner = $1`, b.replica)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, '')`, queuedChannel)
 		return err
 	})
 }

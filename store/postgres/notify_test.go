@@ -174,3 +174,25 @@ func TestNotifyOncePerBatchRequest(t *testing.T) {
 		t.Errorf("the next wake-up: %v, want only the next accept's account", got)
 	}
 }
+
+func TestNotifyRelease(t *testing.T) {
+	r := newReplicas(t)
+	ref := r.account("+14155550001", 1)
+	r.lease(r.a)
+	wakes := listen(t, r.b)
+	// a's clean stop tells the others to claim at once: any account.
+	if err := r.a.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-wakes; got != nil {
+		t.Errorf("after the release: %v, want nil (any account)", got)
+	}
+	// Releasing nothing tells nobody: the next wake-up is the next accept's.
+	if err := r.a.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.accept(r.b, ref)
+	if got := <-wakes; len(got) != 1 || got[0] != ref {
+		t.Errorf("the next wake-up: %v, want the accept's account", got)
+	}
+}

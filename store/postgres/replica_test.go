@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -174,5 +175,123 @@ func TestReplicasGapAfterTakeoverIsNeverShorter(t *testing.T) {
 	r.accept(r.b, ref)
 	if l, ok := r.lease(r.a)[ref]; !ok || l.Epoch != 3 {
 		t.Errorf("a after b's stop: held %v epoch %d, want epoch 3", ok, l.Epoch)
+	}
+}
+
+// sendLog records every send of two replicas' senders.
+type sendLog struct {
+	mu    sync.Mutex
+	sends []replicaSend
+	each  chan struct{}
+}
+
+type replicaSend struct {
+	replica, phone, id string
+}
+
+// replicaTransport is one replica's transport, writing to the shared log.
+type replicaTransport struct {
+	replica string
+	log     *sendLog
+}
+
+func (tr replicaTransport) Send(ctx context.Context, acct *wagate.Account, m *wagate.Message, file *wagate.Attachment) (sender.Result, error) {
+	tr.log.mu.Lock()
+	tr.log.sends = append(tr.log.sends, replicaSend{replica: tr.replica, phone: acct.Phone, id: m.ID})
+	tr.log.mu.Unlock()
+	tr.log.each <- struct{}{}
+	return sender.Result{ProviderID: tr.replica + ":" + m.ID}, nil
+}
+
+// countingLeaser tells the test of each lease round of a replica.
+type countingLeaser struct {
+	*DB
+	rounds chan struct{}
+}
+
+func (c countingLeaser) Lease(ctx context.Context) ([]wagate.AccountLease, error) {
+	l, err := c.DB.Lease(ctx)
+	c.rounds <- struct{}{}
+	return l, err
+}
+
+// TestReplicasTwoSendersHandOverAtAStop runs the real sender on both
+// replicas: a holds every account, stops cleanly mid-queue, and b takes
+// every account over at once: b has made its two rounds (the first, and
+// the one its listener asks for when it starts) and its poll is an hour
+// away, so only a's release can wake it. Every message goes out once, and each account is sent by one
+// replica, then the other, never both in turn. The senders run on the real
+// clock: a's pace (ten sends 200 ms apart per account) leaves it nearly two
+// seconds of queue when b has made its two rounds; no assertion is on a
+// time.
+func TestReplicasTwoSendersHandOverAtAStop(t *testing.T) {
+	r := newReplicas(t)
+	ctx := context.Background()
+	const accounts, perAccount = 4, 10
+	want := map[string]bool{}
+	for i := range accounts {
+		ref := r.account(fmt.Sprintf("+1415555000%d", i), 0)
+		for range perAccount {
+			want[r.accept(r.a, ref).ID] = true
+		}
+	}
+	log := &sendLog{each: make(chan struct{}, accounts*perAccount)}
+	run := func(db sender.Queue, name string) (stop func()) {
+		s := sender.New(db, map[string]sender.Transport{wagate.TransportDryrun: replicaTransport{replica: name, log: log}},
+			sender.Config{Interval: 200 * time.Millisecond, Jitter: -1, LeaseEvery: time.Hour, Logger: zaptest.NewLogger(t).Named(name)})
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- s.Run(runCtx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run (%s): %v", name, err)
+			}
+		}
+	}
+	stopA := run(r.a, "a")
+	<-log.each // a holds everything now
+	b := countingLeaser{DB: r.b, rounds: make(chan struct{}, 16)}
+	stopB := run(b, "b")
+	defer stopB()
+	<-b.rounds
+	<-b.rounds
+	stopA()
+	for len(log.each) > 0 || func() bool { log.mu.Lock(); defer log.mu.Unlock(); return len(log.sends) < len(want) }() {
+		<-log.each
+	}
+
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	seen := map[string]int{}
+	byReplica := map[string]int{}
+	order := map[string][]string{} // phone -> replicas in send order
+	for _, s := range log.sends {
+		seen[s.id]++
+		byReplica[s.replica]++
+		if o := order[s.phone]; len(o) == 0 || o[len(o)-1] != s.replica {
+			order[s.phone] = append(o, s.replica)
+		}
+	}
+	for id := range want {
+		if seen[id] != 1 {
+			t.Errorf("message %s sent %d times, want once", id, seen[id])
+		}
+	}
+	if len(log.sends) != len(want) {
+		t.Errorf("%d sends, want %d", len(log.sends), len(want))
+	}
+	if byReplica["a"] == 0 || byReplica["b"] == 0 {
+		t.Errorf("sends by replica %v: want both to have sent", byReplica)
+	}
+	for phone, o := range order {
+		if len(o) > 2 || (len(o) == 2 && (o[0] != "a" || o[1] != "b")) {
+			t.Errorf("%s sent by %v in turn, want a then b at most", phone, o)
+		}
+	}
+	for id := range want {
+		if m, _ := r.a.FindMessage(ctx, "ws", id); m.Status != wagate.StatusSent {
+			t.Errorf("message %s is %s, want sent", id, m.Status)
+		}
 	}
 }
