@@ -225,15 +225,26 @@ func (s *Sender) release(ctx context.Context) {
 // the pace (the gap of the next send is drawn now, and begin uses it);
 // else Queue.MarkSending, as in one process. drawn is -1 when no gap was
 // drawn.
+//
+// With a Leaser the mark is not cut short by shutdown once begun: a
+// database commit cancelled mid-way may have happened all the same, and
+// the worker, not knowing, would leave the message in sending for the
+// next holder to fail as interrupted. Begun, it ends, and the worker
+// sends the message (as after any MarkSending).
 func (s *Sender) markSending(ctx context.Context, a *account, id string, at, turn time.Time) (drawn time.Duration, err error) {
 	if s.leaser == nil {
 		return -1, s.q.MarkSending(ctx, id, at)
+	}
+	if err := ctx.Err(); err != nil {
+		return -1, err
 	}
 	s.mu.Lock()
 	interval, jitter := a.pace.or(s.cfg.Interval, s.cfg.Jitter)
 	drawn = drawGap(s.rnd, interval, jitter)
 	s.mu.Unlock()
-	return drawn, s.leaser.MarkSendingPaced(ctx, id, at, maxTime(turn, at), drawn)
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	return drawn, s.leaser.MarkSendingPaced(mctx, id, at, maxTime(turn, at), drawn)
 }
 
 // isLeaseLost reports whether err is a write refused for the lease.

@@ -233,6 +233,24 @@ func (db *DB) fence(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, now t
 	return nil
 }
 
+// fenceOutcome is fence for the outcome of a send under way (MarkSent,
+// Retry, MarkFailed of a sending message), which also moves the account's
+// last_send_at up to at, the try's time: the transport was called before
+// it, maybe later than the start MarkSendingPaced wrote (the commit, an
+// upload), and a new holder must wait the gap from no earlier than that
+// call.
+func (db *DB) fenceOutcome(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, at time.Time) error {
+	if _, _, active := db.leases.epoch(ref); !active {
+		return nil
+	}
+	if err := db.fence(ctx, tx, ref, at, false); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE account_leases SET last_send_at = greatest(last_send_at, $3) WHERE workspace_id = $1 AND phone = $2`,
+		ref.WorkspaceID, ref.Phone, at)
+	return err
+}
+
 // pace is what MarkSendingPaced writes with the mark: the start of the
 // send and the gap drawn after it.
 type pace struct {
