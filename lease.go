@@ -24,6 +24,10 @@ type AccountLease struct {
 	// Ready: the account is active and has queued messages, so it has work
 	// now (the poll that backs up the wake-ups reads it).
 	Ready bool
+	// Sending: the account has a message in sending. For a lease just
+	// claimed, that is one its previous holder left: to recover before
+	// any send. Without it there is nothing to recover.
+	Sending bool
 }
 
 // ErrLeaseLost is wrapped by the error (ECONFLICT) of a write refused

@@ -148,34 +148,34 @@ func (s *Sender) leaseRound(ctx context.Context) {
 	}
 	s.mu.Unlock()
 
-	var taken []wagate.AccountLease
-	for _, l := range fresh {
-		n, err := s.leaser.RecoverAccount(ctx, l.Account, time.Now())
-		if err != nil {
-			if ctx.Err() == nil {
-				s.accountLog(l.Account).Warn("cannot recover the account taken over; trying again next round", zap.Error(err))
-			}
-			continue
-		}
-		if n > 0 {
-			s.m.recovered.WithLabelValues(recoveredFailed).Add(float64(n))
-			s.accountLog(l.Account).Warn("failed and refunded messages the account's previous replica left in sending; nobody can tell whether they went out",
-				zap.Int("messages", n))
-			// The previous holder died mid-send: its transport call came
-			// after the start it wrote, at any time until its lease ran
-			// out, which is before now. So the gap runs from now.
-			l.LastSendAt = maxTime(l.LastSendAt, time.Now())
-		}
-		taken = append(taken, l)
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.running {
-		return
-	}
+	// Each account taken over starts as soon as it is recovered: at start
+	// a replica may take thousands, and only those with a message left in
+	// sending (Sending) cost a write.
 	now := time.Now()
-	for i, l := range taken {
+	for i, l := range fresh {
+		if l.Sending {
+			n, err := s.leaser.RecoverAccount(ctx, l.Account, time.Now())
+			if err != nil {
+				if ctx.Err() == nil {
+					s.accountLog(l.Account).Warn("cannot recover the account taken over; trying again next round", zap.Error(err))
+				}
+				continue
+			}
+			if n > 0 {
+				s.m.recovered.WithLabelValues(recoveredFailed).Add(float64(n))
+				s.accountLog(l.Account).Warn("failed and refunded messages the account's previous replica left in sending; nobody can tell whether they went out",
+					zap.Int("messages", n))
+				// The previous holder died mid-send: its transport call came
+				// after the start it wrote, at any time until its lease ran
+				// out, which is before now. So the gap runs from now.
+				l.LastSendAt = maxTime(l.LastSendAt, time.Now())
+			}
+		}
+		s.mu.Lock()
+		if !s.running {
+			s.mu.Unlock()
+			return
+		}
 		s.owned[l.Account] = true
 		a := s.accountLocked(l.Account)
 		// The previous holder's pace: its last send's gap is waited out
@@ -184,9 +184,16 @@ func (s *Sender) leaseRound(ctx context.Context) {
 			a.lastStart, a.gap = l.LastSendAt, l.Gap
 		}
 		s.startLocked(l.Account)
-		if d := herdDelay(i, len(taken), s.cfg.Interval); d > 0 {
+		if d := herdDelay(i, len(fresh), s.cfg.Interval); d > 0 {
 			a.notBefore = now.Add(d)
 		}
+		s.mu.Unlock()
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		return
 	}
 	for _, l := range leases {
 		if a := s.accounts[l.Account]; l.Ready && s.owned[l.Account] && (a == nil || !a.working) {

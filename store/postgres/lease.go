@@ -89,8 +89,12 @@ func (b *leaseBook) epoch(ref wagate.AccountRef) (epoch int64, held, active bool
 const leaseReady = `(EXISTS (SELECT 1 FROM accounts a WHERE a.workspace_id = l.workspace_id AND a.phone = l.phone AND a.active)
 	AND EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = l.workspace_id AND m.account_phone = l.phone AND m.status = 'queued'))`
 
+// leaseSending is the SQL that says whether the lease row l's account has
+// a message in sending.
+const leaseSending = `EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = l.workspace_id AND m.account_phone = l.phone AND m.status = 'sending')`
+
 // leaseReturning is what renewals and claims return, read by scanLease.
-const leaseReturning = `l.workspace_id, l.phone, l.epoch, l.last_send_at, l.gap_ns, ` + leaseReady
+const leaseReturning = `l.workspace_id, l.phone, l.epoch, l.last_send_at, l.gap_ns, ` + leaseReady + `, ` + leaseSending
 
 func scanLeases(rows pgx.Rows, err error) ([]wagate.AccountLease, error) {
 	if err != nil {
@@ -102,7 +106,7 @@ func scanLeases(rows pgx.Rows, err error) ([]wagate.AccountLease, error) {
 			last *time.Time
 			gap  int64
 		)
-		err := r.Scan(&l.Account.WorkspaceID, &l.Account.Phone, &l.Epoch, &last, &gap, &l.Ready)
+		err := r.Scan(&l.Account.WorkspaceID, &l.Account.Phone, &l.Epoch, &last, &gap, &l.Ready, &l.Sending)
 		l.LastSendAt, l.Gap = deref(last), time.Duration(gap)
 		return l, err
 	})

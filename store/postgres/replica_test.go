@@ -253,13 +253,13 @@ func TestReplicasTwoSendersHandOverAtAStop(t *testing.T) {
 	<-log.each // a holds everything now
 	b := countingLeaser{DB: r.b, rounds: make(chan struct{}, 16)}
 	stopB := run(b, "b")
-	defer stopB()
 	<-b.rounds
 	<-b.rounds
 	stopA()
 	for len(log.each) > 0 || func() bool { log.mu.Lock(); defer log.mu.Unlock(); return len(log.sends) < len(want) }() {
 		<-log.each
 	}
+	stopB() // the last outcomes are stored when it returns
 
 	log.mu.Lock()
 	defer log.mu.Unlock()
