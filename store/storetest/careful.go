@@ -73,6 +73,9 @@ func carefulBehaviours[S CarefulStore]() []behaviour[S] {
 			if b := w.balance(); b != 97 {
 				t.Fatalf("balance %d after three accepts, want 97: scheduled messages are charged at accept", b)
 			}
+			if later.WaitingReason != wagate.WaitingScheduled || !later.NextTryAt.Equal(later.SendAt) {
+				t.Errorf("the accept's result: waiting_reason %q, next_try_at %v; want scheduled, at its send_at", later.WaitingReason, later.NextTryAt)
+			}
 			m := w.message(later.ID)
 			if m.Status != wagate.StatusQueued || m.WaitingReason != wagate.WaitingScheduled {
 				t.Errorf("scheduled message: status %s, waiting_reason %q; want queued, scheduled", m.Status, m.WaitingReason)
