@@ -14,6 +14,7 @@ import (
 // behaviours every backend must pass.
 func TestContract(t *testing.T) {
 	storetest.Run[*DB](t, boltHarness{})
+	storetest.RunCareful[*DB](t, boltHarness{})
 }
 
 // boltHarness opens each store in its own temp folder. At cleanup it checks
