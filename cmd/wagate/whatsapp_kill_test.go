@@ -96,7 +96,7 @@ func TestWhatsAppKill9MidSend(t *testing.T) {
 	text := func(s string) map[string]any {
 		return map[string]any{"action": "send", "whatsapp_account_phone": phone, "phone": "+14155552671", "text": s}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // only keeps a broken build from hanging
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // only keeps a broken build from hanging
 	defer cancel()
 	var ref wagate.AccountRef // the account, once its workspace exists
 	// reconnected waits for the restarted process's session of the account
