@@ -14,6 +14,9 @@ import (
 // behaviours every backend must pass.
 func TestContract(t *testing.T) {
 	storetest.Run[*DB](t, boltHarness{})
+	storetest.RunEndpoints[*DB](t, boltHarness{})
+	storetest.RunOutbox[*DB](t, boltHarness{})
+	storetest.RunOutboxQueue[*DB](t, boltHarness{})
 }
 
 // boltHarness opens each store in its own temp folder. At cleanup it checks

@@ -35,6 +35,8 @@ func TestContract(t *testing.T) {
 	storetest.RunSessions[*DB](t, pgHarness{})
 	storetest.RunAccounts[*DB](t, pgHarness{})
 	storetest.RunMessages[*DB](t, pgHarness{})
+	storetest.RunEndpoints[*DB](t, pgHarness{})
+	storetest.RunOutbox[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same
