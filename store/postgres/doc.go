@@ -3,8 +3,9 @@
 // replicas share. It is being built service by service against the store
 // contract (store/storetest). Today it implements wagate.WorkspaceService,
 // TokenService, SessionService, AccountService, ChatService,
-// MessageService and AttemptService, and passes the contract's parts
-// RunWorkspaces, RunTokens, RunSessions, RunAccounts and RunMessages. It is
+// MessageService, AttemptService, EndpointService and DeliveryQueue, and
+// passes the contract's parts RunWorkspaces, RunTokens, RunSessions,
+// RunAccounts, RunMessages, RunEndpoints and RunOutbox. It is
 // not wired into cmd/wagate (no --database-url) until the whole store and
 // sender.Queue exist: see "What remains" below.
 //
@@ -37,6 +38,19 @@
 //	                   per commit of accepts
 //	attempts           (workspace, seq) -> the attempt; each insert drops
 //	                   what falls out of the last wagate.AttemptLimit
+//	endpoints          (workspace, id) -> the endpoint, secrets included;
+//	                   seq orders a workspace's endpoints
+//	endpoint_subs      (workspace, event type, endpoint) -> filter (phone,
+//	                   source): one row per enabled endpoint and event type,
+//	                   rewritten with every write of the endpoint; what the
+//	                   outbox funnel probes, by its key, at every change
+//	deliveries         (workspace, endpoint, id) -> the event (jsonb), the
+//	                   attempts, status, next_at (pending), the last
+//	                   request and response (bodies as bytea), the lease
+//	                   (lease_owner, lease_expires); seq orders the history
+//	                   and the deliveries due together; partial indexes for
+//	                   what is due, what is finished (trimming) and what is
+//	                   leased
 //
 // # Transactions and errors
 //
@@ -59,26 +73,30 @@
 // result, a real error reruns that request alone, a failed commit reruns
 // each alone. Options.Committers sets how many batches may be open at once.
 //
+// # The events outbox
+//
+// event.go is the funnel, as in store/: every write of a message row calls
+// messageChanged (the event worked out from what the row held before and
+// after), putAttempt writes webhook.attempt, and Accept's charge writes
+// credits.low when the balance crosses workspaces.low_credits. An event
+// is written, in the transaction of its change, inside one pending
+// delivery per enabled endpoint subscribed to it whose filter matches; a
+// workspace without endpoints pays one probe of endpoint_subs' key per
+// change and writes nothing. Writes made through update or the group
+// commit collect the endpoints that got deliveries (wakeTx) and call
+// Options.OnDeliveries with them after the commit; other replicas find
+// them by the deliverer's poll.
+//
+// The DeliveryQueue (queue_outbox.go) is shared by every replica's
+// deliverer: NextDeliveries claims the due rows with FOR UPDATE SKIP
+// LOCKED and a lease (this store as owner, until now +
+// Options.DeliveryLease), so two replicas never make one delivery at
+// once; FinishAttempt by a replica whose lease another took over is
+// ECONFLICT; Close releases the store's leases, and a crashed replica's
+// expire. Lease times are the stores' clocks.
+//
 // # What remains (issue 15), in the order to build it
 //
-//  1. The events outbox, the store's funnel. store/event.go and outbox.go
-//     work out every message event from the status a record was read with
-//     against the one it is written with, in the same commit as the change
-//     (message.queued in Accept, .sent, .failed with the refund, .cancelled
-//     in CancelMessage and DeleteAccount's fails, .delivered/.read,
-//     webhook.attempt in putAttempt, credits.low in Accept's charge when
-//     the balance crosses workspaces.low_credits). Here: tables endpoints
-//     (wagate.EndpointService; secrets as in store/endpoint.go),
-//     endpoint_subs, and deliveries (one row per subscribed endpoint per
-//     event, with attempts, next_at, lease owner/expiry); one Go function
-//     (the twin of putMessage) that every message write calls with the
-//     old and new status, used by insertMessage, fail, and the queue's
-//     writes; putAttempt and Accept's charge call theirs. A workspace
-//     without endpoints must cost one indexed read per change. Then
-//     wagate.DeliveryQueue (claim with FOR UPDATE SKIP LOCKED and a lease
-//     so two replicas never deliver one delivery at once), and the
-//     contract's endpoint and outbox parts in storetest (none exist yet:
-//     they are tested in store/ only; move them into storetest first).
 //  2. sender.Queue: QueuedAccounts, Next (honouring send_at, next_try_at,
 //     one recipient in order: WaitingFor), MarkSending, MarkSent, Retry,
 //     MarkFailed, Sending, Hold, SendHistory, and wagate.DeliveryService
@@ -113,7 +131,12 @@
 //     on both backends, make bench's PostgreSQL ingest A/B and two-replica
 //     run, BENCHMARKS.md, and README's "Running several replicas".
 //
-// Until 1 is done, accepts on this backend write no events, and until 3,
+// (1, the events outbox, is done: see above.) Its loose ends: the
+// account.* events (wagate.AccountEventService, RecordAccountEvent: the
+// account's change and emit in one transaction, with the release of holds
+// of 3) are not here yet; the queue's writes of 2 must call
+// messageChanged through update, so their events wake this replica's
+// deliverer; then storetest.RunOutboxQueue runs here too. Until 3,
 // UpdateAccount releases no holds and DeleteAccount fails no scheduled
 // messages: neither exists here yet.
 package postgres

@@ -158,8 +158,8 @@ func newOutcome(d *wagate.EndpointDelivery) (outcome, error) {
 const deliveryColumns = `workspace_id, endpoint_id, id, seq, event_id, event_type, event, attempt, status, request, request_body,
 	response, response_body, duration_ns, error, next_at, at, lease_owner, lease_expires`
 
-// deliveryRow is one row of deliveries: the delivery, its event (nil for
-// a recorded test send) and its lease.
+// deliveryRow is one row of deliveries: the delivery, its event and its
+// lease.
 type deliveryRow struct {
 	d            *wagate.EndpointDelivery
 	seq          int64
@@ -198,6 +198,10 @@ func scanDelivery(row pgx.Row) (*deliveryRow, error) {
 		if r.event, err = decodeEvent(d.WorkspaceID, event); err != nil {
 			return nil, fmt.Errorf("delivery %s: event: %w", d.ID, err)
 		}
+	} else {
+		// A recorded test send keeps only its event's id and type; retried,
+		// it is delivered with them (as store/ does).
+		r.event = &wagate.Event{ID: d.EventID, WorkspaceID: d.WorkspaceID, Type: d.Event, At: d.At}
 	}
 	if leaseOwner != nil {
 		r.leaseOwner = *leaseOwner

@@ -114,9 +114,6 @@ func (db *DB) NextDeliveries(ctx context.Context, ref wagate.EndpointRef, at tim
 		}
 		ids := make([]string, 0, len(rows))
 		for _, r := range rows {
-			if r.event == nil {
-				continue // a pending delivery always has its event; never hand out one without
-			}
 			ids = append(ids, r.d.ID)
 			ds = append(ds, &wagate.PendingDelivery{Delivery: r.d, Event: r.event, Endpoint: ep})
 		}

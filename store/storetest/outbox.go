@@ -319,6 +319,8 @@ func outboxBehaviours[S OutboxStore]() []behaviour[S] {
 			if n := len(events(f, e)); n != 2 {
 				t.Errorf("%d credits.low events with the threshold off, want 2", n)
 			}
+			_, err = f.s.SetLowCredits(f.ctx, w.ws.ID, -1)
+			wantCode(t, err, wagate.EINVALID, "SetLowCredits -1")
 		}},
 		{"an endpoint created before a restart gets the events after it", func(t *testing.T, f *fixture[S]) {
 			w := newMessageWorld(f, 10)
@@ -546,6 +548,19 @@ func deliveryQueueBehaviours[S OutboxStore]() []behaviour[S] {
 			if left, _ := nextDue(f, e, 10); len(left) != 1 || left[0].Delivery.ID != oldest.Delivery.ID {
 				t.Errorf("still due: %d, want only the pending one", len(left))
 			}
+		}},
+		{"a retried test send is delivered again with its event's id and type", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 10)
+			e := createEndpoint(f, w.ws.ID, wagate.EventMessageSent)
+			sent := recordDelivery(f, e, wagate.DeliveryFailed)
+			_, err := f.s.RetryDelivery(f.ctx, epRef(e), sent.ID, time.Time{})
+			must(t, err, "RetryDelivery")
+			ds, due := nextDue(f, e, 10)
+			if len(ds) != 1 || ds[0].Delivery.ID != sent.ID || ds[0].Event.ID != "evt_test" || ds[0].Event.Type != wagate.EventMessageSent ||
+				ds[0].Delivery.Attempt != 1 || !due.IsZero() {
+				t.Fatalf("due after retrying a test send: %+v (next %v), want it with event evt_test", ds, due)
+			}
+			finishAttempt(f, ds[0].Delivery, wagate.DeliverySucceeded, 0, "")
 		}},
 		{"an attempt of a deleted endpoint is not found", func(t *testing.T, f *fixture[S]) {
 			w := newMessageWorld(f, 10)
