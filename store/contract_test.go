@@ -17,6 +17,7 @@ func TestContract(t *testing.T) {
 	storetest.RunEndpoints[*DB](t, boltHarness{})
 	storetest.RunOutbox[*DB](t, boltHarness{})
 	storetest.RunOutboxQueue[*DB](t, boltHarness{})
+	storetest.RunAccountEvents[*DB](t, boltHarness{})
 }
 
 // boltHarness opens each store in its own temp folder. At cleanup it checks

@@ -37,6 +37,7 @@ func TestContract(t *testing.T) {
 	storetest.RunMessages[*DB](t, pgHarness{})
 	storetest.RunEndpoints[*DB](t, pgHarness{})
 	storetest.RunOutbox[*DB](t, pgHarness{})
+	storetest.RunAccountEvents[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same

@@ -3,9 +3,10 @@
 // replicas share. It is being built service by service against the store
 // contract (store/storetest). Today it implements wagate.WorkspaceService,
 // TokenService, SessionService, AccountService, ChatService,
-// MessageService, AttemptService, EndpointService and DeliveryQueue, and
-// passes the contract's parts RunWorkspaces, RunTokens, RunSessions,
-// RunAccounts, RunMessages, RunEndpoints and RunOutbox. It is
+// MessageService, AttemptService, EndpointService, AccountEventService and
+// DeliveryQueue, and passes the contract's parts RunWorkspaces, RunTokens,
+// RunSessions, RunAccounts, RunMessages, RunEndpoints, RunOutbox and
+// RunAccountEvents. It is
 // not wired into cmd/wagate (no --database-url) until the whole store and
 // sender.Queue exist: see "What remains" below.
 //
@@ -78,7 +79,8 @@
 // event.go is the funnel, as in store/: every write of a message row calls
 // messageChanged (the event worked out from what the row held before and
 // after), putAttempt writes webhook.attempt, and Accept's charge writes
-// credits.low when the balance crosses workspaces.low_credits. An event
+// credits.low when the balance crosses workspaces.low_credits, and
+// RecordAccountEvent writes account.* with the account's change. An event
 // is written, in the transaction of its change, inside one pending
 // delivery per enabled endpoint subscribed to it whose filter matches; a
 // workspace without endpoints pays one probe of endpoint_subs' key per
@@ -131,12 +133,12 @@
 //     on both backends, make bench's PostgreSQL ingest A/B and two-replica
 //     run, BENCHMARKS.md, and README's "Running several replicas".
 //
-// (1, the events outbox, is done: see above.) Its loose ends: the
-// account.* events (wagate.AccountEventService, RecordAccountEvent: the
-// account's change and emit in one transaction, with the release of holds
-// of 3) are not here yet; the queue's writes of 2 must call
-// messageChanged through update, so their events wake this replica's
-// deliverer; then storetest.RunOutboxQueue runs here too. Until 3,
+// (1, the events outbox, is done: see above.) Its loose ends belong to
+// the others: the queue's writes of 2 call messageChanged in a
+// transaction of update (so their events wake this replica's deliverer),
+// and then storetest.RunOutboxQueue runs here too; a stored link state
+// (AccountLinkService, 5) calls accountChanged; 3's release of holds
+// belongs in RecordAccountEvent as in UpdateAccount. Until 3,
 // UpdateAccount releases no holds and DeleteAccount fails no scheduled
 // messages: neither exists here yet.
 package postgres

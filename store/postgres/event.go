@@ -30,8 +30,9 @@ import (
 //	delivery report -> delivered/read message.delivered / message.read
 //
 // queued <-> sending is no event. Likewise every attempt row is written by
-// putAttempt, which calls attemptRecorded (webhook.attempt), and Accept's
-// charge calls charged (credits.low).
+// putAttempt, which calls attemptRecorded (webhook.attempt), Accept's
+// charge calls charged (credits.low), and a change of an account's link
+// state calls accountChanged (account.*).
 //
 // An event is written only when an enabled endpoint of the workspace is
 // subscribed to its type and its filter matches: one probe of
@@ -134,6 +135,18 @@ func charged(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace, before, after
 		return err
 	}
 	return emit(ctx, tx, &wagate.Event{Type: wagate.EventCreditsLow, WorkspaceID: ws.ID, At: ch.at, AccountPhone: phone, Source: ch.source, Credits: after}, ids)
+}
+
+// accountChanged writes the account event typ (one of
+// wagate.AccountEventTypes) about a, as the change left it, if any
+// endpoint listens. Call it in the transaction that makes the change (a
+// link state stored, RecordAccountEvent).
+func accountChanged(ctx context.Context, tx pgx.Tx, a *wagate.Account, typ string, ch change) error {
+	ids, err := subscribers(ctx, tx, a.WorkspaceID, typ, a.Phone, ch.source)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	return emit(ctx, tx, &wagate.Event{Type: typ, WorkspaceID: a.WorkspaceID, At: ch.at, AccountPhone: a.Phone, Source: ch.source, Account: a}, ids)
 }
 
 // emit gives ev its id and adds one pending delivery of it, due at once,

@@ -33,7 +33,24 @@ type eventRecord struct {
 	Source       string         `json:"source,omitempty"`
 	Message      *messageRecord `json:"message,omitempty"`
 	Attempt      *attemptRecord `json:"attempt,omitempty"`
+	Account      *accountRecord `json:"account_record,omitempty"`
 	Credits      int64          `json:"credits,omitempty"`
+}
+
+// accountRecord is the account of an account.* event, as the change left
+// it (settings included, as store/ keeps them: the deliverer's payload
+// never shows them).
+type accountRecord struct {
+	Phone       string            `json:"phone"`
+	Transport   string            `json:"transport"`
+	Settings    map[string]string `json:"settings,omitempty"`
+	Active      bool              `json:"active"`
+	ConnectedAt time.Time         `json:"connected_at"`
+	Rules       rulesRecord       `json:"rules"`
+	LinkState   string            `json:"link_state,omitempty"`
+	LinkSince   time.Time         `json:"link_since,omitzero"`
+	LinkError   string            `json:"link_error,omitempty"`
+	LinkUntil   time.Time         `json:"link_until,omitzero"`
 }
 
 // messageRecord is the message of an event, as the change left it.
@@ -91,6 +108,10 @@ func encodeEvent(ev *wagate.Event) ([]byte, error) {
 		r.Attempt = &attemptRecord{At: a.At, RequestID: a.RequestID, RemoteAddr: a.RemoteAddr, ContentType: a.ContentType,
 			Body: a.Body, Code: a.Code, Message: a.Message, MessageID: a.MessageID, Credits: a.Credits, Warnings: a.Warnings}
 	}
+	if a := ev.Account; a != nil {
+		r.Account = &accountRecord{Phone: a.Phone, Transport: a.Transport, Settings: a.Settings, Active: a.Active, ConnectedAt: a.ConnectedAt,
+			Rules: newRulesRecord(a.Rules), LinkState: a.Link.State, LinkSince: a.Link.Since, LinkError: a.Link.Error, LinkUntil: a.Link.Until}
+	}
 	return json.Marshal(r)
 }
 
@@ -113,6 +134,11 @@ func decodeEvent(workspaceID string, data []byte) (*wagate.Event, error) {
 	if a := r.Attempt; a != nil {
 		ev.Attempt = &wagate.Attempt{At: a.At, RequestID: a.RequestID, RemoteAddr: a.RemoteAddr, ContentType: a.ContentType,
 			Body: a.Body, Code: a.Code, Message: a.Message, MessageID: a.MessageID, Credits: a.Credits, Warnings: a.Warnings}
+	}
+	if a := r.Account; a != nil {
+		ev.Account = &wagate.Account{WorkspaceID: workspaceID, Phone: a.Phone, Transport: a.Transport, Settings: a.Settings, Active: a.Active,
+			ConnectedAt: a.ConnectedAt, Rules: a.Rules.domain(),
+			Link: wagate.AccountLink{State: a.LinkState, Since: a.LinkSince, Error: a.LinkError, Until: a.LinkUntil}}
 	}
 	return ev, nil
 }

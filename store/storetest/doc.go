@@ -56,13 +56,15 @@
 // wagate.EndpointService (endpoints and their history of test sends),
 // RunOutbox adds messages and the DeliveryQueue (the events of accepts,
 // cancels, deleted accounts, the attempt log and credits.low, read back
-// through NextDeliveries), and RunOutboxQueue needs a whole Store with
-// the outbox (the events of the send queue and delivery reports). The
+// through NextDeliveries), RunAccountEvents adds the AccountEventService
+// (account.* written with the account's change), and RunOutboxQueue needs
+// a whole Store with the outbox (the events of the send queue and delivery
+// reports). The
 // wake-ups after a commit (the backends' OnDeliveries options) are each
 // backend's own tests.
 //
-// Not covered yet: the account.* events (wagate.AccountEventService),
-// templates, the careful-sending holds and scheduled messages
-// (UpdateAccount's rules are covered, not the release of holds), batch
-// accept.
+// Not covered yet: the account.* events of a stored link state
+// (AccountLinkService), templates, the careful-sending holds and scheduled
+// messages (UpdateAccount's rules are covered, not the release of holds),
+// batch accept.
 package storetest
