@@ -35,6 +35,10 @@ func TestContract(t *testing.T) {
 	storetest.RunSessions[*DB](t, pgHarness{})
 	storetest.RunAccounts[*DB](t, pgHarness{})
 	storetest.RunMessages[*DB](t, pgHarness{})
+	storetest.RunTemplates[*DB](t, pgHarness{})
+	storetest.RunLinks[*DB](t, pgHarness{})
+	storetest.RunRelink[*DB](t, pgHarness{})
+	storetest.RunRetention[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same

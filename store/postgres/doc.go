@@ -3,8 +3,12 @@
 // replicas share. It is being built service by service against the store
 // contract (store/storetest). Today it implements wagate.WorkspaceService,
 // TokenService, SessionService, AccountService, ChatService,
-// MessageService and AttemptService, and passes the contract's parts
-// RunWorkspaces, RunTokens, RunSessions, RunAccounts and RunMessages. It is
+// MessageService, AttemptService, TemplateService, WindowService,
+// AccountLinkService and AccountEventService, sender.AccountLister
+// (AllAccounts), the relink grace's sweep (FailUnlinkedQueues) and
+// retention (PruneMessages), and passes the contract's parts
+// RunWorkspaces, RunTokens, RunSessions, RunAccounts, RunMessages,
+// RunTemplates, RunLinks, RunRelink and RunRetention. It is
 // not wired into cmd/wagate (no --database-url) until the whole store and
 // sender.Queue exist: see "What remains" below.
 //
@@ -17,26 +21,41 @@
 //	schema_migrations  version -> name, applied_at
 //	workspaces         id -> name, balance, granted, the inbound token (and
 //	                   its SHA-256, unique, for the lookup), created_at,
-//	                   low_credits, chat_seq; seq orders them by creation
+//	                   low_credits, chat_seq, pruned_credits (the credits of
+//	                   sent messages retention deleted, retain.go); seq
+//	                   orders them by creation
 //	tokens             sha256(admin token) -> id, workspace (NULL for the
 //	                   operator), role, name, prefix, created_at, last_used_at;
 //	                   one operator token per database (a partial unique index)
 //	sessions           sha256(session id) -> token hash (ON DELETE CASCADE: a
 //	                   deleted token's sessions end with it), role, csrf, times
 //	accounts           (workspace, phone) -> transport, settings (jsonb),
-//	                   active, connected_at, rules (jsonb, rulesRecord)
+//	                   active, connected_at, rules (jsonb, rulesRecord),
+//	                   link (jsonb, linkRecord; NULL: never had a link state)
 //	chats              (workspace, id) -> account phone, jid (unique per
 //	                   account), name, group, created_at; ids come from
 //	                   workspaces.chat_seq, which is also the chat count
 //	                   that --max-chats checks
 //	messages           id -> the whole message (tries jsonb, template
-//	                   jsonb); seq orders a workspace's messages; the
-//	                   partial index messages_queued is each account's queue
+//	                   jsonb, templateSendRecord); seq orders a workspace's
+//	                   messages; the partial index messages_queued is each
+//	                   account's queue
 //	idempotency        (workspace, key) -> body hash, message id, at; an
 //	                   expired record is overwritten, and up to 8 are pruned
 //	                   per commit of accepts
 //	attempts           (workspace, seq) -> the attempt; each insert drops
 //	                   what falls out of the last wagate.AttemptLimit
+//	templates          (workspace, name) -> text, file, cloudapi (jsonb),
+//	                   times; listed by name COLLATE "C" (store/'s order)
+//	account_templates  (workspace, phone) -> the last sync's provider
+//	                   templates (jsonb), synced_at; deleted with the
+//	                   account (ON DELETE CASCADE)
+//	chat_windows       (transport, sender, customer) -> last_at, the
+//	                   customer's latest message (the 24-hour window)
+//
+// WhatsApp Web device keys live in the same database, in a schema of their
+// own that sender/whatsapp creates and migrates (whatsmeow's tables are
+// the library's, not these migrations'): see whatsapp.KeySchema.
 //
 // # Transactions and errors
 //
@@ -104,16 +123,30 @@
 //     Multi-replica tests (two stores, one account: one MarkSending wins;
 //     takeover after expiry; a stale owner's MarkSent refused; the gap
 //     after takeover >= drawn) and the crash harness with two replicas.
-//  5. Templates (store/template.go: wagate.TemplateService) and WhatsApp
-//     device keys (sender/whatsapp keeps them in SQLite today) in tables
-//     of their own, each with a contract part.
+//  5. Done: templates, synced provider templates and the 24-hour windows
+//     (template.go), the link state (link.go), RecordAccountEvent
+//     (account_event.go), AllAccounts, the relink sweep (relink.go),
+//     retention with its credit counter (retain.go), and the WhatsApp Web
+//     device keys in this database (sender/whatsapp, Config.DatabaseURL).
+//     What is left of it belongs to the steps around it: accountChanged
+//     (account_event.go) is the account events' seam and writes nothing
+//     until 1 fills it, as messageChanged; RecordAccountEvent's edit of
+//     the rules must end the holds in its transaction as UpdateAccount's
+//     does once 3 exists (it already locks the workspace's row first);
+//     retention deletes message rows only, so an outbox table that points
+//     at messages (1) must not block the delete; and the audit of 6 must
+//     count workspaces.pruned_credits as spent.
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
-//     backend, `wagate migrate --from ./data --to postgres://…` (copy
-//     every bucket through the interfaces, then the audit), `wagate check`
+//     backend (and handed to whatsapp.Config.DatabaseURL, so the device
+//     keys live beside it), `wagate migrate --from ./data --to
+//     postgres://…` (copy every bucket through the interfaces, templates,
+//     account templates, windows, links and pruned credits included, then
+//     the audit), `wagate check`
 //     on both backends, make bench's PostgreSQL ingest A/B and two-replica
 //     run, BENCHMARKS.md, and README's "Running several replicas".
 //
-// Until 1 is done, accepts on this backend write no events, and until 3,
+// Until 1 is done, accepts, SetAccountLink and RecordAccountEvent on this
+// backend write no events, and until 3,
 // UpdateAccount releases no holds and DeleteAccount fails no scheduled
 // messages: neither exists here yet.
 package postgres

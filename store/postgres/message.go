@@ -59,11 +59,8 @@ func scanMessage(row pgx.Row) (*wagate.Message, error) {
 	for _, r := range recs {
 		m.Tries = append(m.Tries, wagate.Try{At: r.At, Result: r.Result, Class: r.Class, Error: r.Error, ProviderID: r.ProviderID})
 	}
-	if template != nil {
-		m.Template = &wagate.TemplateSend{}
-		if err := json.Unmarshal(template, m.Template); err != nil {
-			return nil, fmt.Errorf("message %s: template: %w", m.ID, err)
-		}
+	if m.Template, err = decodeTemplateSend(template); err != nil {
+		return nil, fmt.Errorf("message %s: template: %w", m.ID, err)
 	}
 	m.NextTryAt, m.SentAt, m.SendAt, m.DeliveryAt = deref(nextTry), deref(sent), deref(sendAt), deref(deliveryAt)
 	return &m, nil
@@ -246,16 +243,11 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 
 // insertMessage stores the new message m and its message.queued event.
 func insertMessage(ctx context.Context, tx pgx.Tx, m *wagate.Message, connectedAt time.Time, ch change) error {
-	var template *string
-	if m.Template != nil {
-		b, err := json.Marshal(m.Template)
-		if err != nil {
-			return err
-		}
-		s := string(b)
-		template = &s
+	template, err := encodeTemplateSend(m.Template)
+	if err != nil {
+		return err
 	}
-	_, err := tx.Exec(ctx, `INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, text, file_url, file_name,
+	_, err = tx.Exec(ctx, `INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, text, file_url, file_name,
 		credits, created_at, send_at, template_name, template) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		m.ID, m.WorkspaceID, string(m.Status), m.AccountPhone, connectedAt, m.ChatID, m.JID, m.Text, m.FileURL, m.FileName,
 		m.Credits, m.CreatedAt, nullTime(m.SendAt), m.TemplateName, template)
