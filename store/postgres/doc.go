@@ -6,7 +6,7 @@
 // MessageService, AttemptService, TemplateService, WindowService,
 // AccountLinkService and AccountEventService, sender.AccountLister
 // (AllAccounts), the relink grace's sweep (FailUnlinkedQueues) and
-// retention (PruneMessages), and passes the contract's parts
+// retention (PruneMessages) and Audit, and passes the contract's parts
 // RunWorkspaces, RunTokens, RunSessions, RunAccounts, RunMessages,
 // RunTemplates, RunLinks, RunRelink and RunRetention. It is
 // not wired into cmd/wagate (no --database-url) until the whole store and
@@ -126,7 +126,8 @@
 //  5. Done: templates, synced provider templates and the 24-hour windows
 //     (template.go), the link state (link.go), RecordAccountEvent
 //     (account_event.go), AllAccounts, the relink sweep (relink.go),
-//     retention with its credit counter (retain.go), and the WhatsApp Web
+//     retention with its credit counter (retain.go), Audit (audit.go, the
+//     invariants `wagate check` reads on this backend), and the WhatsApp Web
 //     device keys in this database (sender/whatsapp, Config.DatabaseURL).
 //     What is left of it belongs to the steps around it: accountChanged
 //     (account_event.go) is the account events' seam and writes nothing
@@ -134,8 +135,8 @@
 //     the rules must end the holds in its transaction as UpdateAccount's
 //     does once 3 exists (it already locks the workspace's row first);
 //     retention deletes message rows only, so an outbox table that points
-//     at messages (1) must not block the delete; and the audit of 6 must
-//     count workspaces.pruned_credits as spent.
+//     at messages (1) must not block the delete; and Audit grows with the
+//     tables of 1-4 (the outbox's counts, the leases).
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
 //     backend (and handed to whatsapp.Config.DatabaseURL, so the device
 //     keys live beside it), `wagate migrate --from ./data --to
