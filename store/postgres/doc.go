@@ -5,8 +5,8 @@
 // TokenService, SessionService, AccountService, ChatService,
 // MessageService, AttemptService, TemplateService, WindowService,
 // AccountLinkService and AccountEventService, sender.AccountLister
-// (AllAccounts), the relink grace's sweep (FailUnlinkedQueues) and
-// retention (PruneMessages) and Audit, and passes the contract's parts
+// (AllAccounts), the relink grace's sweep (FailUnlinkedQueues), retention
+// (PruneMessages) and Audit, and passes the contract's parts
 // RunWorkspaces, RunTokens, RunSessions, RunAccounts, RunMessages,
 // RunTemplates, RunLinks, RunRelink and RunRetention. It is
 // not wired into cmd/wagate (no --database-url) until the whole store and

@@ -2,6 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,6 +75,28 @@ func templateBehaviours[S TemplateStore]() []behaviour[S] {
 			must(t, err, "ListTemplates")
 			if len(list) != 2 || list[0].Name != "a_first" || list[1].Name != "b_second" {
 				t.Errorf("ListTemplates: %d templates %v, want a_first then b_second", len(list), templateNames(list))
+			}
+		}},
+		{"racing template creates at the limit keep it", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 10)
+			var created atomic.Int32
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Go(func() {
+					err := f.s.CreateTemplate(f.ctx, newTemplate(w, fmt.Sprintf("t_%d", i)), 3)
+					switch {
+					case err == nil:
+						created.Add(1)
+					case !errors.Is(err, wagate.ErrTemplateLimit):
+						t.Errorf("CreateTemplate: %v", err)
+					}
+				})
+			}
+			wg.Wait()
+			list, err := f.s.ListTemplates(f.ctx, w.ws.ID)
+			must(t, err, "ListTemplates")
+			if created.Load() != 3 || len(list) != 3 {
+				t.Errorf("%d creates succeeded and %d templates are stored, want 3 and 3 (the limit)", created.Load(), len(list))
 			}
 		}},
 		{"templates are listed by name in byte order", func(t *testing.T, f *fixture[S]) {
@@ -235,6 +260,22 @@ func templateBehaviours[S TemplateStore]() []behaviour[S] {
 			}
 			for _, bad := range []wagate.ChatKey{{}, {Transport: k.Transport, Sender: k.Sender}, {Sender: k.Sender, Customer: k.Customer}} {
 				wantCode(t, f.s.RecordCustomerMessage(f.ctx, bad, at), wagate.EINVALID, "RecordCustomerMessage with an incomplete key")
+			}
+		}},
+		{"racing customer messages keep the latest, whatever order they land in", func(t *testing.T, f *fixture[S]) {
+			k := wagate.ChatKey{Transport: wagate.TransportCloudAPI, Sender: "106540352242922", Customer: "14155552671"}
+			base := f.clock.Now()
+			var wg sync.WaitGroup
+			for i := range 16 {
+				wg.Go(func() {
+					must(t, f.s.RecordCustomerMessage(f.ctx, k, base.Add(time.Duration(i)*time.Second)), "RecordCustomerMessage")
+				})
+			}
+			wg.Wait()
+			got, ok, err := f.s.LastCustomerMessage(f.ctx, k)
+			must(t, err, "LastCustomerMessage")
+			if want := base.Add(15 * time.Second); !ok || !got.Equal(want) {
+				t.Errorf("LastCustomerMessage = %v (ok %v), want the latest %v", got, ok, want)
 			}
 		}},
 	}
