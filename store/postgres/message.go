@@ -243,11 +243,16 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 
 // insertMessage stores the new message m and its message.queued event.
 func insertMessage(ctx context.Context, tx pgx.Tx, m *wagate.Message, connectedAt time.Time, ch change) error {
-	template, err := encodeTemplateSend(m.Template)
-	if err != nil {
-		return err
+	var template *string
+	if m.Template != nil {
+		b, err := json.Marshal(newTemplateSendRecord(m.Template))
+		if err != nil {
+			return err
+		}
+		s := string(b)
+		template = &s
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, text, file_url, file_name,
+	_, err := tx.Exec(ctx, `INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, text, file_url, file_name,
 		credits, created_at, send_at, template_name, template) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		m.ID, m.WorkspaceID, string(m.Status), m.AccountPhone, connectedAt, m.ChatID, m.JID, m.Text, m.FileURL, m.FileName,
 		m.Credits, m.CreatedAt, nullTime(m.SendAt), m.TemplateName, template)

@@ -57,22 +57,13 @@ type templateSendRecord struct {
 	HeaderMedia string                    `json:"header_media,omitempty"`
 }
 
-// encodeTemplateSend is the messages.template value of s: NULL for a
-// message that goes out as text.
-func encodeTemplateSend(s *wagate.TemplateSend) (*string, error) {
-	if s == nil {
-		return nil, nil
-	}
+// newTemplateSendRecord is the messages.template value of s (not nil).
+func newTemplateSendRecord(s *wagate.TemplateSend) templateSendRecord {
 	rec := templateSendRecord{Name: s.Name, Language: s.Language, Named: s.Named, HeaderMedia: s.HeaderMedia}
 	for _, p := range s.Parameters {
 		rec.Parameters = append(rec.Parameters, templateParameterRecord(p))
 	}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return nil, err
-	}
-	str := string(b)
-	return &str, nil
+	return rec
 }
 
 // decodeTemplateSend reads a messages.template value (nil: none).
