@@ -26,15 +26,20 @@
 // of accounts, messages and attempts that need the sender's queue, the
 // send queue, delivery reports, persistence across a reopen, and write
 // faults (a write that fails at commit leaves
-// nothing). Parts beside Run, each with its own constraint, are not in Run
-// yet (they join it once every backend has them): RunTemplates
-// (wagate.TemplateService and WindowService: templates, synced provider
-// templates, a message's template send, the 24-hour windows), RunLinks
-// (AccountLinkService, AccountEventService without the events, and
-// sender.AccountLister), RunRelink (the relink grace's sweep,
-// RelinkSweeper) and RunRetention (PruneMessages, Pruner). Behaviours that touch messages end by checking that credits add
+// nothing). Behaviours that touch messages end by checking that credits add
 // up (granted = balance + what the queued, sending and sent messages hold),
 // read through the interfaces.
+//
+// # Parts beside Run
+//
+// Each with its own constraint, they join Run once every backend has
+// them: RunTemplates (wagate.TemplateService and WindowService: templates,
+// synced provider templates, a message's template send, the 24-hour
+// windows), RunLinks (AccountLinkService, AccountEventService without the
+// events, sender.AccountLister), RunRelink (the relink grace's sweep,
+// RelinkSweeper) and RunRetention (PruneMessages, Pruner: which messages
+// go; the credits of pruned sent messages are each backend's audit, as
+// the interfaces do not show them).
 //
 // # Not in the contract yet
 //
@@ -58,10 +63,7 @@
 //     suite fails every write and never names an operation.
 //
 // Not covered yet: the endpoint and event-outbox services
-// (wagate.EndpointService, DeliveryQueue) and so which events a change
-// writes (the account.* events of SetAccountLink and RecordAccountEvent
-// included), the careful-sending holds and scheduled messages beyond the
-// relink sweep (UpdateAccount's rules are covered, not the release of
-// holds), batch accept, and the credits of pruned sent messages (each
-// backend's audit keeps them; the interfaces do not show them).
+// (wagate.EndpointService, DeliveryQueue), templates, the careful-sending
+// holds and scheduled messages (UpdateAccount's rules are covered, not the
+// release of holds), batch accept.
 package storetest
