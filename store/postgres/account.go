@@ -232,11 +232,18 @@ func (db *DB) SetAccountActive(ctx context.Context, ref wagate.AccountRef, activ
 // keep their change. ENOTFOUND for an unknown account.
 //
 // When the rules change, the careful-sending holds of the account's queued
-// messages must end in the same transaction; messages (and so holds) are
-// not in this backend yet, and the release belongs here when they are.
+// messages end in the same transaction (releaseHolds), so the new rules
+// apply at once; a retry's due time stays. As the release writes messages,
+// the workspace's row is locked first, as by every writer of messages.
 func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit func(*wagate.Account) error) (*wagate.Account, error) {
 	var out *wagate.Account
 	err := db.update(ctx, "update account", func(tx pgx.Tx) error {
+		if _, err := findWorkspace(ctx, tx, ref.WorkspaceID, true); err != nil {
+			if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+				return errAccountNotFound(ref.Phone)
+			}
+			return err
+		}
 		stored, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE workspace_id = $1 AND phone = $2 FOR UPDATE`, ref.WorkspaceID, ref.Phone))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errAccountNotFound(ref.Phone)
@@ -252,6 +259,7 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 		if err := edit(&cur); err != nil {
 			return err
 		}
+		changed := stored.Rules != cur.Rules
 		stored.Active, stored.Rules = cur.Active, cur.Rules
 		rules, err := json.Marshal(newRulesRecord(stored.Rules))
 		if err != nil {
@@ -260,6 +268,11 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 		if _, err := tx.Exec(ctx, `UPDATE accounts SET active = $3, rules = $4 WHERE workspace_id = $1 AND phone = $2`,
 			ref.WorkspaceID, ref.Phone, stored.Active, string(rules)); err != nil {
 			return err
+		}
+		if changed {
+			if err := releaseHolds(ctx, tx, ref, change{source: wagate.SourceSystem, at: db.now()}); err != nil {
+				return err
+			}
 		}
 		out = stored
 		return nil
@@ -272,11 +285,11 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 
 // DeleteAccount removes the account and, in the same transaction, fails
 // each of its queued messages (error "account deleted", with a failed try
-// at at) with a refund: credits are never held by messages that can no
+// at at) with a refund, in queue order and then its scheduled ones by due
+// time, as store/ does: credits are never held by messages that can no
 // longer be sent. Messages being sent right now are left to their sender.
 // The chats stay, so their ids keep resolving to a clear error. source
-// names who deleted it, for the change's events, which PostgreSQL does not
-// write yet (see doc.go).
+// names who deleted it, for the change's events.
 func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source string, at time.Time) error {
 	at = orNow(at, db.now())
 	return db.update(ctx, "delete account", func(tx pgx.Tx) error {
@@ -294,8 +307,10 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source s
 		if tag.RowsAffected() == 0 {
 			return errAccountNotFound(ref.Phone)
 		}
+		ch := change{source: source, at: at}
 		queued, err := collectMessages(tx.Query(ctx, `SELECT `+messageColumns+` FROM messages
-			WHERE workspace_id = $1 AND account_phone = $2 AND status = 'queued' ORDER BY seq FOR UPDATE`, ref.WorkspaceID, ref.Phone))
+			WHERE workspace_id = $1 AND account_phone = $2 AND status = 'queued' AND queue_pos IS NOT NULL ORDER BY queue_pos FOR UPDATE`,
+			ref.WorkspaceID, ref.Phone))
 		if err != nil {
 			return err
 		}
@@ -303,11 +318,11 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source s
 			// Not a send, but the try records when and why it failed.
 			m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
 			m.Error = ErrorAccountDeleted
-			if err := fail(ctx, tx, m, change{source: source, at: at}); err != nil {
+			if err := fail(ctx, tx, m, ch); err != nil {
 				return err
 			}
 		}
-		return nil
+		return failScheduled(ctx, tx, ref, ch)
 	})
 }
 

@@ -25,9 +25,8 @@ var _ wagate.AccountEventService = (*DB)(nil)
 // RecordAccountEvent applies edit to the account and writes the account
 // event typ about it, in one transaction; see wagate.AccountEventService.
 // With an edit it locks the workspace's row first and then the account's,
-// as every writer that may touch messages does: an edit of the rules must
-// end the careful-sending holds in the same transaction, as UpdateAccount
-// does (see doc.go, "What remains" 3).
+// as every writer of messages does: an edit of the rules ends the
+// careful-sending holds in the same transaction, as UpdateAccount's does.
 func (db *DB) RecordAccountEvent(ctx context.Context, ref wagate.AccountRef, typ string, at time.Time, edit func(*wagate.Account) error) (*wagate.Account, error) {
 	if !slices.Contains(wagate.AccountEventTypes, typ) {
 		return nil, wagate.Errorf(wagate.EINVALID, "account event type %q: must be one of %s", cutUTF8(typ, 40), strings.Join(wagate.AccountEventTypes, ", "))
@@ -60,6 +59,7 @@ func (db *DB) RecordAccountEvent(ctx context.Context, ref wagate.AccountRef, typ
 				return err
 			}
 			// As UpdateAccount: only Active and Rules are the edit's.
+			changed := a.Rules != cur.Rules
 			a.Active, a.Rules = cur.Active, cur.Rules
 			rules, err := json.Marshal(newRulesRecord(a.Rules))
 			if err != nil {
@@ -68,6 +68,11 @@ func (db *DB) RecordAccountEvent(ctx context.Context, ref wagate.AccountRef, typ
 			if _, err := tx.Exec(ctx, `UPDATE accounts SET active = $3, rules = $4 WHERE workspace_id = $1 AND phone = $2`,
 				ref.WorkspaceID, ref.Phone, a.Active, string(rules)); err != nil {
 				return err
+			}
+			if changed {
+				if err := releaseHolds(ctx, tx, ref, change{source: wagate.SourceSystem, at: at}); err != nil {
+					return err
+				}
 			}
 		}
 		if err := accountChanged(ctx, tx, a, typ, change{source: wagate.SourceSystem, at: at}); err != nil {
@@ -86,9 +91,19 @@ func (db *DB) RecordAccountEvent(ctx context.Context, ref wagate.AccountRef, typ
 // it, for the workspace's endpoints subscribed to typ whose filter matches
 // (the twin of store/'s accountChanged). Call it in the transaction that
 // makes the change, after the change. Until the outbox exists on this
-// backend (doc.go, "What remains" 1) it writes nothing; the outbox fills
-// it in beside messageChanged, and a workspace without endpoints must then
-// cost one indexed read here.
+// backend (doc.go, "What remains" 1) it writes nothing; with the outbox's
+// subscribers and emit (event.go) its body is, as messageChanged's:
+//
+//	ids, err := subscribers(ctx, tx, a.WorkspaceID, typ, a.Phone, ch.source)
+//	if err != nil || len(ids) == 0 {
+//		return err
+//	}
+//	return emit(ctx, tx, &wagate.Event{Type: typ, WorkspaceID: a.WorkspaceID,
+//		At: ch.at, AccountPhone: a.Phone, Source: ch.source, Account: a}, ids)
+//
+// and store/'s TestRecordAccountEventWritesItWithTheChange and
+// TestSetAccountLinkWritesAccountEvents then belong in the outbox's
+// contract part.
 func accountChanged(ctx context.Context, tx pgx.Tx, a *wagate.Account, typ string, ch change) error {
 	return nil
 }

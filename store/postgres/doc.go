@@ -3,14 +3,14 @@
 // replicas share. It is being built service by service against the store
 // contract (store/storetest). Today it implements wagate.WorkspaceService,
 // TokenService, SessionService, AccountService, ChatService,
-// MessageService, AttemptService, TemplateService, WindowService,
-// AccountLinkService and AccountEventService, sender.AccountLister
-// (AllAccounts), the relink grace's sweep (FailUnlinkedQueues), retention
-// (PruneMessages) and Audit, and passes the contract's parts
-// RunWorkspaces, RunTokens, RunSessions, RunAccounts, RunMessages,
-// RunTemplates, RunLinks, RunRelink and RunRetention. It is
-// not wired into cmd/wagate (no --database-url) until the whole store and
-// sender.Queue exist: see "What remains" below.
+// MessageService, AttemptService, DeliveryService, BatchAccepter and
+// WaitingReporter, and the sender's Queue (queue.go, careful.go),
+// TemplateService, WindowService, AccountLinkService and
+// AccountEventService, sender.AccountLister (AllAccounts), the relink
+// grace's sweep (FailUnlinkedQueues), retention (PruneMessages) and Audit,
+// and passes the whole contract, storetest.Run, and its parts RunCareful,
+// RunTemplates, RunLinks, RunRelink and RunRetention. It is not wired into
+// cmd/wagate (no --database-url) yet: see "What remains" below.
 //
 // # Schema
 //
@@ -38,13 +38,26 @@
 //	                   that --max-chats checks
 //	messages           id -> the whole message (tries jsonb, template
 //	                   jsonb, templateSendRecord); seq orders a workspace's
-//	                   messages; the partial index messages_queued is each
-//	                   account's queue
-//	idempotency        (workspace, key) -> body hash, message id, at; an
-//	                   expired record is overwritten, and up to 8 are pruned
-//	                   per commit of accepts
+//	                   messages; queue_pos is its place in its account's
+//	                   queue (from the
+//	                   sequence messages_queue_pos, kept while sending so a
+//	                   retry goes back to it; NULL for a scheduled message
+//	                   not placed yet), sending_at, provider_id (of the
+//	                   sent try, for delivery reports). Partial indexes:
+//	                   messages_queue (each account's queue in order),
+//	                   messages_scheduled (by send_at), messages_waiting
+//	                   (the retries and holds that block a recipient),
+//	                   messages_held, messages_sending, messages_provider_id
+//	idempotency        (workspace, key) -> body hash, message id, at, and a
+//	                   batch's results (message id "batch"); an expired
+//	                   record is overwritten, and up to 8 are pruned per
+//	                   commit of accepts
 //	attempts           (workspace, seq) -> the attempt; each insert drops
 //	                   what falls out of the last wagate.AttemptLimit
+//	sends              (workspace, phone, at, message) -> (): an account's
+//	                   sends of the last 24 h, pruned by MarkSent
+//	first_sends        (workspace, phone) -> its first send ever (the
+//	                   warm-up); both outlive the account, as in store/
 //	templates          (workspace, name) -> text, file, cloudapi (jsonb),
 //	                   times; listed by name COLLATE "C" (store/'s order)
 //	account_templates  (workspace, phone) -> the last sync's provider
@@ -67,10 +80,16 @@
 // fault behaviours.
 //
 // Every writer that changes a workspace's balance or its messages locks
-// the workspace's row first (SELECT … FOR UPDATE): Accept, CancelMessage,
-// DeleteAccount, CreateAccount, CreateChat. That row is the one lock of a
-// workspace, so the order of locks inside one transaction is "workspaces
-// by id, then their rows", and nothing deadlocks.
+// the workspace's row first (SELECT … FOR UPDATE): Accept, AcceptBatch,
+// CancelMessage, DeleteAccount, UpdateAccount, CreateAccount, CreateChat,
+// and the queue's writers (MarkSending, MarkSent, Retry, MarkFailed,
+// Hold, ApplyDelivery through lockMessage; RecoverSending locks every
+// workspace with a message in sending, by id, first). That row is the one
+// lock of a workspace, so the order of locks inside one transaction is
+// "workspaces by id, then their rows", and nothing deadlocks. Every write
+// of a message row calls messageChanged (event.go) in the same
+// transaction, with what the row held before (beforeOf); refunds happen
+// only in fail.
 //
 // Accept goes through an app-side group commit (commit.go): one committer
 // sends the accepts waiting at that moment in one transaction, each in a
@@ -98,19 +117,8 @@
 //     so two replicas never deliver one delivery at once), and the
 //     contract's endpoint and outbox parts in storetest (none exist yet:
 //     they are tested in store/ only; move them into storetest first).
-//  2. sender.Queue: QueuedAccounts, Next (honouring send_at, next_try_at,
-//     one recipient in order: WaitingFor), MarkSending, MarkSent, Retry,
-//     MarkFailed, Sending, Hold, SendHistory, and wagate.DeliveryService
-//     (ApplyDelivery matched by (setting, provider id), an index on the
-//     provider id of the last try). Then the rest of storetest.Run passes:
-//     split nothing more, run Run[*DB].
-//  3. Careful sending: holds (Hold, waiting_reason, next_try_at) and their
-//     release in UpdateAccount when the rules change (the place is marked
-//     in UpdateAccount; it must then lock the workspace's row first, as
-//     every writer of messages does), scheduled messages (send_at, failScheduled in
-//     DeleteAccount), and POST …/batch (store/batch.go: a batch accept is
-//     one transaction; its results are kept by idempotency key and pruned
-//     with it).
+//  2. and 3. (the send queue and careful sending) are done: queue.go,
+//     careful.go, batch.go, delivery.go and migration 0007.
 //  4. Replicas: a lease row per account (owner, expires_at, epoch) claimed
 //     with FOR UPDATE SKIP LOCKED and renewed in one batch statement;
 //     MarkSending/MarkSent fenced by the epoch (a replica that lost its
@@ -131,23 +139,20 @@
 //     device keys in this database (sender/whatsapp, Config.DatabaseURL).
 //     What is left of it belongs to the steps around it: accountChanged
 //     (account_event.go) is the account events' seam and writes nothing
-//     until 1 fills it, as messageChanged; RecordAccountEvent's edit of
-//     the rules must end the holds in its transaction as UpdateAccount's
-//     does once 3 exists (it already locks the workspace's row first);
+//     until 1 fills it, as messageChanged (its comment says how);
 //     retention deletes message rows only, so an outbox table that points
 //     at messages (1) must not block the delete; and Audit grows with the
-//     tables of 1-4 (the outbox's counts, the leases).
+//     tables of 1-4 (the outbox's counts, the leases, the queue's indexes).
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
 //     backend (and handed to whatsapp.Config.DatabaseURL, so the device
 //     keys live beside it), `wagate migrate --from ./data --to
 //     postgres://…` (copy every bucket through the interfaces, templates,
 //     account templates, windows, links and pruned credits included, then
-//     the audit), `wagate check`
-//     on both backends, make bench's PostgreSQL ingest A/B and two-replica
-//     run, BENCHMARKS.md, and README's "Running several replicas".
+//     the audit), `wagate check` on both backends (Audit), make bench's
+//     PostgreSQL ingest A/B and two-replica run, BENCHMARKS.md, and
+//     README's "Running several replicas".
 //
-// Until 1 is done, accepts, SetAccountLink and RecordAccountEvent on this
-// backend write no events, and until 3,
-// UpdateAccount releases no holds and DeleteAccount fails no scheduled
-// messages: neither exists here yet.
+// Until 1 is done, accepts, the queue's writes, SetAccountLink and
+// RecordAccountEvent on this backend write no events (messageChanged and
+// accountChanged are called by every one of them, and write nothing yet).
 package postgres

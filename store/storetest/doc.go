@@ -26,9 +26,13 @@
 // of accounts, messages and attempts that need the sender's queue, the
 // send queue, delivery reports, persistence across a reopen, and write
 // faults (a write that fails at commit leaves
-// nothing). Behaviours that touch messages end by checking that credits add
-// up (granted = balance + what the queued, sending and sent messages hold),
-// read through the interfaces.
+// nothing). RunCareful (a CarefulStore: a whole Store with batches and the
+// waiting counts) adds careful sending: scheduled messages, the rules'
+// holds and their release when the rules change, the send history, the
+// counts of why messages wait, and batch accepts. Behaviours that touch
+// messages end by checking that credits add up (granted = balance + what
+// the queued, sending and sent messages hold), read through the
+// interfaces.
 //
 // # Parts beside Run
 //
@@ -63,7 +67,7 @@
 //     suite fails every write and never names an operation.
 //
 // Not covered yet: the endpoint and event-outbox services
-// (wagate.EndpointService, DeliveryQueue), templates, the careful-sending
-// holds and scheduled messages (UpdateAccount's rules are covered, not the
-// release of holds), batch accept.
+// (wagate.EndpointService, DeliveryQueue), and so which events a change
+// writes (the account events of SetAccountLink and RecordAccountEvent
+// among them).
 package storetest

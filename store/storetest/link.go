@@ -37,6 +37,22 @@ type RelinkStore interface {
 	RelinkSweeper
 }
 
+// LinkQueueStore is what RunLinksWithQueue needs: a whole Store with the
+// link state, the account events and the relink sweep.
+type LinkQueueStore interface {
+	Store
+	wagate.AccountLinkService
+	wagate.AccountEventService
+	RelinkSweeper
+}
+
+// RunLinksWithQueue runs the behaviours of links that need the sender's
+// queue: RecordAccountEvent's edit of the rules ends the holds as
+// UpdateAccount's does, and the relink sweep empties the account's queue.
+func RunLinksWithQueue[S LinkQueueStore](t *testing.T, h Harness[S]) {
+	run(t, h, "links with the queue", linkQueueBehaviours[S]())
+}
+
 // RunLinks runs the behaviours of wagate.AccountLinkService,
 // AccountEventService and sender.AccountLister that need no endpoints: the
 // link state kept with the account and apart from its other fields, the
@@ -293,6 +309,51 @@ func relinkBehaviours[S RelinkStore]() []behaviour[S] {
 			}
 			if got := w.balance(); got != 9 {
 				t.Errorf("balance %d, want 9 (the failed one refunded)", got)
+			}
+		}},
+	}
+}
+
+func linkQueueBehaviours[S LinkQueueStore]() []behaviour[S] {
+	return []behaviour[S]{
+		{"RecordAccountEvent's edit of the rules releases the holds, as UpdateAccount's does", func(t *testing.T, f *fixture[S]) {
+			w := newWorld(f, 10)
+			now := f.clock.Now()
+			held := w.queued(jidA, 1)
+			w.hold(held.ID, wagate.WaitingQuietHours, now.Add(8*time.Hour))
+			_, err := f.s.RecordAccountEvent(f.ctx, w.ref(), wagate.EventAccountConnected, now, func(a *wagate.Account) error { a.Active = true; return nil })
+			must(t, err, "RecordAccountEvent without a rule change")
+			if m := w.message(held.ID); m.WaitingReason != wagate.WaitingQuietHours {
+				t.Errorf("hold after an edit without a rule change: %q, want it kept", m.WaitingReason)
+			}
+			_, err = f.s.RecordAccountEvent(f.ctx, w.ref(), wagate.EventAccountConnected, now, func(a *wagate.Account) error { a.Rules.DailyLimit = 50; return nil })
+			must(t, err, "RecordAccountEvent with a rule change")
+			if m := w.message(held.ID); m.WaitingReason != "" || !m.NextTryAt.IsZero() {
+				t.Errorf("held message after the rules changed: reason %q, next_try_at %v; want free", m.WaitingReason, m.NextTryAt)
+			}
+			ids, _ := w.next(5)
+			equalIDs(t, ids, held.ID)
+		}},
+		{"the relink sweep leaves nothing in the account's queue", func(t *testing.T, f *fixture[S]) {
+			w := newWorld(f, 10)
+			wa := &wagate.Account{WorkspaceID: w.ws.ID, Phone: phone2, Transport: wagate.TransportWhatsApp, Active: true, ConnectedAt: f.clock.Now()}
+			must(t, f.s.CreateAccount(f.ctx, wa), "CreateAccount (whatsapp)")
+			from := func(a *wagate.Accept) { a.Message.AccountPhone = phone2 }
+			w.queued(jidA, 1, from)
+			w.queued(jidB, 1, from)
+			must(t, f.s.SetAccountLink(f.ctx, wa.Ref(), wagate.AccountLink{State: wagate.LinkLoggedOut, Since: f.clock.Now()}), "SetAccountLink")
+			f.clock.Advance(relinkGrace + time.Minute)
+			n, err := f.s.FailUnlinkedQueues(f.ctx, f.clock.Now().Add(-relinkGrace))
+			if err != nil || n != 2 {
+				t.Fatalf("FailUnlinkedQueues = %d, %v; want 2", n, err)
+			}
+			msgs, _, err := f.s.Next(f.ctx, wa.Ref(), f.clock.Now(), 5)
+			must(t, err, "Next")
+			if len(msgs) != 0 {
+				t.Errorf("Next after the sweep = %v, want nothing", msgIDs(msgs))
+			}
+			if got := w.balance(); got != 10 {
+				t.Errorf("balance %d, want 10 (both refunded)", got)
 			}
 		}},
 	}
