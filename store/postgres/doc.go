@@ -3,12 +3,16 @@
 // replicas share. It is being built service by service against the store
 // contract (store/storetest). Today it implements wagate.WorkspaceService,
 // TokenService, SessionService, AccountService, ChatService,
-// MessageService, AttemptService, EndpointService, AccountEventService and
-// DeliveryQueue, and passes the contract's parts RunWorkspaces, RunTokens,
-// RunSessions, RunAccounts, RunMessages, RunEndpoints, RunOutbox and
-// RunAccountEvents. It is
-// not wired into cmd/wagate (no --database-url) until the whole store and
-// sender.Queue exist: see "What remains" below.
+// MessageService, AttemptService, DeliveryService, BatchAccepter and
+// WaitingReporter, and the sender's Queue (queue.go, careful.go),
+// TemplateService, WindowService, AccountLinkService and
+// AccountEventService, sender.AccountLister (AllAccounts), the relink
+// grace's sweep (FailUnlinkedQueues), retention (PruneMessages), Audit,
+// and the events outbox (EndpointService, DeliveryQueue), and passes the
+// whole contract, storetest.Run, and its parts RunCareful, RunTemplates,
+// RunLinks, RunRelink, RunRetention, RunEndpoints, RunOutbox,
+// RunOutboxQueue and RunAccountEvents. It is not wired into
+// cmd/wagate (no --database-url) yet: see "What remains" below.
 //
 // # Schema
 //
@@ -19,26 +23,50 @@
 //	schema_migrations  version -> name, applied_at
 //	workspaces         id -> name, balance, granted, the inbound token (and
 //	                   its SHA-256, unique, for the lookup), created_at,
-//	                   low_credits, chat_seq; seq orders them by creation
+//	                   low_credits, chat_seq, pruned_credits (the credits of
+//	                   sent messages retention deleted, retain.go); seq
+//	                   orders them by creation
 //	tokens             sha256(admin token) -> id, workspace (NULL for the
 //	                   operator), role, name, prefix, created_at, last_used_at;
 //	                   one operator token per database (a partial unique index)
 //	sessions           sha256(session id) -> token hash (ON DELETE CASCADE: a
 //	                   deleted token's sessions end with it), role, csrf, times
 //	accounts           (workspace, phone) -> transport, settings (jsonb),
-//	                   active, connected_at, rules (jsonb, rulesRecord)
+//	                   active, connected_at, rules (jsonb, rulesRecord),
+//	                   link (jsonb, linkRecord; NULL: never had a link state)
 //	chats              (workspace, id) -> account phone, jid (unique per
 //	                   account), name, group, created_at; ids come from
 //	                   workspaces.chat_seq, which is also the chat count
 //	                   that --max-chats checks
 //	messages           id -> the whole message (tries jsonb, template
-//	                   jsonb); seq orders a workspace's messages; the
-//	                   partial index messages_queued is each account's queue
-//	idempotency        (workspace, key) -> body hash, message id, at; an
-//	                   expired record is overwritten, and up to 8 are pruned
-//	                   per commit of accepts
+//	                   jsonb, templateSendRecord); seq orders a workspace's
+//	                   messages; queue_pos is its place in its account's
+//	                   queue (from the
+//	                   sequence messages_queue_pos, kept while sending so a
+//	                   retry goes back to it; NULL for a scheduled message
+//	                   not placed yet), sending_at, provider_id (of the
+//	                   sent try, for delivery reports). Partial indexes:
+//	                   messages_queue (each account's queue in order),
+//	                   messages_scheduled (by send_at), messages_waiting
+//	                   (the retries and holds that block a recipient),
+//	                   messages_held, messages_sending, messages_provider_id
+//	idempotency        (workspace, key) -> body hash, message id, at, and a
+//	                   batch's results (message id "batch"); an expired
+//	                   record is overwritten, and up to 8 are pruned per
+//	                   commit of accepts
 //	attempts           (workspace, seq) -> the attempt; each insert drops
 //	                   what falls out of the last wagate.AttemptLimit
+//	sends              (workspace, phone, at, message) -> (): an account's
+//	                   sends of the last 24 h, pruned by MarkSent
+//	first_sends        (workspace, phone) -> its first send ever (the
+//	                   warm-up); both outlive the account, as in store/
+//	templates          (workspace, name) -> text, file, cloudapi (jsonb),
+//	                   times; listed by name COLLATE "C" (store/'s order)
+//	account_templates  (workspace, phone) -> the last sync's provider
+//	                   templates (jsonb), synced_at; deleted with the
+//	                   account (ON DELETE CASCADE)
+//	chat_windows       (transport, sender, customer) -> last_at, the
+//	                   customer's latest message (the 24-hour window)
 //	endpoints          (workspace, id) -> the endpoint, secrets included;
 //	                   seq orders a workspace's endpoints
 //	endpoint_subs      (workspace, event type, endpoint) -> filter (phone,
@@ -51,7 +79,12 @@
 //	                   (lease_owner, lease_expires); seq orders the history
 //	                   and the deliveries due together; partial indexes for
 //	                   what is due, what is finished (trimming) and what is
-//	                   leased
+//	                   leased. Nothing points at messages: retention's
+//	                   deletes are not blocked
+//
+// WhatsApp Web device keys live in the same database, in a schema of their
+// own that sender/whatsapp creates and migrates (whatsmeow's tables are
+// the library's, not these migrations'): see whatsapp.KeySchema.
 //
 // # Transactions and errors
 //
@@ -63,10 +96,16 @@
 // fault behaviours.
 //
 // Every writer that changes a workspace's balance or its messages locks
-// the workspace's row first (SELECT … FOR UPDATE): Accept, CancelMessage,
-// DeleteAccount, CreateAccount, CreateChat. That row is the one lock of a
-// workspace, so the order of locks inside one transaction is "workspaces
-// by id, then their rows", and nothing deadlocks.
+// the workspace's row first (SELECT … FOR UPDATE): Accept, AcceptBatch,
+// CancelMessage, DeleteAccount, UpdateAccount, CreateAccount, CreateChat,
+// and the queue's writers (MarkSending, MarkSent, Retry, MarkFailed,
+// Hold, ApplyDelivery through lockMessage; RecoverSending locks every
+// workspace with a message in sending, by id, first). That row is the one
+// lock of a workspace, so the order of locks inside one transaction is
+// "workspaces by id, then their rows", and nothing deadlocks. Every write
+// of a message row calls messageChanged (event.go) in the same
+// transaction, with what the row held before (beforeOf); refunds happen
+// only in fail.
 //
 // Accept goes through an app-side group commit (commit.go): one committer
 // sends the accepts waiting at that moment in one transaction, each in a
@@ -78,14 +117,14 @@
 //
 // event.go is the funnel, as in store/: every write of a message row calls
 // messageChanged (the event worked out from what the row held before and
-// after), putAttempt writes webhook.attempt, and Accept's charge writes
+// after), putAttempt writes webhook.attempt, Accept's charge writes
 // credits.low when the balance crosses workspaces.low_credits, and
-// RecordAccountEvent writes account.* with the account's change. An event
-// is written, in the transaction of its change, inside one pending
-// delivery per enabled endpoint subscribed to it whose filter matches; a
-// workspace without endpoints pays one probe of endpoint_subs' key per
-// change and writes nothing. Writes made through update or the group
-// commit collect the endpoints that got deliveries (wakeTx) and call
+// accountChanged (SetAccountLink, RecordAccountEvent) writes account.*.
+// An event is written, in the transaction of its change, inside one
+// pending delivery per enabled endpoint subscribed to it whose filter
+// matches; a workspace without endpoints pays one probe of endpoint_subs'
+// key per change and writes nothing. Writes made through update or the
+// group commit collect the endpoints that got deliveries (wakeTx) and call
 // Options.OnDeliveries with them after the commit; other replicas find
 // them by the deliverer's poll.
 //
@@ -99,19 +138,11 @@
 //
 // # What remains (issue 15), in the order to build it
 //
-//  2. sender.Queue: QueuedAccounts, Next (honouring send_at, next_try_at,
-//     one recipient in order: WaitingFor), MarkSending, MarkSent, Retry,
-//     MarkFailed, Sending, Hold, SendHistory, and wagate.DeliveryService
-//     (ApplyDelivery matched by (setting, provider id), an index on the
-//     provider id of the last try). Then the rest of storetest.Run passes:
-//     split nothing more, run Run[*DB].
-//  3. Careful sending: holds (Hold, waiting_reason, next_try_at) and their
-//     release in UpdateAccount when the rules change (the place is marked
-//     in UpdateAccount; it must then lock the workspace's row first, as
-//     every writer of messages does), scheduled messages (send_at, failScheduled in
-//     DeleteAccount), and POST …/batch (store/batch.go: a batch accept is
-//     one transaction; its results are kept by idempotency key and pruned
-//     with it).
+//  1. Done: the events outbox (event.go, endpoint.go, outbox.go,
+//     queue_outbox.go, migration 0006); see above. Audit does not check
+//     the outbox yet.
+//  2. and 3. (the send queue and careful sending) are done: queue.go,
+//     careful.go, batch.go, delivery.go and migration 0007.
 //  4. Replicas: a lease row per account (owner, expires_at, epoch) claimed
 //     with FOR UPDATE SKIP LOCKED and renewed in one batch statement;
 //     MarkSending/MarkSent fenced by the epoch (a replica that lost its
@@ -124,21 +155,20 @@
 //     Multi-replica tests (two stores, one account: one MarkSending wins;
 //     takeover after expiry; a stale owner's MarkSent refused; the gap
 //     after takeover >= drawn) and the crash harness with two replicas.
-//  5. Templates (store/template.go: wagate.TemplateService) and WhatsApp
-//     device keys (sender/whatsapp keeps them in SQLite today) in tables
-//     of their own, each with a contract part.
+//  5. Done: templates, synced provider templates and the 24-hour windows
+//     (template.go), the link state (link.go), RecordAccountEvent
+//     (account_event.go), AllAccounts, the relink sweep (relink.go),
+//     retention with its credit counter (retain.go), Audit (audit.go, the
+//     invariants `wagate check` reads on this backend), and the WhatsApp Web
+//     device keys in this database (sender/whatsapp, Config.DatabaseURL).
+//     What is left of it belongs to the steps around it: Audit grows with
+//     the tables of 1-4 (the outbox's, the leases, the queue's indexes).
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
-//     backend, `wagate migrate --from ./data --to postgres://…` (copy
-//     every bucket through the interfaces, then the audit), `wagate check`
-//     on both backends, make bench's PostgreSQL ingest A/B and two-replica
-//     run, BENCHMARKS.md, and README's "Running several replicas".
-//
-// (1, the events outbox, is done: see above.) Its loose ends belong to
-// the others: the queue's writes of 2 call messageChanged in a
-// transaction of update (so their events wake this replica's deliverer),
-// and then storetest.RunOutboxQueue runs here too; a stored link state
-// (AccountLinkService, 5) calls accountChanged; 3's release of holds
-// belongs in RecordAccountEvent as in UpdateAccount. Until 3,
-// UpdateAccount releases no holds and DeleteAccount fails no scheduled
-// messages: neither exists here yet.
+//     backend (and handed to whatsapp.Config.DatabaseURL, so the device
+//     keys live beside it), `wagate migrate --from ./data --to
+//     postgres://…` (copy every bucket through the interfaces, templates,
+//     account templates, windows, links and pruned credits included, then
+//     the audit), `wagate check` on both backends (Audit), make bench's
+//     PostgreSQL ingest A/B and two-replica run, BENCHMARKS.md, and
+//     README's "Running several replicas".
 package postgres
