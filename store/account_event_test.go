@@ -45,30 +45,3 @@ func TestDeleteAccountEventsCarryTheSource(t *testing.T) {
 		t.Errorf("console endpoint got %v", eventTypes(got))
 	}
 }
-
-// A whatsapp account entering connected, disconnected or logged_out writes
-// its account event with the state; the same state reported again, or a
-// state without an event, writes none.
-func TestSetAccountLinkWritesAccountEvents(t *testing.T) {
-	f := newFixture(t, 10)
-	e := f.createEndpoint(wagate.AccountEventTypes...)
-	at := f.clock.Now()
-	for _, l := range []wagate.AccountLink{
-		{State: "linking", Since: at},
-		{State: "connected", Since: at},
-		{State: "connected", Since: at.Add(1)}, // a new since, the same state
-		{State: "disconnected", Since: at, Error: "network"},
-		{State: "connected", Since: at},
-		{State: "logged_out", Since: at},
-	} {
-		mustNoErr(t, f.db.SetAccountLink(f.ctx, f.ref(), l))
-	}
-	evs := f.outboxEvents(e)
-	want := []string{wagate.EventAccountConnected, wagate.EventAccountDisconnect, wagate.EventAccountConnected, wagate.EventAccountLoggedOut}
-	if got := eventTypes(evs); !slices.Equal(got, want) {
-		t.Fatalf("events %v, want %v", got, want)
-	}
-	if evs[1].Account == nil || evs[1].Account.Link.State != "disconnected" || evs[1].Account.Link.Error != "network" {
-		t.Errorf("disconnected event carries %+v: want the account with its new link state", evs[1].Account)
-	}
-}

@@ -48,7 +48,8 @@
 // test sends), RunOutbox (with messages and the DeliveryQueue: the events
 // of accepts, cancels, deleted accounts, the attempt log and credits.low,
 // read back through NextDeliveries, and the queue of deliveries),
-// RunAccountEvents (RecordAccountEvent's account.* events) and
+// RunAccountEvents (the account.* events of RecordAccountEvent and
+// SetAccountLink) and
 // RunOutboxQueue (a whole Store with the outbox: the events of the send
 // queue and of delivery reports). The wake-ups after a commit (the
 // backends' OnDeliveries options) are each backend's own tests.
@@ -73,7 +74,4 @@
 //     deterministic tests (multi-replica tests on PostgreSQL);
 //   - the fault hook's operation names are bbolt's (store/fault.go); the
 //     suite fails every write and never names an operation.
-//
-// Not covered yet: the account.* events of a stored link state
-// (SetAccountLink; store/ tests them on bbolt).
 package storetest
