@@ -27,10 +27,16 @@ const (
 	DefaultConfirmGrace = 10 * time.Second
 )
 
-// Config sets up a Manager. DataDir is required; the rest has defaults.
+// Config sets up a Manager. DataDir or DatabaseURL is required; the rest
+// has defaults.
 type Config struct {
 	// DataDir is the data folder; the device keys go to DataDir/whatsapp.db.
 	DataDir string
+	// DatabaseURL (postgres://…), when set, keeps the device keys and the
+	// send ledger in that PostgreSQL database instead, in the schema
+	// KeySchema, so that they live with the rest of wagate's data (SPEC
+	// §12) and DataDir is not used for them.
+	DatabaseURL string
 	// Logger gets the session events (never a QR code, pairing code or a
 	// message text). nil means zap.NewNop().
 	Logger *zap.Logger

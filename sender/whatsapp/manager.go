@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -44,10 +43,10 @@ type Manager struct {
 }
 
 // Open refreshes the WhatsApp Web version (when WhatsApp is reachable),
-// opens DataDir/whatsapp.db and returns the Manager. No session runs until
-// Start or Link.
+// opens DataDir/whatsapp.db (or the DatabaseURL's schema) and returns the
+// Manager. No session runs until Start or Link.
 func Open(ctx context.Context, cfg Config) (Service, error) {
-	if cfg.DataDir == "" {
+	if cfg.DataDir == "" && cfg.DatabaseURL == "" {
 		return nil, fmt.Errorf("whatsapp: Config.DataDir is empty; give the data folder (--data)")
 	}
 	cfg = withDefaults(cfg)
@@ -56,7 +55,7 @@ func Open(ctx context.Context, cfg Config) (Service, error) {
 	}
 	// The name the phone lists the linked device under.
 	store.SetOSInfo(cfg.DeviceName, [3]uint32{1, 0, 0})
-	ks, err := openKeystore(ctx, filepath.Join(cfg.DataDir, DBFile), cfg.Logger.Named("whatsapp"))
+	ks, err := openKeys(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -70,6 +70,7 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 		}
 		out := &wagate.BatchResult{Items: make([]wagate.BatchItem, len(b.Items))}
 		recs := make([]batchItemRecord, len(b.Items))
+		var queued []wagate.AccountRef // for the batch's one NOTIFY (notify.go)
 		for i, a := range b.Items {
 			var (
 				r       *wagate.AcceptResult
@@ -87,13 +88,18 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 					ws.Credits = r.Balance // the next item is charged from here
 				}
 			}
-			if err := putAttempt(ctx, tx, ws.ID, acceptAttempt(a.Attempt, r, refused, now)); err != nil {
+			att, phone := acceptAttempt(a.Attempt, r, refused, now), ""
+			if r != nil {
+				phone = r.Message.AccountPhone
+			}
+			if err := putAttempt(ctx, tx, ws.ID, att, phone, change{source: wagate.SourceInbound, at: att.At}); err != nil {
 				return err
 			}
 			if refused != nil {
 				recs[i].Code, recs[i].Message = wagate.ErrorCode(refused), wagate.ErrorMessage(refused)
 			} else {
 				recs[i].MessageID, recs[i].Credits = r.Message.ID, r.Message.Credits
+				queued = append(queued, r.Message.Account())
 			}
 			out.Items[i] = wagate.BatchItem(recs[i])
 		}
@@ -108,6 +114,9 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 				ws.ID, b.IdempotencyKey, b.BodyHash[:], batchMarker, now, string(blob)); err != nil {
 				return err
 			}
+		}
+		if err := notifyQueued(ctx, tx, queued); err != nil {
+			return err
 		}
 		res = out
 		return nil

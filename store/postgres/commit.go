@@ -29,7 +29,9 @@ import (
 //     they commit their attempt with the batch and are returned as results;
 //   - a batch runs its requests in workspace id order, so two committers
 //     lock workspaces in the same order and never deadlock;
-//   - when the batch's commit fails, every request in it runs again alone.
+//   - when the batch's commit fails, every request in it runs again alone;
+//   - a batch that queued messages sends one NOTIFY (notify.go) with its
+//     commit, for the other replicas' senders.
 //
 // A single waiting request runs alone at once: no savepoint, no wait.
 
@@ -127,7 +129,10 @@ func (db *DB) commitBatch(batch []*acceptJob) {
 	runs := make([]acceptRun, len(batch))
 	alone := make([]bool, len(batch))
 	ctx := context.Background() // one caller's cancel must not fail the others
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+
+	var woken []wagate.EndpointRef // the outbox's wake-ups (event.go)
+	err := pgx.BeginFunc(ctx, db.pool, func(ptx pgx.Tx) error {
+		tx := &wakeTx{Tx: ptx, refs: &woken}
 		if err := pruneIdempotency(ctx, tx, batch[0].now, idempotencyPruneMax); err != nil {
 			return err
 		}
@@ -149,11 +154,18 @@ func (db *DB) commitBatch(batch []*acceptJob) {
 			}
 			runs[i] = run
 		}
+		// One wake-up for the whole batch, delivered if it commits.
+		if err := notifyQueued(ctx, tx, acceptedRefs(runs)); err != nil {
+			return err
+		}
 		if db.failCommit != nil {
 			return db.failCommit("accept")
 		}
 		return nil
 	})
+	if err == nil {
+		db.wake(woken)
+	}
 	for i, j := range batch {
 		if err != nil || alone[i] {
 			db.commitAlone(j)
@@ -178,8 +190,10 @@ func (db *DB) commitAlone(j *acceptJob) {
 			return err
 		}
 		var err error
-		run, err = db.acceptOne(ctx, tx, j.a, j.now)
-		return err
+		if run, err = db.acceptOne(ctx, tx, j.a, j.now); err != nil {
+			return err
+		}
+		return notifyQueued(ctx, tx, acceptedRefs([]acceptRun{run}))
 	})
 	if j.err == nil {
 		j.run = run
