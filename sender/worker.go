@@ -288,6 +288,7 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		}
 		start, prevStart, prevGap := s.begin(a, waited, drawn)
 		waited = false
+		wakes := s.sessionWakes(a.ref)
 		out := s.send(ctx, log, tr, acct, m, att)
 		if out.notTried {
 			// Nothing went out: the account's other recipients keep the
@@ -295,7 +296,7 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			s.restoreTurn(a, prevStart, prevGap)
 			if out.unavailable {
 				// The next round finds the account not ready and parks.
-				s.sessionDown(a.ref)
+				s.sessionDown(a.ref, wakes)
 			}
 			continue // its file stays prefetched for the try to come
 		}

@@ -12,15 +12,6 @@ import (
 	"github.com/wagate/wagate"
 )
 
-// schedule accepts a 1-credit message due in d.
-func (f *fixture) schedule(text, jid string, d time.Duration) string {
-	f.t.Helper()
-	a := f.request(text, 1)
-	a.Message.JID = jid
-	a.Message.SendAt = f.clock.Now().Add(d)
-	return f.accept(a).Message.ID
-}
-
 // TestSendHistory: MarkSent records each send; sends older than 24 h are
 // pruned; the first send ever stays.
 func TestSendHistory(t *testing.T) {

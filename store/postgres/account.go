@@ -45,15 +45,15 @@ func (r rulesRecord) domain() wagate.SendRules {
 }
 
 // accountColumns are read by scanAccount, in its order.
-const accountColumns = `workspace_id, phone, transport, settings, active, connected_at, rules`
+const accountColumns = `workspace_id, phone, transport, settings, active, connected_at, rules, link`
 
 func scanAccount(row pgx.Row) (*wagate.Account, error) {
 	var (
-		a               wagate.Account
-		settings, rules []byte
-		rec             rulesRecord
+		a                     wagate.Account
+		settings, rules, link []byte
+		rec                   rulesRecord
 	)
-	if err := row.Scan(&a.WorkspaceID, &a.Phone, &a.Transport, &settings, &a.Active, &a.ConnectedAt, &rules); err != nil {
+	if err := row.Scan(&a.WorkspaceID, &a.Phone, &a.Transport, &settings, &a.Active, &a.ConnectedAt, &rules, &link); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(settings, &a.Settings); err != nil {
@@ -63,6 +63,11 @@ func scanAccount(row pgx.Row) (*wagate.Account, error) {
 		return nil, fmt.Errorf("account %s: rules: %w", a.Phone, err)
 	}
 	a.Rules = rec.domain()
+	l, err := decodeLink(link)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: link: %w", a.Phone, err)
+	}
+	a.Link = l
 	return &a, nil
 }
 
@@ -87,6 +92,10 @@ func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 	if err != nil {
 		return wagate.Errorf(wagate.EINVALID, "rules: %v", err)
 	}
+	link, err := encodeLink(a.Link)
+	if err != nil {
+		return wagate.Errorf(wagate.EINVALID, "link: %v", err)
+	}
 	connected := orNow(a.ConnectedAt, db.now())
 	err = db.update(ctx, "create account", func(tx pgx.Tx) error {
 		if _, err := findWorkspace(ctx, tx, a.WorkspaceID, true); err != nil {
@@ -103,9 +112,9 @@ func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 			}
 			return wagate.Errorf(wagate.ECONFLICT, "the workspace has %d accounts, the most this server allows (--max-accounts %d); delete an account first, or ask the operator to raise --max-accounts", n, db.maxAccounts)
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		tag, err := tx.Exec(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (workspace_id, phone) DO NOTHING`,
-			a.WorkspaceID, a.Phone, a.Transport, string(settings), a.Active, connected, string(rules))
+			a.WorkspaceID, a.Phone, a.Transport, string(settings), a.Active, connected, string(rules), link)
 		if err != nil {
 			return err
 		}
@@ -287,7 +296,7 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 // time, as store/ does: credits are never held by messages that can no
 // longer be sent. Messages being sent right now are left to their sender.
 // The chats stay, so their ids keep resolving to a clear error. source
-// names who deleted it, for the change's events.
+// names who deleted it, for the events of the failed messages.
 func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source string, at time.Time) error {
 	at = orNow(at, db.now())
 	return db.update(ctx, "delete account", func(tx pgx.Tx) error {

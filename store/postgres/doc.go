@@ -5,9 +5,14 @@
 // TokenService, SessionService, AccountService, ChatService,
 // MessageService, AttemptService, DeliveryService, BatchAccepter and
 // WaitingReporter, the sender's Queue (queue.go, careful.go) and Leaser
-// (lease.go: replicas), and passes the whole contract, storetest.Run, and
-// its RunCareful part. It is not wired into cmd/wagate (no --database-url)
-// yet: see "What remains" below.
+// (lease.go: replicas), TemplateService, WindowService, AccountLinkService
+// and AccountEventService, sender.AccountLister (AllAccounts), the relink
+// grace's sweep (FailUnlinkedQueues), retention (PruneMessages), Audit,
+// and the events outbox (EndpointService, DeliveryQueue), and passes the
+// whole contract, storetest.Run, and its parts RunCareful, RunTemplates,
+// RunLinks, RunRelink, RunRetention, RunEndpoints, RunOutbox,
+// RunOutboxQueue and RunAccountEvents. It is not wired into
+// cmd/wagate (no --database-url) yet: see "What remains" below.
 //
 // # Schema
 //
@@ -18,21 +23,25 @@
 //	schema_migrations  version -> name, applied_at
 //	workspaces         id -> name, balance, granted, the inbound token (and
 //	                   its SHA-256, unique, for the lookup), created_at,
-//	                   low_credits, chat_seq; seq orders them by creation
+//	                   low_credits, chat_seq, pruned_credits (the credits of
+//	                   sent messages retention deleted, retain.go); seq
+//	                   orders them by creation
 //	tokens             sha256(admin token) -> id, workspace (NULL for the
 //	                   operator), role, name, prefix, created_at, last_used_at;
 //	                   one operator token per database (a partial unique index)
 //	sessions           sha256(session id) -> token hash (ON DELETE CASCADE: a
 //	                   deleted token's sessions end with it), role, csrf, times
 //	accounts           (workspace, phone) -> transport, settings (jsonb),
-//	                   active, connected_at, rules (jsonb, rulesRecord)
+//	                   active, connected_at, rules (jsonb, rulesRecord),
+//	                   link (jsonb, linkRecord; NULL: never had a link state)
 //	chats              (workspace, id) -> account phone, jid (unique per
 //	                   account), name, group, created_at; ids come from
 //	                   workspaces.chat_seq, which is also the chat count
 //	                   that --max-chats checks
 //	messages           id -> the whole message (tries jsonb, template
-//	                   jsonb); seq orders a workspace's messages; queue_pos
-//	                   is its place in its account's queue (from the
+//	                   jsonb, templateSendRecord); seq orders a workspace's
+//	                   messages; queue_pos is its place in its account's
+//	                   queue (from the
 //	                   sequence messages_queue_pos, kept while sending so a
 //	                   retry goes back to it; NULL for a scheduled message
 //	                   not placed yet), sending_at, provider_id (of the
@@ -51,8 +60,33 @@
 //	                   sends of the last 24 h, pruned by MarkSent
 //	first_sends        (workspace, phone) -> its first send ever (the
 //	                   warm-up); both outlive the account, as in store/
+//	templates          (workspace, name) -> text, file, cloudapi (jsonb),
+//	                   times; listed by name COLLATE "C" (store/'s order)
+//	account_templates  (workspace, phone) -> the last sync's provider
+//	                   templates (jsonb), synced_at; deleted with the
+//	                   account (ON DELETE CASCADE)
+//	chat_windows       (transport, sender, customer) -> last_at, the
+//	                   customer's latest message (the 24-hour window)
+//	endpoints          (workspace, id) -> the endpoint, secrets included;
+//	                   seq orders a workspace's endpoints
+//	endpoint_subs      (workspace, event type, endpoint) -> filter (phone,
+//	                   source): one row per enabled endpoint and event type,
+//	                   rewritten with every write of the endpoint; what the
+//	                   outbox funnel probes, by its key, at every change
+//	deliveries         (workspace, endpoint, id) -> the event (jsonb), the
+//	                   attempts, status, next_at (pending), the last
+//	                   request and response (bodies as bytea), the lease
+//	                   (lease_owner, lease_expires); seq orders the history
+//	                   and the deliveries due together; partial indexes for
+//	                   what is due, what is finished (trimming) and what is
+//	                   leased. Nothing points at messages: retention's
+//	                   deletes are not blocked
 //	account_leases     (workspace, phone) -> owner replica, epoch,
 //	                   expires_at, and the pace: last_send_at, gap_ns
+//
+// WhatsApp Web device keys live in the same database, in a schema of their
+// own that sender/whatsapp creates and migrates (whatsmeow's tables are
+// the library's, not these migrations'): see whatsapp.KeySchema.
 //
 // # Transactions and errors
 //
@@ -80,6 +114,29 @@
 // savepoint, in workspace id order; a client fault is that request's
 // result, a real error reruns that request alone, a failed commit reruns
 // each alone. Options.Committers sets how many batches may be open at once.
+//
+// # The events outbox
+//
+// event.go is the funnel, as in store/: every write of a message row calls
+// messageChanged (the event worked out from what the row held before and
+// after), putAttempt writes webhook.attempt, Accept's charge writes
+// credits.low when the balance crosses workspaces.low_credits, and
+// accountChanged (SetAccountLink, RecordAccountEvent) writes account.*.
+// An event is written, in the transaction of its change, inside one
+// pending delivery per enabled endpoint subscribed to it whose filter
+// matches; a workspace without endpoints pays one probe of endpoint_subs'
+// key per change and writes nothing. Writes made through update or the
+// group commit collect the endpoints that got deliveries (wakeTx) and call
+// Options.OnDeliveries with them after the commit; other replicas find
+// them by the deliverer's poll.
+//
+// The DeliveryQueue (queue_outbox.go) is shared by every replica's
+// deliverer: NextDeliveries claims the due rows with FOR UPDATE SKIP
+// LOCKED and a lease (this store as owner, until now +
+// Options.DeliveryLease), so two replicas never make one delivery at
+// once; FinishAttempt by a replica whose lease another took over is
+// ECONFLICT; Close releases the store's leases, and a crashed replica's
+// expire. Lease times are the stores' clocks.
 //
 // # Replicas
 //
@@ -111,24 +168,9 @@
 //
 // # What remains (issue 15), in the order to build it
 //
-//  1. The events outbox, the store's funnel. store/event.go and outbox.go
-//     work out every message event from the status a record was read with
-//     against the one it is written with, in the same commit as the change
-//     (message.queued in Accept, .sent, .failed with the refund, .cancelled
-//     in CancelMessage and DeleteAccount's fails, .delivered/.read,
-//     webhook.attempt in putAttempt, credits.low in Accept's charge when
-//     the balance crosses workspaces.low_credits). Here: tables endpoints
-//     (wagate.EndpointService; secrets as in store/endpoint.go),
-//     endpoint_subs, and deliveries (one row per subscribed endpoint per
-//     event, with attempts, next_at, lease owner/expiry); one Go function
-//     (the twin of putMessage) that every message write calls with the
-//     old and new status, used by insertMessage, fail, and the queue's
-//     writes; putAttempt and Accept's charge call theirs. A workspace
-//     without endpoints must cost one indexed read per change. Then
-//     wagate.DeliveryQueue (claim with FOR UPDATE SKIP LOCKED and a lease
-//     so two replicas never deliver one delivery at once), and the
-//     contract's endpoint and outbox parts in storetest (none exist yet:
-//     they are tested in store/ only; move them into storetest first).
+//  1. Done: the events outbox (event.go, endpoint.go, outbox.go,
+//     queue_outbox.go, migration 0006); see above. Audit does not check
+//     the outbox yet.
 //  2. and 3. (the send queue and careful sending) are done: queue.go,
 //     careful.go, batch.go, delivery.go and migration 0007.
 //  4. Replicas, the rest: the crash harness with two replicas on this
@@ -139,16 +181,20 @@
 //     wanted; sessions of session transports (WhatsApp Web) started only
 //     on the replica holding the account; spreading accounts between
 //     replicas.
-//  5. Templates (store/template.go: wagate.TemplateService) and WhatsApp
-//     device keys (sender/whatsapp keeps them in SQLite today) in tables
-//     of their own, each with a contract part.
+//  5. Done: templates, synced provider templates and the 24-hour windows
+//     (template.go), the link state (link.go), RecordAccountEvent
+//     (account_event.go), AllAccounts, the relink sweep (relink.go),
+//     retention with its credit counter (retain.go), Audit (audit.go, the
+//     invariants `wagate check` reads on this backend), and the WhatsApp Web
+//     device keys in this database (sender/whatsapp, Config.DatabaseURL).
+//     What is left of it belongs to the steps around it: Audit grows with
+//     the tables of 1-4 (the outbox's, the leases, the queue's indexes).
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
-//     backend, `wagate migrate --from ./data --to postgres://…` (copy
-//     every bucket through the interfaces, then the audit), `wagate check`
-//     on both backends, make bench's PostgreSQL ingest A/B and two-replica
-//     run, BENCHMARKS.md, and README's "Running several replicas".
-//
-// Until 1 is done, accepts and the queue's writes on this backend write
-// no events (messageChanged is called by every one of them, and writes
-// nothing yet).
+//     backend (and handed to whatsapp.Config.DatabaseURL, so the device
+//     keys live beside it), `wagate migrate --from ./data --to
+//     postgres://…` (copy every bucket through the interfaces, templates,
+//     account templates, windows, links and pruned credits included, then
+//     the audit), `wagate check` on both backends (Audit), make bench's
+//     PostgreSQL ingest A/B and two-replica run, BENCHMARKS.md, and
+//     README's "Running several replicas".
 package postgres
