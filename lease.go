@@ -14,15 +14,20 @@ type AccountLease struct {
 	// Epoch counts the claims of the account's lease: each new holder gets
 	// one more, and a write made for an older epoch is refused.
 	Epoch int64
-	// LastSendAt and Gap are the account's pace as its last MarkSending
-	// wrote it, whichever replica that was: when that send started and the
-	// gap drawn after it. A new holder waits out the gap too, so a
-	// takeover never shortens it. Zero when the account never sent.
+	// LastSendAt and Gap are the account's pace as its last send wrote
+	// it, whichever replica that was: when that send started (moved up to
+	// the end of its try once its outcome is stored) and the gap drawn
+	// after it. A new holder waits out the gap too, so a takeover never
+	// shortens it. Zero when the account never sent.
 	LastSendAt time.Time
 	Gap        time.Duration
 	// Ready: the account is active and has queued messages, so it has work
 	// now (the poll that backs up the wake-ups reads it).
 	Ready bool
+	// Sending: the account has a message in sending. For a lease just
+	// claimed, that is one its previous holder left: to recover before
+	// any send. Without it there is nothing to recover.
+	Sending bool
 }
 
 // ErrLeaseLost is wrapped by the error (ECONFLICT) of a write refused

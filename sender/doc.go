@@ -108,6 +108,18 @@
 // outcome, calls off downloads, and starts no other send. Storage errors are
 // logged and retried with a growing pause, never in a busy loop.
 //
+// # Replicas
+//
+// A Queue that several wagate replicas share is a Leaser (lease.go): the
+// sender then sends only the accounts whose lease its replica holds,
+// settles an account's interrupted send when it takes the account over
+// (RecoverAccount, never RecoverSending for all at start, which would
+// refund the other replicas' live sends; no Confirmer is asked, as the
+// send may have been another machine's), waits out the gap the previous
+// holder drew, hears the other replicas' new messages (Listen) with a
+// lease round every LeaseEvery behind them, and releases its leases when
+// it stops.
+//
 // # Dependencies
 //
 // The sender imports only the domain (package wagate), its own

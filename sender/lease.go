@@ -148,34 +148,34 @@ func (s *Sender) leaseRound(ctx context.Context) {
 	}
 	s.mu.Unlock()
 
-	var taken []wagate.AccountLease
-	for _, l := range fresh {
-		n, err := s.leaser.RecoverAccount(ctx, l.Account, time.Now())
-		if err != nil {
-			if ctx.Err() == nil {
-				s.accountLog(l.Account).Warn("cannot recover the account taken over; trying again next round", zap.Error(err))
-			}
-			continue
-		}
-		if n > 0 {
-			s.m.recovered.WithLabelValues(recoveredFailed).Add(float64(n))
-			s.accountLog(l.Account).Warn("failed and refunded messages the account's previous replica left in sending; nobody can tell whether they went out",
-				zap.Int("messages", n))
-			// The previous holder died mid-send: its transport call came
-			// after the start it wrote, at any time until its lease ran
-			// out, which is before now. So the gap runs from now.
-			l.LastSendAt = maxTime(l.LastSendAt, time.Now())
-		}
-		taken = append(taken, l)
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.running {
-		return
-	}
+	// Each account taken over starts as soon as it is recovered: at start
+	// a replica may take thousands, and only those with a message left in
+	// sending (Sending) cost a write.
 	now := time.Now()
-	for i, l := range taken {
+	for i, l := range fresh {
+		if l.Sending {
+			n, err := s.leaser.RecoverAccount(ctx, l.Account, time.Now())
+			if err != nil {
+				if ctx.Err() == nil {
+					s.accountLog(l.Account).Warn("cannot recover the account taken over; trying again next round", zap.Error(err))
+				}
+				continue
+			}
+			if n > 0 {
+				s.m.recovered.WithLabelValues(recoveredFailed).Add(float64(n))
+				s.accountLog(l.Account).Warn("failed and refunded messages the account's previous replica left in sending; nobody can tell whether they went out",
+					zap.Int("messages", n))
+				// The previous holder died mid-send: its transport call came
+				// after the start it wrote, at any time until its lease ran
+				// out, which is before now. So the gap runs from now.
+				l.LastSendAt = maxTime(l.LastSendAt, time.Now())
+			}
+		}
+		s.mu.Lock()
+		if !s.running {
+			s.mu.Unlock()
+			return
+		}
 		s.owned[l.Account] = true
 		a := s.accountLocked(l.Account)
 		// The previous holder's pace: its last send's gap is waited out
@@ -184,9 +184,16 @@ func (s *Sender) leaseRound(ctx context.Context) {
 			a.lastStart, a.gap = l.LastSendAt, l.Gap
 		}
 		s.startLocked(l.Account)
-		if d := herdDelay(i, len(taken), s.cfg.Interval); d > 0 {
+		if d := herdDelay(i, len(fresh), s.cfg.Interval); d > 0 {
 			a.notBefore = now.Add(d)
 		}
+		s.mu.Unlock()
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		return
 	}
 	for _, l := range leases {
 		if a := s.accounts[l.Account]; l.Ready && s.owned[l.Account] && (a == nil || !a.working) {
@@ -225,15 +232,26 @@ func (s *Sender) release(ctx context.Context) {
 // the pace (the gap of the next send is drawn now, and begin uses it);
 // else Queue.MarkSending, as in one process. drawn is -1 when no gap was
 // drawn.
+//
+// With a Leaser the mark is not cut short by shutdown once begun: a
+// database commit cancelled mid-way may have happened all the same, and
+// the worker, not knowing, would leave the message in sending for the
+// next holder to fail as interrupted. Begun, it ends, and the worker
+// sends the message (as after any MarkSending).
 func (s *Sender) markSending(ctx context.Context, a *account, id string, at, turn time.Time) (drawn time.Duration, err error) {
 	if s.leaser == nil {
 		return -1, s.q.MarkSending(ctx, id, at)
+	}
+	if err := ctx.Err(); err != nil {
+		return -1, err
 	}
 	s.mu.Lock()
 	interval, jitter := a.pace.or(s.cfg.Interval, s.cfg.Jitter)
 	drawn = drawGap(s.rnd, interval, jitter)
 	s.mu.Unlock()
-	return drawn, s.leaser.MarkSendingPaced(ctx, id, at, maxTime(turn, at), drawn)
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	return drawn, s.leaser.MarkSendingPaced(mctx, id, at, maxTime(turn, at), drawn)
 }
 
 // isLeaseLost reports whether err is a write refused for the lease.

@@ -69,6 +69,9 @@ func (q *leasingQueue) Lease(ctx context.Context) ([]wagate.AccountLease, error)
 	for i := range out {
 		a := q.accounts[out[i].Account]
 		out[i].Ready = a != nil && a.Active && len(q.queues[out[i].Account]) > 0
+		for _, m := range q.msgs {
+			out[i].Sending = out[i].Sending || (m.Status == wagate.StatusSending && m.Account() == out[i].Account)
+		}
 	}
 	return out, nil
 }
@@ -245,6 +248,13 @@ func TestLeaserHearsOtherReplicasAndPolls(t *testing.T) {
 		if got := <-tr.called; got != id3 || time.Since(t1) > DefaultLeaseEvery {
 			t.Errorf("sent %s after %v, want %s within %v", got, time.Since(t1), id3, DefaultLeaseEvery)
 		}
+		// Neither account had a message in sending: nothing to recover, no
+		// write at the takeover.
+		q.lmu.Lock()
+		if len(q.recovered) != 0 {
+			t.Errorf("recovered %v, want none", q.recovered)
+		}
+		q.lmu.Unlock()
 	})
 }
 

@@ -142,29 +142,29 @@
 //
 // Several replicas share one database (SPEC §12); lease.go and notify.go
 // hold the details. Each account is sent by the holder of its lease row:
-// the sender's Lease renews every lease its replica holds in one
-// statement and claims free or expired ones with FOR UPDATE SKIP LOCKED
-// (epoch + 1); Release frees them at a clean stop and wakes the others. Once a handle has
-// leased, MarkSending, and MarkSent, Retry and MarkFailed of a sending
-// message, call fence in their transaction: a replica that no longer
-// holds the lease at the epoch it claimed gets ECONFLICT wrapping
+// the sender's Lease renews every lease its replica holds in one statement
+// and claims free or expired ones with FOR UPDATE SKIP LOCKED (epoch + 1);
+// Release frees them at a clean stop and wakes the others. Once a handle
+// has leased, MarkSending, and MarkSent, Retry and MarkFailed of a sending
+// message, call fence in their transaction: a replica that no longer holds
+// the lease at the epoch it claimed gets ECONFLICT wrapping
 // wagate.ErrLeaseLost (a handle that never leased is not fenced).
-// MarkSendingPaced writes last_send_at and the drawn gap with the mark,
-// and a new holder waits them out; RecoverAccount fails an account's
+// MarkSendingPaced writes last_send_at and the drawn gap with the mark, the
+// outcome of the send moves last_send_at up to the try's end (the transport
+// call came before it), and a new holder waits them out (from the takeover
+// when the old holder died mid-send). RecoverAccount fails an account's
 // sending messages when it is taken over (sender.Leaser: the sender no
 // longer calls RecoverSending at start with this backend). A commit of
-// accepts sends one NOTIFY for its batch (AcceptBatch one for its
-// request), UpdateAccount one for an active account; Listen hears them, and the sender's lease round every few
-// seconds is the poll behind them. CreateOperatorTokenOnce keeps the
-// database's first operator token.
+// accepts sends one NOTIFY for its batch (AcceptBatch one for its request),
+// UpdateAccount one for an active account; Listen hears them, and the
+// sender's lease round every few seconds is the poll behind them.
+// CreateOperatorTokenOnce keeps the database's first operator token.
 //
-// Limits: the first replica to claim takes every free account (no
-// balancing yet); the new holder waits from the start the old one wrote
-// at MarkSending (from the takeover when the old one died mid-send), which
-// can be earlier than the old transport call by MarkSending's commit (or
-// an upload, Result.PostedAt); a sent message
-// whose replica lost its lease mid-send is failed and refunded as
-// interrupted by the new holder (never sent twice, but counted failed).
+// Limits: the first replica to claim takes every free account (no balancing
+// yet); a message whose replica lost its lease mid-send is failed and
+// refunded as interrupted by the new holder even if it went out (never sent
+// twice, but counted failed); replicas' clocks are compared (the lease's
+// expiry, the pace), so they must be kept in sync (NTP).
 //
 // # What remains (issue 15), in the order to build it
 //

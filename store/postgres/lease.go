@@ -89,8 +89,12 @@ func (b *leaseBook) epoch(ref wagate.AccountRef) (epoch int64, held, active bool
 const leaseReady = `(EXISTS (SELECT 1 FROM accounts a WHERE a.workspace_id = l.workspace_id AND a.phone = l.phone AND a.active)
 	AND EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = l.workspace_id AND m.account_phone = l.phone AND m.status = 'queued'))`
 
+// leaseSending is the SQL that says whether the lease row l's account has
+// a message in sending.
+const leaseSending = `EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = l.workspace_id AND m.account_phone = l.phone AND m.status = 'sending')`
+
 // leaseReturning is what renewals and claims return, read by scanLease.
-const leaseReturning = `l.workspace_id, l.phone, l.epoch, l.last_send_at, l.gap_ns, ` + leaseReady
+const leaseReturning = `l.workspace_id, l.phone, l.epoch, l.last_send_at, l.gap_ns, ` + leaseReady + `, ` + leaseSending
 
 func scanLeases(rows pgx.Rows, err error) ([]wagate.AccountLease, error) {
 	if err != nil {
@@ -102,7 +106,7 @@ func scanLeases(rows pgx.Rows, err error) ([]wagate.AccountLease, error) {
 			last *time.Time
 			gap  int64
 		)
-		err := r.Scan(&l.Account.WorkspaceID, &l.Account.Phone, &l.Epoch, &last, &gap, &l.Ready)
+		err := r.Scan(&l.Account.WorkspaceID, &l.Account.Phone, &l.Epoch, &last, &gap, &l.Ready, &l.Sending)
 		l.LastSendAt, l.Gap = deref(last), time.Duration(gap)
 		return l, err
 	})
@@ -231,6 +235,24 @@ func (db *DB) fence(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, now t
 		return errLeaseLost(ref)
 	}
 	return nil
+}
+
+// fenceOutcome is fence for the outcome of a send under way (MarkSent,
+// Retry, MarkFailed of a sending message), which also moves the account's
+// last_send_at up to at, the try's time: the transport was called before
+// it, maybe later than the start MarkSendingPaced wrote (the commit, an
+// upload), and a new holder must wait the gap from no earlier than that
+// call.
+func (db *DB) fenceOutcome(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, at time.Time) error {
+	if _, _, active := db.leases.epoch(ref); !active {
+		return nil
+	}
+	if err := db.fence(ctx, tx, ref, at, false); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `UPDATE account_leases SET last_send_at = greatest(last_send_at, $3) WHERE workspace_id = $1 AND phone = $2`,
+		ref.WorkspaceID, ref.Phone, at)
+	return err
 }
 
 // pace is what MarkSendingPaced writes with the mark: the start of the

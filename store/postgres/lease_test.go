@@ -313,6 +313,9 @@ func TestLeasePaceAndReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := r.lease(r.a)
+	if got[ref].Sending {
+		t.Errorf("an account with nothing in sending says Sending")
+	}
 	if !got[ref].Ready || got[idle].Ready {
 		t.Errorf("ready: active %v, inactive %v; want true, false", got[ref].Ready, got[idle].Ready)
 	}
@@ -346,8 +349,8 @@ func TestRecoverAccountAtTakeover(t *testing.T) {
 	if _, ok := held[ref]; !ok {
 		t.Fatalf("a did not claim the account with a message in sending")
 	}
-	if held[ref].Ready {
-		t.Errorf("an account with nothing queued is not ready")
+	if held[ref].Ready || !held[ref].Sending {
+		t.Errorf("ready %v sending %v, want an account with nothing queued and a message in sending", held[ref].Ready, held[ref].Sending)
 	}
 	wsBefore, _ := r.a.FindWorkspace(context.Background(), "ws")
 	_, err := r.b.Lease(context.Background())

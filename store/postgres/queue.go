@@ -272,7 +272,7 @@ func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 		case wagate.StatusFailed:
 			return wagate.Errorf(wagate.ECONFLICT, "message %s already failed (and was refunded); it cannot become sent", id)
 		case wagate.StatusSending:
-			if err := db.fence(ctx, tx, r.Account(), try.At, false); err != nil {
+			if err := db.fenceOutcome(ctx, tx, r.Account(), try.At); err != nil {
 				return err
 			}
 		}
@@ -321,7 +321,7 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 			return wagate.Errorf(wagate.ECONFLICT, "message %s is already %s; it is not tried again", id, r.Status)
 		}
 		if r.Status == wagate.StatusSending {
-			if err := db.fence(ctx, tx, r.Account(), try.At, false); err != nil {
+			if err := db.fenceOutcome(ctx, tx, r.Account(), try.At); err != nil {
 				return err
 			}
 		}
@@ -373,7 +373,7 @@ func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
 			return nil
 		}
 		if r.Status == wagate.StatusSending {
-			if err := db.fence(ctx, tx, r.Account(), try.At, false); err != nil {
+			if err := db.fenceOutcome(ctx, tx, r.Account(), try.At); err != nil {
 				return err
 			}
 		}

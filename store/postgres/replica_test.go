@@ -253,13 +253,13 @@ func TestReplicasTwoSendersHandOverAtAStop(t *testing.T) {
 	<-log.each // a holds everything now
 	b := countingLeaser{DB: r.b, rounds: make(chan struct{}, 16)}
 	stopB := run(b, "b")
-	defer stopB()
 	<-b.rounds
 	<-b.rounds
 	stopA()
 	for len(log.each) > 0 || func() bool { log.mu.Lock(); defer log.mu.Unlock(); return len(log.sends) < len(want) }() {
 		<-log.each
 	}
+	stopB() // the last outcomes are stored when it returns
 
 	log.mu.Lock()
 	defer log.mu.Unlock()
@@ -293,5 +293,49 @@ func TestReplicasTwoSendersHandOverAtAStop(t *testing.T) {
 		if m, _ := r.a.FindMessage(ctx, "ws", id); m.Status != wagate.StatusSent {
 			t.Errorf("message %s is %s, want sent", id, m.Status)
 		}
+	}
+}
+
+// TestReplicasPaceRunsFromTheOutcome: the transport was called after the
+// start MarkSendingPaced wrote (its commit, an upload), at the latest when
+// the try ended; the outcome moves last_send_at up to the try's time, so a
+// new holder never waits less than the gap from the real call.
+func TestReplicasPaceRunsFromTheOutcome(t *testing.T) {
+	r := newReplicas(t)
+	ctx := context.Background()
+	ref := r.account("+14155550001", 0)
+	m1, m2 := r.accept(r.a, ref), r.accept(r.a, ref)
+	r.lease(r.a)
+	t0 := r.clock.Now()
+	if err := r.a.MarkSendingPaced(ctx, m1.ID, t0, t0, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.a.MarkSent(ctx, m1.ID, wagate.Try{At: t0.Add(3 * time.Second), ProviderID: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.a.MarkSendingPaced(ctx, m2.ID, t0.Add(5*time.Second), t0.Add(5*time.Second), 4*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.a.Retry(ctx, m2.ID, wagate.Try{At: t0.Add(9 * time.Second), Error: "timeout"}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l := r.lease(r.b)[ref]
+	if want := t0.Add(9 * time.Second); !l.LastSendAt.Equal(want) || l.Gap != 4*time.Second {
+		t.Errorf("pace after the retry: %v %v, want %v 4s (the try's end, the last drawn gap)", l.LastSendAt, l.Gap, want)
+	}
+	// A late outcome never moves it back.
+	if err := r.b.MarkSendingPaced(ctx, m2.ID, t0.Add(20*time.Second), t0.Add(20*time.Second), 4*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.b.MarkFailed(ctx, m2.ID, wagate.Try{At: t0.Add(19 * time.Second), Error: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	r.accept(r.b, ref) // work, for a's claim
+	r.clock.advance(testTTL)
+	if l := r.lease(r.a)[ref]; !l.LastSendAt.Equal(t0.Add(20 * time.Second)) {
+		t.Errorf("pace after an outcome dated before the start: %v, want %v", l.LastSendAt, t0.Add(20*time.Second))
 	}
 }
