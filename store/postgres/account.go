@@ -289,7 +289,7 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 // time, as store/ does: credits are never held by messages that can no
 // longer be sent. Messages being sent right now are left to their sender.
 // The chats stay, so their ids keep resolving to a clear error. source
-// names who deleted it, for the change's events.
+// names who deleted it, for the events of the failed messages.
 func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source string, at time.Time) error {
 	at = orNow(at, db.now())
 	return db.update(ctx, "delete account", func(tx pgx.Tx) error {

@@ -87,7 +87,11 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 					ws.Credits = r.Balance // the next item is charged from here
 				}
 			}
-			if err := putAttempt(ctx, tx, ws.ID, acceptAttempt(a.Attempt, r, refused, now)); err != nil {
+			phone := ""
+			if r != nil {
+				phone = r.Message.AccountPhone
+			}
+			if err := putAttempt(ctx, tx, ws.ID, acceptAttempt(a.Attempt, r, refused, now), phone, change{source: wagate.SourceInbound, at: now}); err != nil {
 				return err
 			}
 			if refused != nil {

@@ -127,7 +127,10 @@ func (db *DB) commitBatch(batch []*acceptJob) {
 	runs := make([]acceptRun, len(batch))
 	alone := make([]bool, len(batch))
 	ctx := context.Background() // one caller's cancel must not fail the others
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+
+	var woken []wagate.EndpointRef // the outbox's wake-ups (event.go)
+	err := pgx.BeginFunc(ctx, db.pool, func(ptx pgx.Tx) error {
+		tx := &wakeTx{Tx: ptx, refs: &woken}
 		if err := pruneIdempotency(ctx, tx, batch[0].now, idempotencyPruneMax); err != nil {
 			return err
 		}
@@ -154,6 +157,9 @@ func (db *DB) commitBatch(batch []*acceptJob) {
 		}
 		return nil
 	})
+	if err == nil {
+		db.wake(woken)
+	}
 	for i, j := range batch {
 		if err != nil || alone[i] {
 			db.commitAlone(j)

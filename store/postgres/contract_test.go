@@ -37,6 +37,11 @@ func TestContract(t *testing.T) {
 	storetest.RunRelink[*DB](t, pgHarness{})
 	storetest.RunRetention[*DB](t, pgHarness{})
 	storetest.RunLinksWithQueue[*DB](t, pgHarness{})
+	storetest.RunLinkEvents[*DB](t, pgHarness{})
+	storetest.RunEndpoints[*DB](t, pgHarness{})
+	storetest.RunOutbox[*DB](t, pgHarness{})
+	storetest.RunOutboxQueue[*DB](t, pgHarness{})
+	storetest.RunAccountEvents[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same

@@ -3,13 +3,16 @@
 // replicas share. It is being built service by service against the store
 // contract (store/storetest). Today it implements wagate.WorkspaceService,
 // TokenService, SessionService, AccountService, ChatService,
-// MessageService, AttemptService, DeliveryService, BatchAccepter and
-// WaitingReporter, and the sender's Queue (queue.go, careful.go),
-// TemplateService, WindowService, AccountLinkService and
-// AccountEventService, sender.AccountLister (AllAccounts), the relink
-// grace's sweep (FailUnlinkedQueues), retention (PruneMessages) and Audit,
-// and passes the whole contract, storetest.Run, and its parts RunCareful,
-// RunTemplates, RunLinks, RunRelink and RunRetention. It is not wired into
+// MessageService, AttemptService, DeliveryService, BatchAccepter,
+// WaitingReporter and the sender's Queue (queue.go, careful.go),
+// EndpointService and DeliveryQueue (the events outbox), TemplateService,
+// WindowService, AccountLinkService and AccountEventService,
+// sender.AccountLister (AllAccounts), the relink grace's sweep
+// (FailUnlinkedQueues), retention (PruneMessages) and Audit, and passes
+// the whole contract, storetest.Run, and its parts RunCareful,
+// RunEndpoints, RunOutbox, RunOutboxQueue, RunAccountEvents,
+// RunTemplates, RunLinks, RunLinkEvents, RunLinksWithQueue, RunRelink and
+// RunRetention. It is not wired into
 // cmd/wagate (no --database-url) yet: see "What remains" below.
 //
 // # Schema
@@ -39,8 +42,8 @@
 //	messages           id -> the whole message (tries jsonb, template
 //	                   jsonb, templateSendRecord); seq orders a workspace's
 //	                   messages; queue_pos is its place in its account's
-//	                   queue (from the
-//	                   sequence messages_queue_pos, kept while sending so a
+//	                   queue (from the sequence messages_queue_pos, kept
+//	                   while sending so a
 //	                   retry goes back to it; NULL for a scheduled message
 //	                   not placed yet), sending_at, provider_id (of the
 //	                   sent try, for delivery reports). Partial indexes:
@@ -65,6 +68,19 @@
 //	                   account (ON DELETE CASCADE)
 //	chat_windows       (transport, sender, customer) -> last_at, the
 //	                   customer's latest message (the 24-hour window)
+//	endpoints          (workspace, id) -> the endpoint, secrets included;
+//	                   seq orders a workspace's endpoints
+//	endpoint_subs      (workspace, event type, endpoint) -> filter (phone,
+//	                   source): one row per enabled endpoint and event type,
+//	                   rewritten with every write of the endpoint; what the
+//	                   outbox funnel probes, by its key, at every change
+//	deliveries         (workspace, endpoint, id) -> the event (jsonb), the
+//	                   attempts, status, next_at (pending), the last
+//	                   request and response (bodies as bytea), the lease
+//	                   (lease_owner, lease_expires); seq orders the history
+//	                   and the deliveries due together; partial indexes for
+//	                   what is due, what is finished (trimming) and what is
+//	                   leased
 //
 // WhatsApp Web device keys live in the same database, in a schema of their
 // own that sender/whatsapp creates and migrates (whatsmeow's tables are
@@ -97,28 +113,34 @@
 // result, a real error reruns that request alone, a failed commit reruns
 // each alone. Options.Committers sets how many batches may be open at once.
 //
+// # The events outbox
+//
+// event.go is the funnel, as in store/: every write of a message row calls
+// messageChanged (the event worked out from what the row held before and
+// after), putAttempt writes webhook.attempt, and Accept's charge writes
+// credits.low when the balance crosses workspaces.low_credits, and
+// RecordAccountEvent writes account.* with the account's change. An event
+// is written, in the transaction of its change, inside one pending
+// delivery per enabled endpoint subscribed to it whose filter matches; a
+// workspace without endpoints pays one probe of endpoint_subs' key per
+// change and writes nothing. Writes made through update or the group
+// commit collect the endpoints that got deliveries (wakeTx) and call
+// Options.OnDeliveries with them after the commit; other replicas find
+// them by the deliverer's poll.
+//
+// The DeliveryQueue (queue_outbox.go) is shared by every replica's
+// deliverer: NextDeliveries claims the due rows with FOR UPDATE SKIP
+// LOCKED and a lease (this store as owner, until now +
+// Options.DeliveryLease), so two replicas never make one delivery at
+// once; FinishAttempt by a replica whose lease another took over is
+// ECONFLICT; Close releases the store's leases, and a crashed replica's
+// expire. Lease times are the stores' clocks.
+//
 // # What remains (issue 15), in the order to build it
 //
-//  1. The events outbox, the store's funnel. store/event.go and outbox.go
-//     work out every message event from the status a record was read with
-//     against the one it is written with, in the same commit as the change
-//     (message.queued in Accept, .sent, .failed with the refund, .cancelled
-//     in CancelMessage and DeleteAccount's fails, .delivered/.read,
-//     webhook.attempt in putAttempt, credits.low in Accept's charge when
-//     the balance crosses workspaces.low_credits). Here: tables endpoints
-//     (wagate.EndpointService; secrets as in store/endpoint.go),
-//     endpoint_subs, and deliveries (one row per subscribed endpoint per
-//     event, with attempts, next_at, lease owner/expiry); one Go function
-//     (the twin of putMessage) that every message write calls with the
-//     old and new status, used by insertMessage, fail, and the queue's
-//     writes; putAttempt and Accept's charge call theirs. A workspace
-//     without endpoints must cost one indexed read per change. Then
-//     wagate.DeliveryQueue (claim with FOR UPDATE SKIP LOCKED and a lease
-//     so two replicas never deliver one delivery at once), and the
-//     contract's endpoint and outbox parts in storetest (none exist yet:
-//     they are tested in store/ only; move them into storetest first).
-//  2. and 3. (the send queue and careful sending) are done: queue.go,
-//     careful.go, batch.go, delivery.go and migration 0007.
+//  1. (the events outbox), 2. and 3. (the send queue and careful sending)
+//     are done: see above, and queue.go, careful.go, batch.go, delivery.go,
+//     migrations 0006 and 0007.
 //  4. Replicas: a lease row per account (owner, expires_at, epoch) claimed
 //     with FOR UPDATE SKIP LOCKED and renewed in one batch statement;
 //     MarkSending/MarkSent fenced by the epoch (a replica that lost its
@@ -137,12 +159,11 @@
 //     retention with its credit counter (retain.go), Audit (audit.go, the
 //     invariants `wagate check` reads on this backend), and the WhatsApp Web
 //     device keys in this database (sender/whatsapp, Config.DatabaseURL).
-//     What is left of it belongs to the steps around it: accountChanged
-//     (account_event.go) is the account events' seam and writes nothing
-//     until 1 fills it, as messageChanged (its comment says how);
-//     retention deletes message rows only, so an outbox table that points
-//     at messages (1) must not block the delete; and Audit grows with the
-//     tables of 1-4 (the outbox's counts, the leases, the queue's indexes).
+//     SetAccountLink writes the account.* events through accountChanged
+//     (event.go) as RecordAccountEvent does; retention deletes message rows
+//     only (no table points at them with a foreign key); Audit grows with
+//     the tables of 1-4 (the outbox's counts, the leases, the queue's
+//     indexes).
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
 //     backend (and handed to whatsapp.Config.DatabaseURL, so the device
 //     keys live beside it), `wagate migrate --from ./data --to
@@ -152,7 +173,7 @@
 //     PostgreSQL ingest A/B and two-replica run, BENCHMARKS.md, and
 //     README's "Running several replicas".
 //
-// Until 1 is done, accepts, the queue's writes, SetAccountLink and
-// RecordAccountEvent on this backend write no events (messageChanged and
-// accountChanged are called by every one of them, and write nothing yet).
+// The outbox and the queue meet in storetest.RunOutboxQueue, which passes
+// here: the queue's writes call messageChanged in a transaction of update,
+// so their events wake this replica's deliverer.
 package postgres

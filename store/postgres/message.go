@@ -115,7 +115,11 @@ func (db *DB) acceptOne(ctx context.Context, tx pgx.Tx, a *wagate.Accept, now ti
 		return acceptRun{}, err
 	}
 	att := acceptAttempt(a.Attempt, res, outcome, now)
-	if err := putAttempt(ctx, tx, ws.ID, att); err != nil {
+	phone := ""
+	if res != nil {
+		phone = res.Message.AccountPhone
+	}
+	if err := putAttempt(ctx, tx, ws.ID, att, phone, change{source: a.Source, at: att.At}); err != nil {
 		return acceptRun{}, err
 	}
 	return acceptRun{res: res, att: att, outcome: outcome}, nil
@@ -232,7 +236,11 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 	if _, err := tx.Exec(ctx, `UPDATE workspaces SET balance = $2 WHERE id = $1`, ws.ID, balance); err != nil {
 		return nil, nil, err
 	}
-	if err := insertMessage(ctx, tx, &m, acct.ConnectedAt, change{source: a.Source, at: now}); err != nil {
+	ch := change{source: a.Source, at: now}
+	if err := insertMessage(ctx, tx, &m, acct.ConnectedAt, ch); err != nil {
+		return nil, nil, err
+	}
+	if err := charged(ctx, tx, ws, ws.Credits, balance, m.AccountPhone, ch); err != nil {
 		return nil, nil, err
 	}
 	if a.IdempotencyKey != "" {
@@ -345,10 +353,11 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 		rec.At = orNow(rec.At, now)
 		rec.Code, rec.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
 		rec.MessageID, rec.Credits = "", 0
+		phone := ""
 		if first != nil {
-			rec.MessageID = first.ID
+			rec.MessageID, phone = first.ID, first.AccountPhone
 		}
-		return putAttempt(ctx, tx, workspaceID, rec)
+		return putAttempt(ctx, tx, workspaceID, rec, phone, change{source: wagate.SourceInbound, at: rec.At})
 	})
 	switch {
 	case err != nil:
@@ -551,7 +560,10 @@ func encodeTries(tries []wagate.Try) (string, error) {
 
 // putAttempt appends a to the workspace's log and drops what falls out of
 // the last wagate.AttemptLimit. The body is cut at wagate.AttemptBodyLimit.
-func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.Attempt) error {
+// It is the funnel of attempts: each writes its webhook.attempt event, as
+// ch says who made it and when, from the account phone of its message (""
+// when none).
+func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.Attempt, phone string, ch change) error {
 	warnings, err := json.Marshal(orNone(a.Warnings))
 	if err != nil {
 		return err
@@ -566,9 +578,13 @@ func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.At
 	}
 	// Seqs of one workspace grow, so everything AttemptLimit rows behind
 	// the newest is out of the ring (usually one row, found by the key).
-	_, err = tx.Exec(ctx, `DELETE FROM attempts WHERE workspace_id = $1 AND seq <=
-		(SELECT seq FROM attempts WHERE workspace_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`, workspaceID, wagate.AttemptLimit)
-	return err
+	if _, err = tx.Exec(ctx, `DELETE FROM attempts WHERE workspace_id = $1 AND seq <=
+		(SELECT seq FROM attempts WHERE workspace_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`, workspaceID, wagate.AttemptLimit); err != nil {
+		return err
+	}
+	ev := *a
+	ev.Body = cutUTF8(a.Body, wagate.AttemptBodyLimit)
+	return attemptRecorded(ctx, tx, workspaceID, &ev, phone, ch)
 }
 
 func orNone(s []string) []string {
@@ -587,7 +603,7 @@ func (db *DB) RecordAttempt(ctx context.Context, workspaceID string, a *wagate.A
 		if _, err := findWorkspace(ctx, tx, workspaceID, false); err != nil {
 			return err
 		}
-		return putAttempt(ctx, tx, workspaceID, &rec)
+		return putAttempt(ctx, tx, workspaceID, &rec, "", change{source: wagate.SourceInbound, at: rec.At})
 	})
 }
 

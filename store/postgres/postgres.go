@@ -35,6 +35,15 @@ type Options struct {
 	// (commit.go); 0 means 4. More committers overlap more commits but
 	// take more connections from the pool.
 	Committers int
+	// OnDeliveries, when set, is called after a commit that gave endpoints
+	// deliveries to make (an event fanned out, a retry, an enable), with
+	// those endpoints, so this replica's deliverer starts on them at once
+	// (outbound.Deliverer.Wake); a rolled-back write calls nothing. It
+	// must not block. Other replicas find them by their poll.
+	OnDeliveries func([]wagate.EndpointRef)
+	// DeliveryLease is how long a delivery claimed by NextDeliveries stays
+	// with this store (queue_outbox.go); 0 means DefaultDeliveryLease.
+	DeliveryLease time.Duration
 }
 
 // DB is wagate's PostgreSQL store. It is safe for concurrent use.
@@ -52,6 +61,12 @@ type DB struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	// The outbox (event.go, queue_outbox.go): Options.OnDeliveries, this
+	// store's name as the owner of delivery leases (random per Open, so
+	// two stores on one database are two owners), and the lease.
+	onDeliveries  func([]wagate.EndpointRef)
+	owner         string
+	deliveryLease time.Duration
 }
 
 // Compile-time guards: the services this backend implements so far.
@@ -63,6 +78,8 @@ var (
 	_ wagate.ChatService      = (*DB)(nil)
 	_ wagate.MessageService   = (*DB)(nil)
 	_ wagate.AttemptService   = (*DB)(nil)
+	_ wagate.EndpointService  = (*DB)(nil)
+	_ wagate.DeliveryQueue    = (*DB)(nil)
 )
 
 // Open connects to the database at url (postgres://…) and applies the
@@ -89,6 +106,14 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if db.now == nil {
 		db.now = time.Now
 	}
+	db.onDeliveries, db.deliveryLease = opts.OnDeliveries, opts.DeliveryLease
+	if db.deliveryLease <= 0 {
+		db.deliveryLease = DefaultDeliveryLease
+	}
+	if db.owner, err = newOwner(idSource); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	n := opts.Committers
 	if n <= 0 {
 		n = 4
@@ -103,6 +128,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.stop)
 		db.wg.Wait()
+		db.releaseLeases()
 		db.pool.Close()
 	})
 	return nil
@@ -127,15 +153,21 @@ func (db *DB) update(ctx context.Context, op string, fn func(tx pgx.Tx) error) e
 	if err := ctx.Err(); err != nil {
 		return unavailable(op, err)
 	}
-	return unavailable(op, pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if err := fn(tx); err != nil {
+	var woken []wagate.EndpointRef // the outbox's wake-ups (event.go)
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		woken = woken[:0]
+		if err := fn(&wakeTx{Tx: tx, refs: &woken}); err != nil {
 			return err
 		}
 		if db.failCommit != nil {
 			return db.failCommit(op)
 		}
 		return nil
-	}))
+	})
+	if err == nil {
+		db.wake(woken)
+	}
+	return unavailable(op, err)
 }
 
 // view runs fn in a read-only transaction: one snapshot for reads of

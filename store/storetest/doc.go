@@ -1,8 +1,8 @@
 // Package storetest is the contract of wagate's storage backends: one table
 // of behaviours, written only against the domain interfaces of service.go
 // (wagate.WorkspaceService, AccountService, ChatService, MessageService,
-// AttemptService, TokenService, SessionService, DeliveryService) and the
-// sender's sender.Queue, that every backend runs through a Harness. A
+// AttemptService, TokenService, SessionService, DeliveryService,
+// EndpointService, DeliveryQueue) and the sender's sender.Queue, that every backend runs through a Harness. A
 // backend passes when every behaviour does; each behaviour is a subtest
 // whose name states the rule it checks, so a failure reads as the promise
 // that broke ("MarkFailed refunds once").
@@ -40,7 +40,9 @@
 // them: RunTemplates (wagate.TemplateService and WindowService: templates,
 // synced provider templates, a message's template send, the 24-hour
 // windows), RunLinks (AccountLinkService, AccountEventService without the
-// events, sender.AccountLister), RunRelink (the relink grace's sweep,
+// events, sender.AccountLister), RunLinkEvents (the account.* events of
+// SetAccountLink), RunLinksWithQueue (RecordAccountEvent's release of
+// holds, the sweep's empty queue), RunRelink (the relink grace's sweep,
 // RelinkSweeper) and RunRetention (PruneMessages, Pruner: which messages
 // go; the credits of pruned sent messages are each backend's audit, as
 // the interfaces do not show them).
@@ -66,8 +68,14 @@
 //   - the fault hook's operation names are bbolt's (store/fault.go); the
 //     suite fails every write and never names an operation.
 //
-// Not covered yet: the endpoint and event-outbox services
-// (wagate.EndpointService, DeliveryQueue), and so which events a change
-// writes (the account events of SetAccountLink and RecordAccountEvent
-// among them).
+// The events outbox has parts of its own, outside Run for now (the lead
+// folds them in once every backend passes them): RunEndpoints needs a
+// wagate.EndpointService (endpoints and their history of test sends),
+// RunOutbox adds messages and the DeliveryQueue (the events of accepts,
+// cancels, deleted accounts, the attempt log and credits.low, read back
+// through NextDeliveries), RunAccountEvents adds the AccountEventService
+// (account.* written with the account's change), and RunOutboxQueue needs
+// a whole Store with the outbox (the events of the send queue and delivery
+// reports). The wake-ups after a commit (the backends' OnDeliveries
+// options) are each backend's own tests.
 package storetest
