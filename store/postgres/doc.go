@@ -8,7 +8,7 @@
 // EndpointService and DeliveryQueue (the events outbox), TemplateService,
 // WindowService, AccountLinkService and AccountEventService,
 // sender.AccountLister (AllAccounts), the relink grace's sweep
-// (FailUnlinkedQueues), retention (PruneMessages) and Audit, and passes
+// (FailUnlinkedQueues) and retention (PruneMessages), and passes
 // the whole contract, storetest.Run, and its parts RunCareful,
 // RunEndpoints, RunOutbox, RunOutboxQueue, RunAccountEvents,
 // RunTemplates, RunLinks, RunLinkEvents, RunLinksWithQueue, RunRelink and
@@ -156,20 +156,20 @@
 //  5. Done: templates, synced provider templates and the 24-hour windows
 //     (template.go), the link state (link.go), RecordAccountEvent
 //     (account_event.go), AllAccounts, the relink sweep (relink.go),
-//     retention with its credit counter (retain.go), Audit (audit.go, the
-//     invariants `wagate check` reads on this backend), and the WhatsApp Web
+//     retention with its credit counter (retain.go), and the WhatsApp Web
 //     device keys in this database (sender/whatsapp, Config.DatabaseURL).
 //     SetAccountLink writes the account.* events through accountChanged
 //     (event.go) as RecordAccountEvent does; retention deletes message rows
-//     only (no table points at them with a foreign key); Audit grows with
-//     the tables of 1-4 (the outbox's counts, the leases, the queue's
-//     indexes).
+//     only (no table points at them with a foreign key); and the audit of
+//     `wagate check` must count workspaces.pruned_credits as spent
+//     (granted == balance + held + pruned_credits), or a database that
+//     retention pruned reads as one whose credits do not add up.
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
 //     backend (and handed to whatsapp.Config.DatabaseURL, so the device
 //     keys live beside it), `wagate migrate --from ./data --to
 //     postgres://…` (copy every bucket through the interfaces, templates,
 //     account templates, windows, links and pruned credits included, then
-//     the audit), `wagate check` on both backends (Audit), make bench's
+//     the audit), `wagate check` on both backends, make bench's
 //     PostgreSQL ingest A/B and two-replica run, BENCHMARKS.md, and
 //     README's "Running several replicas".
 //
