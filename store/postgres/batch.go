@@ -87,11 +87,11 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 					ws.Credits = r.Balance // the next item is charged from here
 				}
 			}
-			phone := ""
+			att, phone := acceptAttempt(a.Attempt, r, refused, now), ""
 			if r != nil {
 				phone = r.Message.AccountPhone
 			}
-			if err := putAttempt(ctx, tx, ws.ID, acceptAttempt(a.Attempt, r, refused, now), phone, change{source: wagate.SourceInbound, at: now}); err != nil {
+			if err := putAttempt(ctx, tx, ws.ID, att, phone, change{source: wagate.SourceInbound, at: att.At}); err != nil {
 				return err
 			}
 			if refused != nil {

@@ -3,17 +3,16 @@
 // replicas share. It is being built service by service against the store
 // contract (store/storetest). Today it implements wagate.WorkspaceService,
 // TokenService, SessionService, AccountService, ChatService,
-// MessageService, AttemptService, DeliveryService, BatchAccepter,
-// WaitingReporter and the sender's Queue (queue.go, careful.go),
-// EndpointService and DeliveryQueue (the events outbox), TemplateService,
-// WindowService, AccountLinkService and AccountEventService,
-// sender.AccountLister (AllAccounts), the relink grace's sweep
-// (FailUnlinkedQueues) and retention (PruneMessages), and passes
-// the whole contract, storetest.Run, and its parts RunCareful,
-// RunEndpoints, RunOutbox, RunOutboxQueue, RunAccountEvents,
-// RunTemplates, RunLinks, RunLinkEvents, RunLinksWithQueue, RunRelink and
-// RunRetention. It is not wired into
-// cmd/wagate (no --database-url) yet: see "What remains" below.
+// MessageService, AttemptService, DeliveryService, BatchAccepter and
+// WaitingReporter, and the sender's Queue (queue.go, careful.go),
+// TemplateService, WindowService, AccountLinkService and
+// AccountEventService, sender.AccountLister (AllAccounts), the relink
+// grace's sweep (FailUnlinkedQueues), retention (PruneMessages), and the
+// events outbox (EndpointService, DeliveryQueue), and passes the whole
+// contract, storetest.Run, and its parts RunCareful, RunTemplates,
+// RunLinks, RunLinkEvents, RunLinksWithQueue, RunRelink, RunRetention,
+// RunEndpoints, RunOutbox, RunOutboxQueue and RunAccountEvents. It is not
+// wired into cmd/wagate (no --database-url) yet: see "What remains" below.
 //
 // # Schema
 //
@@ -42,8 +41,8 @@
 //	messages           id -> the whole message (tries jsonb, template
 //	                   jsonb, templateSendRecord); seq orders a workspace's
 //	                   messages; queue_pos is its place in its account's
-//	                   queue (from the sequence messages_queue_pos, kept
-//	                   while sending so a
+//	                   queue (from the
+//	                   sequence messages_queue_pos, kept while sending so a
 //	                   retry goes back to it; NULL for a scheduled message
 //	                   not placed yet), sending_at, provider_id (of the
 //	                   sent try, for delivery reports). Partial indexes:
@@ -80,7 +79,8 @@
 //	                   (lease_owner, lease_expires); seq orders the history
 //	                   and the deliveries due together; partial indexes for
 //	                   what is due, what is finished (trimming) and what is
-//	                   leased
+//	                   leased. Nothing points at messages: retention's
+//	                   deletes are not blocked
 //
 // WhatsApp Web device keys live in the same database, in a schema of their
 // own that sender/whatsapp creates and migrates (whatsmeow's tables are
@@ -117,14 +117,14 @@
 //
 // event.go is the funnel, as in store/: every write of a message row calls
 // messageChanged (the event worked out from what the row held before and
-// after), putAttempt writes webhook.attempt, and Accept's charge writes
+// after), putAttempt writes webhook.attempt, Accept's charge writes
 // credits.low when the balance crosses workspaces.low_credits, and
-// RecordAccountEvent writes account.* with the account's change. An event
-// is written, in the transaction of its change, inside one pending
-// delivery per enabled endpoint subscribed to it whose filter matches; a
-// workspace without endpoints pays one probe of endpoint_subs' key per
-// change and writes nothing. Writes made through update or the group
-// commit collect the endpoints that got deliveries (wakeTx) and call
+// accountChanged (SetAccountLink, RecordAccountEvent) writes account.*.
+// An event is written, in the transaction of its change, inside one
+// pending delivery per enabled endpoint subscribed to it whose filter
+// matches; a workspace without endpoints pays one probe of endpoint_subs'
+// key per change and writes nothing. Writes made through update or the
+// group commit collect the endpoints that got deliveries (wakeTx) and call
 // Options.OnDeliveries with them after the commit; other replicas find
 // them by the deliverer's poll.
 //
@@ -138,9 +138,10 @@
 //
 // # What remains (issue 15), in the order to build it
 //
-//  1. (the events outbox), 2. and 3. (the send queue and careful sending)
-//     are done: see above, and queue.go, careful.go, batch.go, delivery.go,
-//     migrations 0006 and 0007.
+//  1. Done: the events outbox (event.go, endpoint.go, outbox.go,
+//     queue_outbox.go, migration 0006); see above.
+//  2. and 3. (the send queue and careful sending) are done: queue.go,
+//     careful.go, batch.go, delivery.go and migration 0007.
 //  4. Replicas: a lease row per account (owner, expires_at, epoch) claimed
 //     with FOR UPDATE SKIP LOCKED and renewed in one batch statement;
 //     MarkSending/MarkSent fenced by the epoch (a replica that lost its
@@ -158,12 +159,11 @@
 //     (account_event.go), AllAccounts, the relink sweep (relink.go),
 //     retention with its credit counter (retain.go), and the WhatsApp Web
 //     device keys in this database (sender/whatsapp, Config.DatabaseURL).
-//     SetAccountLink writes the account.* events through accountChanged
-//     (event.go) as RecordAccountEvent does; retention deletes message rows
-//     only (no table points at them with a foreign key); and the audit of
-//     `wagate check` must count workspaces.pruned_credits as spent
-//     (granted == balance + held + pruned_credits), or a database that
-//     retention pruned reads as one whose credits do not add up.
+//     Retention deletes message rows only (no table points at them with a
+//     foreign key). What is left of it belongs to 6: the audit of `wagate
+//     check` must count workspaces.pruned_credits as spent (granted ==
+//     balance + held + pruned_credits), or a database that retention
+//     pruned reads as one whose credits do not add up.
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
 //     backend (and handed to whatsapp.Config.DatabaseURL, so the device
 //     keys live beside it), `wagate migrate --from ./data --to
@@ -172,8 +172,4 @@
 //     the audit), `wagate check` on both backends, make bench's
 //     PostgreSQL ingest A/B and two-replica run, BENCHMARKS.md, and
 //     README's "Running several replicas".
-//
-// The outbox and the queue meet in storetest.RunOutboxQueue, which passes
-// here: the queue's writes call messageChanged in a transaction of update,
-// so their events wake this replica's deliverer.
 package postgres

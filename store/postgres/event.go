@@ -137,18 +137,6 @@ func charged(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace, before, after
 	return emit(ctx, tx, &wagate.Event{Type: wagate.EventCreditsLow, WorkspaceID: ws.ID, At: ch.at, AccountPhone: phone, Source: ch.source, Credits: after}, ids)
 }
 
-// accountChanged writes the account event typ (one of
-// wagate.AccountEventTypes) about a, as the change left it, if any
-// endpoint listens. Call it in the transaction that makes the change (a
-// link state stored, RecordAccountEvent).
-func accountChanged(ctx context.Context, tx pgx.Tx, a *wagate.Account, typ string, ch change) error {
-	ids, err := subscribers(ctx, tx, a.WorkspaceID, typ, a.Phone, ch.source)
-	if err != nil || len(ids) == 0 {
-		return err
-	}
-	return emit(ctx, tx, &wagate.Event{Type: typ, WorkspaceID: a.WorkspaceID, At: ch.at, AccountPhone: a.Phone, Source: ch.source, Account: a}, ids)
-}
-
 // emit gives ev its id and adds one pending delivery of it, due at once,
 // to each of the workspace's endpoints ids, and has the deliverer woken
 // for them once tx has committed.

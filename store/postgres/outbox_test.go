@@ -298,6 +298,18 @@ func TestWakeUpsAfterCommitOnly(t *testing.T) {
 	if got := woken.take(); len(got) != 1 || !slices.Equal(got[0], []wagate.EndpointRef{second}) {
 		t.Errorf("wake-ups after enabling an endpoint with a pending delivery: %v", got)
 	}
+	ds, _ := w.next(db)
+	failed := *ds[0].Delivery
+	failed.Status, failed.At = wagate.DeliveryFailed, w.clock.Now()
+	mustOK(t, db.FinishAttempt(w.ctx, &failed, ""))
+	if got := woken.take(); len(got) != 0 {
+		t.Errorf("a failed attempt woke the deliverer: %v", got)
+	}
+	_, err = db.RetryDelivery(w.ctx, w.ep, failed.ID, time.Time{})
+	mustOK(t, err)
+	if got := woken.take(); len(got) != 1 || !slices.Equal(got[0], []wagate.EndpointRef{w.ep}) {
+		t.Errorf("wake-ups after a retry: %v, want the endpoint", got)
+	}
 }
 
 // Concurrent accepts share group commits, a seeded third of which fail,

@@ -2,8 +2,8 @@
 // of behaviours, written only against the domain interfaces of service.go
 // (wagate.WorkspaceService, AccountService, ChatService, MessageService,
 // AttemptService, TokenService, SessionService, DeliveryService,
-// EndpointService, DeliveryQueue) and the sender's sender.Queue, that every backend runs through a Harness. A
-// backend passes when every behaviour does; each behaviour is a subtest
+// EndpointService, DeliveryQueue…) and the sender's sender.Queue, that
+// every backend runs through a Harness. A backend passes when every behaviour does; each behaviour is a subtest
 // whose name states the rule it checks, so a failure reads as the promise
 // that broke ("MarkFailed refunds once").
 //
@@ -45,7 +45,15 @@
 // holds, the sweep's empty queue), RunRelink (the relink grace's sweep,
 // RelinkSweeper) and RunRetention (PruneMessages, Pruner: which messages
 // go; the credits of pruned sent messages are each backend's audit, as
-// the interfaces do not show them).
+// the interfaces do not show them), and the events outbox:
+// RunEndpoints (wagate.EndpointService: endpoints and their history of
+// test sends), RunOutbox (with messages and the DeliveryQueue: the events
+// of accepts, cancels, deleted accounts, the attempt log and credits.low,
+// read back through NextDeliveries, and the queue of deliveries),
+// RunAccountEvents (RecordAccountEvent's account.* events) and
+// RunOutboxQueue (a whole Store with the outbox: the events of the send
+// queue and of delivery reports). The wake-ups after a commit (the
+// backends' OnDeliveries options) are each backend's own tests.
 //
 // # Not in the contract yet
 //
@@ -67,15 +75,4 @@
 //     deterministic tests (multi-replica tests on PostgreSQL);
 //   - the fault hook's operation names are bbolt's (store/fault.go); the
 //     suite fails every write and never names an operation.
-//
-// The events outbox has parts of its own, outside Run for now (the lead
-// folds them in once every backend passes them): RunEndpoints needs a
-// wagate.EndpointService (endpoints and their history of test sends),
-// RunOutbox adds messages and the DeliveryQueue (the events of accepts,
-// cancels, deleted accounts, the attempt log and credits.low, read back
-// through NextDeliveries), RunAccountEvents adds the AccountEventService
-// (account.* written with the account's change), and RunOutboxQueue needs
-// a whole Store with the outbox (the events of the send queue and delivery
-// reports). The wake-ups after a commit (the backends' OnDeliveries
-// options) are each backend's own tests.
 package storetest

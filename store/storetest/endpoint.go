@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,6 +165,31 @@ func endpointBehaviours[S EndpointStore]() []behaviour[S] {
 			other := newWorkspace(t, f.ctx, f.s, 0)
 			createEndpoint(f, other.ID, wagate.EventMessageSent) // the limit is per workspace
 			wantCode(t, f.s.CreateEndpoint(f.ctx, newEndpoint("ws_unknown", wagate.EventMessageSent)), wagate.ENOTFOUND, "CreateEndpoint in an unknown workspace")
+		}},
+		{"racing creates never pass EndpointLimit", func(t *testing.T, f *fixture[S]) {
+			ws := newWorkspace(t, f.ctx, f.s, 0)
+			const racers = wagate.EndpointLimit + 5
+			errs := make([]error, racers)
+			var wg sync.WaitGroup
+			for i := range racers {
+				e := newEndpoint(ws.ID, wagate.EventMessageSent)
+				wg.Go(func() { errs[i] = f.s.CreateEndpoint(f.ctx, e) })
+			}
+			wg.Wait()
+			created := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					created++
+				case !errors.Is(err, wagate.ErrEndpointLimit):
+					t.Errorf("a racing create failed with %v, want success or ErrEndpointLimit", err)
+				}
+			}
+			list, err := f.s.ListEndpoints(f.ctx, ws.ID)
+			must(t, err, "ListEndpoints")
+			if created != wagate.EndpointLimit || len(list) != wagate.EndpointLimit {
+				t.Errorf("%d racing creates succeeded and %d endpoints are stored, want %d of each", created, len(list), wagate.EndpointLimit)
+			}
 		}},
 		{"an endpoint id is taken once", func(t *testing.T, f *fixture[S]) {
 			ws := newWorkspace(t, f.ctx, f.s, 0)

@@ -343,6 +343,8 @@ func outboxBehaviours[S OutboxStore]() []behaviour[S] {
 				unavailable(t, f.s.DeleteAccount(f.ctx, w.ref(), wagate.SourceAPI, time.Time{}), "DeleteAccount")
 				_, err = f.s.SetLowCredits(f.ctx, w.ws.ID, 100)
 				unavailable(t, err, "SetLowCredits")
+				_, err = f.s.UpdateEndpoint(f.ctx, epRef(e), func(e *wagate.Endpoint) error { e.Events, e.Enabled = nil, false; return nil })
+				unavailable(t, err, "UpdateEndpoint")
 			})
 			if evs := events(f, e); len(evs) != before {
 				t.Errorf("failed writes left events %v", eventTypes(evs[before:]))
@@ -356,7 +358,7 @@ func outboxBehaviours[S OutboxStore]() []behaviour[S] {
 			must(t, err, "CancelMessage")
 			must(t, f.s.DeleteAccount(f.ctx, w.ref(), wagate.SourceAPI, time.Time{}), "DeleteAccount")
 			if got := eventTypes(events(f, e)[before:]); !slices.Equal(got, []string{wagate.EventMessageCancelled}) {
-				t.Errorf("the same writes without the fault wrote %v, want only message.cancelled (the account had nothing queued left)", got)
+				t.Errorf("the same writes without the fault wrote %v, want only message.cancelled (the account had nothing queued left): the failed update must not have touched the subscriptions", got)
 			}
 		}},
 	}...)
