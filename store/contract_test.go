@@ -20,7 +20,6 @@ func TestContract(t *testing.T) {
 	storetest.RunRelink[*DB](t, boltHarness{})
 	storetest.RunRetention[*DB](t, boltHarness{})
 	storetest.RunLinksWithQueue[*DB](t, boltHarness{})
-	storetest.RunLinkEvents[*DB](t, boltHarness{})
 	storetest.RunEndpoints[*DB](t, boltHarness{})
 	storetest.RunOutbox[*DB](t, boltHarness{})
 	storetest.RunOutboxQueue[*DB](t, boltHarness{})

@@ -37,6 +37,7 @@ type Manager struct {
 	sessions map[wagate.AccountRef]*session
 	links    map[wagate.AccountRef]Link   // last state of accounts without a session
 	wakes    map[wagate.AccountRef]func() // the sender's wake function of each started account
+	receipts chan struct{}                // closed and replaced at every receipt recorded (Confirm waits on it)
 	closed   bool
 	wg       sync.WaitGroup
 }
@@ -111,6 +112,7 @@ func withDefaults(cfg Config) Config {
 	def(&cfg.ReconnectMin, DefaultReconnectMin)
 	def(&cfg.ReconnectMax, DefaultReconnectMax)
 	def(&cfg.LinkTimeout, DefaultLinkTimeout)
+	def(&cfg.ConfirmGrace, DefaultConfirmGrace)
 	return cfg
 }
 
@@ -140,6 +142,7 @@ func newManager(cfg Config, dev devices, led ledger) *Manager {
 		recip:    newRecipientCache(cfg.RecipientTTL),
 		sessions: map[wagate.AccountRef]*session{},
 		links:    map[wagate.AccountRef]Link{},
+		receipts: make(chan struct{}),
 	}
 }
 

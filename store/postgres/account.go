@@ -274,6 +274,13 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 				return err
 			}
 		}
+		if stored.Active {
+			// Activated, or its holds released: the replica that holds the
+			// account's lease wakes it at once (notify.go).
+			if err := notifyQueued(ctx, tx, []wagate.AccountRef{ref}); err != nil {
+				return err
+			}
+		}
 		out = stored
 		return nil
 	})

@@ -70,6 +70,7 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 		}
 		out := &wagate.BatchResult{Items: make([]wagate.BatchItem, len(b.Items))}
 		recs := make([]batchItemRecord, len(b.Items))
+		var queued []wagate.AccountRef // for the batch's one NOTIFY (notify.go)
 		for i, a := range b.Items {
 			var (
 				r       *wagate.AcceptResult
@@ -98,6 +99,7 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 				recs[i].Code, recs[i].Message = wagate.ErrorCode(refused), wagate.ErrorMessage(refused)
 			} else {
 				recs[i].MessageID, recs[i].Credits = r.Message.ID, r.Message.Credits
+				queued = append(queued, r.Message.Account())
 			}
 			out.Items[i] = wagate.BatchItem(recs[i])
 		}
@@ -112,6 +114,9 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 				ws.ID, b.IdempotencyKey, b.BodyHash[:], batchMarker, now, string(blob)); err != nil {
 				return err
 			}
+		}
+		if err := notifyQueued(ctx, tx, queued); err != nil {
+			return err
 		}
 		res = out
 		return nil

@@ -243,9 +243,11 @@ func (db *DB) WaitingByAccount(ctx context.Context, workspaceID string) (map[str
 		}); err != nil {
 			return err
 		}
+		// In the order of messages_queue, so the read stops at the limit
+		// instead of sorting a workspace's whole queue.
 		rows, err = tx.Query(ctx, `SELECT account_phone, jid, next_try_at, waiting_reason FROM messages
 			WHERE workspace_id = $1 AND status = 'queued' AND queue_pos IS NOT NULL
-			ORDER BY account_phone COLLATE "C", queue_pos LIMIT $2`, workspaceID, waitingScanLimit+1)
+			ORDER BY account_phone, queue_pos LIMIT $2`, workspaceID, waitingScanLimit+1)
 		if err != nil {
 			return err
 		}

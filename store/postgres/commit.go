@@ -29,7 +29,9 @@ import (
 //     they commit their attempt with the batch and are returned as results;
 //   - a batch runs its requests in workspace id order, so two committers
 //     lock workspaces in the same order and never deadlock;
-//   - when the batch's commit fails, every request in it runs again alone.
+//   - when the batch's commit fails, every request in it runs again alone;
+//   - a batch that queued messages sends one NOTIFY (notify.go) with its
+//     commit, for the other replicas' senders.
 //
 // A single waiting request runs alone at once: no savepoint, no wait.
 
@@ -152,6 +154,10 @@ func (db *DB) commitBatch(batch []*acceptJob) {
 			}
 			runs[i] = run
 		}
+		// One wake-up for the whole batch, delivered if it commits.
+		if err := notifyQueued(ctx, tx, acceptedRefs(runs)); err != nil {
+			return err
+		}
 		if db.failCommit != nil {
 			return db.failCommit("accept")
 		}
@@ -184,8 +190,10 @@ func (db *DB) commitAlone(j *acceptJob) {
 			return err
 		}
 		var err error
-		run, err = db.acceptOne(ctx, tx, j.a, j.now)
-		return err
+		if run, err = db.acceptOne(ctx, tx, j.a, j.now); err != nil {
+			return err
+		}
+		return notifyQueued(ctx, tx, acceptedRefs([]acceptRun{run}))
 	})
 	if j.err == nil {
 		j.run = run

@@ -37,7 +37,6 @@ func TestContract(t *testing.T) {
 	storetest.RunRelink[*DB](t, pgHarness{})
 	storetest.RunRetention[*DB](t, pgHarness{})
 	storetest.RunLinksWithQueue[*DB](t, pgHarness{})
-	storetest.RunLinkEvents[*DB](t, pgHarness{})
 	storetest.RunEndpoints[*DB](t, pgHarness{})
 	storetest.RunOutbox[*DB](t, pgHarness{})
 	storetest.RunOutboxQueue[*DB](t, pgHarness{})

@@ -4,15 +4,15 @@
 // contract (store/storetest). Today it implements wagate.WorkspaceService,
 // TokenService, SessionService, AccountService, ChatService,
 // MessageService, AttemptService, DeliveryService, BatchAccepter and
-// WaitingReporter, and the sender's Queue (queue.go, careful.go),
-// TemplateService, WindowService, AccountLinkService and
-// AccountEventService, sender.AccountLister (AllAccounts), the relink
-// grace's sweep (FailUnlinkedQueues), retention (PruneMessages), and the
-// events outbox (EndpointService, DeliveryQueue), and passes the whole
-// contract, storetest.Run, and its parts RunCareful, RunTemplates,
-// RunLinks, RunLinkEvents, RunLinksWithQueue, RunRelink, RunRetention,
-// RunEndpoints, RunOutbox, RunOutboxQueue and RunAccountEvents. It is not
-// wired into cmd/wagate (no --database-url) yet: see "What remains" below.
+// WaitingReporter, the sender's Queue (queue.go, careful.go) and Leaser
+// (lease.go: replicas), TemplateService, WindowService, AccountLinkService
+// and AccountEventService, sender.AccountLister (AllAccounts), the relink
+// grace's sweep (FailUnlinkedQueues), retention (PruneMessages), Audit,
+// and the events outbox (EndpointService, DeliveryQueue), and passes the
+// whole contract, storetest.Run, and its parts RunCareful, RunTemplates,
+// RunLinks, RunLinksWithQueue, RunRelink, RunRetention, RunEndpoints,
+// RunOutbox, RunOutboxQueue and RunAccountEvents. It is not wired into
+// cmd/wagate (no --database-url) yet: see "What remains" below.
 //
 // # Schema
 //
@@ -81,6 +81,8 @@
 //	                   what is due, what is finished (trimming) and what is
 //	                   leased. Nothing points at messages: retention's
 //	                   deletes are not blocked
+//	account_leases     (workspace, phone) -> owner replica, epoch,
+//	                   expires_at, and the pace: last_send_at, gap_ns
 //
 // WhatsApp Web device keys live in the same database, in a schema of their
 // own that sender/whatsapp creates and migrates (whatsmeow's tables are
@@ -136,40 +138,66 @@
 // ECONFLICT; Close releases the store's leases, and a crashed replica's
 // expire. Lease times are the stores' clocks.
 //
+// # Replicas
+//
+// Several replicas share one database (SPEC §12); lease.go and notify.go
+// hold the details. Each account is sent by the holder of its lease row:
+// the sender's Lease renews every lease its replica holds in one
+// statement and claims free or expired ones with FOR UPDATE SKIP LOCKED
+// (epoch + 1); Release frees them at a clean stop and wakes the others. Once a handle has
+// leased, MarkSending, and MarkSent, Retry and MarkFailed of a sending
+// message, call fence in their transaction: a replica that no longer
+// holds the lease at the epoch it claimed gets ECONFLICT wrapping
+// wagate.ErrLeaseLost (a handle that never leased is not fenced).
+// MarkSendingPaced writes last_send_at and the drawn gap with the mark,
+// and a new holder waits them out; RecoverAccount fails an account's
+// sending messages when it is taken over (sender.Leaser: the sender no
+// longer calls RecoverSending at start with this backend). A commit of
+// accepts sends one NOTIFY for its batch (AcceptBatch one for its
+// request), UpdateAccount one for an active account; Listen hears them, and the sender's lease round every few
+// seconds is the poll behind them. CreateOperatorTokenOnce keeps the
+// database's first operator token.
+//
+// Limits: the first replica to claim takes every free account (no
+// balancing yet); the new holder waits from the start the old one wrote
+// at MarkSending (from the takeover when the old one died mid-send), which
+// can be earlier than the old transport call by MarkSending's commit (or
+// an upload, Result.PostedAt); a sent message
+// whose replica lost its lease mid-send is failed and refunded as
+// interrupted by the new holder (never sent twice, but counted failed).
+//
 // # What remains (issue 15), in the order to build it
 //
 //  1. Done: the events outbox (event.go, endpoint.go, outbox.go,
-//     queue_outbox.go, migration 0006); see above.
+//     queue_outbox.go, migration 0006); see above. Audit does not check
+//     the outbox yet.
 //  2. and 3. (the send queue and careful sending) are done: queue.go,
 //     careful.go, batch.go, delivery.go and migration 0007.
-//  4. Replicas: a lease row per account (owner, expires_at, epoch) claimed
-//     with FOR UPDATE SKIP LOCKED and renewed in one batch statement;
-//     MarkSending/MarkSent fenced by the epoch (a replica that lost its
-//     lease cannot write); last_send_at and the drawn gap written with
-//     MarkSending so the gap is never shorter across a takeover; recovery
-//     of an account's sending message at takeover instead of
-//     RecoverSending at start; wake-ups by LISTEN/NOTIFY, one NOTIFY per
-//     batch at most (a NOTIFY per accept halves throughput), with a poll
-//     backstop; the operator token created once, not rotated per start.
-//     Multi-replica tests (two stores, one account: one MarkSending wins;
-//     takeover after expiry; a stale owner's MarkSent refused; the gap
-//     after takeover >= drawn) and the crash harness with two replicas.
+//  4. Replicas, the rest: the crash harness with two replicas on this
+//     backend (kill one at random under load: every 200 ends sent or
+//     failed-and-refunded, none twice, credits add up), which needs 6;
+//     cmd/wagate calling CreateOperatorTokenOnce instead of CreateToken
+//     at start (ensureOperatorToken) and passing --replica/--lease-ttl if
+//     wanted; sessions of session transports (WhatsApp Web) started only
+//     on the replica holding the account; spreading accounts between
+//     replicas.
 //  5. Done: templates, synced provider templates and the 24-hour windows
 //     (template.go), the link state (link.go), RecordAccountEvent
 //     (account_event.go), AllAccounts, the relink sweep (relink.go),
-//     retention with its credit counter (retain.go), and the WhatsApp Web
+//     retention with its credit counter (retain.go), Audit (audit.go, the
+//     invariants `wagate check` reads on this backend), and the WhatsApp Web
 //     device keys in this database (sender/whatsapp, Config.DatabaseURL).
-//     Retention deletes message rows only (no table points at them with a
-//     foreign key). What is left of it belongs to 6: the audit of `wagate
-//     check` must count workspaces.pruned_credits as spent (granted ==
-//     balance + held + pruned_credits), or a database that retention
-//     pruned reads as one whose credits do not add up.
+//     What is left of it belongs to the steps around it: Audit grows with
+//     the tables of 1-4 (the outbox's, the leases, the queue's indexes),
+//     and `wagate check` on this backend (6) must be this Audit, or count
+//     workspaces.pruned_credits as spent as it does: else a database that
+//     retention pruned reads as one whose credits do not add up.
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
 //     backend (and handed to whatsapp.Config.DatabaseURL, so the device
 //     keys live beside it), `wagate migrate --from ./data --to
 //     postgres://…` (copy every bucket through the interfaces, templates,
 //     account templates, windows, links and pruned credits included, then
-//     the audit), `wagate check` on both backends, make bench's
+//     the audit), `wagate check` on both backends (Audit), make bench's
 //     PostgreSQL ingest A/B and two-replica run, BENCHMARKS.md, and
 //     README's "Running several replicas".
 package postgres

@@ -170,6 +170,8 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 	m.CreatedAt = orNow(m.CreatedAt, now)
 	if !m.SendAt.After(now) {
 		m.SendAt = time.Time{} // due already: an ordinary message (SPEC §2: sent now)
+	} else {
+		m.WaitingReason, m.NextTryAt = wagate.WaitingScheduled, m.SendAt // as it shows (waitingView)
 	}
 
 	if m.ChatID != 0 {

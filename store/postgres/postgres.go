@@ -44,6 +44,15 @@ type Options struct {
 	// DeliveryLease is how long a delivery claimed by NextDeliveries stays
 	// with this store (queue_outbox.go); 0 means DefaultDeliveryLease.
 	DeliveryLease time.Duration
+	// Replica names this replica as the owner of the account leases it
+	// claims (lease.go); "" means a random name, new at every Open. A
+	// fixed name lets a restarted replica renew its predecessor's leases
+	// at once (its sender still recovers each account first), so it must
+	// be unique among the live replicas: two processes under one name
+	// both pass the fence. LeaseTTL is how long a claim or renewal holds;
+	// 0 means DefaultLeaseTTL.
+	Replica  string
+	LeaseTTL time.Duration
 }
 
 // DB is wagate's PostgreSQL store. It is safe for concurrent use.
@@ -67,6 +76,8 @@ type DB struct {
 	onDeliveries  func([]wagate.EndpointRef)
 	owner         string
 	deliveryLease time.Duration
+	// leases is this replica's part in sharing the accounts (lease.go).
+	leases *leaseBook
 }
 
 // Compile-time guards: the services this backend implements so far.
@@ -105,6 +116,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	}
 	if db.now == nil {
 		db.now = time.Now
+	}
+	if db.leases, err = newLeaseBook(opts.Replica, opts.LeaseTTL); err != nil {
+		pool.Close()
+		return nil, err
 	}
 	db.onDeliveries, db.deliveryLease = opts.OnDeliveries, opts.DeliveryLease
 	if db.deliveryLease <= 0 {

@@ -218,6 +218,13 @@ func queueWaiters(ctx context.Context, q querier, ref wagate.AccountRef, at time
 // to put it back there. ENOTFOUND for an unknown id, ECONFLICT if the
 // message is no longer queued.
 func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
+	return db.markSending(ctx, id, at, nil)
+}
+
+// markSending is MarkSending, fenced by the account's lease (lease.go),
+// that also writes the account's pace when one is given
+// (MarkSendingPaced).
+func (db *DB) markSending(ctx context.Context, id string, at time.Time, p *pace) error {
 	at = orNow(at, db.now())
 	return db.update(ctx, "mark sending", func(tx pgx.Tx) error {
 		r, err := lockMessage(ctx, tx, id)
@@ -226,6 +233,14 @@ func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
 		}
 		if r.Status != wagate.StatusQueued {
 			return wagate.Errorf(wagate.ECONFLICT, "message %s is %s, not queued", id, r.Status)
+		}
+		if err := db.fence(ctx, tx, r.Account(), db.now(), true); err != nil {
+			return err
+		}
+		if p != nil {
+			if err := setPace(ctx, tx, r.Account(), p.start, p.gap); err != nil {
+				return err
+			}
 		}
 		b := beforeOf(r.Message)
 		if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'sending', sending_at = $2, next_try_at = NULL, waiting_reason = '' WHERE id = $1`, id, at); err != nil {
@@ -256,6 +271,10 @@ func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 			return nil
 		case wagate.StatusFailed:
 			return wagate.Errorf(wagate.ECONFLICT, "message %s already failed (and was refunded); it cannot become sent", id)
+		case wagate.StatusSending:
+			if err := db.fence(ctx, tx, r.Account(), try.At, false); err != nil {
+				return err
+			}
 		}
 		b := beforeOf(r.Message)
 		r.Tries = append(r.Tries, try)
@@ -300,6 +319,11 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 		}
 		if r.Status == wagate.StatusSent || r.Status == wagate.StatusFailed {
 			return wagate.Errorf(wagate.ECONFLICT, "message %s is already %s; it is not tried again", id, r.Status)
+		}
+		if r.Status == wagate.StatusSending {
+			if err := db.fence(ctx, tx, r.Account(), try.At, false); err != nil {
+				return err
+			}
 		}
 		r.Tries = append(r.Tries, try)
 		acct, err := findAccount(ctx, tx, r.Account())
@@ -347,6 +371,11 @@ func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
 		if r.Status == wagate.StatusFailed || r.Status == wagate.StatusSent {
 			ignored = r.Status
 			return nil
+		}
+		if r.Status == wagate.StatusSending {
+			if err := db.fence(ctx, tx, r.Account(), try.At, false); err != nil {
+				return err
+			}
 		}
 		r.Tries = append(r.Tries, try)
 		r.Error, r.NextTryAt = try.Error, time.Time{}

@@ -10,15 +10,17 @@ import (
 )
 
 // AccountEventStore is what RunAccountEvents needs: the outbox and the
-// account.* events written with an account's change.
+// account.* events written with an account's change (RecordAccountEvent)
+// or with its link state (SetAccountLink).
 type AccountEventStore interface {
 	OutboxStore
 	wagate.AccountEventService
+	wagate.AccountLinkService
 }
 
-// RunAccountEvents runs the behaviours of wagate.AccountEventService: the
-// event and the account's change in one commit, its fan-out, and what is
-// refused.
+// RunAccountEvents runs the behaviours of the account.* events: the event
+// and the account's change in one commit, its fan-out, what is refused,
+// and the events of link states.
 func RunAccountEvents[S AccountEventStore](t *testing.T, h Harness[S]) {
 	run(t, h, "account events", accountEventBehaviours[S]())
 }
@@ -68,6 +70,27 @@ func accountEventBehaviours[S AccountEventStore]() []behaviour[S] {
 			}
 			if got := events(f, bySource); len(got) != 0 {
 				t.Errorf("endpoint filtered on source api got %v", eventTypes(got))
+			}
+		}},
+		{"entering connected, disconnected or logged_out writes its account event with the state, once per entry", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 10)
+			e := createEndpoint(f, w.ws.ID, wagate.AccountEventTypes...)
+			at := f.clock.Now()
+			for _, l := range []wagate.AccountLink{
+				{State: "linking", Since: at},
+				{State: "connected", Since: at},
+				{State: "connected", Since: at.Add(1)}, // a new since, the same state
+				{State: "disconnected", Since: at, Error: "network"},
+				{State: "connected", Since: at},
+				{State: "logged_out", Since: at},
+			} {
+				must(t, f.s.SetAccountLink(f.ctx, w.ref(), l), "SetAccountLink "+l.State)
+			}
+			evs := events(f, e)
+			equalTypes(t, evs, wagate.EventAccountConnected, wagate.EventAccountDisconnect, wagate.EventAccountConnected, wagate.EventAccountLoggedOut)
+			if len(evs) == 4 && (evs[1].Account == nil || evs[1].Account.Link.State != "disconnected" || evs[1].Account.Link.Error != "network" ||
+				evs[1].AccountPhone != phone1 || evs[1].Source != wagate.SourceSystem) {
+				t.Errorf("disconnected event %+v carries %+v: want the account with its new link state, from the system", evs[1], evs[1].Account)
 			}
 		}},
 		{"a bad type, an unknown account, an edit's error and a failed commit write nothing", func(t *testing.T, f *fixture[S]) {

@@ -73,6 +73,9 @@ func carefulBehaviours[S CarefulStore]() []behaviour[S] {
 			if b := w.balance(); b != 97 {
 				t.Fatalf("balance %d after three accepts, want 97: scheduled messages are charged at accept", b)
 			}
+			if later.WaitingReason != wagate.WaitingScheduled || !later.NextTryAt.Equal(later.SendAt) {
+				t.Errorf("the accept's result: waiting_reason %q, next_try_at %v; want scheduled, at its send_at", later.WaitingReason, later.NextTryAt)
+			}
 			m := w.message(later.ID)
 			if m.Status != wagate.StatusQueued || m.WaitingReason != wagate.WaitingScheduled {
 				t.Errorf("scheduled message: status %s, waiting_reason %q; want queued, scheduled", m.Status, m.WaitingReason)
@@ -107,6 +110,33 @@ func carefulBehaviours[S CarefulStore]() []behaviour[S] {
 			ids, due = w.next(2)
 			equalIDs(t, ids, a.ID, b.ID)
 			sameTime(t, due, now.Add(24*time.Hour), "due when n were taken before a due scheduled message")
+		}},
+		{"next's due time counts only the waiting messages it walked past", func(t *testing.T, f *fixture[S]) {
+			w := newWorld(f, 100)
+			now := f.clock.Now()
+			b, a := w.queued(jidB, 1), w.queued(jidA, 1)
+			w.retryLater(a.ID, time.Hour) // its file did not download: it waits in its place, after b
+			ids, due := w.next(1)
+			equalIDs(t, ids, b.ID)
+			if !due.IsZero() {
+				t.Errorf("Next(1) due %v; want zero: the retry behind the one taken was not walked past", due)
+			}
+			ids, due = w.next(2)
+			equalIDs(t, ids, b.ID)
+			sameTime(t, due, now.Add(time.Hour), "Next(2) due: the retry it skipped")
+			w.sent(b.ID)
+			must(t, f.s.MarkFailed(f.ctx, a.ID, wagate.Try{At: now, Error: "file_url: 404"}), "MarkFailed")
+			s1, s2 := w.scheduled(jidB, time.Minute), w.scheduled(jidB, 2*time.Minute)
+			w.scheduled(jidB, time.Hour/2)
+			f.clock.Advance(3 * time.Minute)
+			ids, due = w.next(1)
+			equalIDs(t, ids, s1.ID)
+			if !due.IsZero() {
+				t.Errorf("Next(1) with two scheduled messages due: due %v, want zero (another is due already)", due)
+			}
+			ids, due = w.next(2)
+			equalIDs(t, ids, s1.ID, s2.ID)
+			sameTime(t, due, now.Add(time.Hour/2), "Next(2) due: the next scheduled message")
 		}},
 		{"a send_at already past is an ordinary message", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)

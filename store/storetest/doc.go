@@ -40,9 +40,9 @@
 // them: RunTemplates (wagate.TemplateService and WindowService: templates,
 // synced provider templates, a message's template send, the 24-hour
 // windows), RunLinks (AccountLinkService, AccountEventService without the
-// events, sender.AccountLister), RunLinkEvents (the account.* events of
-// SetAccountLink), RunLinksWithQueue (RecordAccountEvent's release of
-// holds, the sweep's empty queue), RunRelink (the relink grace's sweep,
+// events, sender.AccountLister), RunLinksWithQueue (RecordAccountEvent's
+// release of holds, the sweep's empty queue), RunRelink (the relink
+// grace's sweep,
 // RelinkSweeper) and RunRetention (PruneMessages, Pruner: which messages
 // go; the credits of pruned sent messages are each backend's audit, as
 // the interfaces do not show them), and the events outbox:
@@ -50,7 +50,8 @@
 // test sends), RunOutbox (with messages and the DeliveryQueue: the events
 // of accepts, cancels, deleted accounts, the attempt log and credits.low,
 // read back through NextDeliveries, and the queue of deliveries),
-// RunAccountEvents (RecordAccountEvent's account.* events) and
+// RunAccountEvents (the account.* events of RecordAccountEvent and
+// SetAccountLink) and
 // RunOutboxQueue (a whole Store with the outbox: the events of the send
 // queue and of delivery reports). The wake-ups after a commit (the
 // backends' OnDeliveries options) are each backend's own tests.

@@ -53,19 +53,6 @@ func RunLinksWithQueue[S LinkQueueStore](t *testing.T, h Harness[S]) {
 	run(t, h, "links with the queue", linkQueueBehaviours[S]())
 }
 
-// LinkEventStore is what RunLinkEvents needs: the link state and the
-// outbox its account events go to.
-type LinkEventStore interface {
-	AccountEventStore
-	wagate.AccountLinkService
-}
-
-// RunLinkEvents runs the behaviours of the account.* events a stored link
-// state writes (SPEC §9, §10).
-func RunLinkEvents[S LinkEventStore](t *testing.T, h Harness[S]) {
-	run(t, h, "link events", linkEventBehaviours[S]())
-}
-
 // RunLinks runs the behaviours of wagate.AccountLinkService,
 // AccountEventService and sender.AccountLister that need no endpoints: the
 // link state kept with the account and apart from its other fields, the
@@ -367,50 +354,6 @@ func linkQueueBehaviours[S LinkQueueStore]() []behaviour[S] {
 			}
 			if got := w.balance(); got != 10 {
 				t.Errorf("balance %d, want 10 (both refunded)", got)
-			}
-		}},
-	}
-}
-
-func linkEventBehaviours[S LinkEventStore]() []behaviour[S] {
-	return []behaviour[S]{
-		{"entering connected, disconnected or logged_out writes its account event with the new state; the same state again writes none", func(t *testing.T, f *fixture[S]) {
-			w := newMessageWorld(f, 10)
-			e := createEndpoint(f, w.ws.ID, wagate.AccountEventTypes...)
-			other := createEndpoint(f, w.ws.ID, wagate.EventMessageSent)
-			at := f.clock.Now()
-			for _, l := range []wagate.AccountLink{
-				{State: "linking", Since: at},
-				{State: "connected", Since: at},
-				{State: "connected", Since: at.Add(time.Second)}, // a new since, the same state
-				{State: "disconnected", Since: at.Add(2 * time.Second), Error: "network"},
-				{State: "connected", Since: at.Add(3 * time.Second)},
-				{State: wagate.LinkLoggedOut, Since: at.Add(4 * time.Second)},
-				{State: wagate.LinkLoggedOut, Since: at.Add(4 * time.Second)}, // the very same report
-			} {
-				must(t, f.s.SetAccountLink(f.ctx, w.ref(), l), "SetAccountLink "+l.State)
-			}
-			evs := events(f, e)
-			equalTypes(t, evs, wagate.EventAccountConnected, wagate.EventAccountDisconnect, wagate.EventAccountConnected, wagate.EventAccountLoggedOut)
-			if len(evs) == 4 {
-				d := evs[1]
-				if d.Account == nil || d.Account.Link.State != "disconnected" || d.Account.Link.Error != "network" || d.AccountPhone != phone1 || d.Source != wagate.SourceSystem {
-					t.Errorf("disconnected event %+v (account %+v): want the account with its new link state, from the system", d, d.Account)
-				}
-				sameTime(t, d.At, at.Add(2*time.Second), "the disconnected event's At (the state's since)")
-			}
-			if got := events(f, other); len(got) != 0 {
-				t.Errorf("an endpoint not subscribed to account events got %v", eventTypes(got))
-			}
-		}},
-		{"a link write that fails at commit writes no event", func(t *testing.T, f *fixture[S]) {
-			w := newMessageWorld(f, 10)
-			e := createEndpoint(f, w.ws.ID, wagate.AccountEventTypes...)
-			f.failing(func() {
-				unavailable(t, f.s.SetAccountLink(f.ctx, w.ref(), wagate.AccountLink{State: "connected", Since: f.clock.Now()}), "SetAccountLink")
-			})
-			if got := events(f, e); len(got) != 0 {
-				t.Errorf("a failed write left %v", eventTypes(got))
 			}
 		}},
 	}
