@@ -10,8 +10,8 @@
 // grace's sweep (FailUnlinkedQueues), retention (PruneMessages), Audit,
 // and the events outbox (EndpointService, DeliveryQueue), and passes the
 // whole contract, storetest.Run, and its parts RunCareful, RunTemplates,
-// RunLinks, RunRelink, RunRetention, RunEndpoints, RunOutbox,
-// RunOutboxQueue and RunAccountEvents. It is not wired into
+// RunLinks, RunLinksWithQueue, RunRelink, RunRetention, RunEndpoints,
+// RunOutbox, RunOutboxQueue and RunAccountEvents. It is not wired into
 // cmd/wagate (no --database-url) yet: see "What remains" below.
 //
 // # Schema
@@ -188,7 +188,10 @@
 //     invariants `wagate check` reads on this backend), and the WhatsApp Web
 //     device keys in this database (sender/whatsapp, Config.DatabaseURL).
 //     What is left of it belongs to the steps around it: Audit grows with
-//     the tables of 1-4 (the outbox's, the leases, the queue's indexes).
+//     the tables of 1-4 (the outbox's, the leases, the queue's indexes),
+//     and `wagate check` on this backend (6) must be this Audit, or count
+//     workspaces.pruned_credits as spent as it does: else a database that
+//     retention pruned reads as one whose credits do not add up.
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
 //     backend (and handed to whatsapp.Config.DatabaseURL, so the device
 //     keys live beside it), `wagate migrate --from ./data --to

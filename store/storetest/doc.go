@@ -40,7 +40,9 @@
 // them: RunTemplates (wagate.TemplateService and WindowService: templates,
 // synced provider templates, a message's template send, the 24-hour
 // windows), RunLinks (AccountLinkService, AccountEventService without the
-// events, sender.AccountLister), RunRelink (the relink grace's sweep,
+// events, sender.AccountLister), RunLinksWithQueue (RecordAccountEvent's
+// release of holds, the sweep's empty queue), RunRelink (the relink
+// grace's sweep,
 // RelinkSweeper) and RunRetention (PruneMessages, Pruner: which messages
 // go; the credits of pruned sent messages are each backend's audit, as
 // the interfaces do not show them), and the events outbox:
