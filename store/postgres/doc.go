@@ -54,10 +54,11 @@
 // by id, then their rows", and nothing deadlocks.
 //
 // Accept goes through an app-side group commit (commit.go): one committer
-// sends the accepts waiting at that moment in one transaction, each in a
-// savepoint, in workspace id order; a client fault is that request's
-// result, a real error reruns that request alone, a failed commit reruns
-// each alone. Options.Committers sets how many batches may be open at once.
+// sends the accepts waiting at that moment in one transaction, in
+// workspace id order; a client fault is that request's result, a real
+// error retries the batch without that request, which reruns alone, a
+// failed commit reruns each alone. Options.Committers sets how many
+// batches may be open at once; CommitStats counts the transactions.
 //
 // # What remains (issue 15), in the order to build it
 //

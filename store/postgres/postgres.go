@@ -52,6 +52,7 @@ type DB struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	counters  commitCounters // CommitStats
 }
 
 // Compile-time guards: the services this backend implements so far.

@@ -274,6 +274,10 @@ func (c *Cluster) Stop() {
 	}
 }
 
+// PID is the server's process id (the postmaster, whose children serve the
+// connections), for a benchmark that counts the server's CPU.
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
+
 // URL returns the address of database name on the cluster, for pgx.
 func (c *Cluster) URL(name string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, name)
