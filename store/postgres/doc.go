@@ -109,10 +109,14 @@
 //     device keys (sender/whatsapp keeps them in SQLite today) in tables
 //     of their own, each with a contract part.
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
-//     backend, `wagate migrate --from ./data --to postgres://…` (copy
-//     every bucket through the interfaces, then the audit), `wagate check`
-//     on both backends, make bench's PostgreSQL ingest A/B and two-replica
-//     run, BENCHMARKS.md, and README's "Running several replicas".
+//     backend for serve once DB satisfies cmd/wagate's Backend interface
+//     (backend.go lists what it lacks), `wagate migrate --from ./data --to
+//     postgres://…` (copy every bucket through the interfaces, then the
+//     audit), the two-replica run of make bench, and README's "Running
+//     several replicas". Done: `wagate check --database-url` (Audit,
+//     audit.go: each later part adds its invariants there) and make
+//     bench's ingest A/B against bbolt (wagate-load backends, BENCHMARKS.md
+//     section 1b).
 //
 // Until 1 is done, accepts on this backend write no events, and until 3,
 // UpdateAccount releases no holds and DeleteAccount fails no scheduled
