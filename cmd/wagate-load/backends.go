@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,6 +77,7 @@ func runBackends(args []string, stdout, stderr io.Writer) error {
 	conns := fs.Int("conns", 64, "http level: keep-alive connections")
 	levels := fs.String("levels", "store,http", "which levels to run: store, http or both")
 	committers := fs.Int("committers", 0, "PostgreSQL's Options.Committers (0: the backend's default)")
+	socket := fs.Bool("pg-socket", false, "connect to PostgreSQL through its unix socket instead of TCP on 127.0.0.1")
 	warmup := fs.Duration("warmup", time.Second, "an unmeasured run of each backend before the first round")
 	out := fs.String("out", "", "write the markdown report to this file too")
 	dir := fs.String("dir", "", "work folder for the bbolt files and logs (default: a new temporary folder)")
@@ -115,15 +117,32 @@ func runBackends(args []string, stdout, stderr io.Writer) error {
 	rep.printf("- Machine: %s\n", machine())
 	rep.printf("- Disk of the bbolt file and of PostgreSQL's cluster: %s\n", fsyncReport(work))
 	rep.printf("- Command: `wagate-load backends %s`\n", strings.Join(args, " "))
-	rep.printf("- %s, a throwaway cluster on 127.0.0.1 started by pgtest, fsync, synchronous_commit and full_page_writes on, other settings the defaults; the backend's Committers %s\n",
-		pgVersionOf(ctx, cluster), committersName(*committers))
+	via := "TCP on 127.0.0.1"
+	if *socket {
+		via = "its unix socket"
+	}
+	server, err := pgServer(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	rep.printf("- %s, a throwaway cluster started by pgtest, reached through %s, fsync, synchronous_commit and full_page_writes on (read back from the server), other settings the defaults; the backend's Committers %s\n",
+		server, via, committersName(*committers))
+	newDatabase := func() (string, error) {
+		url, err := cluster.CreateDatabase(ctx)
+		if err != nil || !*socket {
+			return url, err
+		}
+		name := url[strings.LastIndexByte(url, '/')+1:]
+		name, _, _ = strings.Cut(name, "?")
+		return cluster.SocketURL(name), nil
+	}
 	rep.printf("- Each run %s, %d round(s) bbolt then PostgreSQL per workload, after a %s warm-up of each\n\n", *duration, *rounds, *warmup)
 
 	var runs []backendRun
 	var checks []check
 	if doStore {
 		for _, wl := range []string{"hot", "spread"} {
-			rs, cs, err := storeLevel(ctx, stderr, cluster, work, wl, *writers, *committers, *rounds, *duration, *warmup)
+			rs, cs, err := storeLevel(ctx, stderr, cluster, newDatabase, work, wl, *writers, *committers, *rounds, *duration, *warmup)
 			if err != nil {
 				return err
 			}
@@ -131,7 +150,7 @@ func runBackends(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if doHTTP {
-		rs, cs, err := httpLevel(ctx, stderr, cluster, work, *conns, *committers, *rounds, *duration, *warmup)
+		rs, cs, err := httpLevel(ctx, stderr, cluster, newDatabase, work, *conns, *committers, *rounds, *duration, *warmup)
 		if err != nil {
 			return err
 		}
@@ -239,13 +258,13 @@ func (r backendRun) row() []string {
 }
 
 // storeLevel measures Accept on both backends for one workload.
-func storeLevel(ctx context.Context, stderr io.Writer, cluster *pgtest.Cluster, work, workload string, writers, committers, rounds int, d, warmup time.Duration) ([]backendRun, []check, error) {
+func storeLevel(ctx context.Context, stderr io.Writer, cluster *pgtest.Cluster, newDatabase func() (string, error), work, workload string, writers, committers, rounds int, d, warmup time.Duration) ([]backendRun, []check, error) {
 	bb, err := store.Open(filepath.Join(work, "store-"+workload, "wagate.db"), store.Options{})
 	if err != nil {
 		return nil, nil, err
 	}
 	defer bb.Close()
-	url, err := cluster.CreateDatabase(ctx)
+	url, err := newDatabase()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -416,12 +435,12 @@ func acceptLoad(ctx context.Context, db wagate.MessageService, ws []string, writ
 
 // httpLevel drives the reference request through serve-profiled on each
 // backend.
-func httpLevel(ctx context.Context, stderr io.Writer, cluster *pgtest.Cluster, work string, conns, committers, rounds int, d, warmup time.Duration) ([]backendRun, []check, error) {
+func httpLevel(ctx context.Context, stderr io.Writer, cluster *pgtest.Cluster, newDatabase func() (string, error), work string, conns, committers, rounds int, d, warmup time.Duration) ([]backendRun, []check, error) {
 	self, err := selfExe()
 	if err != nil {
 		return nil, nil, err
 	}
-	url, err := cluster.CreateDatabase(ctx)
+	url, err := newDatabase()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -553,16 +572,27 @@ func parentOf(pid int) int {
 	return n
 }
 
-// pgVersionOf asks the cluster for its version ("PostgreSQL 15.x").
-func pgVersionOf(ctx context.Context, c *pgtest.Cluster) string {
+// pgServer asks the cluster for its version and checks, on the server
+// itself, that durability is on as durableSettings asked: a PostgreSQL
+// that answered before its fsync would win an unfair race.
+func pgServer(ctx context.Context, c *pgtest.Cluster) (string, error) {
 	conn, err := pgx.Connect(ctx, c.URL("postgres"))
 	if err != nil {
-		return "PostgreSQL (version unknown)"
+		return "", err
 	}
 	defer conn.Close(ctx)
-	var v string
-	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
-		return "PostgreSQL (version unknown)"
+	var version string
+	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
+		return "", err
 	}
-	return "PostgreSQL " + v
+	for _, name := range slices.Sorted(maps.Keys(durableSettings)) {
+		var v string
+		if err := conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v); err != nil {
+			return "", err
+		}
+		if v != durableSettings[name] {
+			return "", fmt.Errorf("the benchmark's PostgreSQL runs with %s = %s, not %s: its commits would not be durable", name, v, durableSettings[name])
+		}
+	}
+	return "PostgreSQL " + version, nil
 }

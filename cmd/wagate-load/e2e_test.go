@@ -128,4 +128,9 @@ func TestBackendsEndToEnd(t *testing.T) {
 	if strings.Contains(checks, "NOT met") {
 		t.Errorf("a correctness check failed:\n%s", checks)
 	}
+	rep = runMode(t, "backends", "-levels", "store", "-pg-socket", "-duration", "100ms", "-rounds", "1", "-warmup", "0s", "-writers", "2", "-dir", t.TempDir())
+	mustContain(t, rep, "reached through its unix socket", "| store | spread | 1 | PostgreSQL |", "store level, spread, PostgreSQL: accepts answered")
+	if checks := rep[strings.Index(rep, "### Checks"):]; strings.Contains(checks, "NOT met") {
+		t.Errorf("a correctness check failed over the unix socket:\n%s", checks)
+	}
 }

@@ -283,6 +283,12 @@ func (c *Cluster) URL(name string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, name)
 }
 
+// SocketURL returns the address of database name through the server's
+// unix socket (in the cluster's folder) instead of TCP, for pgx.
+func (c *Cluster) SocketURL(name string) string {
+	return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", name, c.dir, c.port)
+}
+
 // CreateDatabase makes a new, empty database and returns its URL.
 func (c *Cluster) CreateDatabase(ctx context.Context) (string, error) {
 	return c.create(ctx, fmt.Sprintf("t_%d", c.dbs.Add(1)), "")
