@@ -143,6 +143,11 @@ type Config struct {
 	// started, when the transport does not report it ready sooner (see
 	// SessionHolder). 0 means DefaultUnavailableWait.
 	UnavailableWait time.Duration
+
+	// LeaseEvery is how often a replica renews and claims account leases,
+	// when the Queue is a Leaser (see lease.go); also the poll behind the
+	// wake-ups of other replicas. 0 means DefaultLeaseEvery.
+	LeaseEvery time.Duration
 }
 
 // normalize fills the defaults and keeps the values consistent.
@@ -162,6 +167,9 @@ func (c Config) normalize() Config {
 	c.Jitter = min(c.Jitter, c.Interval)
 	if c.SendTimeout <= 0 {
 		c.SendTimeout = DefaultSendTimeout
+	}
+	if c.LeaseEvery <= 0 {
+		c.LeaseEvery = DefaultLeaseEvery
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()

@@ -51,6 +51,13 @@ type Sender struct {
 	sessions map[wagate.AccountRef]*session // guarded by mu: see sessions.go
 
 	sessMu sync.Mutex // serializes SessionHolder.StartAccount and StopAccount calls
+
+	// Replicas (lease.go): leaser is q when it is a Leaser, else nil; owned
+	// (guarded by mu) are the accounts this replica holds and has
+	// recovered; poke asks for a lease round.
+	leaser Leaser
+	owned  map[wagate.AccountRef]bool
+	poke   chan struct{}
 }
 
 // account is the sender's memory of one account's queue. Every field but
@@ -101,7 +108,7 @@ func New(q Queue, transports map[string]Transport, cfg Config) *Sender {
 		ts[name] = t
 	}
 	m := newMetrics(cfg.Registerer, cfg.Interval, cfg.Jitter)
-	return &Sender{
+	s := &Sender{
 		q:          q,
 		transports: ts,
 		cfg:        cfg,
@@ -113,13 +120,20 @@ func New(q Queue, transports map[string]Transport, cfg Config) *Sender {
 		accounts:   make(map[wagate.AccountRef]*account),
 		sessions:   make(map[wagate.AccountRef]*session),
 		prep:       prepWindow{span: max(cfg.Interval+cfg.Jitter, time.Second)},
+		poke:       make(chan struct{}, 1),
 	}
+	if l, ok := q.(Leaser); ok {
+		s.leaser, s.owned = l, make(map[wagate.AccountRef]bool)
+	}
+	return s
 }
 
 // Run drains the queues until ctx is done. It first settles the messages a
 // crash left in sending, before any send (see recover), then starts a worker
 // for every account Queue.QueuedAccounts lists; from then on Wake starts
-// the others. A failing store is retried with backoff, never given up on.
+// the others. With a Queue that is a Leaser (replicas), it leases instead:
+// it sends only the accounts it holds, recovers each as it takes it over,
+// and releases them when it stops (see lease.go). A failing store is retried with backoff, never given up on.
 // Sessions of transports that hold them start before any send (see
 // SessionHolder).
 //
@@ -137,7 +151,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 
-	if !s.recover(ctx) {
+	if s.leaser == nil && !s.recover(ctx) {
 		return nil
 	}
 
@@ -151,7 +165,9 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.startSessions(ctx)
 
 	var refs []wagate.AccountRef
-	if retry(ctx, s.log, "list accounts with queued messages", func() (err error) {
+	if s.leaser != nil {
+		s.runLeases(ctx) // until ctx is done
+	} else if retry(ctx, s.log, "list accounts with queued messages", func() (err error) {
 		refs, err = s.q.QueuedAccounts(ctx)
 		return err
 	}) {
@@ -176,6 +192,9 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.dropParkedFiles(stopped)
 	s.wg.Wait()
 	s.stopSessions()
+	if s.leaser != nil {
+		s.release(ctx)
+	}
 	s.log.Info("sender stopped")
 	return nil
 }
@@ -197,18 +216,32 @@ func (s *Sender) Running() bool {
 func (s *Sender) Wake(ref wagate.AccountRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.running {
-		s.startLocked(ref)
+	if !s.running {
+		return
 	}
+	if s.leaser != nil && !s.owned[ref] {
+		// Another replica may hold it (it heard the same wake-up), or
+		// nobody yet: a lease round claims it if it is free.
+		s.pokeLeases()
+		return
+	}
+	s.startLocked(ref)
 }
 
-// startLocked makes sure the account has a worker. s.mu is held.
-func (s *Sender) startLocked(ref wagate.AccountRef) {
+// accountLocked returns the sender's memory of the account, made when
+// there is none. s.mu is held.
+func (s *Sender) accountLocked(ref wagate.AccountRef) *account {
 	a := s.accounts[ref]
 	if a == nil {
 		a = &account{ref: ref, wake: make(chan struct{}, 1)}
 		s.accounts[ref] = a
 	}
+	return a
+}
+
+// startLocked makes sure the account has a worker. s.mu is held.
+func (s *Sender) startLocked(ref wagate.AccountRef) {
+	a := s.accountLocked(ref)
 	if a.working {
 		if a.parked != nil && a.resumeOnWake {
 			s.unparkLocked(a)

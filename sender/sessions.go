@@ -62,7 +62,8 @@ type AccountLister interface {
 // that answered Unavailable: it waits for Config.UnavailableWait only.
 type session struct {
 	holder SessionHolder
-	ready  bool // the account may send: woken, or the backstop passed
+	ready  bool   // the account may send: woken, or the backstop passed
+	wakes  uint64 // wake calls so far: a wake during a Send outlives its Unavailable
 }
 
 // sessionReady reports whether the account may send now through tr,
@@ -124,6 +125,7 @@ func (s *Sender) sessionUp(ref wagate.AccountRef, ss *session) {
 		return
 	}
 	ss.ready = true
+	ss.wakes++
 	if !s.running {
 		return
 	}
@@ -133,13 +135,30 @@ func (s *Sender) sessionUp(ref wagate.AccountRef, ss *session) {
 	}
 }
 
-// sessionDown records that the account's transport answered Unavailable:
-// it sends nothing until woken or the backstop passes.
-func (s *Sender) sessionDown(ref wagate.AccountRef) {
+// sessionWakes is how many times the account's session was woken so far
+// (sessionDown's since).
+func (s *Sender) sessionWakes(ref wagate.AccountRef) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ss := s.sessions[ref]; ss != nil {
-		ss.ready = false
+		return ss.wakes
+	}
+	return 0
+}
+
+// sessionDown records that the account's transport answered Unavailable
+// to a Send begun when the session had been woken since times: it sends
+// nothing until woken or the backstop passes. A wake that came during that
+// Send (the connection came back while its answer was on the way) is
+// newer than the answer: the account stays ready, or it would wait for the
+// backstop with its session up.
+func (s *Sender) sessionDown(ref wagate.AccountRef, since uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ss := s.sessions[ref]; ss != nil {
+		if ss.wakes == since {
+			ss.ready = false
+		}
 		return
 	}
 	s.sessions[ref] = &session{}

@@ -6,8 +6,10 @@ import "time"
 // pace moves after a later hand-over or gives a turn back, and how early
 // the storage work before a send starts (lead).
 
-// begin records a send start of the account, now, and draws the gap the
-// next one waits. It returns the start and the turn it replaced, for
+// begin records a send start of the account, now, and the gap the next one
+// waits: drawn, when MarkSending drew it already (with a Leaser it wrote
+// the gap for the account's next holder: see lease.go), or drawn here when
+// drawn is -1. It returns the start and the turn it replaced, for
 // restoreTurn.
 //
 // start is when the transport is called, after MarkSending has committed,
@@ -17,15 +19,18 @@ import "time"
 // or a slow send can make a gap longer than drawn but never shorter (the
 // floor interval−jitter holds). Storage latency is kept out of the gap by
 // starting the storage work lead before the turn instead (see lead).
-func (s *Sender) begin(a *account, waited bool) (start, prevStart time.Time, prevGap time.Duration) {
+func (s *Sender) begin(a *account, waited bool, drawn time.Duration) (start, prevStart time.Time, prevGap time.Duration) {
 	s.mu.Lock()
 	// Read the clock once the lock is held: at thousands of sends a second
 	// the wait for s.mu would otherwise sit between the start the pace
 	// counts from and the transport call a recipient sees.
 	start = time.Now()
 	prevStart, prevGap = a.lastStart, a.gap
-	interval, jitter := a.pace.or(s.cfg.Interval, s.cfg.Jitter)
-	gap := drawGap(s.rnd, interval, jitter)
+	gap := drawn
+	if gap < 0 {
+		interval, jitter := a.pace.or(s.cfg.Interval, s.cfg.Jitter)
+		gap = drawGap(s.rnd, interval, jitter)
+	}
 	a.lastStart, a.gap = start, gap
 	s.mu.Unlock()
 	s.m.gapDrawn.Observe(gap.Seconds())

@@ -234,8 +234,15 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		}
 
 		markAt := time.Now()
-		if err := s.q.MarkSending(ctx, m.ID, markAt); err != nil {
+		drawn, err := s.markSending(ctx, a, m.ID, markAt, turn)
+		if err != nil {
 			if ctx.Err() != nil {
+				return
+			}
+			if isLeaseLost(err) {
+				// Another replica holds the account now (lease.go): it
+				// sends the message, and this worker leaves the account.
+				s.lostLease(log, a, err)
 				return
 			}
 			if code := wagate.ErrorCode(err); (code == wagate.ECONFLICT || code == wagate.ENOTFOUND) && m.ID != gone {
@@ -279,8 +286,9 @@ func (s *Sender) work(ctx context.Context, a *account) {
 		if file != nil {
 			att = file.att
 		}
-		start, prevStart, prevGap := s.begin(a, waited)
+		start, prevStart, prevGap := s.begin(a, waited, drawn)
 		waited = false
+		wakes := s.sessionWakes(a.ref)
 		out := s.send(ctx, log, tr, acct, m, att)
 		if out.notTried {
 			// Nothing went out: the account's other recipients keep the
@@ -288,7 +296,7 @@ func (s *Sender) work(ctx context.Context, a *account) {
 			s.restoreTurn(a, prevStart, prevGap)
 			if out.unavailable {
 				// The next round finds the account not ready and parks.
-				s.sessionDown(a.ref)
+				s.sessionDown(a.ref, wakes)
 			}
 			continue // its file stays prefetched for the try to come
 		}

@@ -162,35 +162,6 @@ func TestEventsInFailingGroupCommits(t *testing.T) {
 	}
 }
 
-// After a crash (here: a close without finishing the attempt) a pending
-// delivery comes back with the same event and delivery ids, so the
-// receiver sees the same webhook-id again.
-func TestPendingDeliverySurvivesReopenWithItsIDs(t *testing.T) {
-	f := newFixture(t, 10)
-	e := f.createEndpoint(wagate.EventMessageSent)
-	f.sendWith("wamid.1")
-	ds, _ := f.nextDue(e, 10)
-	if len(ds) != 1 {
-		t.Fatalf("%d deliveries due, want 1", len(ds))
-	}
-	before := ds[0]
-	mustNoErr(t, f.db.Close())
-
-	f.db = openTest(t, f.path, f.clock)
-	refs, err := f.db.PendingEndpoints(f.ctx)
-	mustNoErr(t, err)
-	if !slices.Equal(refs, []wagate.EndpointRef{epRef(e)}) {
-		t.Fatalf("PendingEndpoints after reopen = %v, want %s", refs, e.ID)
-	}
-	ds, _ = f.nextDue(e, 10)
-	if len(ds) != 1 || ds[0].Event.ID != before.Event.ID || ds[0].Delivery.ID != before.Delivery.ID ||
-		!ds[0].Event.At.Equal(before.Event.At) || ds[0].Event.Message.Status != wagate.StatusSent {
-		t.Fatalf("after reopen: %+v, want the same delivery of event %s", ds, before.Event.ID)
-	}
-	f.clock.Advance(time.Second)
-	f.finishAttempt(ds[0].Delivery, wagate.DeliverySucceeded, 0, "")
-}
-
 // The endpoint and outbox writes are all or nothing too: failed at the last
 // moment, the file is byte for byte what it was.
 func TestFailedEndpointCommitsLeaveNothingWritten(t *testing.T) {

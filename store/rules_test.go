@@ -58,35 +58,3 @@ func TestUpdateAccountRules(t *testing.T) {
 	wantCode(t, err, wagate.ENOTFOUND)
 	checkBolt(t, f.db)
 }
-
-// TestRulesChangeReleasesHolds: when the owner changes the rules, the
-// messages the old rules held are free at once (the sender asks the new
-// rules); a retry's due time is not a hold and stays.
-func TestRulesChangeReleasesHolds(t *testing.T) {
-	f := newFixture(t, 10)
-	now := f.clock.Now()
-	held := f.send("held")
-	retried := f.request("retried", 1)
-	retried.Message.JID = testJID2
-	rid := f.accept(retried).Message.ID
-	mustNoErr(t, f.db.Hold(f.ctx, held, wagate.WaitingQuietHours, now.Add(8*time.Hour)))
-	mustNoErr(t, f.db.Retry(f.ctx, rid, wagate.Try{At: now}, now.Add(time.Minute)))
-	// Changing only Active keeps the hold.
-	_, err := f.db.UpdateAccount(f.ctx, f.ref(), func(a *wagate.Account) error { a.Active = true; return nil })
-	mustNoErr(t, err)
-	if m := f.message(held); m.WaitingReason != wagate.WaitingQuietHours {
-		t.Fatalf("hold after an update without a rule change: %q", m.WaitingReason)
-	}
-	_, err = f.db.UpdateAccount(f.ctx, f.ref(), func(a *wagate.Account) error { a.Rules.DailyLimit = 50; return nil })
-	mustNoErr(t, err)
-	if m := f.message(held); m.WaitingReason != "" || !m.NextTryAt.IsZero() {
-		t.Fatalf("held message after the rules changed: reason %q, next_try_at %s; want free", m.WaitingReason, m.NextTryAt)
-	}
-	if m := f.message(rid); !m.NextTryAt.Equal(now.Add(time.Minute)) {
-		t.Fatalf("retry due %s after the rules changed, want it kept", m.NextTryAt)
-	}
-	if counts, _ := f.db.WaitingCounts(f.ctx); counts[wagate.WaitingQuietHours] != 0 {
-		t.Fatalf("WaitingCounts = %v", counts)
-	}
-	checkConsistent(t, f.db)
-}

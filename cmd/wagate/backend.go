@@ -10,6 +10,7 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender"
 	"github.com/wagate/wagate/store"
+	"github.com/wagate/wagate/store/postgres"
 )
 
 // Backend is everything `wagate serve` needs from its storage: the domain
@@ -22,19 +23,16 @@ import (
 // wagate.WaitingReporter on Accounts) stay optional: a Backend that has
 // them is asked for them as before.
 //
-// Today only the bbolt store (store.DB) is a Backend, and it is the one
-// Start opens. TODO(issue 15, step 6): --database-url / WAGATE_DATABASE_URL
-// open store/postgres instead, once postgres.DB satisfies this interface
-// (add `_ Backend = (*postgres.DB)(nil)` beside the guard below). At the
-// time of writing it has the first seven services and CommitStats and
-// lacks: sender.Queue (h-pgqueue), wagate.DeliveryService, DeliveryQueue
-// and EndpointService (h-pgoutbox), TemplateService, WindowService and
-// AccountLinkService (h-pgrest), and AllAccounts, QueuedTotal,
-// WaitingCounts, PruneMessages and FailUnlinkedQueues. Two more things
-// come with it: the operator token is created once per database, not
-// rotated per replica (ensureOperatorToken), and the recovery of sends
-// interrupted by a stop moves from the sender's start to each account's
-// takeover (replicas, h-pgreplica).
+// Both backends satisfy it (the guards below), but Start opens only the
+// bbolt store. TODO(issue 15, store/postgres/doc.go steps 4 and 6):
+// --database-url / WAGATE_DATABASE_URL make openBackend call
+// postgres.Open instead, with these changes that serving on a shared
+// database needs: ensureOperatorToken calls CreateOperatorTokenOnce (one
+// token per database, not rotated by each replica's start), the WhatsApp
+// Web transport gets whatsapp.Config.DatabaseURL (its device keys beside
+// the rest) and starts sessions only on the replica holding the account,
+// --replica/--lease-ttl reach postgres.Options, and the crash harness
+// runs with two replicas before the flag is documented.
 type Backend interface {
 	wagate.WorkspaceService
 	wagate.AccountService
@@ -69,7 +67,10 @@ type Backend interface {
 	Close() error
 }
 
-var _ Backend = (*store.DB)(nil)
+var (
+	_ Backend = (*store.DB)(nil)
+	_ Backend = (*postgres.DB)(nil)
+)
 
 // openBackend opens the storage of cfg: today the bbolt store in the data
 // folder. onDeliveries is called after a commit that made outbound

@@ -157,12 +157,12 @@ func runCheck(args []string, stdout, stderr io.Writer, getenv func(string) strin
 	return 0
 }
 
-// checkPostgres is `wagate check --database-url`: postgres.Audit, with
+// checkPostgres is `wagate check --database-url`: postgres.AuditDatabase, with
 // the same answers and exit codes as the bbolt check. The database is
 // named by host and name only: the URL may hold a password.
 func checkPostgres(databaseURL string, stdout, stderr io.Writer) int {
 	name := databaseName(databaseURL)
-	problems, err := postgres.Audit(context.Background(), databaseURL)
+	problems, err := postgres.AuditDatabase(context.Background(), databaseURL)
 	if err != nil {
 		fmt.Fprintf(stderr, "wagate check: %v\n", err)
 		return 1

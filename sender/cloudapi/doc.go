@@ -80,9 +80,9 @@
 //
 // Status webhooks: the gateway mounts an endpoint that answers the
 // subscription handshake with VerifyChallenge, checks X-Hub-Signature-256
-// with VerifySignature on the raw body, reads the updates with
-// ParseStatusWebhook and applies those that Advance allows. The same
-// webhook's customer messages (ParseCustomerMessages) record when each
+// with VerifySignature on the raw body, reads it once with ParseWebhook and
+// applies the status updates that Advance allows. The same webhook's
+// customer messages record when each
 // customer last wrote, per business number (ChatKey), for the 24-hour
 // window the gateway checks at accept.
 //

@@ -76,16 +76,16 @@ func WebhookHandler(cfg WebhookConfig) http.Handler {
 				answer(w, http.StatusUnauthorized, SignatureHeader+" is missing or does not match the body under the app secret")
 				return
 			}
-			updates, err := ParseStatusWebhook(body)
+			hook, err := ParseWebhook(body)
 			if err != nil {
 				answer(w, http.StatusBadRequest, "the body is not a Cloud API webhook")
 				return
 			}
-			if err := applyAll(r.Context(), cfg.Deliveries, updates, log); err != nil {
+			if err := applyAll(r.Context(), cfg.Deliveries, hook.Statuses, log); err != nil {
 				answer(w, http.StatusServiceUnavailable, "storage unavailable; deliver again later")
 				return
 			}
-			if err := recordCustomers(r.Context(), cfg.Windows, body, time.Now(), log); err != nil {
+			if err := recordCustomers(r.Context(), cfg.Windows, hook.Customers, time.Now(), log); err != nil {
 				answer(w, http.StatusServiceUnavailable, "storage unavailable; deliver again later")
 				return
 			}

@@ -89,7 +89,9 @@ type StatusUpdate struct {
 	PhoneNumberID string    // the business number it was sent from (metadata.phone_number_id)
 }
 
-// webhookBody is the part of a Cloud API webhook that carries statuses.
+// webhookBody is the part of a Cloud API webhook body wagate reads: the
+// statuses of the messages it sent and the messages customers wrote, both
+// under entry[].changes[].value of field "messages".
 type webhookBody struct {
 	Object string `json:"object"`
 	Entry  []struct {
@@ -114,23 +116,35 @@ type webhookBody struct {
 						} `json:"error_data"`
 					} `json:"errors"`
 				} `json:"statuses"`
+				Messages []struct {
+					From      string          `json:"from"`
+					Timestamp json.RawMessage `json:"timestamp"`
+				} `json:"messages"`
 			} `json:"value"`
 		} `json:"changes"`
 	} `json:"entry"`
 }
 
-// ParseStatusWebhook reads the status updates of a Cloud API webhook body
-// (entry[].changes[].value.statuses[] of field "messages"), in the order
-// they appear. Everything else is ignored: inbound messages
-// (value.messages[]), account-level errors (value.errors[]), other fields.
-// A status that is not one of the four, or has no id, is skipped rather
-// than failing the whole batch: Meta redelivers a webhook that is not
-// answered 200 for days, so one odd entry must not block the others. The
-// error is for a body that is not a WhatsApp Business Account webhook at
-// all (not JSON, or another "object"); verify the signature first.
+// Webhook is what one Cloud API webhook body tells wagate, read in one pass.
+type Webhook struct {
+	Statuses  []StatusUpdate    // the status updates, in the order they appear
+	Customers []CustomerMessage // the customers' messages, in the order they appear
+}
+
+// ParseWebhook reads a Cloud API webhook body once, for both its status
+// updates and its customers' messages (entry[].changes[].value.statuses[]
+// and .messages[] of field "messages"). Everything else is ignored:
+// account-level errors (value.errors[]), other fields.
+//
+// A status that is not one of the four, or has no id, and a customer
+// message without a sender or a business number are skipped rather than
+// failing the whole batch: Meta redelivers a webhook that is not answered
+// 200 for days, so one odd entry must not block the others. The error is
+// for a body that is not a WhatsApp Business Account webhook at all (not
+// JSON, or another "object"); verify the signature first.
 //
 // Meta may deliver an update twice or out of order: see Advance.
-func ParseStatusWebhook(body []byte) ([]StatusUpdate, error) {
+func ParseWebhook(body []byte) (*Webhook, error) {
 	var w webhookBody
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, fmt.Errorf("cloudapi: the webhook body is not a JSON object of the Cloud API: %w", err)
@@ -138,12 +152,13 @@ func ParseStatusWebhook(body []byte) ([]StatusUpdate, error) {
 	if w.Object != "whatsapp_business_account" {
 		return nil, fmt.Errorf("cloudapi: the webhook is for object %q, not \"whatsapp_business_account\"; subscribe the app to the WhatsApp Business Account's messages field", w.Object)
 	}
-	var out []StatusUpdate
+	out := &Webhook{}
 	for _, e := range w.Entry {
 		for _, c := range e.Changes {
 			if c.Field != "" && c.Field != "messages" {
 				continue
 			}
+			number := c.Value.Metadata.PhoneNumberID
 			for _, s := range c.Value.Statuses {
 				switch s.Status {
 				case StatusSent, StatusDelivered, StatusRead, StatusFailed:
@@ -158,7 +173,7 @@ func ParseStatusWebhook(body []byte) ([]StatusUpdate, error) {
 					Status:        s.Status,
 					At:            unixTime(s.Timestamp),
 					RecipientID:   s.RecipientID,
-					PhoneNumberID: c.Value.Metadata.PhoneNumberID,
+					PhoneNumberID: number,
 				}
 				if len(s.Errors) > 0 {
 					er := s.Errors[0]
@@ -167,11 +182,27 @@ func ParseStatusWebhook(body []byte) ([]StatusUpdate, error) {
 						u.ErrorTitle = er.Message
 					}
 				}
-				out = append(out, u)
+				out.Statuses = append(out.Statuses, u)
+			}
+			for _, m := range c.Value.Messages {
+				if m.From == "" || number == "" || !reDigits.MatchString(m.From) {
+					continue
+				}
+				out.Customers = append(out.Customers, CustomerMessage{PhoneNumberID: number, From: m.From, At: unixTime(m.Timestamp)})
 			}
 		}
 	}
 	return out, nil
+}
+
+// ParseStatusWebhook reads the status updates of a Cloud API webhook body:
+// ParseWebhook's Statuses.
+func ParseStatusWebhook(body []byte) ([]StatusUpdate, error) {
+	w, err := ParseWebhook(body)
+	if err != nil {
+		return nil, err
+	}
+	return w.Statuses, nil
 }
 
 // unixTime reads Meta's timestamp: Unix seconds as a string ("1750857384"),

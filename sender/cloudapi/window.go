@@ -2,8 +2,6 @@ package cloudapi
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"time"
 
@@ -27,52 +25,14 @@ type CustomerMessage struct {
 	At            time.Time // Meta's timestamp; zero if absent
 }
 
-// customerBody is the part of a webhook that carries customers' messages.
-type customerBody struct {
-	Object string `json:"object"`
-	Entry  []struct {
-		Changes []struct {
-			Field string `json:"field"`
-			Value struct {
-				Metadata struct {
-					PhoneNumberID string `json:"phone_number_id"`
-				} `json:"metadata"`
-				Messages []struct {
-					From      string          `json:"from"`
-					Timestamp json.RawMessage `json:"timestamp"`
-				} `json:"messages"`
-			} `json:"value"`
-		} `json:"changes"`
-	} `json:"entry"`
-}
-
 // ParseCustomerMessages reads the customers' messages of a Cloud API
-// webhook body (entry[].changes[].value.messages[] of field "messages").
-// Entries without a sender or a business number are skipped. Verify the
-// signature first.
+// webhook body: ParseWebhook's Customers.
 func ParseCustomerMessages(body []byte) ([]CustomerMessage, error) {
-	var w customerBody
-	if err := json.Unmarshal(body, &w); err != nil {
-		return nil, fmt.Errorf("cloudapi: the webhook body is not a JSON object of the Cloud API: %w", err)
+	w, err := ParseWebhook(body)
+	if err != nil {
+		return nil, err
 	}
-	if w.Object != "whatsapp_business_account" {
-		return nil, fmt.Errorf("cloudapi: the webhook is for object %q, not \"whatsapp_business_account\"", w.Object)
-	}
-	var out []CustomerMessage
-	for _, e := range w.Entry {
-		for _, c := range e.Changes {
-			if c.Field != "" && c.Field != "messages" {
-				continue
-			}
-			for _, m := range c.Value.Messages {
-				if m.From == "" || c.Value.Metadata.PhoneNumberID == "" || !reDigits.MatchString(m.From) {
-					continue
-				}
-				out = append(out, CustomerMessage{PhoneNumberID: c.Value.Metadata.PhoneNumberID, From: m.From, At: unixTime(m.Timestamp)})
-			}
-		}
-	}
-	return out, nil
+	return w.Customers, nil
 }
 
 // ChatKey names the conversation of an account (its phone_number_id
@@ -87,15 +47,11 @@ func ChatKey(settings map[string]string, jid string) (wagate.ChatKey, bool) {
 	return wagate.ChatKey{Transport: wagate.TransportCloudAPI, Sender: id, Customer: user}, true
 }
 
-// recordCustomers notes each customer message of a webhook body; a
-// message without a timestamp counts as written now.
-func recordCustomers(ctx context.Context, windows wagate.WindowService, body []byte, now time.Time, log *zap.Logger) error {
+// recordCustomers notes each customer message of a webhook; a message
+// without a timestamp counts as written now.
+func recordCustomers(ctx context.Context, windows wagate.WindowService, msgs []CustomerMessage, now time.Time, log *zap.Logger) error {
 	if windows == nil {
 		return nil
-	}
-	msgs, err := ParseCustomerMessages(body)
-	if err != nil {
-		return nil // ParseStatusWebhook already answered for such a body
 	}
 	for _, m := range msgs {
 		at := m.At

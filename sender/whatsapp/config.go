@@ -21,12 +21,22 @@ const (
 	DefaultReconnectMax = 5 * time.Minute
 	// DefaultLinkTimeout ends a linking nobody completes.
 	DefaultLinkTimeout = 3 * time.Minute
+	// DefaultConfirmGrace is how long Confirm waits, after the session
+	// reconnected, for a receipt of a message a crash caught handed over:
+	// WhatsApp sends the receipts it held in the first seconds.
+	DefaultConfirmGrace = 10 * time.Second
 )
 
-// Config sets up a Manager. DataDir is required; the rest has defaults.
+// Config sets up a Manager. DataDir or DatabaseURL is required; the rest
+// has defaults.
 type Config struct {
 	// DataDir is the data folder; the device keys go to DataDir/whatsapp.db.
 	DataDir string
+	// DatabaseURL (postgres://…), when set, keeps the device keys and the
+	// send ledger in that PostgreSQL database instead, in the schema
+	// KeySchema, so that they live with the rest of wagate's data (SPEC
+	// §12) and DataDir is not used for them.
+	DatabaseURL string
 	// Logger gets the session events (never a QR code, pairing code or a
 	// message text). nil means zap.NewNop().
 	Logger *zap.Logger
@@ -49,12 +59,13 @@ type Config struct {
 	SkipVersionCheck bool
 	// DeviceName is the name the phone shows for the linked device.
 	DeviceName string
-	// RecipientTTL, ReconnectMin/Max, LinkTimeout: 0 means the Default…
-	// constant.
+	// RecipientTTL, ReconnectMin/Max, LinkTimeout, ConfirmGrace: 0 means
+	// the Default… constant.
 	RecipientTTL time.Duration
 	ReconnectMin time.Duration
 	ReconnectMax time.Duration
 	LinkTimeout  time.Duration
+	ConfirmGrace time.Duration
 	// NewClient is for tests only (wagate never sets it): when set, the
 	// Manager gets every account's client from it instead of whatsmeow —
 	// linked says whether the account has a device recorded — so a fake

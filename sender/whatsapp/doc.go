@@ -16,7 +16,10 @@
 // A Manager holds one long-lived whatsmeow client per linked account (Start
 // when the account is linked, Stop when it is paused or deleted, Unlink to
 // log the device out). It reconnects with backoff and reports the link
-// state of each account (LinkState) through Config.OnLink. Device keys live
+// state of each account (LinkState) through Config.OnLink. A temporary ban
+// ends at its until by itself: a client still connected is connected again
+// at once (and the sender's queue woken), else the session reconnects.
+// Device keys live
 // in whatsmeow's sqlstore on {data}/whatsapp.db (pure-Go SQLite, foreign
 // keys on); beside them two small tables of wagate's own: which device
 // belongs to which account, and the ledger of sends and receipts that

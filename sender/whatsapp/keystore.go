@@ -70,7 +70,9 @@ var ledgerRank = map[string]int{ledgerNone: 0, ledgerPosting: 1, ledgerRefused: 
 const ledgerKeep = 30 * 24 * time.Hour
 
 // keystore is the SQLite file with whatsmeow's device store and wagate's
-// two tables: the device of each account, and the send ledger.
+// two tables: the device of each account, and the send ledger; or the same
+// in a PostgreSQL schema (keystore_pg.go). Its statements number their
+// parameters ($1, $2…), which both databases read.
 type keystore struct {
 	db        *sql.DB
 	container *sqlstore.Container
@@ -146,7 +148,7 @@ func (k *keystore) close() error { return k.container.Close() }
 // deviceJID returns the account's device, or the zero JID.
 func (k *keystore) deviceJID(ctx context.Context, ref wagate.AccountRef) (types.JID, error) {
 	var raw string
-	err := k.db.QueryRowContext(ctx, "SELECT jid FROM wagate_account_device WHERE workspace = ? AND phone = ?", ref.WorkspaceID, ref.Phone).Scan(&raw)
+	err := k.db.QueryRowContext(ctx, "SELECT jid FROM wagate_account_device WHERE workspace = $1 AND phone = $2", ref.WorkspaceID, ref.Phone).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return types.JID{}, nil
 	}
@@ -194,7 +196,7 @@ func (k *keystore) client(ctx context.Context, ref wagate.AccountRef) (Client, b
 }
 
 func (k *keystore) paired(ctx context.Context, ref wagate.AccountRef, jid types.JID) error {
-	_, err := k.db.ExecContext(ctx, `INSERT INTO wagate_account_device (workspace, phone, jid, linked_at) VALUES (?, ?, ?, ?)
+	_, err := k.db.ExecContext(ctx, `INSERT INTO wagate_account_device (workspace, phone, jid, linked_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (workspace, phone) DO UPDATE SET jid = excluded.jid, linked_at = excluded.linked_at`,
 		ref.WorkspaceID, ref.Phone, jid.String(), time.Now().UnixNano())
 	if err != nil {
@@ -219,7 +221,7 @@ func (k *keystore) forget(ctx context.Context, ref wagate.AccountRef) error {
 			}
 		}
 	}
-	if _, err := k.db.ExecContext(ctx, "DELETE FROM wagate_account_device WHERE workspace = ? AND phone = ?", ref.WorkspaceID, ref.Phone); err != nil {
+	if _, err := k.db.ExecContext(ctx, "DELETE FROM wagate_account_device WHERE workspace = $1 AND phone = $2", ref.WorkspaceID, ref.Phone); err != nil {
 		return fmt.Errorf("whatsapp: forgetting the device of %s: %w", ref.Phone, err)
 	}
 	return nil
@@ -230,7 +232,7 @@ func (k *keystore) posting(ctx context.Context, ref wagate.AccountRef, waID stri
 }
 
 func (k *keystore) seen(ctx context.Context, ref wagate.AccountRef, waID, kind string, at time.Time) error {
-	_, err := k.db.ExecContext(ctx, `INSERT INTO wagate_ledger (workspace, phone, wa_id, kind, rank, at) VALUES (?, ?, ?, ?, ?, ?)
+	_, err := k.db.ExecContext(ctx, `INSERT INTO wagate_ledger (workspace, phone, wa_id, kind, rank, at) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (workspace, phone, wa_id) DO UPDATE SET kind = excluded.kind, rank = excluded.rank, at = excluded.at
 		WHERE excluded.rank > wagate_ledger.rank`,
 		ref.WorkspaceID, ref.Phone, waID, kind, ledgerRank[kind], at.UnixNano())
@@ -242,7 +244,7 @@ func (k *keystore) seen(ctx context.Context, ref wagate.AccountRef, waID, kind s
 
 func (k *keystore) lookup(ctx context.Context, ref wagate.AccountRef, waID string) (string, error) {
 	var kind string
-	err := k.db.QueryRowContext(ctx, "SELECT kind FROM wagate_ledger WHERE workspace = ? AND phone = ? AND wa_id = ?", ref.WorkspaceID, ref.Phone, waID).Scan(&kind)
+	err := k.db.QueryRowContext(ctx, "SELECT kind FROM wagate_ledger WHERE workspace = $1 AND phone = $2 AND wa_id = $3", ref.WorkspaceID, ref.Phone, waID).Scan(&kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ledgerNone, nil
 	}
@@ -254,6 +256,6 @@ func (k *keystore) lookup(ctx context.Context, ref wagate.AccountRef, waID strin
 
 // sweep deletes ledger rows older than ledgerKeep.
 func (k *keystore) sweep(ctx context.Context, now time.Time) error {
-	_, err := k.db.ExecContext(ctx, "DELETE FROM wagate_ledger WHERE at < ?", now.Add(-ledgerKeep).UnixNano())
+	_, err := k.db.ExecContext(ctx, "DELETE FROM wagate_ledger WHERE at < $1", now.Add(-ledgerKeep).UnixNano())
 	return err
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -38,15 +37,16 @@ type Manager struct {
 	sessions map[wagate.AccountRef]*session
 	links    map[wagate.AccountRef]Link   // last state of accounts without a session
 	wakes    map[wagate.AccountRef]func() // the sender's wake function of each started account
+	receipts chan struct{}                // closed and replaced at every receipt recorded (Confirm waits on it)
 	closed   bool
 	wg       sync.WaitGroup
 }
 
 // Open refreshes the WhatsApp Web version (when WhatsApp is reachable),
-// opens DataDir/whatsapp.db and returns the Manager. No session runs until
-// Start or Link.
+// opens DataDir/whatsapp.db (or the DatabaseURL's schema) and returns the
+// Manager. No session runs until Start or Link.
 func Open(ctx context.Context, cfg Config) (Service, error) {
-	if cfg.DataDir == "" {
+	if cfg.DataDir == "" && cfg.DatabaseURL == "" {
 		return nil, fmt.Errorf("whatsapp: Config.DataDir is empty; give the data folder (--data)")
 	}
 	cfg = withDefaults(cfg)
@@ -55,7 +55,7 @@ func Open(ctx context.Context, cfg Config) (Service, error) {
 	}
 	// The name the phone lists the linked device under.
 	store.SetOSInfo(cfg.DeviceName, [3]uint32{1, 0, 0})
-	ks, err := openKeystore(ctx, filepath.Join(cfg.DataDir, DBFile), cfg.Logger.Named("whatsapp"))
+	ks, err := openKeys(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +112,7 @@ func withDefaults(cfg Config) Config {
 	def(&cfg.ReconnectMin, DefaultReconnectMin)
 	def(&cfg.ReconnectMax, DefaultReconnectMax)
 	def(&cfg.LinkTimeout, DefaultLinkTimeout)
+	def(&cfg.ConfirmGrace, DefaultConfirmGrace)
 	return cfg
 }
 
@@ -141,6 +142,7 @@ func newManager(cfg Config, dev devices, led ledger) *Manager {
 		recip:    newRecipientCache(cfg.RecipientTTL),
 		sessions: map[wagate.AccountRef]*session{},
 		links:    map[wagate.AccountRef]Link{},
+		receipts: make(chan struct{}),
 	}
 }
 

@@ -292,8 +292,10 @@ func notOnWhatsApp(digits string) error {
 // never handed to the client → NotDelivered; the server or a phone
 // confirmed it → Delivered; handed over with no word yet → it waits for
 // the session to connect (WhatsApp sends the receipts it holds on connect)
-// and a grace, within ctx, then asks the ledger again; still nothing →
-// DeliveryUnknown (the message fails as interrupted, never resent).
+// and then for a receipt of it, at most Config.ConfirmGrace, within ctx;
+// still nothing → DeliveryUnknown (the message fails as interrupted, never
+// resent). A receipt ends the wait at once: the sender recovers one message
+// after another before it sends anything.
 func (m *Manager) Confirm(ctx context.Context, acct *wagate.Account, msg *wagate.Message) (sender.Delivery, string, error) {
 	ref := acct.Ref()
 	waID := MessageID(msg.ID)
@@ -308,17 +310,43 @@ func (m *Manager) Confirm(ctx context.Context, acct *wagate.Account, msg *wagate
 	if s == nil || !s.waitConnected(ctx) {
 		return sender.DeliveryUnknown, "", nil
 	}
-	_ = m.cfg.Sleep(ctx, confirmGrace)
-	if k, err = m.led.lookup(context.WithoutCancel(ctx), ref, waID); err != nil {
-		return sender.DeliveryUnknown, "", err
+	graceCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	graceOver := make(chan struct{})
+	go func() {
+		_ = m.cfg.Sleep(graceCtx, m.cfg.ConfirmGrace)
+		close(graceOver)
+	}()
+	for {
+		seen := m.receiptSeen()
+		if k, err = m.led.lookup(context.WithoutCancel(ctx), ref, waID); err != nil {
+			return sender.DeliveryUnknown, "", err
+		}
+		if d, ok := ledgerAnswer(k); ok {
+			return d, providerIDFor(d, waID), nil
+		}
+		select {
+		case <-seen:
+		case <-graceOver:
+			return sender.DeliveryUnknown, "", nil
+		}
 	}
-	d, _ := ledgerAnswer(k)
-	return d, providerIDFor(d, waID), nil
 }
 
-// confirmGrace is how long Confirm waits after a reconnect for receipts
-// WhatsApp held while wagate was down: they come in the first seconds.
-const confirmGrace = 10 * time.Second
+// receiptSeen returns a channel closed at the next receipt recorded.
+func (m *Manager) receiptSeen() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.receipts
+}
+
+// receiptRecorded wakes the Confirms waiting for a receipt.
+func (m *Manager) receiptRecorded() {
+	m.mu.Lock()
+	close(m.receipts)
+	m.receipts = make(chan struct{})
+	m.mu.Unlock()
+}
 
 func ledgerAnswer(kind string) (sender.Delivery, bool) {
 	switch kind {
@@ -364,6 +392,7 @@ func (m *Manager) receipt(s *session, e *events.Receipt) {
 		if err := m.led.seen(ctx, s.ref, id, kind, e.Timestamp); err != nil {
 			m.log.Warn("cannot record a receipt", zap.String("account", s.ref.Phone), zap.Error(err))
 		}
+		m.receiptRecorded()
 		if status != "" && m.cfg.OnReceipt != nil && ledgerRank[kind] > ledgerRank[k] {
 			m.cfg.OnReceipt(Receipt{Account: s.ref, ProviderID: id, Status: status, At: e.Timestamp.UTC()})
 		}

@@ -348,6 +348,7 @@ func (s *session) maintain(connect bool) {
 					return
 				}
 				backoff = cfg.ReconnectMin
+				connect = !s.banOver()
 			case outLoggedOut:
 				if err := s.m.dev.forget(context.WithoutCancel(s.ctx), s.ref); err != nil {
 					s.m.log.Error("dropping the keys of a logged-out device", zap.String("account", s.ref.Phone), zap.Error(err))
@@ -358,4 +359,20 @@ func (s *session) maintain(connect bool) {
 			}
 		}
 	}
+}
+
+// banOver ends the banned state once the ban's time has passed, and says
+// whether the client can send as it is. A client still connected and logged
+// in (WhatsApp lifted the ban on a live connection) is connected at once,
+// which wakes the account's queue: no reconnect, and so no Connected event,
+// may follow, and without this the account would stay banned and its
+// messages would wait for good. Otherwise the state says the ban ended and
+// the session reconnects (its Connected event wakes the queue).
+func (s *session) banOver() bool {
+	if s.cli.IsConnected() && s.cli.IsLoggedIn() {
+		s.set(Link{State: StateConnected})
+		return true
+	}
+	s.set(Link{State: StateDisconnected, Error: "WhatsApp's ban ended; wagate reconnects"})
+	return false
 }

@@ -243,11 +243,13 @@ func TestLoggedOut(t *testing.T) {
 }
 
 // A temporary ban: banned until the end, sends wait that long, then the
-// session reconnects.
+// session says the ban ended and reconnects. WhatsApp bans at connect time
+// and closes the connection, as the fake does here.
 func TestTemporaryBan(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t, Config{}, true)
 		connects := len(h.cli.stats().connects)
+		h.cli.Disconnect()
 		h.cli.emit(&events.TemporaryBan{Code: events.TempBanSentToTooManyPeople, Expire: 2 * time.Hour})
 		l := h.rec.waitState(t, StateBanned)
 		if !l.Until.Equal(time.Now().Add(2 * time.Hour)) {
@@ -266,6 +268,9 @@ func TestTemporaryBan(t *testing.T) {
 		synctest.Wait()
 		if len(h.cli.stats().connects) != connects+1 {
 			t.Errorf("connects = %d after the ban, want %d", len(h.cli.stats().connects), connects+1)
+		}
+		if l := h.m.Status(testRef); l.State != StateDisconnected || !strings.Contains(l.Error, "ban ended") {
+			t.Errorf("state after the ban = %s, want disconnected saying the ban ended", l)
 		}
 	})
 }

@@ -45,15 +45,15 @@ func (r rulesRecord) domain() wagate.SendRules {
 }
 
 // accountColumns are read by scanAccount, in its order.
-const accountColumns = `workspace_id, phone, transport, settings, active, connected_at, rules`
+const accountColumns = `workspace_id, phone, transport, settings, active, connected_at, rules, link`
 
 func scanAccount(row pgx.Row) (*wagate.Account, error) {
 	var (
-		a               wagate.Account
-		settings, rules []byte
-		rec             rulesRecord
+		a                     wagate.Account
+		settings, rules, link []byte
+		rec                   rulesRecord
 	)
-	if err := row.Scan(&a.WorkspaceID, &a.Phone, &a.Transport, &settings, &a.Active, &a.ConnectedAt, &rules); err != nil {
+	if err := row.Scan(&a.WorkspaceID, &a.Phone, &a.Transport, &settings, &a.Active, &a.ConnectedAt, &rules, &link); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(settings, &a.Settings); err != nil {
@@ -63,6 +63,11 @@ func scanAccount(row pgx.Row) (*wagate.Account, error) {
 		return nil, fmt.Errorf("account %s: rules: %w", a.Phone, err)
 	}
 	a.Rules = rec.domain()
+	l, err := decodeLink(link)
+	if err != nil {
+		return nil, fmt.Errorf("account %s: link: %w", a.Phone, err)
+	}
+	a.Link = l
 	return &a, nil
 }
 
@@ -87,6 +92,10 @@ func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 	if err != nil {
 		return wagate.Errorf(wagate.EINVALID, "rules: %v", err)
 	}
+	link, err := encodeLink(a.Link)
+	if err != nil {
+		return wagate.Errorf(wagate.EINVALID, "link: %v", err)
+	}
 	connected := orNow(a.ConnectedAt, db.now())
 	err = db.update(ctx, "create account", func(tx pgx.Tx) error {
 		if _, err := findWorkspace(ctx, tx, a.WorkspaceID, true); err != nil {
@@ -103,9 +112,9 @@ func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 			}
 			return wagate.Errorf(wagate.ECONFLICT, "the workspace has %d accounts, the most this server allows (--max-accounts %d); delete an account first, or ask the operator to raise --max-accounts", n, db.maxAccounts)
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		tag, err := tx.Exec(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (workspace_id, phone) DO NOTHING`,
-			a.WorkspaceID, a.Phone, a.Transport, string(settings), a.Active, connected, string(rules))
+			a.WorkspaceID, a.Phone, a.Transport, string(settings), a.Active, connected, string(rules), link)
 		if err != nil {
 			return err
 		}
@@ -223,11 +232,18 @@ func (db *DB) SetAccountActive(ctx context.Context, ref wagate.AccountRef, activ
 // keep their change. ENOTFOUND for an unknown account.
 //
 // When the rules change, the careful-sending holds of the account's queued
-// messages must end in the same transaction; messages (and so holds) are
-// not in this backend yet, and the release belongs here when they are.
+// messages end in the same transaction (releaseHolds), so the new rules
+// apply at once; a retry's due time stays. As the release writes messages,
+// the workspace's row is locked first, as by every writer of messages.
 func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit func(*wagate.Account) error) (*wagate.Account, error) {
 	var out *wagate.Account
 	err := db.update(ctx, "update account", func(tx pgx.Tx) error {
+		if _, err := findWorkspace(ctx, tx, ref.WorkspaceID, true); err != nil {
+			if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+				return errAccountNotFound(ref.Phone)
+			}
+			return err
+		}
 		stored, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE workspace_id = $1 AND phone = $2 FOR UPDATE`, ref.WorkspaceID, ref.Phone))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errAccountNotFound(ref.Phone)
@@ -243,6 +259,7 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 		if err := edit(&cur); err != nil {
 			return err
 		}
+		changed := stored.Rules != cur.Rules
 		stored.Active, stored.Rules = cur.Active, cur.Rules
 		rules, err := json.Marshal(newRulesRecord(stored.Rules))
 		if err != nil {
@@ -251,6 +268,18 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 		if _, err := tx.Exec(ctx, `UPDATE accounts SET active = $3, rules = $4 WHERE workspace_id = $1 AND phone = $2`,
 			ref.WorkspaceID, ref.Phone, stored.Active, string(rules)); err != nil {
 			return err
+		}
+		if changed {
+			if err := releaseHolds(ctx, tx, ref, change{source: wagate.SourceSystem, at: db.now()}); err != nil {
+				return err
+			}
+		}
+		if stored.Active {
+			// Activated, or its holds released: the replica that holds the
+			// account's lease wakes it at once (notify.go).
+			if err := notifyQueued(ctx, tx, []wagate.AccountRef{ref}); err != nil {
+				return err
+			}
 		}
 		out = stored
 		return nil
@@ -263,11 +292,11 @@ func (db *DB) UpdateAccount(ctx context.Context, ref wagate.AccountRef, edit fun
 
 // DeleteAccount removes the account and, in the same transaction, fails
 // each of its queued messages (error "account deleted", with a failed try
-// at at) with a refund: credits are never held by messages that can no
+// at at) with a refund, in queue order and then its scheduled ones by due
+// time, as store/ does: credits are never held by messages that can no
 // longer be sent. Messages being sent right now are left to their sender.
 // The chats stay, so their ids keep resolving to a clear error. source
-// names who deleted it, for the change's events, which PostgreSQL does not
-// write yet (see doc.go).
+// names who deleted it, for the events of the failed messages.
 func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source string, at time.Time) error {
 	at = orNow(at, db.now())
 	return db.update(ctx, "delete account", func(tx pgx.Tx) error {
@@ -285,8 +314,10 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source s
 		if tag.RowsAffected() == 0 {
 			return errAccountNotFound(ref.Phone)
 		}
+		ch := change{source: source, at: at}
 		queued, err := collectMessages(tx.Query(ctx, `SELECT `+messageColumns+` FROM messages
-			WHERE workspace_id = $1 AND account_phone = $2 AND status = 'queued' ORDER BY seq FOR UPDATE`, ref.WorkspaceID, ref.Phone))
+			WHERE workspace_id = $1 AND account_phone = $2 AND status = 'queued' AND queue_pos IS NOT NULL ORDER BY queue_pos FOR UPDATE`,
+			ref.WorkspaceID, ref.Phone))
 		if err != nil {
 			return err
 		}
@@ -294,11 +325,11 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source s
 			// Not a send, but the try records when and why it failed.
 			m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
 			m.Error = ErrorAccountDeleted
-			if err := fail(ctx, tx, m, change{source: source, at: at}); err != nil {
+			if err := fail(ctx, tx, m, ch); err != nil {
 				return err
 			}
 		}
-		return nil
+		return failScheduled(ctx, tx, ref, ch)
 	})
 }
 

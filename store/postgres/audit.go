@@ -2,142 +2,105 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/quota"
 )
 
-// Audit is `wagate check` on PostgreSQL: it checks the invariants of the
-// database at url that its constraints cannot state, and returns one
-// human-readable line per problem (none when all is well); the error is
-// for a database that cannot be read at all.
-//
-// Unlike Open it migrates nothing and writes nothing: it reads in one
-// read-only REPEATABLE READ transaction, so it sees one consistent
-// snapshot and, unlike bbolt's audit, may run while replicas serve. What
-// bbolt's audit checks by hand (indexes pointing at their records, queue
-// entries at queued messages) PostgreSQL keeps itself, with its indexes
-// and foreign keys; what is left is the domain's:
-//   - the schema is the one this wagate knows, every migration applied;
-//   - per workspace, credits add up: granted == balance + the credits of
-//     its queued, sending and sent messages (quota.Check), and the
-//     balance is not negative;
-//   - no queued or sending message belongs to an account that is gone
-//     (DeleteAccount fails them, with their refund);
+// Audit checks the invariants the database's constraints cannot keep and
+// returns one human-readable line per problem (none when all is well); the
+// error is for a database that cannot be read at all. It is the twin of
+// store.DB.Audit, for `wagate check`:
+//   - every migration this wagate knows is applied (Open applies them all
+//     or none, so a gap is a database written by something else);
+//   - per workspace, credits add up: granted == balance + credits of the
+//     messages queued, sending or sent + the credits of sent messages
+//     retention deleted (workspaces.pruned_credits, retain.go);
+//   - no chat has an id above its workspace's chat_seq, which numbers the
+//     next chat;
+//   - no queued message belongs to an account that is gone, or to an
+//     earlier account of its phone: DeleteAccount fails them with a
+//     refund, so such a message would hold credits forever;
 //   - no workspace keeps more than wagate.AttemptLimit attempts.
 //
-// The backend's later parts add theirs here: retention's count of the
-// credits of deleted sent messages (as store/retain.go keeps it), the
-// outbox's deliveries, the replicas' leases.
-func Audit(ctx context.Context, url string) ([]string, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		// The URL may hold a password: name the problem, not the URL.
-		return nil, errors.New("postgres: the database URL is not a valid postgres://user@host/database URL")
-	}
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: connect: %w", err)
-	}
-	defer pool.Close()
-	ms, err := readMigrations(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
+// It reads in one repeatable-read transaction, so it sees one state even
+// while replicas write, but it is meant for a stopped one. AuditDatabase
+// runs the same checks on a database URL without opening a store
+// (`wagate check --database-url`).
+func (db *DB) Audit(ctx context.Context) ([]string, error) {
 	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		if ok, err := auditSchema(ctx, tx, ms, report); err != nil || !ok {
-			return err // the checks below need every table
-		}
-		return audit(ctx, tx, report)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("postgres: audit: %w", err)
-	}
-	return problems, nil
+	err := db.view(ctx, "audit", func(tx pgx.Tx) error { return audit(ctx, tx, report) })
+	return problems, err
 }
 
-// auditSchema reports a database whose migrations are not exactly ms; ok
-// is false when the other checks cannot run.
-func auditSchema(ctx context.Context, tx pgx.Tx, ms []migration, report func(string, ...any)) (ok bool, err error) {
-	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
-		return false, err
-	}
-	if !exists {
-		report("no wagate schema in this database (no schema_migrations table): wagate serve creates it at its first start")
-		return false, nil
-	}
-	rows, err := tx.Query(ctx, `SELECT version FROM schema_migrations`)
-	if err != nil {
-		return false, err
-	}
-	have, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		return false, err
-	}
-	done := map[int]bool{}
-	for _, v := range have {
-		done[int(v)] = true
-	}
-	known := map[int]bool{}
-	ok = true
-	for _, m := range ms {
-		known[m.version] = true
-		if !done[m.version] {
-			report("schema: migration %s is not applied: start this wagate's serve on the database once, it migrates at start", m.name)
-			ok = false
-		}
-	}
-	for v := range done {
-		if !known[v] {
-			report("schema: version %d is not one this wagate knows: the database was migrated by a newer wagate; check it with that one", v)
-			ok = false
-		}
-	}
-	return ok, nil
-}
-
-// audit runs the domain's checks in tx.
-func audit(ctx context.Context, tx pgx.Tx, report func(string, ...any)) error {
-	rows, err := tx.Query(ctx, `SELECT w.id, w.granted, w.balance,
-			COALESCE(SUM(m.credits) FILTER (WHERE m.status IN ('queued', 'sending', 'sent')), 0)
-		FROM workspaces w LEFT JOIN messages m ON m.workspace_id = w.id
-		GROUP BY w.id ORDER BY w.id`)
+// audit runs Audit's checks in tx, reporting each problem.
+func audit(ctx context.Context, tx pgx.Tx, report func(format string, args ...any)) error {
+	ms, err := readMigrations(migrationFiles, "migrations")
 	if err != nil {
 		return err
 	}
-	var id string
-	var granted, balance, held int64
-	if _, err := pgx.ForEachRow(rows, []any{&id, &granted, &balance, &held}, func() error {
-		if balance < 0 {
-			report("workspace %s: negative balance %d", id, balance)
+	for _, m := range ms {
+		var ok bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&ok); err != nil {
+			return err
 		}
-		if err := quota.Check(granted, balance, held); err != nil {
-			report("workspace %s: %v", id, err)
+		if !ok {
+			report("migration %s is not applied", m.name)
+		}
+	}
+
+	rows, err := tx.Query(ctx, `SELECT w.id, w.granted, w.balance, w.pruned_credits,
+			coalesce((SELECT sum(credits) FROM messages m WHERE m.workspace_id = w.id AND m.status <> 'failed'), 0)
+		FROM workspaces w ORDER BY w.seq`)
+	if err != nil {
+		return err
+	}
+	var (
+		id                             string
+		granted, balance, pruned, held int64
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&id, &granted, &balance, &pruned, &held}, func() error {
+		if err := quota.Check(granted, balance, held+pruned); err != nil {
+			report("workspace %s: %v (and %d of sent messages deleted by retention)", id, err, pruned)
 		}
 		return nil
 	}); err != nil {
 		return err
 	}
 
-	rows, err = tx.Query(ctx, `SELECT m.id, m.status, m.workspace_id, m.account_phone FROM messages m
-		WHERE m.status IN ('queued', 'sending')
-		AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.workspace_id = m.workspace_id AND a.phone = m.account_phone)
-		ORDER BY m.seq`)
+	rows, err = tx.Query(ctx, `SELECT c.workspace_id, c.id, w.chat_seq FROM chats c JOIN workspaces w ON w.id = c.workspace_id
+		WHERE c.id > w.chat_seq ORDER BY c.workspace_id, c.id`)
 	if err != nil {
 		return err
 	}
-	var msg, status, ws, phone string
-	if _, err := pgx.ForEachRow(rows, []any{&msg, &status, &ws, &phone}, func() error {
-		report("message %s is %s, but its account %s is no longer in workspace %s (deleting an account fails its queue)", msg, status, phone, ws)
+	var chat, seq int64
+	if _, err := pgx.ForEachRow(rows, []any{&id, &chat, &seq}, func() error {
+		report("workspace %s: chat %d is above the chat counter %d, so a new chat would take its number", id, chat, seq)
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	rows, err = tx.Query(ctx, `SELECT m.id, m.workspace_id, m.account_phone, a.phone IS NOT NULL FROM messages m
+		LEFT JOIN accounts a ON a.workspace_id = m.workspace_id AND a.phone = m.account_phone
+		WHERE m.status = 'queued' AND (a.phone IS NULL OR a.connected_at <> m.account_connected_at) ORDER BY m.seq`)
+	if err != nil {
+		return err
+	}
+	var (
+		msg, phone string
+		exists     bool
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&msg, &id, &phone, &exists}, func() error {
+		if exists {
+			report("message %s is queued for an earlier account %s of workspace %s, deleted since", msg, phone, id)
+		} else {
+			report("message %s is queued for account %s of workspace %s, which is gone", msg, phone, id)
+		}
 		return nil
 	}); err != nil {
 		return err
@@ -148,8 +111,8 @@ func audit(ctx context.Context, tx pgx.Tx, report func(string, ...any)) error {
 		return err
 	}
 	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&ws, &n}, func() error {
-		report("workspace %s keeps %d attempts, more than the last %d", ws, n, wagate.AttemptLimit)
+	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+		report("workspace %s keeps %d attempts, more than the last %d", id, n, wagate.AttemptLimit)
 		return nil
 	})
 	return err

@@ -32,7 +32,9 @@ import (
 //     they commit their attempt with the batch and are returned as results;
 //   - a batch runs its requests in workspace id order, so two committers
 //     lock workspaces in the same order and never deadlock;
-//   - when the batch's commit fails, every request in it runs again alone.
+//   - when the batch's commit fails, every request in it runs again alone;
+//   - a batch that queued messages sends one NOTIFY (notify.go) with its
+//     commit, for the other replicas' senders.
 //
 // A single waiting request runs alone at once: no wait.
 
@@ -158,7 +160,9 @@ func (db *DB) tryBatch(batch []*acceptJob) (int, error) {
 	failed := -1
 	ctx := context.Background() // one caller's cancel must not fail the others
 	start := time.Now()
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+	var woken []wagate.EndpointRef // the outbox's wake-ups (event.go)
+	err := pgx.BeginFunc(ctx, db.pool, func(ptx pgx.Tx) error {
+		tx := &wakeTx{Tx: ptx, refs: &woken}
 		if err := pruneIdempotency(ctx, tx, batch[0].now, idempotencyPruneMax); err != nil {
 			return err
 		}
@@ -170,6 +174,10 @@ func (db *DB) tryBatch(batch []*acceptJob) (int, error) {
 			}
 			runs[i] = run
 		}
+		// One wake-up for the whole batch, delivered if it commits.
+		if err := notifyQueued(ctx, tx, acceptedRefs(runs)); err != nil {
+			return err
+		}
 		if db.failCommit != nil {
 			return db.failCommit("accept")
 		}
@@ -180,6 +188,7 @@ func (db *DB) tryBatch(batch []*acceptJob) (int, error) {
 		return failed, err
 	}
 	db.counters.add(len(batch), start)
+	db.wake(woken)
 	for i, j := range batch {
 		j.run = runs[i]
 		close(j.done)
@@ -209,8 +218,10 @@ func (db *DB) commitAlone(j *acceptJob) {
 			return err
 		}
 		var err error
-		run, err = db.acceptOne(ctx, tx, j.a, j.now)
-		return err
+		if run, err = db.acceptOne(ctx, tx, j.a, j.now); err != nil {
+			return err
+		}
+		return notifyQueued(ctx, tx, acceptedRefs([]acceptRun{run}))
 	})
 	if j.err == nil {
 		j.run = run

@@ -27,14 +27,20 @@ func TestMain(m *testing.M) {
 // migratedTemplate is the database with every migration applied.
 const migratedTemplate = "migrated"
 
-// TestContract runs the parts of the store contract this backend
-// implements so far, on a database of its own per behaviour.
+// TestContract runs the whole store contract on this backend, on a
+// database of its own per behaviour.
 func TestContract(t *testing.T) {
-	storetest.RunWorkspaces[*DB](t, pgHarness{})
-	storetest.RunTokens[*DB](t, pgHarness{})
-	storetest.RunSessions[*DB](t, pgHarness{})
-	storetest.RunAccounts[*DB](t, pgHarness{})
-	storetest.RunMessages[*DB](t, pgHarness{})
+	storetest.Run[*DB](t, pgHarness{})
+	storetest.RunCareful[*DB](t, pgHarness{})
+	storetest.RunTemplates[*DB](t, pgHarness{})
+	storetest.RunLinks[*DB](t, pgHarness{})
+	storetest.RunRelink[*DB](t, pgHarness{})
+	storetest.RunRetention[*DB](t, pgHarness{})
+	storetest.RunLinksWithQueue[*DB](t, pgHarness{})
+	storetest.RunEndpoints[*DB](t, pgHarness{})
+	storetest.RunOutbox[*DB](t, pgHarness{})
+	storetest.RunOutboxQueue[*DB](t, pgHarness{})
+	storetest.RunAccountEvents[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same

@@ -3,10 +3,16 @@
 // replicas share. It is being built service by service against the store
 // contract (store/storetest). Today it implements wagate.WorkspaceService,
 // TokenService, SessionService, AccountService, ChatService,
-// MessageService and AttemptService, and passes the contract's parts
-// RunWorkspaces, RunTokens, RunSessions, RunAccounts and RunMessages. It is
-// not wired into cmd/wagate (no --database-url) until the whole store and
-// sender.Queue exist: see "What remains" below.
+// MessageService, AttemptService, DeliveryService, BatchAccepter and
+// WaitingReporter, the sender's Queue (queue.go, careful.go) and Leaser
+// (lease.go: replicas), TemplateService, WindowService, AccountLinkService
+// and AccountEventService, sender.AccountLister (AllAccounts), the relink
+// grace's sweep (FailUnlinkedQueues), retention (PruneMessages), Audit,
+// and the events outbox (EndpointService, DeliveryQueue), and passes the
+// whole contract, storetest.Run, and its parts RunCareful, RunTemplates,
+// RunLinks, RunRelink, RunRetention, RunEndpoints, RunOutbox,
+// RunOutboxQueue and RunAccountEvents. It is not wired into
+// cmd/wagate (no --database-url) yet: see "What remains" below.
 //
 // # Schema
 //
@@ -17,26 +23,70 @@
 //	schema_migrations  version -> name, applied_at
 //	workspaces         id -> name, balance, granted, the inbound token (and
 //	                   its SHA-256, unique, for the lookup), created_at,
-//	                   low_credits, chat_seq; seq orders them by creation
+//	                   low_credits, chat_seq, pruned_credits (the credits of
+//	                   sent messages retention deleted, retain.go); seq
+//	                   orders them by creation
 //	tokens             sha256(admin token) -> id, workspace (NULL for the
 //	                   operator), role, name, prefix, created_at, last_used_at;
 //	                   one operator token per database (a partial unique index)
 //	sessions           sha256(session id) -> token hash (ON DELETE CASCADE: a
 //	                   deleted token's sessions end with it), role, csrf, times
 //	accounts           (workspace, phone) -> transport, settings (jsonb),
-//	                   active, connected_at, rules (jsonb, rulesRecord)
+//	                   active, connected_at, rules (jsonb, rulesRecord),
+//	                   link (jsonb, linkRecord; NULL: never had a link state)
 //	chats              (workspace, id) -> account phone, jid (unique per
 //	                   account), name, group, created_at; ids come from
 //	                   workspaces.chat_seq, which is also the chat count
 //	                   that --max-chats checks
 //	messages           id -> the whole message (tries jsonb, template
-//	                   jsonb); seq orders a workspace's messages; the
-//	                   partial index messages_queued is each account's queue
-//	idempotency        (workspace, key) -> body hash, message id, at; an
-//	                   expired record is overwritten, and up to 8 are pruned
-//	                   per commit of accepts
+//	                   jsonb, templateSendRecord); seq orders a workspace's
+//	                   messages; queue_pos is its place in its account's
+//	                   queue (from the
+//	                   sequence messages_queue_pos, kept while sending so a
+//	                   retry goes back to it; NULL for a scheduled message
+//	                   not placed yet), sending_at, provider_id (of the
+//	                   sent try, for delivery reports). Partial indexes:
+//	                   messages_queue (each account's queue in order),
+//	                   messages_scheduled (by send_at), messages_waiting
+//	                   (the retries and holds that block a recipient),
+//	                   messages_held, messages_sending, messages_provider_id
+//	idempotency        (workspace, key) -> body hash, message id, at, and a
+//	                   batch's results (message id "batch"); an expired
+//	                   record is overwritten, and up to 8 are pruned per
+//	                   commit of accepts
 //	attempts           (workspace, seq) -> the attempt; each insert drops
 //	                   what falls out of the last wagate.AttemptLimit
+//	sends              (workspace, phone, at, message) -> (): an account's
+//	                   sends of the last 24 h, pruned by MarkSent
+//	first_sends        (workspace, phone) -> its first send ever (the
+//	                   warm-up); both outlive the account, as in store/
+//	templates          (workspace, name) -> text, file, cloudapi (jsonb),
+//	                   times; listed by name COLLATE "C" (store/'s order)
+//	account_templates  (workspace, phone) -> the last sync's provider
+//	                   templates (jsonb), synced_at; deleted with the
+//	                   account (ON DELETE CASCADE)
+//	chat_windows       (transport, sender, customer) -> last_at, the
+//	                   customer's latest message (the 24-hour window)
+//	endpoints          (workspace, id) -> the endpoint, secrets included;
+//	                   seq orders a workspace's endpoints
+//	endpoint_subs      (workspace, event type, endpoint) -> filter (phone,
+//	                   source): one row per enabled endpoint and event type,
+//	                   rewritten with every write of the endpoint; what the
+//	                   outbox funnel probes, by its key, at every change
+//	deliveries         (workspace, endpoint, id) -> the event (jsonb), the
+//	                   attempts, status, next_at (pending), the last
+//	                   request and response (bodies as bytea), the lease
+//	                   (lease_owner, lease_expires); seq orders the history
+//	                   and the deliveries due together; partial indexes for
+//	                   what is due, what is finished (trimming) and what is
+//	                   leased. Nothing points at messages: retention's
+//	                   deletes are not blocked
+//	account_leases     (workspace, phone) -> owner replica, epoch,
+//	                   expires_at, and the pace: last_send_at, gap_ns
+//
+// WhatsApp Web device keys live in the same database, in a schema of their
+// own that sender/whatsapp creates and migrates (whatsmeow's tables are
+// the library's, not these migrations'): see whatsapp.KeySchema.
 //
 // # Transactions and errors
 //
@@ -48,10 +98,16 @@
 // fault behaviours.
 //
 // Every writer that changes a workspace's balance or its messages locks
-// the workspace's row first (SELECT … FOR UPDATE): Accept, CancelMessage,
-// DeleteAccount, CreateAccount, CreateChat. That row is the one lock of a
-// workspace, so the order of locks inside one transaction is "workspaces
-// by id, then their rows", and nothing deadlocks.
+// the workspace's row first (SELECT … FOR UPDATE): Accept, AcceptBatch,
+// CancelMessage, DeleteAccount, UpdateAccount, CreateAccount, CreateChat,
+// and the queue's writers (MarkSending, MarkSent, Retry, MarkFailed,
+// Hold, ApplyDelivery through lockMessage; RecoverSending locks every
+// workspace with a message in sending, by id, first). That row is the one
+// lock of a workspace, so the order of locks inside one transaction is
+// "workspaces by id, then their rows", and nothing deadlocks. Every write
+// of a message row calls messageChanged (event.go) in the same
+// transaction, with what the row held before (beforeOf); refunds happen
+// only in fail.
 //
 // Accept goes through an app-side group commit (commit.go): one committer
 // sends the accepts waiting at that moment in one transaction, in
@@ -60,65 +116,89 @@
 // failed commit reruns each alone. Options.Committers sets how many
 // batches may be open at once; CommitStats counts the transactions.
 //
+// # The events outbox
+//
+// event.go is the funnel, as in store/: every write of a message row calls
+// messageChanged (the event worked out from what the row held before and
+// after), putAttempt writes webhook.attempt, Accept's charge writes
+// credits.low when the balance crosses workspaces.low_credits, and
+// accountChanged (SetAccountLink, RecordAccountEvent) writes account.*.
+// An event is written, in the transaction of its change, inside one
+// pending delivery per enabled endpoint subscribed to it whose filter
+// matches; a workspace without endpoints pays one probe of endpoint_subs'
+// key per change and writes nothing. Writes made through update or the
+// group commit collect the endpoints that got deliveries (wakeTx) and call
+// Options.OnDeliveries with them after the commit; other replicas find
+// them by the deliverer's poll.
+//
+// The DeliveryQueue (queue_outbox.go) is shared by every replica's
+// deliverer: NextDeliveries claims the due rows with FOR UPDATE SKIP
+// LOCKED and a lease (this store as owner, until now +
+// Options.DeliveryLease), so two replicas never make one delivery at
+// once; FinishAttempt by a replica whose lease another took over is
+// ECONFLICT; Close releases the store's leases, and a crashed replica's
+// expire. Lease times are the stores' clocks.
+//
+// # Replicas
+//
+// Several replicas share one database (SPEC §12); lease.go and notify.go
+// hold the details. Each account is sent by the holder of its lease row:
+// the sender's Lease renews every lease its replica holds in one
+// statement and claims free or expired ones with FOR UPDATE SKIP LOCKED
+// (epoch + 1); Release frees them at a clean stop and wakes the others. Once a handle has
+// leased, MarkSending, and MarkSent, Retry and MarkFailed of a sending
+// message, call fence in their transaction: a replica that no longer
+// holds the lease at the epoch it claimed gets ECONFLICT wrapping
+// wagate.ErrLeaseLost (a handle that never leased is not fenced).
+// MarkSendingPaced writes last_send_at and the drawn gap with the mark,
+// and a new holder waits them out; RecoverAccount fails an account's
+// sending messages when it is taken over (sender.Leaser: the sender no
+// longer calls RecoverSending at start with this backend). A commit of
+// accepts sends one NOTIFY for its batch (AcceptBatch one for its
+// request), UpdateAccount one for an active account; Listen hears them, and the sender's lease round every few
+// seconds is the poll behind them. CreateOperatorTokenOnce keeps the
+// database's first operator token.
+//
+// Limits: the first replica to claim takes every free account (no
+// balancing yet); the new holder waits from the start the old one wrote
+// at MarkSending (from the takeover when the old one died mid-send), which
+// can be earlier than the old transport call by MarkSending's commit (or
+// an upload, Result.PostedAt); a sent message
+// whose replica lost its lease mid-send is failed and refunded as
+// interrupted by the new holder (never sent twice, but counted failed).
+//
 // # What remains (issue 15), in the order to build it
 //
-//  1. The events outbox, the store's funnel. store/event.go and outbox.go
-//     work out every message event from the status a record was read with
-//     against the one it is written with, in the same commit as the change
-//     (message.queued in Accept, .sent, .failed with the refund, .cancelled
-//     in CancelMessage and DeleteAccount's fails, .delivered/.read,
-//     webhook.attempt in putAttempt, credits.low in Accept's charge when
-//     the balance crosses workspaces.low_credits). Here: tables endpoints
-//     (wagate.EndpointService; secrets as in store/endpoint.go),
-//     endpoint_subs, and deliveries (one row per subscribed endpoint per
-//     event, with attempts, next_at, lease owner/expiry); one Go function
-//     (the twin of putMessage) that every message write calls with the
-//     old and new status, used by insertMessage, fail, and the queue's
-//     writes; putAttempt and Accept's charge call theirs. A workspace
-//     without endpoints must cost one indexed read per change. Then
-//     wagate.DeliveryQueue (claim with FOR UPDATE SKIP LOCKED and a lease
-//     so two replicas never deliver one delivery at once), and the
-//     contract's endpoint and outbox parts in storetest (none exist yet:
-//     they are tested in store/ only; move them into storetest first).
-//  2. sender.Queue: QueuedAccounts, Next (honouring send_at, next_try_at,
-//     one recipient in order: WaitingFor), MarkSending, MarkSent, Retry,
-//     MarkFailed, Sending, Hold, SendHistory, and wagate.DeliveryService
-//     (ApplyDelivery matched by (setting, provider id), an index on the
-//     provider id of the last try). Then the rest of storetest.Run passes:
-//     split nothing more, run Run[*DB].
-//  3. Careful sending: holds (Hold, waiting_reason, next_try_at) and their
-//     release in UpdateAccount when the rules change (the place is marked
-//     in UpdateAccount; it must then lock the workspace's row first, as
-//     every writer of messages does), scheduled messages (send_at, failScheduled in
-//     DeleteAccount), and POST …/batch (store/batch.go: a batch accept is
-//     one transaction; its results are kept by idempotency key and pruned
-//     with it).
-//  4. Replicas: a lease row per account (owner, expires_at, epoch) claimed
-//     with FOR UPDATE SKIP LOCKED and renewed in one batch statement;
-//     MarkSending/MarkSent fenced by the epoch (a replica that lost its
-//     lease cannot write); last_send_at and the drawn gap written with
-//     MarkSending so the gap is never shorter across a takeover; recovery
-//     of an account's sending message at takeover instead of
-//     RecoverSending at start; wake-ups by LISTEN/NOTIFY, one NOTIFY per
-//     batch at most (a NOTIFY per accept halves throughput), with a poll
-//     backstop; the operator token created once, not rotated per start.
-//     Multi-replica tests (two stores, one account: one MarkSending wins;
-//     takeover after expiry; a stale owner's MarkSent refused; the gap
-//     after takeover >= drawn) and the crash harness with two replicas.
-//  5. Templates (store/template.go: wagate.TemplateService) and WhatsApp
-//     device keys (sender/whatsapp keeps them in SQLite today) in tables
-//     of their own, each with a contract part.
+//  1. Done: the events outbox (event.go, endpoint.go, outbox.go,
+//     queue_outbox.go, migration 0006); see above. Audit does not check
+//     the outbox yet.
+//  2. and 3. (the send queue and careful sending) are done: queue.go,
+//     careful.go, batch.go, delivery.go and migration 0007.
+//  4. Replicas, the rest: the crash harness with two replicas on this
+//     backend (kill one at random under load: every 200 ends sent or
+//     failed-and-refunded, none twice, credits add up), which needs 6;
+//     cmd/wagate calling CreateOperatorTokenOnce instead of CreateToken
+//     at start (ensureOperatorToken) and passing --replica/--lease-ttl if
+//     wanted; sessions of session transports (WhatsApp Web) started only
+//     on the replica holding the account; spreading accounts between
+//     replicas.
+//  5. Done: templates, synced provider templates and the 24-hour windows
+//     (template.go), the link state (link.go), RecordAccountEvent
+//     (account_event.go), AllAccounts, the relink sweep (relink.go),
+//     retention with its credit counter (retain.go), Audit (audit.go, the
+//     invariants `wagate check` reads on this backend), and the WhatsApp Web
+//     device keys in this database (sender/whatsapp, Config.DatabaseURL).
+//     What is left of it belongs to the steps around it: Audit grows with
+//     the tables of 1-4 (the outbox's, the leases, the queue's indexes).
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
-//     backend for serve once DB satisfies cmd/wagate's Backend interface
-//     (backend.go lists what it lacks), `wagate migrate --from ./data --to
-//     postgres://…` (copy every bucket through the interfaces, then the
-//     audit), the two-replica run of make bench, and README's "Running
-//     several replicas". Done: `wagate check --database-url` (Audit,
-//     audit.go: each later part adds its invariants there) and make
-//     bench's ingest A/B against bbolt (wagate-load backends, BENCHMARKS.md
-//     section 1b).
-//
-// Until 1 is done, accepts on this backend write no events, and until 3,
-// UpdateAccount releases no holds and DeleteAccount fails no scheduled
-// messages: neither exists here yet.
+//     backend for serve (DB satisfies cmd/wagate's Backend interface;
+//     backend.go's TODO lists what the wiring needs), handed to
+//     whatsapp.Config.DatabaseURL, so the device keys live beside it;
+//     `wagate migrate --from ./data --to postgres://…` (copy every bucket
+//     through the interfaces, templates, account templates, windows, links
+//     and pruned credits included, then the audit); the two-replica run of
+//     make bench, and README's "Running several replicas". Done: `wagate
+//     check --database-url` (AuditDatabase: Audit's invariants, read-only
+//     and without migrating) and make bench's ingest A/B against bbolt
+//     (wagate-load backends, BENCHMARKS.md section 1b).
 package postgres

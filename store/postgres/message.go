@@ -35,9 +35,11 @@ type tryRecord struct {
 	ProviderID string    `json:"provider_id,omitempty"`
 }
 
-// messageColumns are read by scanMessage, in its order.
+// messageColumns are read by scanMessage, in its order. next_try_at and
+// waiting_reason are read as the message shows them (queue.go,
+// nextTryView and waitingView), not as they are stored.
 const messageColumns = `id, workspace_id, status, account_phone, chat_id, jid, text, file_url, file_name, credits, error,
-	tries, next_try_at, created_at, sent_at, send_at, waiting_reason, delivery, delivery_at, template_name, template`
+	tries, ` + nextTryView + `, created_at, sent_at, send_at, ` + waitingView + `, delivery, delivery_at, template_name, template`
 
 func scanMessage(row pgx.Row) (*wagate.Message, error) {
 	var (
@@ -59,11 +61,8 @@ func scanMessage(row pgx.Row) (*wagate.Message, error) {
 	for _, r := range recs {
 		m.Tries = append(m.Tries, wagate.Try{At: r.At, Result: r.Result, Class: r.Class, Error: r.Error, ProviderID: r.ProviderID})
 	}
-	if template != nil {
-		m.Template = &wagate.TemplateSend{}
-		if err := json.Unmarshal(template, m.Template); err != nil {
-			return nil, fmt.Errorf("message %s: template: %w", m.ID, err)
-		}
+	if m.Template, err = decodeTemplateSend(template); err != nil {
+		return nil, fmt.Errorf("message %s: template: %w", m.ID, err)
 	}
 	m.NextTryAt, m.SentAt, m.SendAt, m.DeliveryAt = deref(nextTry), deref(sent), deref(sendAt), deref(deliveryAt)
 	return &m, nil
@@ -116,7 +115,11 @@ func (db *DB) acceptOne(ctx context.Context, tx pgx.Tx, a *wagate.Accept, now ti
 		return acceptRun{}, err
 	}
 	att := acceptAttempt(a.Attempt, res, outcome, now)
-	if err := putAttempt(ctx, tx, ws.ID, att); err != nil {
+	phone := ""
+	if res != nil {
+		phone = res.Message.AccountPhone
+	}
+	if err := putAttempt(ctx, tx, ws.ID, att, phone, change{source: a.Source, at: att.At}); err != nil {
 		return acceptRun{}, err
 	}
 	return acceptRun{res: res, att: att, outcome: outcome}, nil
@@ -165,6 +168,11 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 	m.Error, m.Tries, m.SentAt, m.NextTryAt, m.WaitingReason, m.WaitingFor = "", nil, time.Time{}, time.Time{}, "", ""
 	m.Delivery, m.DeliveryAt = "", time.Time{}
 	m.CreatedAt = orNow(m.CreatedAt, now)
+	if !m.SendAt.After(now) {
+		m.SendAt = time.Time{} // due already: an ordinary message (SPEC §2: sent now)
+	} else {
+		m.WaitingReason, m.NextTryAt = wagate.WaitingScheduled, m.SendAt // as it shows (waitingView)
+	}
 
 	if m.ChatID != 0 {
 		chat, err := scanChat(tx.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE workspace_id = $1 AND id = $2`, ws.ID, m.ChatID))
@@ -230,13 +238,17 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 	if _, err := tx.Exec(ctx, `UPDATE workspaces SET balance = $2 WHERE id = $1`, ws.ID, balance); err != nil {
 		return nil, nil, err
 	}
-	if err := insertMessage(ctx, tx, &m, acct.ConnectedAt, change{source: a.Source, at: now}); err != nil {
+	ch := change{source: a.Source, at: now}
+	if err := insertMessage(ctx, tx, &m, acct.ConnectedAt, ch); err != nil {
+		return nil, nil, err
+	}
+	if err := charged(ctx, tx, ws, ws.Credits, balance, m.AccountPhone, ch); err != nil {
 		return nil, nil, err
 	}
 	if a.IdempotencyKey != "" {
 		// An expired record of the key is replaced.
 		if _, err := tx.Exec(ctx, `INSERT INTO idempotency (workspace_id, key, body_hash, message_id, at) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (workspace_id, key) DO UPDATE SET body_hash = excluded.body_hash, message_id = excluded.message_id, at = excluded.at`,
+			ON CONFLICT (workspace_id, key) DO UPDATE SET body_hash = excluded.body_hash, message_id = excluded.message_id, at = excluded.at, batch = NULL`,
 			ws.ID, a.IdempotencyKey, a.BodyHash[:], m.ID, now); err != nil {
 			return nil, nil, err
 		}
@@ -248,15 +260,18 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 func insertMessage(ctx context.Context, tx pgx.Tx, m *wagate.Message, connectedAt time.Time, ch change) error {
 	var template *string
 	if m.Template != nil {
-		b, err := json.Marshal(m.Template)
+		b, err := json.Marshal(newTemplateSendRecord(m.Template))
 		if err != nil {
 			return err
 		}
 		s := string(b)
 		template = &s
 	}
+	// A message due now takes its place in its account's queue; a
+	// scheduled one waits unplaced (queue.go).
 	_, err := tx.Exec(ctx, `INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, text, file_url, file_name,
-		credits, created_at, send_at, template_name, template) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		credits, created_at, send_at, template_name, template, queue_pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+		CASE WHEN $13::timestamptz IS NULL THEN nextval('messages_queue_pos') END)`,
 		m.ID, m.WorkspaceID, string(m.Status), m.AccountPhone, connectedAt, m.ChatID, m.JID, m.Text, m.FileURL, m.FileName,
 		m.Credits, m.CreatedAt, nullTime(m.SendAt), m.TemplateName, template)
 	if uniqueViolation(err, "messages_pkey") {
@@ -340,10 +355,11 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 		rec.At = orNow(rec.At, now)
 		rec.Code, rec.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
 		rec.MessageID, rec.Credits = "", 0
+		phone := ""
 		if first != nil {
-			rec.MessageID = first.ID
+			rec.MessageID, phone = first.ID, first.AccountPhone
 		}
-		return putAttempt(ctx, tx, workspaceID, rec)
+		return putAttempt(ctx, tx, workspaceID, rec, phone, change{source: wagate.SourceInbound, at: rec.At})
 	})
 	switch {
 	case err != nil:
@@ -363,16 +379,21 @@ func errMessageNotFound(id string) error {
 	return wagate.Errorf(wagate.ENOTFOUND, "message %s is not a message of this workspace", id)
 }
 
-// FindMessage returns a message of the workspace or ENOTFOUND.
+// FindMessage returns a message of the workspace or ENOTFOUND, with the
+// message it waits for (WaitingFor) worked out as it is read.
 func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.Message, error) {
+	now := db.now()
 	var m *wagate.Message
-	err := db.read(ctx, "find message", func(q querier) error {
+	err := db.view(ctx, "find message", func(tx pgx.Tx) error {
 		var err error
-		m, err = scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND workspace_id = $2`, id, workspaceID))
+		m, err = scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND workspace_id = $2`, id, workspaceID))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return errMessageNotFound(id)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return fillWaitingFor(ctx, tx, []*wagate.Message{m}, now)
 	})
 	return m, err
 }
@@ -419,6 +440,7 @@ func (db *DB) pageMessages(ctx context.Context, op, workspaceID string, status w
 	var (
 		list []*wagate.Message
 		next string
+		now  = db.now()
 	)
 	err := db.view(ctx, op, func(tx pgx.Tx) error {
 		if _, err := findWorkspace(ctx, tx, workspaceID, false); err != nil {
@@ -444,7 +466,7 @@ func (db *DB) pageMessages(ctx context.Context, op, workspaceID string, status w
 			list = list[:limit]
 			next = encodeCursor(uint64(seqs[limit-1]))
 		}
-		return nil
+		return fillWaitingFor(ctx, tx, list, now)
 	})
 	if err != nil {
 		return nil, "", err
@@ -540,7 +562,10 @@ func encodeTries(tries []wagate.Try) (string, error) {
 
 // putAttempt appends a to the workspace's log and drops what falls out of
 // the last wagate.AttemptLimit. The body is cut at wagate.AttemptBodyLimit.
-func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.Attempt) error {
+// It is the funnel of attempts: each writes its webhook.attempt event, as
+// ch says who made it and when, from the account phone of its message (""
+// when none).
+func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.Attempt, phone string, ch change) error {
 	warnings, err := json.Marshal(orNone(a.Warnings))
 	if err != nil {
 		return err
@@ -555,9 +580,13 @@ func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.At
 	}
 	// Seqs of one workspace grow, so everything AttemptLimit rows behind
 	// the newest is out of the ring (usually one row, found by the key).
-	_, err = tx.Exec(ctx, `DELETE FROM attempts WHERE workspace_id = $1 AND seq <=
-		(SELECT seq FROM attempts WHERE workspace_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`, workspaceID, wagate.AttemptLimit)
-	return err
+	if _, err = tx.Exec(ctx, `DELETE FROM attempts WHERE workspace_id = $1 AND seq <=
+		(SELECT seq FROM attempts WHERE workspace_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`, workspaceID, wagate.AttemptLimit); err != nil {
+		return err
+	}
+	ev := *a
+	ev.Body = cutUTF8(a.Body, wagate.AttemptBodyLimit)
+	return attemptRecorded(ctx, tx, workspaceID, &ev, phone, ch)
 }
 
 func orNone(s []string) []string {
@@ -576,7 +605,7 @@ func (db *DB) RecordAttempt(ctx context.Context, workspaceID string, a *wagate.A
 		if _, err := findWorkspace(ctx, tx, workspaceID, false); err != nil {
 			return err
 		}
-		return putAttempt(ctx, tx, workspaceID, &rec)
+		return putAttempt(ctx, tx, workspaceID, &rec, "", change{source: wagate.SourceInbound, at: rec.At})
 	})
 }
 

@@ -35,6 +35,24 @@ type Options struct {
 	// (commit.go); 0 means 4. More committers overlap more commits but
 	// take more connections from the pool.
 	Committers int
+	// OnDeliveries, when set, is called after a commit that gave endpoints
+	// deliveries to make (an event fanned out, a retry, an enable), with
+	// those endpoints, so this replica's deliverer starts on them at once
+	// (outbound.Deliverer.Wake); a rolled-back write calls nothing. It
+	// must not block. Other replicas find them by their poll.
+	OnDeliveries func([]wagate.EndpointRef)
+	// DeliveryLease is how long a delivery claimed by NextDeliveries stays
+	// with this store (queue_outbox.go); 0 means DefaultDeliveryLease.
+	DeliveryLease time.Duration
+	// Replica names this replica as the owner of the account leases it
+	// claims (lease.go); "" means a random name, new at every Open. A
+	// fixed name lets a restarted replica renew its predecessor's leases
+	// at once (its sender still recovers each account first), so it must
+	// be unique among the live replicas: two processes under one name
+	// both pass the fence. LeaseTTL is how long a claim or renewal holds;
+	// 0 means DefaultLeaseTTL.
+	Replica  string
+	LeaseTTL time.Duration
 }
 
 // DB is wagate's PostgreSQL store. It is safe for concurrent use.
@@ -52,7 +70,15 @@ type DB struct {
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
-	counters  commitCounters // CommitStats
+	// The outbox (event.go, queue_outbox.go): Options.OnDeliveries, this
+	// store's name as the owner of delivery leases (random per Open, so
+	// two stores on one database are two owners), and the lease.
+	onDeliveries  func([]wagate.EndpointRef)
+	owner         string
+	deliveryLease time.Duration
+	// leases is this replica's part in sharing the accounts (lease.go).
+	leases   *leaseBook
+	counters commitCounters // CommitStats (commit.go)
 }
 
 // Compile-time guards: the services this backend implements so far.
@@ -64,6 +90,8 @@ var (
 	_ wagate.ChatService      = (*DB)(nil)
 	_ wagate.MessageService   = (*DB)(nil)
 	_ wagate.AttemptService   = (*DB)(nil)
+	_ wagate.EndpointService  = (*DB)(nil)
+	_ wagate.DeliveryQueue    = (*DB)(nil)
 )
 
 // Open connects to the database at url (postgres://…) and applies the
@@ -90,6 +118,18 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if db.now == nil {
 		db.now = time.Now
 	}
+	if db.leases, err = newLeaseBook(opts.Replica, opts.LeaseTTL); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	db.onDeliveries, db.deliveryLease = opts.OnDeliveries, opts.DeliveryLease
+	if db.deliveryLease <= 0 {
+		db.deliveryLease = DefaultDeliveryLease
+	}
+	if db.owner, err = newOwner(idSource); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	n := opts.Committers
 	if n <= 0 {
 		n = 4
@@ -104,6 +144,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.stop)
 		db.wg.Wait()
+		db.releaseLeases()
 		db.pool.Close()
 	})
 	return nil
@@ -128,15 +169,21 @@ func (db *DB) update(ctx context.Context, op string, fn func(tx pgx.Tx) error) e
 	if err := ctx.Err(); err != nil {
 		return unavailable(op, err)
 	}
-	return unavailable(op, pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if err := fn(tx); err != nil {
+	var woken []wagate.EndpointRef // the outbox's wake-ups (event.go)
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		woken = woken[:0]
+		if err := fn(&wakeTx{Tx: tx, refs: &woken}); err != nil {
 			return err
 		}
 		if db.failCommit != nil {
 			return db.failCommit(op)
 		}
 		return nil
-	}))
+	})
+	if err == nil {
+		db.wake(woken)
+	}
+	return unavailable(op, err)
 }
 
 // view runs fn in a read-only transaction: one snapshot for reads of

@@ -1,9 +1,9 @@
 // Package storetest is the contract of wagate's storage backends: one table
 // of behaviours, written only against the domain interfaces of service.go
 // (wagate.WorkspaceService, AccountService, ChatService, MessageService,
-// AttemptService, TokenService, SessionService, DeliveryService) and the
-// sender's sender.Queue, that every backend runs through a Harness. A
-// backend passes when every behaviour does; each behaviour is a subtest
+// AttemptService, TokenService, SessionService, DeliveryService,
+// EndpointService, DeliveryQueue…) and the sender's sender.Queue, that
+// every backend runs through a Harness. A backend passes when every behaviour does; each behaviour is a subtest
 // whose name states the rule it checks, so a failure reads as the promise
 // that broke ("MarkFailed refunds once").
 //
@@ -26,9 +26,33 @@
 // of accounts, messages and attempts that need the sender's queue, the
 // send queue, delivery reports, persistence across a reopen, and write
 // faults (a write that fails at commit leaves
-// nothing). Behaviours that touch messages end by checking that credits add
-// up (granted = balance + what the queued, sending and sent messages hold),
-// read through the interfaces.
+// nothing). RunCareful (a CarefulStore: a whole Store with batches and the
+// waiting counts) adds careful sending: scheduled messages, the rules'
+// holds and their release when the rules change, the send history, the
+// counts of why messages wait, and batch accepts. Behaviours that touch
+// messages end by checking that credits add up (granted = balance + what
+// the queued, sending and sent messages hold), read through the
+// interfaces.
+//
+// # Parts beside Run
+//
+// Each with its own constraint, they join Run once every backend has
+// them: RunTemplates (wagate.TemplateService and WindowService: templates,
+// synced provider templates, a message's template send, the 24-hour
+// windows), RunLinks (AccountLinkService, AccountEventService without the
+// events, sender.AccountLister), RunRelink (the relink grace's sweep,
+// RelinkSweeper) and RunRetention (PruneMessages, Pruner: which messages
+// go; the credits of pruned sent messages are each backend's audit, as
+// the interfaces do not show them), and the events outbox:
+// RunEndpoints (wagate.EndpointService: endpoints and their history of
+// test sends), RunOutbox (with messages and the DeliveryQueue: the events
+// of accepts, cancels, deleted accounts, the attempt log and credits.low,
+// read back through NextDeliveries, and the queue of deliveries),
+// RunAccountEvents (the account.* events of RecordAccountEvent and
+// SetAccountLink) and
+// RunOutboxQueue (a whole Store with the outbox: the events of the send
+// queue and of delivery reports). The wake-ups after a commit (the
+// backends' OnDeliveries options) are each backend's own tests.
 //
 // # Not in the contract yet
 //
@@ -40,7 +64,7 @@
 //     visible, and it is visible without any pruning);
 //   - the repair of stale queue entries by Next, requeueing at the end when
 //     a retried message's position is gone, and the offline audit (wagate
-//     check) and retention, which are bbolt's own API;
+//     check) and retention's credit counter, which are bbolt's own API;
 //   - the interleavings of racing writers: the "racing …" behaviours run
 //     writers at once through the interfaces (first uses of one key, accepts
 //     on a small balance, token creates at the limit, revokes of every owner
@@ -50,9 +74,4 @@
 //     deterministic tests (multi-replica tests on PostgreSQL);
 //   - the fault hook's operation names are bbolt's (store/fault.go); the
 //     suite fails every write and never names an operation.
-//
-// Not covered yet: the endpoint and event-outbox services
-// (wagate.EndpointService, DeliveryQueue), templates, the careful-sending
-// holds and scheduled messages (UpdateAccount's rules are covered, not the
-// release of holds), batch accept.
 package storetest

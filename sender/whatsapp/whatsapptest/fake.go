@@ -28,13 +28,42 @@ type WhatsApp struct {
 	clients    map[wagate.AccountRef]*Client
 	linking    map[wagate.AccountRef]*Client // the last to ask for QR codes
 	connecting map[wagate.AccountRef]*Client // the last to Connect
+	sent       map[wagate.AccountRef][]Sent  // what every client of an account took, in order
+	pairCode   string
 	changed    chan struct{}
 }
+
+// DefaultPairCode is the pairing code PairPhone answers unless SetPairCode
+// changed it.
+const DefaultPairCode = "FAKE-CODE"
 
 // New returns a fake WhatsApp with no clients.
 func New() *WhatsApp {
 	return &WhatsApp{clients: map[wagate.AccountRef]*Client{}, linking: map[wagate.AccountRef]*Client{},
-		connecting: map[wagate.AccountRef]*Client{}, changed: make(chan struct{})}
+		connecting: map[wagate.AccountRef]*Client{}, sent: map[wagate.AccountRef][]Sent{},
+		pairCode: DefaultPairCode, changed: make(chan struct{})}
+}
+
+// SetPairCode sets the pairing code PairPhone answers from now on.
+func (w *WhatsApp) SetPairCode(code string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pairCode = code
+}
+
+// SentBy returns every message the account's clients took, of every client
+// it had (a restarted wagate makes new ones), in order: a message handed
+// over twice shows twice.
+func (w *WhatsApp) SentBy(ref wagate.AccountRef) []Sent {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Sent(nil), w.sent[ref]...)
+}
+
+func (w *WhatsApp) took(ref wagate.AccountRef, s Sent) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sent[ref] = append(w.sent[ref], s)
 }
 
 // NewClient makes the account's client (the Manager calls it at Start and
@@ -109,6 +138,39 @@ type Client struct {
 	hold    bool
 	took    chan struct{}
 	release chan struct{}
+	// lookups, when set, holds IsOnWhatsApp the same way (HoldLookups).
+	lookups *holdPoint
+	// pairPhones are the numbers PairPhone was asked for.
+	pairPhones []string
+}
+
+// holdPoint is a call that waits: took is closed when the first call
+// arrives, release ends every wait.
+type holdPoint struct {
+	took    chan struct{}
+	release chan struct{}
+}
+
+func newHoldPoint() (*holdPoint, func()) {
+	h := &holdPoint{took: make(chan struct{}), release: make(chan struct{})}
+	var once sync.Once
+	return h, func() { once.Do(func() { close(h.release) }) }
+}
+
+// wait marks the call taken and waits for the release or ctx; false when
+// ctx ended first.
+func (h *holdPoint) wait(ctx context.Context) bool {
+	select {
+	case <-h.took:
+	default:
+		close(h.took)
+	}
+	select {
+	case <-h.release:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 var _ whatsapp.Client = (*Client)(nil)
@@ -138,12 +200,43 @@ func (c *Client) GetQRChannel(context.Context) (<-chan whatsmeow.QRChannelItem, 
 	return c.qr, nil
 }
 
-func (c *Client) PairPhone(context.Context, string, bool, whatsmeow.PairClientType, string) (string, error) {
-	return "FAKE-CODE", nil
+// PairPhone answers the WhatsApp's pairing code (SetPairCode) and keeps
+// the number it was asked for (PairPhones).
+func (c *Client) PairPhone(_ context.Context, phone string, _ bool, _ whatsmeow.PairClientType, _ string) (string, error) {
+	c.mu.Lock()
+	c.pairPhones = append(c.pairPhones, phone)
+	c.mu.Unlock()
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	return c.w.pairCode, nil
+}
+
+// PairPhones returns the numbers PairPhone was asked for.
+func (c *Client) PairPhones() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.pairPhones...)
+}
+
+// HoldLookups makes the next IsOnWhatsApp calls wait until release (then
+// they answer) or until their context ends: the moment of a send before
+// anything was handed over. took is closed when the first one waits.
+func (c *Client) HoldLookups() (took <-chan struct{}, release func()) {
+	h, rel := newHoldPoint()
+	c.mu.Lock()
+	c.lookups = h
+	c.mu.Unlock()
+	return h.took, rel
 }
 
 // IsOnWhatsApp says every number is on WhatsApp.
-func (c *Client) IsOnWhatsApp(_ context.Context, phones []string) ([]types.IsOnWhatsAppResponse, error) {
+func (c *Client) IsOnWhatsApp(ctx context.Context, phones []string) ([]types.IsOnWhatsAppResponse, error) {
+	c.mu.Lock()
+	h := c.lookups
+	c.mu.Unlock()
+	if h != nil && !h.wait(ctx) {
+		return nil, ctx.Err()
+	}
 	out := make([]types.IsOnWhatsAppResponse, 0, len(phones))
 	for _, p := range phones {
 		d := p
@@ -169,6 +262,7 @@ func (c *Client) SendMessage(ctx context.Context, to types.JID, msg *waE2E.Messa
 	c.sent = append(c.sent, Sent{To: to, Message: msg, ID: extra[0].ID})
 	hold, took, release := c.hold, c.took, c.release
 	c.mu.Unlock()
+	c.w.took(c.ref, Sent{To: to, Message: msg, ID: extra[0].ID})
 	if hold {
 		select {
 		case <-took:

@@ -1,0 +1,300 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wagate/wagate"
+)
+
+// Account leases (SPEC §12): each account is sent by one replica at a time.
+//
+// A replica's sender calls Lease every few seconds. In one round it renews
+// every lease it holds in ONE statement, then claims the free or expired
+// leases of accounts with work (queued messages, or a message a dead
+// replica left in sending) with FOR UPDATE SKIP LOCKED, so replicas
+// claiming at once never wait for each other and never both get one
+// account. A claim adds one to the lease's epoch. Close does not free the
+// leases: the sender calls Release at a clean stop, after its sends ended,
+// so another replica takes over at once; a replica that dies is taken over
+// when its leases expire.
+//
+// Fencing: once this handle has leased (its sender called Lease), the
+// writes of a send (MarkSending; MarkSent, Retry and MarkFailed of a
+// sending message; RecoverAccount) call fence in their transaction. It
+// refuses, with ECONFLICT wrapping wagate.ErrLeaseLost, a replica that no
+// longer holds the account's lease at the epoch it claimed, and it locks
+// the lease row FOR SHARE until the write commits, so no claim moves the
+// lease in between (a claim skips the locked row; it is free next round).
+// A handle that never leased (the contract tests, a tool) is not fenced.
+//
+// The pace (last_send_at, gap_ns) is written with MarkSending, so the
+// replica that takes an account over waits out the gap its previous owner
+// drew: see wagate.AccountLease.
+
+// DefaultLeaseTTL is how long a claim or a renewal holds an account's
+// lease. A sender renews every few seconds (sender.DefaultLeaseEvery), so
+// a replica has to miss several rounds in a row before another takes its
+// accounts; a dead replica's accounts wait this long.
+const DefaultLeaseTTL = 30 * time.Second
+
+// leaseBook is what this handle knows of its leases: its replica name, and
+// the epoch of every lease it holds, which the fence checks.
+type leaseBook struct {
+	replica string
+	ttl     time.Duration
+
+	mu     sync.Mutex
+	active bool // Lease was called: the writes of a send are fenced
+	held   map[wagate.AccountRef]int64
+}
+
+func newLeaseBook(replica string, ttl time.Duration) (*leaseBook, error) {
+	if ttl <= 0 {
+		ttl = DefaultLeaseTTL
+	}
+	if replica == "" {
+		var b [6]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("postgres: name this replica: %w", err)
+		}
+		host, _ := os.Hostname()
+		replica = host + "-" + hex.EncodeToString(b[:])
+	}
+	return &leaseBook{replica: replica, ttl: ttl, held: make(map[wagate.AccountRef]int64)}, nil
+}
+
+// Replica returns the name this handle holds its leases under.
+func (db *DB) Replica() string { return db.leases.replica }
+
+// epoch returns the epoch this handle holds ref's lease at, whether it
+// holds it, and whether fencing is on at all.
+func (b *leaseBook) epoch(ref wagate.AccountRef) (epoch int64, held, active bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	epoch, held = b.held[ref]
+	return epoch, held, b.active
+}
+
+// leaseReady is the SQL that says whether the lease row l's account has
+// work now: active, with queued messages.
+const leaseReady = `(EXISTS (SELECT 1 FROM accounts a WHERE a.workspace_id = l.workspace_id AND a.phone = l.phone AND a.active)
+	AND EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = l.workspace_id AND m.account_phone = l.phone AND m.status = 'queued'))`
+
+// leaseReturning is what renewals and claims return, read by scanLease.
+const leaseReturning = `l.workspace_id, l.phone, l.epoch, l.last_send_at, l.gap_ns, ` + leaseReady
+
+func scanLeases(rows pgx.Rows, err error) ([]wagate.AccountLease, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (wagate.AccountLease, error) {
+		var (
+			l    wagate.AccountLease
+			last *time.Time
+			gap  int64
+		)
+		err := r.Scan(&l.Account.WorkspaceID, &l.Account.Phone, &l.Epoch, &last, &gap, &l.Ready)
+		l.LastSendAt, l.Gap = deref(last), time.Duration(gap)
+		return l, err
+	})
+}
+
+// Lease renews every lease this replica holds, in one statement, and claims
+// the free or expired leases of accounts with work, and returns every lease
+// it holds after the round. From the first call on, the writes of a send
+// through this handle are fenced (see above). A lease missing from the
+// answer was lost (this replica renewed too late and another claimed it).
+//
+// The renewal and the claim are separate statements, each its own commit:
+// the renewal must not wait behind the claim's search, and a MarkSending
+// holding a lease row FOR SHARE delays only that row.
+func (db *DB) Lease(ctx context.Context) ([]wagate.AccountLease, error) {
+	b := db.leases
+	b.mu.Lock()
+	b.active = true
+	b.mu.Unlock()
+	now := db.now()
+	until := now.Add(b.ttl)
+	var held []wagate.AccountLease
+	err := db.read(ctx, "lease", func(q querier) error {
+		// Renew: a lease still ours is ours even if it expired meanwhile,
+		// since nobody claimed it (a claim sets the owner).
+		renewed, err := scanLeases(q.Query(ctx, `UPDATE account_leases l SET expires_at = $2 WHERE l.owner = $1
+			RETURNING `+leaseReturning, b.replica, until))
+		if err != nil {
+			return err
+		}
+		// Every account and every account with a message in sending (it
+		// may have been deleted since) gets a lease row to claim.
+		if _, err := q.Exec(ctx, `INSERT INTO account_leases (workspace_id, phone)
+			SELECT a.workspace_id, a.phone FROM accounts a
+			WHERE NOT EXISTS (SELECT 1 FROM account_leases l WHERE l.workspace_id = a.workspace_id AND l.phone = a.phone)
+			UNION
+			SELECT m.workspace_id, m.account_phone FROM messages m
+			WHERE m.status = 'sending' AND NOT EXISTS (SELECT 1 FROM account_leases l WHERE l.workspace_id = m.workspace_id AND l.phone = m.account_phone)
+			ON CONFLICT DO NOTHING`); err != nil {
+			return err
+		}
+		claimed, err := scanLeases(q.Query(ctx, `UPDATE account_leases l SET owner = $1, epoch = l.epoch + 1, expires_at = $3
+			FROM (SELECT c.workspace_id, c.phone FROM account_leases c
+				WHERE (c.owner = '' OR c.expires_at IS NULL OR c.expires_at <= $2)
+				AND (EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = c.workspace_id AND m.account_phone = c.phone AND m.status = 'queued')
+					OR EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = c.workspace_id AND m.account_phone = c.phone AND m.status = 'sending'))
+				ORDER BY c.workspace_id, c.phone
+				FOR UPDATE SKIP LOCKED) c
+			WHERE l.workspace_id = c.workspace_id AND l.phone = c.phone
+			RETURNING `+leaseReturning, b.replica, now, until))
+		if err != nil {
+			return err
+		}
+		held = append(renewed, claimed...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	clear(b.held)
+	for _, l := range held {
+		b.held[l.Account] = l.Epoch
+	}
+	b.mu.Unlock()
+	return held, nil
+}
+
+// Release frees every lease this replica holds, so another replica takes
+// its accounts over at once instead of after the expiry: with the release
+// it sends the wake-up "any account" (notify.go), which makes the other
+// replicas claim. The sender calls it at a clean stop, once its sends
+// under way have finished and their outcomes are stored; the writes of a
+// send are refused from then on.
+func (db *DB) Release(ctx context.Context) error {
+	b := db.leases
+	b.mu.Lock()
+	clear(b.held)
+	b.mu.Unlock()
+	return db.update(ctx, "release leases", func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE account_leases SET owner = '', expires_at = NULL WHERE owner = $1`, b.replica)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, '')`, queuedChannel)
+		return err
+	})
+}
+
+// errLeaseLost is the answer of a fenced write of a replica that lost the
+// lease.
+func errLeaseLost(ref wagate.AccountRef) error {
+	return fmt.Errorf("%w: %w", wagate.Errorf(wagate.ECONFLICT,
+		"this replica no longer holds the lease of account %s: another replica sends its messages now", ref.Phone), wagate.ErrLeaseLost)
+}
+
+// fence refuses the write of a send of ref's messages, in tx, unless this
+// replica holds ref's lease at the epoch it claimed; starting (a new send:
+// MarkSending) also needs the lease not to have expired at now, while the
+// outcome of a send under way is taken as long as nobody claimed the lease
+// since. The lease row stays locked FOR SHARE until tx ends. A handle that
+// never leased is not fenced.
+func (db *DB) fence(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, now time.Time, starting bool) error {
+	epoch, held, active := db.leases.epoch(ref)
+	if !active {
+		return nil
+	}
+	if !held {
+		return errLeaseLost(ref)
+	}
+	var (
+		owner   string
+		current int64
+		expires *time.Time
+	)
+	err := tx.QueryRow(ctx, `SELECT owner, epoch, expires_at FROM account_leases WHERE workspace_id = $1 AND phone = $2 FOR SHARE`,
+		ref.WorkspaceID, ref.Phone).Scan(&owner, &current, &expires)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return errLeaseLost(ref)
+	case err != nil:
+		return err
+	case owner != db.leases.replica || current != epoch:
+		return errLeaseLost(ref)
+	case starting && (expires == nil || !expires.After(now)):
+		return errLeaseLost(ref)
+	}
+	return nil
+}
+
+// pace is what MarkSendingPaced writes with the mark: the start of the
+// send and the gap drawn after it.
+type pace struct {
+	start time.Time
+	gap   time.Duration
+}
+
+// MarkSendingPaced is MarkSending (fenced, as every MarkSending of a
+// handle that leases) that also records the account's pace in the same
+// transaction: start, when this send starts, and gap, drawn for the next
+// one. The replica that takes the account over reads them with its lease
+// (wagate.AccountLease) and waits out the gap too.
+func (db *DB) MarkSendingPaced(ctx context.Context, id string, at, start time.Time, gap time.Duration) error {
+	return db.markSending(ctx, id, at, &pace{start: orNow(start, orNow(at, db.now())), gap: gap})
+}
+
+// setPace records, with a MarkSending in tx, the start of ref's send and
+// the gap drawn after it, for the replica that may take the account over.
+func setPace(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, at time.Time, gap time.Duration) error {
+	_, err := tx.Exec(ctx, `INSERT INTO account_leases (workspace_id, phone, last_send_at, gap_ns) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (workspace_id, phone) DO UPDATE SET last_send_at = excluded.last_send_at, gap_ns = excluded.gap_ns`,
+		ref.WorkspaceID, ref.Phone, at, int64(max(gap, 0)))
+	return err
+}
+
+// RecoverAccount fails and refunds, with an interrupted try at at, every
+// message of ref left in sending, and returns how many: the sender calls
+// it when it takes an account over, before its first send, instead of
+// RecoverSending at start (which would fail the live sends of the other
+// replicas). Fenced: only the lease's holder recovers.
+func (db *DB) RecoverAccount(ctx context.Context, ref wagate.AccountRef, at time.Time) (int, error) {
+	at = orNow(at, db.now())
+	n := 0
+	err := db.update(ctx, "recover account", func(tx pgx.Tx) error {
+		n = 0
+		// The workspace first, as every writer of messages locks it.
+		if _, err := findWorkspace(ctx, tx, ref.WorkspaceID, true); err != nil {
+			if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+				return nil
+			}
+			return err
+		}
+		if err := db.fence(ctx, tx, ref, at, false); err != nil {
+			return err
+		}
+		msgs, err := collectMessages(tx.Query(ctx, `SELECT `+messageColumns+` FROM messages
+			WHERE workspace_id = $1 AND account_phone = $2 AND status = 'sending' ORDER BY seq FOR UPDATE`, ref.WorkspaceID, ref.Phone))
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassInterrupted, Error: ErrorInterrupted})
+			m.Error = ErrorInterrupted
+			if err := fail(ctx, tx, m, change{source: wagate.SourceSystem, at: at}); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
