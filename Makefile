@@ -5,7 +5,7 @@ BIN      ?= bin/wagate
 # FLAGS adds serve flags to `make run`, e.g. make run FLAGS='--addr 127.0.0.1:9090'.
 FLAGS    ?=
 
-.PHONY: run build test test-deps lint bench fuzz crashtest clean
+.PHONY: run build test test-deps pg-deps lint bench fuzz crashtest clean
 
 ## run: serve on 127.0.0.1:8080 with the store in ./data, a dryrun transport and a demo workspace
 run:
@@ -36,10 +36,13 @@ CLOUDAPI_SPEC_NOTE = if [ -n "$$WAGATE_CLOUDAPI_SPEC" ]; then \
 	fi
 
 ## test-deps: install Chromium (browser tests of the web console) and PostgreSQL (store/postgres tests start their own throwaway server) when missing (Debian/Ubuntu apt-get; sudo when not root)
-test-deps:
+test-deps: pg-deps
 	@if command -v chromium >/dev/null 2>&1; then echo "Chromium is installed: $$(command -v chromium)"; else \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; fi
+
+## pg-deps: install PostgreSQL when missing (make test and make bench start throwaway servers of it)
+pg-deps:
 	@$(PG_INITDB_FIND); if [ -n "$$initdb" ]; then echo "PostgreSQL is installed: $$initdb"; else \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		{ $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; } || exit 1; \
@@ -68,11 +71,12 @@ BENCHOUT  ?= bin/bench
 BENCHTIME ?= 200ms
 COUNT     ?= 1
 LOADTOOL  ?= bin/wagate-load
-.PHONY: bench bench-micro bench-load bench-pacing bench-restart $(LOADTOOL)
+.PHONY: bench bench-micro bench-load bench-backends bench-pacing bench-restart $(LOADTOOL)
 
-## bench: micro benchmarks, a short ingest run (A/B vs a bare echo server), the 10,000-account pacing run, batches, and outbound webhooks (deliverer vs a bare Go client, latency at 1,000 events/s); < 5 min
-bench: bench-micro build $(LOADTOOL)
+## bench: micro benchmarks, a short ingest run (A/B vs a bare echo server), PostgreSQL vs bbolt (its own throwaway PostgreSQL), the 10,000-account pacing run, batches, and outbound webhooks (deliverer vs a bare Go client, latency at 1,000 events/s); < 6 min
+bench: pg-deps bench-micro build $(LOADTOOL)
 	$(LOADTOOL) ingest -wagate $(BIN) -duration 5s -rounds 3 -conns 64,256 -cpuprofile $(BENCHOUT)/ingest-cpu.pprof -out $(BENCHOUT)/ingest.md
+	$(LOADTOOL) backends -duration 5s -rounds 3 -writers 64 -conns 64 -out $(BENCHOUT)/backends.md
 	$(LOADTOOL) pacing -wagate $(BIN) -accounts 10000 -queue 4 -jitter 0s,500ms -idle-window 2s -out $(BENCHOUT)/pacing.md
 	$(LOADTOOL) batch -wagate $(BIN) -duration 3s -rounds 2 -size 100 -out $(BENCHOUT)/batch.md
 	$(LOADTOOL) outbound -wagate $(BIN) -events 5000 -endpoints 4 -rate 1000 -duration 5s -out $(BENCHOUT)/outbound.md
@@ -88,6 +92,11 @@ DURATION ?= 10s
 ROUNDS   ?= 3
 bench-load: build $(LOADTOOL)
 	$(LOADTOOL) ingest -wagate $(BIN) -duration $(DURATION) -rounds $(ROUNDS) -conns 64,256 -cpuprofile $(BENCHOUT)/ingest-cpu.pprof -out $(BENCHOUT)/ingest.md
+
+## bench-backends: PostgreSQL vs bbolt alone (store level and through HTTP), longer; COMMITTERS sets the PostgreSQL backend's Options.Committers (0: its default)
+COMMITTERS ?= 0
+bench-backends: pg-deps $(LOADTOOL)
+	$(LOADTOOL) backends -duration $(DURATION) -rounds $(ROUNDS) -committers $(COMMITTERS) -out $(BENCHOUT)/backends.md
 
 ## bench-pacing: the pacing run alone, with more gaps per account (steady state after the restart herd)
 bench-pacing: build $(LOADTOOL)

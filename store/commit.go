@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/wagate/wagate"
 )
 
 // Group commit.
@@ -193,12 +195,8 @@ func (c *committer) update(n int, fn func(tx *bolt.Tx) error) error {
 // Busy over a span of time is how saturated the single writer was. After a
 // failing function (rare: client faults are outcomes, not errors) the
 // functions of the rolled-back commit are counted again in the commits
-// that follow.
-type CommitStats struct {
-	Commits   uint64
-	Functions uint64
-	Busy      time.Duration
-}
+// that follow. The type is the domain's, shared with store/postgres.
+type CommitStats = wagate.CommitStats
 
 // CommitStats returns the counters of the group commit (commit.go).
 func (db *DB) CommitStats() CommitStats {

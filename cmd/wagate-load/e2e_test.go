@@ -116,3 +116,21 @@ func TestOutboundEndToEnd(t *testing.T) {
 	rep := runMode(t, "outbound", "-wagate", bin, "-events", "50", "-endpoints", "2", "-rate", "100", "-duration", "300ms", "-dir", t.TempDir())
 	mustContain(t, rep, "100 message.queued deliveries (50 messages × 2 endpoints)", "| wagate deliverer", "| bare Go client", "of the bare client's rate", "| 30 |")
 }
+
+// The backends mode starts its own PostgreSQL (the test fails, never
+// skips, when it cannot) and drives both backends at both levels; its
+// checks (every answered accept is a charged message) must hold.
+func TestBackendsEndToEnd(t *testing.T) {
+	rep := runMode(t, "backends", "-duration", "300ms", "-rounds", "1", "-warmup", "100ms", "-writers", "8", "-conns", "8", "-dir", t.TempDir())
+	mustContain(t, rep, "| store | hot | 1 | bbolt |", "| store | spread | 1 | PostgreSQL |", "| http | hot | 1 | PostgreSQL |",
+		"### Summary", "PostgreSQL / bbolt", "store level, hot, PostgreSQL: accepts answered", "http level, bbolt: 200 answers")
+	checks := rep[strings.Index(rep, "### Checks"):]
+	if strings.Contains(checks, "NOT met") {
+		t.Errorf("a correctness check failed:\n%s", checks)
+	}
+	rep = runMode(t, "backends", "-levels", "store", "-pg-socket", "-duration", "100ms", "-rounds", "1", "-warmup", "0s", "-writers", "2", "-dir", t.TempDir())
+	mustContain(t, rep, "reached through its unix socket", "| store | spread | 1 | PostgreSQL |", "store level, spread, PostgreSQL: accepts answered")
+	if checks := rep[strings.Index(rep, "### Checks"):]; strings.Contains(checks, "NOT met") {
+		t.Errorf("a correctness check failed over the unix socket:\n%s", checks)
+	}
+}

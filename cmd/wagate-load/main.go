@@ -10,11 +10,12 @@
 //	wagate-load restart   restart time with 1,000,000 queued messages
 //	wagate-load batch     accepted messages/s, batches vs one by one
 //	wagate-load outbound  event webhook deliveries/s vs a bare client; latency
+//	wagate-load backends  accepts/s and latency: PostgreSQL vs bbolt, A/B/A/B
 //
 // and two server modes the tool starts as its own subprocesses:
 //
 //	wagate-load baseline-server   the bare echo ceiling of the ingest mode
-//	wagate-load serve-profiled    wagate's gateway and store with a CPU profile
+//	wagate-load serve-profiled    wagate's gateway and store (bbolt or PostgreSQL), with a CPU profile
 //
 // Everything listens on 127.0.0.1 only, and every run is bounded in time.
 package main
@@ -33,8 +34,9 @@ Usage:
   wagate-load restart [flags]   time to ready with 1,000,000 queued messages, peak RSS
   wagate-load batch   [flags]   accepted messages/s: batches of 100 vs one by one
   wagate-load outbound [flags]  event webhook deliveries/s from the outbox vs a bare Go client; latency at 1,000 events/s
+  wagate-load backends [flags]  accepts/s and latency on PostgreSQL vs bbolt, store level and through HTTP (starts its own PostgreSQL)
   wagate-load baseline-server   (internal) the bare echo server of the ingest mode
-  wagate-load serve-profiled    (internal) gateway + store in one process, with a CPU profile
+  wagate-load serve-profiled    (internal) gateway + store (bbolt, or PostgreSQL with -database-url) in one process
 
 Each mode takes -h for its flags. wagate itself is run from the binary given
 by -wagate (default bin/wagate; build it with make build).
@@ -63,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runBatch(args[1:], stdout, stderr)
 	case "outbound":
 		err = runOutbound(args[1:], stdout, stderr)
+	case "backends":
+		err = runBackends(args[1:], stdout, stderr)
 	case "baseline-server":
 		err = runBaselineServer(args[1:], stderr)
 	case "serve-profiled":

@@ -20,6 +20,7 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/gateway"
 	"github.com/wagate/wagate/store"
+	"github.com/wagate/wagate/store/postgres"
 )
 
 // serve-profiled wires the gateway to the store as cmd/wagate does (same
@@ -28,19 +29,27 @@ import (
 // taken without changing the wagate binary. It leaves the sender out:
 // with the ingest run's one account and long --send-interval the sender
 // does next to nothing, and its API is not this tool's to depend on.
+//
+// With -database-url the same wiring runs on the PostgreSQL backend
+// (store/postgres) instead of bbolt: the backends mode drives both, so the
+// two backends are compared through the same HTTP stack. cmd/wagate cannot
+// serve on PostgreSQL yet (the backend lacks the sender's queue), but the
+// accept path needs only the services wired here.
 
 func runServeProfiled(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("wagate-load serve-profiled", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on (loopback)")
 	data := fs.String("data", "", "data folder (store and operator.token); required")
-	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here; required")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole run here; required without -database-url")
+	dbURL := fs.String("database-url", "", "postgres://… : serve on this PostgreSQL database instead of a bbolt file in -data")
+	committers := fs.Int("committers", 0, "with -database-url: the backend's Options.Committers (0: its default)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error, as wagate serve")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *data == "" || *profile == "" {
-		return usageError{errors.New("-data and -cpuprofile are required")}
+	if *data == "" || (*profile == "" && *dbURL == "") {
+		return usageError{errors.New("-data and -cpuprofile are required (-cpuprofile is optional with -database-url)")}
 	}
 	lvl, err := zapcore.ParseLevel(*logLevel)
 	if err != nil {
@@ -53,7 +62,12 @@ func runServeProfiled(args []string, stderr io.Writer) error {
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
 	}
-	db, err := store.Open(filepath.Join(*data, "wagate.db"), store.Options{Logger: log.Named("store")})
+	var db profiledStore
+	if *dbURL != "" {
+		db, err = postgres.Open(context.Background(), *dbURL, postgres.Options{Logger: log.Named("store"), Committers: *committers})
+	} else {
+		db, err = store.Open(filepath.Join(*data, "wagate.db"), store.Options{Logger: log.Named("store")})
+	}
 	if err != nil {
 		return err
 	}
@@ -82,6 +96,9 @@ func runServeProfiled(args []string, stderr io.Writer) error {
 		Rand:         rand.Reader,
 	}, gateway.Services{Workspaces: db, Accounts: db, Chats: db, Messages: db, Attempts: db, Tokens: db})
 
+	if *profile == "" {
+		return serveUntilSignal(ln, gw.Handler(), stderr, gw.Drain)
+	}
 	f, err := os.Create(*profile)
 	if err != nil {
 		return err
@@ -93,4 +110,16 @@ func runServeProfiled(args []string, stderr io.Writer) error {
 	err = serveUntilSignal(ln, gw.Handler(), stderr, gw.Drain)
 	pprof.StopCPUProfile()
 	return err
+}
+
+// profiledStore is what serve-profiled needs of a backend: the services of
+// the admin set-up and the accept path, on bbolt or PostgreSQL alike.
+type profiledStore interface {
+	wagate.WorkspaceService
+	wagate.AccountService
+	wagate.ChatService
+	wagate.MessageService
+	wagate.AttemptService
+	wagate.TokenService
+	Close() error
 }

@@ -26,7 +26,6 @@ import (
 	"github.com/wagate/wagate/sender/dryrun"
 	"github.com/wagate/wagate/sender/fetch"
 	"github.com/wagate/wagate/sender/outbound"
-	"github.com/wagate/wagate/store"
 )
 
 // Files inside the data folder.
@@ -40,7 +39,7 @@ const (
 type App struct {
 	cfg     Config
 	log     *zap.Logger
-	db      *store.DB
+	db      Backend
 	fetcher *fetch.Fetcher
 	outbox  *dryrun.Transport
 	sender  *sender.Sender
@@ -84,8 +83,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	}()
 
 	var deliverers delivererHolder
-	db, err := store.Open(filepath.Join(cfg.DataDir, storeFile), store.Options{Logger: log.Named("store"),
-		MaxAccounts: cfg.MaxAccounts, MaxChats: cfg.MaxChats, OnDeliveries: deliverers.wake})
+	db, err := openBackend(cfg, log, deliverers.wake)
 	if err != nil {
 		return nil, err
 	}

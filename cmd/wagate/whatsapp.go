@@ -13,7 +13,6 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/gateway"
 	"github.com/wagate/wagate/sender/whatsapp"
-	"github.com/wagate/wagate/store"
 )
 
 // The WhatsApp Web transport (SPEC §10) ties the store, the sender and the
@@ -35,14 +34,14 @@ var whatsappTestLinker gateway.AccountLinker
 // whatsappWiring is the transport and what the cmd keeps around it.
 type whatsappWiring struct {
 	svc   whatsapp.Service
-	db    *store.DB
+	db    Backend
 	log   *zap.Logger
 	links *linkHub
 }
 
 // openWhatsApp opens the transport on the data folder; nil (and a log
 // line) in a build without it.
-func openWhatsApp(ctx context.Context, cfg Config, db *store.DB, log *zap.Logger) (*whatsappWiring, error) {
+func openWhatsApp(ctx context.Context, cfg Config, db Backend, log *zap.Logger) (*whatsappWiring, error) {
 	w := &whatsappWiring{db: db, log: log.Named("whatsapp"), links: newLinkHub()}
 	wc := whatsapp.Config{
 		DataDir:     cfg.DataDir,
@@ -176,11 +175,11 @@ var whatsappRules = gateway.TransportRules{
 // state, read from the store at each scrape (the same states the account
 // objects show).
 type linkStateCollector struct {
-	db   *store.DB
+	db   Backend
 	desc *prometheus.Desc
 }
 
-func newLinkStateCollector(db *store.DB) *linkStateCollector {
+func newLinkStateCollector(db Backend) *linkStateCollector {
 	return &linkStateCollector{db: db, desc: prometheus.NewDesc("wagate_whatsapp_accounts",
 		"WhatsApp Web (whatsapp transport) accounts by link state (SPEC §10).", []string{"state"}, nil)}
 }
@@ -280,7 +279,7 @@ const relinkSweepEvery = time.Minute
 // sweepUnlinked fails, with a refund, the queued messages of whatsapp
 // accounts logged out or unlinked for longer than grace, every interval
 // until ctx ends. now is the clock (tests give a fake one).
-func sweepUnlinked(ctx context.Context, db *store.DB, grace, every time.Duration, now func() time.Time, log *zap.Logger) {
+func sweepUnlinked(ctx context.Context, db Backend, grace, every time.Duration, now func() time.Time, log *zap.Logger) {
 	if grace <= 0 {
 		grace = DefaultRelinkGrace
 	}
@@ -298,7 +297,7 @@ func sweepUnlinked(ctx context.Context, db *store.DB, grace, every time.Duration
 
 // sweepUnlinkedOnce is one pass of sweepUnlinked: the queues of accounts
 // that need linking since before fail.
-func sweepUnlinkedOnce(ctx context.Context, db *store.DB, before time.Time, log *zap.Logger) int {
+func sweepUnlinkedOnce(ctx context.Context, db Backend, before time.Time, log *zap.Logger) int {
 	n, err := db.FailUnlinkedQueues(ctx, before)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,9 +23,11 @@ import (
 // So Accept hands its request to a committer, and a committer takes every
 // request waiting at that moment (up to maxBatch) into one transaction:
 //
-//   - each request runs in a savepoint, so a real error (a lost connection
-//     aside) in one rolls back only that request, which then runs again
-//     alone in a transaction of its own and gets its own answer;
+//   - a real error in one request (a lost connection aside) aborts the
+//     transaction; the batch is tried again without that request, which
+//     then runs alone in a transaction of its own and gets its own answer
+//     (no savepoint per request: SAVEPOINT and RELEASE were two of the
+//     nine round trips an accept cost, and errors are rare);
 //   - client faults (no credits, a reused key…) are outcomes, not errors:
 //     they commit their attempt with the batch and are returned as results;
 //   - a batch runs its requests in workspace id order, so two committers
@@ -33,7 +36,7 @@ import (
 //   - a batch that queued messages sends one NOTIFY (notify.go) with its
 //     commit, for the other replicas' senders.
 //
-// A single waiting request runs alone at once: no savepoint, no wait.
+// A single waiting request runs alone at once: no wait.
 
 // maxBatch bounds one batch, so one commit stays short.
 const maxBatch = 128
@@ -119,17 +122,44 @@ func (db *DB) Accept(ctx context.Context, a *wagate.Accept) (*wagate.AcceptResul
 	return job.run.res, nil
 }
 
-// commitBatch commits the jobs and answers each of them.
+// commitBatch commits the jobs and answers each of them. The batch runs
+// without savepoints (a savepoint and its release are two more round trips
+// per request): a real error of one request aborts the transaction, and
+// the batch is tried again without that request, which runs alone after
+// it. Errors are rare (client faults are outcomes, not errors), so the
+// common batch costs one transaction and no savepoint.
 func (db *DB) commitBatch(batch []*acceptJob) {
-	if len(batch) == 1 {
-		db.commitAlone(batch[0])
-		return
-	}
 	slices.SortStableFunc(batch, func(x, y *acceptJob) int { return strings.Compare(x.a.WorkspaceID, y.a.WorkspaceID) })
-	runs := make([]acceptRun, len(batch))
-	alone := make([]bool, len(batch))
-	ctx := context.Background() // one caller's cancel must not fail the others
+	var failed []*acceptJob
+	for len(batch) > 1 {
+		i, err := db.tryBatch(batch)
+		if err == nil {
+			batch = nil
+			break
+		}
+		if i < 0 {
+			break // the transaction was lost (its commit, the connection): each runs alone
+		}
+		failed = append(failed, batch[i])
+		batch = slices.Delete(batch, i, i+1)
+	}
+	for _, j := range batch {
+		db.commitAlone(j)
+	}
+	for _, j := range failed {
+		db.commitAlone(j)
+	}
+}
 
+// tryBatch runs the whole batch in one transaction and, when it commits,
+// answers every job. Otherwise it answers none and returns the index of
+// the job whose error aborted the transaction (-1 when none did) and the
+// error.
+func (db *DB) tryBatch(batch []*acceptJob) (int, error) {
+	runs := make([]acceptRun, len(batch))
+	failed := -1
+	ctx := context.Background() // one caller's cancel must not fail the others
+	start := time.Now()
 	var woken []wagate.EndpointRef // the outbox's wake-ups (event.go)
 	err := pgx.BeginFunc(ctx, db.pool, func(ptx pgx.Tx) error {
 		tx := &wakeTx{Tx: ptx, refs: &woken}
@@ -137,19 +167,9 @@ func (db *DB) commitBatch(batch []*acceptJob) {
 			return err
 		}
 		for i, j := range batch {
-			sp, err := tx.Begin(ctx) // a savepoint
+			run, err := db.acceptOne(ctx, tx, j.a, j.now)
 			if err != nil {
-				return err
-			}
-			run, err := db.acceptOne(ctx, sp, j.a, j.now)
-			if err != nil {
-				if rerr := sp.Rollback(ctx); rerr != nil {
-					return rerr // the transaction is lost: every request reruns
-				}
-				alone[i] = true
-				continue
-			}
-			if err := sp.Commit(ctx); err != nil {
+				failed = i
 				return err
 			}
 			runs[i] = run
@@ -163,17 +183,17 @@ func (db *DB) commitBatch(batch []*acceptJob) {
 		}
 		return nil
 	})
-	if err == nil {
-		db.wake(woken)
+	if err != nil {
+		db.counters.add(0, start)
+		return failed, err
 	}
+	db.counters.add(len(batch), start)
+	db.wake(woken)
 	for i, j := range batch {
-		if err != nil || alone[i] {
-			db.commitAlone(j)
-			continue
-		}
 		j.run = runs[i]
 		close(j.done)
 	}
+	return -1, nil
 }
 
 // commitAlone commits one job in a transaction of its own.
@@ -185,6 +205,14 @@ func (db *DB) commitAlone(j *acceptJob) {
 	}
 	var run acceptRun
 	ctx := context.WithoutCancel(j.ctx) // handed over: it runs to its answer
+	start := time.Now()
+	defer func() {
+		if j.err != nil {
+			db.counters.add(0, start)
+		} else {
+			db.counters.add(1, start)
+		}
+	}()
 	j.err = db.update(ctx, "accept", func(tx pgx.Tx) error {
 		if err := pruneIdempotency(ctx, tx, j.now, idempotencyPruneMax); err != nil {
 			return err
@@ -198,4 +226,27 @@ func (db *DB) commitAlone(j *acceptJob) {
 	if j.err == nil {
 		j.run = run
 	}
+}
+
+// commitCounters feed CommitStats; every committer adds to them.
+type commitCounters struct {
+	commits, functions atomic.Uint64
+	busyNanos          atomic.Int64
+}
+
+// add counts one transaction of accepts that began at start and carried n
+// of them (0 when it rolled back: its accepts are counted again alone).
+func (c *commitCounters) add(n int, start time.Time) {
+	c.busyNanos.Add(int64(time.Since(start)))
+	c.commits.Add(1)
+	c.functions.Add(uint64(n))
+}
+
+// CommitStats counts the transactions of accepts since Open (see
+// wagate.CommitStats): Functions/Commits is the mean batch. With several
+// committers Busy grows faster than the clock: up to Options.Committers
+// seconds a second when every committer is always busy.
+func (db *DB) CommitStats() wagate.CommitStats {
+	c := &db.counters
+	return wagate.CommitStats{Commits: c.commits.Load(), Functions: c.functions.Load(), Busy: time.Duration(c.busyNanos.Load())}
 }

@@ -223,3 +223,27 @@ func TestReplicasAcceptingTogetherNeitherDeadlockNorOverdraw(t *testing.T) {
 		}
 	}
 }
+
+// A real error retries the rest of the batch together, without savepoints,
+// and CommitStats counts every transaction of accepts and what it carried.
+func TestCommitStatsCountTheBatchRetriedWithoutTheFailingRequest(t *testing.T) {
+	w := newBatchWorld(t, nil)
+	w.workspace("ws_a", 10)
+	ok1, poor, ok2 := w.job("ws_a", 3), w.job("ws_a", 50), w.job("ws_a", 4)
+	dup := w.job("ws_a", 1)
+	dup.a.Message.ID = ok1.a.Message.ID
+	before := w.db.CommitStats()
+	w.db.commitBatch([]*acceptJob{ok1, dup, poor, ok2})
+	got := w.db.CommitStats().Minus(before)
+	// The try that dup aborted, the retry of ok1, poor and ok2 together,
+	// and dup alone, which fails again.
+	if got.Commits != 3 || got.Functions != 3 {
+		t.Errorf("%d transactions carrying %d accepts, want 3 carrying 3: the retry commits the three others in one", got.Commits, got.Functions)
+	}
+	if got.Busy <= 0 {
+		t.Errorf("busy %s, want the time spent in those transactions", got.Busy)
+	}
+	if wagate.ErrorCode(dup.err) != wagate.EINTERNAL || ok1.err != nil || ok2.err != nil {
+		t.Errorf("dup %v, ok1 %v, ok2 %v: want only dup failing", dup.err, ok1.err, ok2.err)
+	}
+}

@@ -110,10 +110,11 @@
 // only in fail.
 //
 // Accept goes through an app-side group commit (commit.go): one committer
-// sends the accepts waiting at that moment in one transaction, each in a
-// savepoint, in workspace id order; a client fault is that request's
-// result, a real error reruns that request alone, a failed commit reruns
-// each alone. Options.Committers sets how many batches may be open at once.
+// sends the accepts waiting at that moment in one transaction, in
+// workspace id order; a client fault is that request's result, a real
+// error retries the batch without that request, which reruns alone, a
+// failed commit reruns each alone. Options.Committers sets how many
+// batches may be open at once; CommitStats counts the transactions.
 //
 // # The events outbox
 //
@@ -193,11 +194,14 @@
 //     workspaces.pruned_credits as spent as it does: else a database that
 //     retention pruned reads as one whose credits do not add up.
 //  6. cmd/wagate: --database-url / WAGATE_DATABASE_URL choosing this
-//     backend (and handed to whatsapp.Config.DatabaseURL, so the device
-//     keys live beside it), `wagate migrate --from ./data --to
-//     postgres://…` (copy every bucket through the interfaces, templates,
-//     account templates, windows, links and pruned credits included, then
-//     the audit), `wagate check` on both backends (Audit), make bench's
-//     PostgreSQL ingest A/B and two-replica run, BENCHMARKS.md, and
-//     README's "Running several replicas".
+//     backend for serve (DB satisfies cmd/wagate's Backend interface;
+//     backend.go's TODO lists what the wiring needs), handed to
+//     whatsapp.Config.DatabaseURL, so the device keys live beside it;
+//     `wagate migrate --from ./data --to postgres://…` (copy every bucket
+//     through the interfaces, templates, account templates, windows, links
+//     and pruned credits included, then the audit); the two-replica run of
+//     make bench, and README's "Running several replicas". Done: `wagate
+//     check --database-url` (AuditDatabase: Audit's invariants, read-only
+//     and without migrating) and make bench's ingest A/B against bbolt
+//     (wagate-load backends, BENCHMARKS.md section 1b).
 package postgres

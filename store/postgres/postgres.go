@@ -77,7 +77,8 @@ type DB struct {
 	owner         string
 	deliveryLease time.Duration
 	// leases is this replica's part in sharing the accounts (lease.go).
-	leases *leaseBook
+	leases   *leaseBook
+	counters commitCounters // CommitStats (commit.go)
 }
 
 // Compile-time guards: the services this backend implements so far.

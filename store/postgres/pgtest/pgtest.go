@@ -274,9 +274,19 @@ func (c *Cluster) Stop() {
 	}
 }
 
+// PID is the server's process id (the postmaster, whose children serve the
+// connections), for a benchmark that counts the server's CPU.
+func (c *Cluster) PID() int { return c.cmd.Process.Pid }
+
 // URL returns the address of database name on the cluster, for pgx.
 func (c *Cluster) URL(name string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, name)
+}
+
+// SocketURL returns the address of database name through the server's
+// unix socket (in the cluster's folder) instead of TCP, for pgx.
+func (c *Cluster) SocketURL(name string) string {
+	return fmt.Sprintf("postgres://postgres@/%s?host=%s&port=%d&sslmode=disable", name, c.dir, c.port)
 }
 
 // CreateDatabase makes a new, empty database and returns its URL.

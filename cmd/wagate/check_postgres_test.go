@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/store/postgres"
+	"github.com/wagate/wagate/store/postgres/pgtest"
+)
+
+// `wagate check --database-url` audits a PostgreSQL database with the
+// answers and exit codes of the bbolt check, from the flag or from
+// WAGATE_DATABASE_URL, and never prints the URL's password. The test
+// starts its own throwaway PostgreSQL and fails, never skips, without one.
+func TestCheckPostgres(t *testing.T) {
+	cluster, err := pgtest.Start(pgtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop()
+	ctx := context.Background()
+	url, err := cluster.CreateDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := wagate.NewToken(rand.Reader)
+	now := time.Now().UTC()
+	if err := db.CreateWorkspace(ctx, &wagate.Workspace{ID: "ws_check", Name: "check", Credits: 10, Webhook: wagate.Webhook{Token: tok, Enabled: true}, CreatedAt: now}, nil); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// trust authentication ignores the password: it is there to be hidden.
+	withPassword := strings.Replace(url, "postgres://postgres@", "postgres://postgres:s3cret@", 1)
+
+	check := func(args []string, env map[string]string) (int, string) {
+		t.Helper()
+		var out, errOut strings.Builder
+		code := run(append([]string{"check"}, args...), &out, &errOut, func(k string) string { return env[k] })
+		all := out.String() + errOut.String()
+		if strings.Contains(all, "s3cret") {
+			t.Errorf("the output shows the URL's password:\n%s", all)
+		}
+		return code, all
+	}
+	if code, out := check([]string{"--database-url", withPassword}, nil); code != 0 || !strings.Contains(out, "is consistent") || !strings.Contains(out, "127.0.0.1") {
+		t.Errorf("check of a consistent database: exit %d\n%s", code, out)
+	}
+
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `UPDATE workspaces SET balance = 11 WHERE id = 'ws_check'`); err != nil {
+		t.Fatal(err)
+	}
+	code, out := check([]string{"--data", t.TempDir()}, map[string]string{"WAGATE_DATABASE_URL": withPassword})
+	if code != 1 || !strings.Contains(out, "1 problem(s)") || !strings.Contains(out, "workspace ws_check: credits do not add up") {
+		t.Errorf("check of a database whose credits do not add up, URL from WAGATE_DATABASE_URL: exit %d, want 1 naming the workspace\n%s", code, out)
+	}
+	if code, out := check([]string{"--database-url", "postgres://postgres:s3cret@[::1"}, nil); code != 1 || !strings.Contains(out, "not a valid postgres://") {
+		t.Errorf("check of a malformed URL: exit %d, want 1 naming the form\n%s", code, out)
+	}
+}
