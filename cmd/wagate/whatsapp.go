@@ -305,8 +305,23 @@ func (w *whatsappWiring) Link(ctx context.Context, acct *wagate.Account, method 
 	return linkStatus(l), err
 }
 
-// LinkStatus is the account's state with its QR or pairing code.
+// LinkStatus is the account's state with its QR or pairing code. With
+// replicas, a replica that does not hold the account's lease runs no
+// session of it and knows only what the store says (the holder keeps it
+// there): that state, without a QR or pairing code, which only the
+// holder's memory has.
 func (w *whatsappWiring) LinkStatus(ref wagate.AccountRef) gateway.LinkStatus {
+	if !w.ours(ref) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if a, err := w.db.FindAccount(ctx, ref); err == nil {
+			st := a.Link.State
+			if st == "" {
+				st = string(whatsapp.StateUnlinked)
+			}
+			return gateway.LinkStatus{State: st, Error: a.Link.Error}
+		}
+	}
 	return linkStatus(w.svc.Status(ref))
 }
 

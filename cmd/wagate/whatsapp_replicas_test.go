@@ -73,6 +73,11 @@ func TestWhatsAppReplicasOneConnectionPerDevice(t *testing.T) {
 	if st != http.StatusConflict || ans["error"] != "conflict" || !strings.Contains(str(ans["message"]), "replica r1") {
 		t.Errorf("POST link on r2 = %d %v, want 409 conflict naming replica r1", st, ans)
 	}
+	// r2 shows the state r1 stored, not "unlinked" for want of a session.
+	st, ans = call(t, "GET", linkURL, ws.ownerToken, nil)
+	if st != http.StatusOK || ans["state"] != "connected" || str(ans["qr"]) != "" {
+		t.Errorf("GET link on r2 = %d %v, want 200 connected (r1's session, as stored) without a QR code", st, ans)
+	}
 	st, ans = call(t, "DELETE", linkURL, ws.ownerToken, nil)
 	if st != http.StatusConflict || !strings.Contains(str(ans["message"]), "replica r1") {
 		t.Errorf("DELETE link on r2 = %d %v, want 409 naming replica r1", st, ans)
