@@ -120,6 +120,16 @@
 // lease round every LeaseEvery behind them, and releases its leases when
 // it stops.
 //
+// Sessions follow the leases: with a Leaser, an account's session
+// (SessionHolder) runs only on the replica holding its lease, so one
+// WhatsApp Web device is never connected twice (the connections would
+// replace each other, and both would read its receipts). Run starts none
+// for all accounts; a session starts when the account's lease is claimed,
+// also for an account with nothing to send (the store's lease round
+// claims idle accounts that have a session to hold: a linked device), and
+// stops when the lease is lost (the lease round, or a MarkSending refused
+// for it) and at the stop, before the leases are released.
+//
 // # Dependencies
 //
 // The sender imports only the domain (package wagate), its own

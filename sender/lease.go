@@ -133,6 +133,7 @@ func (s *Sender) leaseRound(ctx context.Context) {
 	}
 	held := make(map[wagate.AccountRef]bool, len(leases))
 	var fresh []wagate.AccountLease
+	var lost []wagate.AccountRef
 	s.mu.Lock()
 	for _, l := range leases {
 		held[l.Account] = true
@@ -143,10 +144,16 @@ func (s *Sender) leaseRound(ctx context.Context) {
 	for ref := range s.owned {
 		if !held[ref] {
 			delete(s.owned, ref)
+			lost = append(lost, ref)
 			s.accountLog(ref).Warn("this replica lost the account's lease; another replica sends its messages now")
 		}
 	}
 	s.mu.Unlock()
+	// The session goes with the lease: the new holder starts its own.
+	for _, ref := range lost {
+		s.stopSession(s.accountLog(ref), ref)
+	}
+	defer s.startLeasedSessions(fresh)
 
 	// Each account taken over starts as soon as it is recovered: at start
 	// a replica may take thousands, and only those with a message left in
@@ -211,12 +218,43 @@ func (s *Sender) leaseRound(ctx context.Context) {
 func (s *Sender) lostLease(log *zap.Logger, a *account, err error) {
 	log.Warn("this replica lost the account's lease; another replica sends its messages now", zap.Error(err))
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.owned, a.ref)
 	a.working = false
 	if s.accounts[a.ref] == a {
 		delete(s.accounts, a.ref)
 	}
+	s.mu.Unlock()
+	s.stopSession(log, a.ref)
+}
+
+// startLeasedSessions starts, in the background, the sessions of the
+// accounts this replica has just taken over whose transport holds
+// sessions (SessionHolder), also those with nothing to send: the store
+// leases an idle account that has a session to hold (a linked WhatsApp
+// Web device), so that its connection, receipts and link state live on
+// exactly one replica. Each account is read first (syncSession: a paused
+// or deleted one starts none); a session starts only while the lease is
+// held (startSession checks), and a lost lease stops it (leaseRound,
+// lostLease).
+func (s *Sender) startLeasedSessions(fresh []wagate.AccountLease) {
+	if len(fresh) == 0 || !s.anySessionHolder() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		return
+	}
+	s.wg.Add(1)
+	go func(ctx context.Context) {
+		defer s.wg.Done()
+		for _, l := range fresh {
+			if ctx.Err() != nil {
+				return
+			}
+			s.syncSession(ctx, l.Account)
+		}
+	}(s.ctx)
 }
 
 // release frees this replica's leases once its sends have stopped.

@@ -162,7 +162,11 @@ func (s *Sender) Run(ctx context.Context) error {
 	s.ctx = ctx
 	s.running = true
 	s.mu.Unlock()
-	s.startSessions(ctx)
+	if s.leaser == nil {
+		// With a Leaser, a session starts when its account's lease is
+		// claimed (lease.go): one replica at a time holds it.
+		s.startSessions(ctx)
+	}
 
 	var refs []wagate.AccountRef
 	if s.leaser != nil {

@@ -22,7 +22,9 @@ import (
 // not been started yet, and when AccountChanged reports an active
 // account), and stops it when the account is paused or deleted, and for
 // every started account when Run returns. Calls of StartAccount and
-// StopAccount never overlap.
+// StopAccount never overlap. With a Leaser (replicas), only the replica
+// holding the account's lease starts its session: when it claims the
+// lease, and it stops it when the lease is lost (see lease.go).
 //
 // While a session cannot send (connecting, reconnecting), Send returns
 // Unavailable(err): the message goes back to its place with no retry used,
@@ -96,6 +98,13 @@ func (s *Sender) startSession(ctx context.Context, log *zap.Logger, acct *wagate
 		ready := ss.ready
 		s.mu.Unlock()
 		return ready
+	}
+	if s.leaser != nil && !s.owned[ref] {
+		// Another replica holds the account, and its session: two
+		// connections of one device would replace each other. A worker
+		// that asked goes on to MarkSending, which the lease refuses.
+		s.mu.Unlock()
+		return true
 	}
 	ss := &session{holder: sh}
 	s.sessions[ref] = ss

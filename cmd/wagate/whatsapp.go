@@ -66,6 +66,36 @@ func openWhatsApp(ctx context.Context, cfg Config, db Backend, log *zap.Logger) 
 	return w, nil
 }
 
+// leaseHolder is the side of a backend that replicas share (postgres.DB)
+// that the transport needs: with replicas, a whatsapp account's session
+// runs only on the replica holding the account's lease (the sender starts
+// and stops it with the lease), so two replicas never connect one device.
+type leaseHolder interface {
+	// ClaimLease claims the account's lease for this replica, or answers
+	// ECONFLICT naming the replica that holds it.
+	ClaimLease(ctx context.Context, ref wagate.AccountRef) error
+	// HoldsLease reports whether this replica holds the account's lease.
+	HoldsLease(ref wagate.AccountRef) bool
+}
+
+// leases is the backend's leaseHolder; nil for one process (bbolt).
+func (w *whatsappWiring) leases() leaseHolder {
+	if l, ok := w.db.(leaseHolder); ok {
+		return l
+	}
+	return nil
+}
+
+// ours reports whether a session's report about the account may be
+// stored: always with one process; with replicas only while this replica
+// holds the account's lease, so a session caught in a takeover (replaced
+// by the new holder's connection, or stopped when the lease was found
+// lost) does not overwrite what the new holder's session reports.
+func (w *whatsappWiring) ours(ref wagate.AccountRef) bool {
+	l := w.leases()
+	return l == nil || l.HoldsLease(ref)
+}
+
 // transport is what the sender gets: the Manager, with StopAccount also
 // recording that the account's session is down.
 func (w *whatsappWiring) transport() whatsapp.Service { return stoppingService{w.svc, w} }
@@ -91,6 +121,9 @@ func (w *whatsappWiring) stopped(ref wagate.AccountRef) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	defer w.links.changed(ref)
+	if !w.ours(ref) {
+		return // the lease moved: the new holder's session reports the state
+	}
 	a, err := w.db.FindAccount(ctx, ref)
 	if err != nil {
 		return // deleted, or the store is failing: nothing to show either way
@@ -112,6 +145,11 @@ func (w *whatsappWiring) stopped(ref wagate.AccountRef) {
 // code and pairing code are not stored: only the Manager's Status has them.
 func (w *whatsappWiring) onLink(ref wagate.AccountRef, l whatsapp.Link) {
 	defer w.links.changed(ref)
+	if !w.ours(ref) {
+		w.log.Info("a session of an account whose lease moved to another replica reported a link state; not stored",
+			zap.String("account", ref.Phone), zap.String("state", string(l.State)))
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if l.State == whatsapp.StateUnlinked {
@@ -142,8 +180,14 @@ func (w *whatsappWiring) onReceipt(r whatsapp.Receipt) {
 
 // startLinked starts the session of every active whatsapp account before
 // the sender recovers interrupted sends, so Confirm can wait for their
-// receipts. The sender's StartAccount later finds them running.
+// receipts. The sender's StartAccount later finds them running. With
+// replicas it starts none: the sender starts each session when this
+// replica claims the account's lease (and recovers per account, without
+// Confirm).
 func (w *whatsappWiring) startLinked(ctx context.Context) error {
+	if w.leases() != nil {
+		return nil
+	}
 	accts, err := w.db.AllAccounts(ctx)
 	if err != nil {
 		return err
@@ -246,19 +290,50 @@ func (h *linkHub) changed(ref wagate.AccountRef) {
 
 var _ gateway.AccountLinker = (*whatsappWiring)(nil)
 
-// Link starts linking the account; see gateway.AccountLinker.
+// Link starts linking the account; see gateway.AccountLinker. With
+// replicas, this replica claims the account's lease first, so the linking
+// session runs where the account's session will (the sender takes the
+// account over at its next lease round and finds the session running);
+// when another replica holds it, the answer is a 409 naming that replica.
 func (w *whatsappWiring) Link(ctx context.Context, acct *wagate.Account, method string) (gateway.LinkStatus, error) {
+	if l := w.leases(); l != nil {
+		if err := l.ClaimLease(ctx, acct.Ref()); err != nil {
+			return gateway.LinkStatus{}, err
+		}
+	}
 	l, err := w.svc.Link(ctx, acct, method)
 	return linkStatus(l), err
 }
 
-// LinkStatus is the account's state with its QR or pairing code.
+// LinkStatus is the account's state with its QR or pairing code. With
+// replicas, a replica that does not hold the account's lease runs no
+// session of it and knows only what the store says (the holder keeps it
+// there): that state, without a QR or pairing code, which only the
+// holder's memory has.
 func (w *whatsappWiring) LinkStatus(ref wagate.AccountRef) gateway.LinkStatus {
+	if !w.ours(ref) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if a, err := w.db.FindAccount(ctx, ref); err == nil {
+			st := a.Link.State
+			if st == "" {
+				st = string(whatsapp.StateUnlinked)
+			}
+			return gateway.LinkStatus{State: st, Error: a.Link.Error}
+		}
+	}
 	return linkStatus(w.svc.Status(ref))
 }
 
-// Unlink logs the account's device out.
+// Unlink logs the account's device out. With replicas, only the replica
+// holding the account's lease does (it claims it when free): logging out
+// from another one would connect the device a second time.
 func (w *whatsappWiring) Unlink(ctx context.Context, ref wagate.AccountRef) error {
+	if l := w.leases(); l != nil {
+		if err := l.ClaimLease(ctx, ref); err != nil {
+			return err
+		}
+	}
 	return w.svc.Unlink(ctx, ref)
 }
 

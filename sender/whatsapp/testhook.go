@@ -34,7 +34,7 @@ func (d hookDevices) paired(ctx context.Context, ref wagate.AccountRef, jid type
 }
 
 func (d hookDevices) forget(ctx context.Context, ref wagate.AccountRef) error {
-	if _, err := d.ks.db.ExecContext(ctx, "DELETE FROM wagate_account_device WHERE workspace = ? AND phone = ?", ref.WorkspaceID, ref.Phone); err != nil {
+	if _, err := d.ks.db.ExecContext(ctx, "DELETE FROM wagate_account_device WHERE workspace = $1 AND phone = $2", ref.WorkspaceID, ref.Phone); err != nil {
 		return fmt.Errorf("whatsapp: forgetting the device of %s: %w", ref.Phone, err)
 	}
 	return nil

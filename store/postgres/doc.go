@@ -162,6 +162,14 @@
 // sender's lease round every few seconds is the poll behind them.
 // CreateOperatorTokenOnce keeps the database's first operator token.
 //
+// Sessions (WhatsApp Web connections) follow the leases: the lease round
+// also claims an idle account that has a session to hold (active, its link
+// state neither unlinked nor logged out), so exactly one replica connects
+// each linked device, and the sender starts and stops the session with the
+// lease. ClaimLease claims one account outside the rounds (linking, which
+// answers ECONFLICT naming the holder elsewhere); HoldsLease tells
+// cmd/wagate whether a session's report is still this replica's to store.
+//
 // Limits: the first replica to claim takes every free account (no balancing
 // yet); a message whose replica lost its lease mid-send is failed and
 // refunded as interrupted by the new holder even if it went out (never sent
@@ -179,11 +187,11 @@
 //     random moments, many times (cmd/wagate's TestTwoReplicasOnePostgres
 //     kills the lease holder once under load, with the same checks:
 //     every 200 ends sent or failed-and-refunded, none twice, credits add
-//     up); sessions of session transports (WhatsApp Web) started only on
-//     the replica holding the account; spreading accounts between
-//     replicas. Done: cmd/wagate makes the operator token once per
-//     database (CreateOperatorTokenOnce) and passes --replica and
-//     --lease-ttl.
+//     up); spreading accounts between replicas. Done: cmd/wagate makes
+//     the operator token once per database (CreateOperatorTokenOnce) and
+//     passes --replica and --lease-ttl; sessions of session transports
+//     (WhatsApp Web) run only on the replica holding the account (see
+//     above).
 //  5. Done: templates, synced provider templates and the 24-hour windows
 //     (template.go), the link state (link.go), RecordAccountEvent
 //     (account_event.go), AllAccounts, the relink sweep (relink.go),

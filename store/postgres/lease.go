@@ -20,7 +20,11 @@ import (
 // A replica's sender calls Lease every few seconds. In one round it renews
 // every lease it holds in ONE statement, then claims the free or expired
 // leases of accounts with work (queued messages, or a message a dead
-// replica left in sending) with FOR UPDATE SKIP LOCKED, so replicas
+// replica left in sending) or with a session to hold (an active account
+// whose link state says a device is linked: not unlinked, not logged out;
+// its WhatsApp Web connection must run on exactly one replica, with no
+// work queued too, for its receipts and link state) with FOR UPDATE SKIP
+// LOCKED, so replicas
 // claiming at once never wait for each other and never both get one
 // account. A claim adds one to the lease's epoch. Close does not free the
 // leases: the sender calls Release at a clean stop, after its sends ended,
@@ -54,7 +58,16 @@ type leaseBook struct {
 
 	mu     sync.Mutex
 	active bool // Lease was called: the writes of a send are fenced
-	held   map[wagate.AccountRef]int64
+	held   map[wagate.AccountRef]heldLease
+}
+
+// heldLease is a lease this handle holds: the epoch it claimed, and until
+// when it believes it holds it (its last renewal or claim plus the TTL, by
+// its own clock, read before the statement: never later than the
+// database's expiry).
+type heldLease struct {
+	epoch int64
+	until time.Time
 }
 
 func newLeaseBook(replica string, ttl time.Duration) (*leaseBook, error) {
@@ -69,7 +82,7 @@ func newLeaseBook(replica string, ttl time.Duration) (*leaseBook, error) {
 		host, _ := os.Hostname()
 		replica = host + "-" + hex.EncodeToString(b[:])
 	}
-	return &leaseBook{replica: replica, ttl: ttl, held: make(map[wagate.AccountRef]int64)}, nil
+	return &leaseBook{replica: replica, ttl: ttl, held: make(map[wagate.AccountRef]heldLease)}, nil
 }
 
 // Replica returns the name this handle holds its leases under.
@@ -80,14 +93,33 @@ func (db *DB) Replica() string { return db.leases.replica }
 func (b *leaseBook) epoch(ref wagate.AccountRef) (epoch int64, held, active bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	epoch, held = b.held[ref]
-	return epoch, held, b.active
+	h, held := b.held[ref]
+	return h.epoch, held, b.active
+}
+
+// HoldsLease reports whether this replica holds ref's lease now, as far as
+// it knows: claimed or renewed by its last lease round (or ClaimLease),
+// and not expired since by its own clock. A session of an account whose
+// lease moved reports nothing more through it (cmd/wagate asks it before
+// storing a link state).
+func (db *DB) HoldsLease(ref wagate.AccountRef) bool {
+	b := db.leases
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, ok := b.held[ref]
+	return ok && h.until.After(db.now())
 }
 
 // leaseReady is the SQL that says whether the lease row l's account has
 // work now: active, with queued messages.
 const leaseReady = `(EXISTS (SELECT 1 FROM accounts a WHERE a.workspace_id = l.workspace_id AND a.phone = l.phone AND a.active)
 	AND EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = l.workspace_id AND m.account_phone = l.phone AND m.status = 'queued'))`
+
+// leaseSession is the SQL that says whether the claim row c's account has
+// a session to hold: active, with a link state that says a device is
+// linked (only whatsapp accounts have one).
+const leaseSession = `EXISTS (SELECT 1 FROM accounts a WHERE a.workspace_id = c.workspace_id AND a.phone = c.phone AND a.active
+	AND a.link IS NOT NULL AND a.link->>'state' NOT IN ('', 'unlinked', 'logged_out'))`
 
 // leaseSending is the SQL that says whether the lease row l's account has
 // a message in sending.
@@ -152,7 +184,8 @@ func (db *DB) Lease(ctx context.Context) ([]wagate.AccountLease, error) {
 			FROM (SELECT c.workspace_id, c.phone FROM account_leases c
 				WHERE (c.owner = '' OR c.expires_at IS NULL OR c.expires_at <= $2)
 				AND (EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = c.workspace_id AND m.account_phone = c.phone AND m.status = 'queued')
-					OR EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = c.workspace_id AND m.account_phone = c.phone AND m.status = 'sending'))
+					OR EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = c.workspace_id AND m.account_phone = c.phone AND m.status = 'sending')
+					OR `+leaseSession+`)
 				ORDER BY c.workspace_id, c.phone
 				FOR UPDATE SKIP LOCKED) c
 			WHERE l.workspace_id = c.workspace_id AND l.phone = c.phone
@@ -167,12 +200,61 @@ func (db *DB) Lease(ctx context.Context) ([]wagate.AccountLease, error) {
 		return nil, err
 	}
 	b.mu.Lock()
-	clear(b.held)
+	for ref, h := range b.held {
+		// A ClaimLease that committed during this round is newer than
+		// the round's answer: it stays.
+		if !h.until.After(until) {
+			delete(b.held, ref)
+		}
+	}
 	for _, l := range held {
-		b.held[l.Account] = l.Epoch
+		b.held[l.Account] = heldLease{epoch: l.Epoch, until: until}
 	}
 	b.mu.Unlock()
 	return held, nil
+}
+
+// ClaimLease claims ref's lease for this replica now, outside the lease
+// rounds, when it is free, expired or this replica's already, and renews
+// it: linking a whatsapp account (POST …/link) claims it, so the linking
+// session runs on the replica that will hold the account's session. When
+// another replica holds it, it answers ECONFLICT naming that replica. The
+// next lease round renews the claim (it is this replica's) and the sender
+// takes the account over then.
+func (db *DB) ClaimLease(ctx context.Context, ref wagate.AccountRef) error {
+	b := db.leases
+	now := db.now()
+	until := now.Add(b.ttl)
+	var (
+		epoch int64
+		owner string
+	)
+	err := db.update(ctx, "claim lease", func(tx pgx.Tx) error {
+		owner = ""
+		if _, err := tx.Exec(ctx, `INSERT INTO account_leases (workspace_id, phone) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+			ref.WorkspaceID, ref.Phone); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `UPDATE account_leases SET owner = $3, expires_at = $5,
+				epoch = CASE WHEN owner = $3 THEN epoch ELSE epoch + 1 END
+			WHERE workspace_id = $1 AND phone = $2 AND (owner = $3 OR owner = '' OR expires_at IS NULL OR expires_at <= $4)
+			RETURNING epoch`, ref.WorkspaceID, ref.Phone, b.replica, now, until).Scan(&epoch)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return tx.QueryRow(ctx, `SELECT owner FROM account_leases WHERE workspace_id = $1 AND phone = $2`,
+				ref.WorkspaceID, ref.Phone).Scan(&owner)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if owner != "" {
+		return wagate.Errorf(wagate.ECONFLICT, "account %s is served by replica %s, which holds its WhatsApp session: send the request to that replica", ref.Phone, owner)
+	}
+	b.mu.Lock()
+	b.held[ref] = heldLease{epoch: epoch, until: until}
+	b.mu.Unlock()
+	return nil
 }
 
 // Release frees every lease this replica holds, so another replica takes
