@@ -57,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return runServe(args[1:], stdout, stderr, getenv)
 	case "check":
 		return runCheck(args[1:], stdout, stderr, getenv)
+	case "migrate":
+		return runMigrate(args[1:], stdout, stderr, getenv)
 	case "workspace", "credits", "webhook", "attempts", "account", "chat", "message", "token", "endpoint", "template":
 		return runCLI(args, stdout, stderr, getenv)
 	case "version", "--version", "-version":
