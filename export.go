@@ -13,7 +13,8 @@ import "time"
 // Export yields, in this order, so that every record's parents come
 // first: *ExportedWorkspace, *Token, *ExportedSession, *Account, *Chat,
 // *Template, *AccountTemplates, *ExportedMessage, *ExportedIdempotency,
-// *ExportedAttempt, *ExportedSends, *ExportedWindow. An importer refuses
+// *ExportedAttempt, *ExportedSends, *ExportedWindow, *Endpoint (secrets
+// included) and *ExportedDelivery. An importer refuses
 // a record of any other type, so a kind of data added later cannot be
 // left behind silently.
 
@@ -95,6 +96,15 @@ type ExportedWindow struct {
 	LastAt time.Time
 }
 
+// ExportedDelivery is one delivery of an endpoint's outbox, pending or
+// finished, with the event it carries (nil for a test delivery, which
+// carries none); an endpoint's deliveries are yielded oldest first, after
+// every endpoint.
+type ExportedDelivery struct {
+	Delivery EndpointDelivery
+	Event    *Event
+}
+
 // ExportCounts sums up an export or an import, so the two can be
 // compared: records by kind (the type names above, e.g. "message") and
 // the credits of the workspaces.
@@ -146,6 +156,10 @@ func (c *ExportCounts) Count(rec any) string {
 		c.Records["send"] += int64(len(r.Sends))
 	case *ExportedWindow:
 		kind = "chat window"
+	case *Endpoint:
+		kind = "endpoint"
+	case *ExportedDelivery:
+		kind = "delivery"
 	default:
 		return ""
 	}

@@ -21,21 +21,15 @@ import (
 // store opened with ReadOnly, whose server is stopped. A yield error
 // stops the walk and is returned as it is.
 //
-// A store holding what the export cannot carry yet (event endpoints and
-// their deliveries) is refused before anything is yielded, with an error
-// naming it: a migration must not leave data behind silently.
 func (db *DB) Export(ctx context.Context, yield func(rec any) error) error {
 	if err := begin(ctx, "export"); err != nil {
 		return err
 	}
 	return db.bolt.View(func(tx *bolt.Tx) error {
-		if err := exportable(tx); err != nil {
-			return err
-		}
 		steps := []func(*bolt.Tx, func(any) error) error{
 			exportWorkspaces, exportTokens, exportSessions, exportAccounts, exportChats,
 			exportTemplates, exportAccountTemplates, exportMessages, exportIdempotency,
-			exportAttempts, exportSends, exportWindows,
+			exportAttempts, exportSends, exportWindows, exportEndpoints, exportDeliveries,
 		}
 		for _, step := range steps {
 			if err := ctx.Err(); err != nil {
@@ -47,14 +41,6 @@ func (db *DB) Export(ctx context.Context, yield func(rec any) error) error {
 		}
 		return nil
 	})
-}
-
-// exportable refuses a store with records Export does not carry yet.
-func exportable(tx *bolt.Tx) error {
-	if n := countKeys(tx.Bucket(bucketEndpoints)); n > 0 {
-		return wagate.Errorf(wagate.ECONFLICT, "the store has %d event endpoint(s), which wagate migrate cannot copy yet; note their settings (wagate endpoint list), delete them, migrate, and create them again on the new database", n)
-	}
-	return nil
 }
 
 // forEach walks a top-level bucket that a store from an older wagate may
@@ -320,5 +306,47 @@ func exportWindows(tx *bolt.Tx, yield func(any) error) error {
 		}
 		return yield(&wagate.ExportedWindow{Key: wagate.ChatKey{Transport: parts[0], Sender: parts[1], Customer: parts[2]},
 			LastAt: time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()})
+	})
+}
+
+func exportEndpoints(tx *bolt.Tx, yield func(any) error) error {
+	return forEach(tx, bucketEndpoints, func(k, v []byte) error {
+		var rec endpointRecord
+		if err := decode(k, v, &rec); err != nil {
+			return err
+		}
+		return yield(rec.domain(split(k)[0]))
+	})
+}
+
+// exportDeliveries yields each endpoint's outbox, oldest first, with the
+// events the deliveries carry.
+func exportDeliveries(tx *bolt.Tx, yield func(any) error) error {
+	outbox := tx.Bucket(bucketOutbox)
+	if outbox == nil {
+		return nil
+	}
+	return outbox.ForEachBucket(func(k []byte) error {
+		parts := split(k)
+		if len(parts) != 2 {
+			return fmt.Errorf("outbox %q is not workspace and endpoint", k)
+		}
+		ref := wagate.EndpointRef{WorkspaceID: parts[0], ID: parts[1]}
+		c := outbox.Bucket(k).Cursor()
+		prefix := []byte{prefixDelivery}
+		for dk, v := c.Seek(prefix); dk != nil && bytes.HasPrefix(dk, prefix); dk, v = c.Next() {
+			var rec deliveryRecord
+			if err := decode(dk, v, &rec); err != nil {
+				return err
+			}
+			out := &wagate.ExportedDelivery{Delivery: *rec.domain(ref)}
+			if rec.Event != nil {
+				out.Event = rec.Event.domain()
+			}
+			if err := yield(out); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

@@ -31,7 +31,7 @@ import (
 //  2. what cannot be copied is refused up front, by name: WhatsApp Web
 //     accounts linked to a device (their keys in whatsapp.db are not
 //     copied, so they would need linking again anyway: --relink-whatsapp
-//     says so on purpose) and event endpoints (store.DB.Export);
+//     copies them marked unlinked, on purpose);
 //  3. postgres.Import inserts every record in one transaction, compares
 //     counts and credit sums with the store's before committing, and
 //     refuses a database that already holds data;

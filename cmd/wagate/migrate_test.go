@@ -142,46 +142,6 @@ func TestMigrate(t *testing.T) {
 	}
 }
 
-// A store with event endpoints is refused, naming them, and nothing is
-// written: endpoints are not copied yet.
-func TestMigrateRefusesEndpoints(t *testing.T) {
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	ctx := context.Background()
-	url, err := cluster.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	src, err := store.Open(filepath.Join(dir, storeFile), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws := newMigrateWorkspace(t, ctx, src, 10)
-	if err := src.CreateEndpoint(ctx, &wagate.Endpoint{WorkspaceID: ws, ID: "ep_test000001", Name: "crm", Enabled: true, URL: "https://crm.example/hook",
-		Events: []string{wagate.EventMessageSent}, Secret: "whsec_test", CreatedAt: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	src.Close()
-	var out, errOut strings.Builder
-	code := run([]string{"migrate", "--from", dir, "--to", url}, &out, &errOut, func(string) string { return "" })
-	if code != 1 || !strings.Contains(errOut.String(), "event endpoint") || !strings.Contains(errOut.String(), "nothing was copied") {
-		t.Fatalf("migrate of a store with endpoints: exit %d, want 1 naming endpoints\n%s%s", code, out.String(), errOut.String())
-	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM workspaces`).Scan(&n); err != nil || n != 0 {
-		t.Errorf("after the refusal the database has %d workspaces (%v), want 0", n, err)
-	}
-}
-
 // filled names what fillStore made, for the reads and the replay.
 type filled struct {
 	ws, ws2   string
@@ -193,6 +153,7 @@ type filled struct {
 	replay    *wagate.Accept
 	replayID  string
 	chatKey   wagate.ChatKey
+	endpoints []wagate.EndpointRef
 }
 
 func newMigrateWorkspace(t *testing.T, ctx context.Context, s wagate.WorkspaceService, credits int64) string {
@@ -253,6 +214,22 @@ func fillStore(t *testing.T, ctx context.Context, s *store.DB, clock *migrateClo
 		CloudAPI: &wagate.TemplateCloudAPI{AccountPhone: f.phone, Name: "order_shipped", Language: "en_US", Parameters: []string{"name"}}, CreatedAt: clock.Now(), UpdatedAt: clock.Now()}, 0), "CreateTemplate")
 	must(s.SetAccountTemplates(ctx, &wagate.AccountTemplates{Account: wagate.AccountRef{WorkspaceID: f.ws, Phone: f.phone}, SyncedAt: clock.Now(),
 		Templates: []wagate.ProviderTemplate{{Name: "order_shipped", Language: "en_US", Status: wagate.ProviderTemplateApproved, Category: "UTILITY", BodyParameters: []string{"1"}}}}), "SetAccountTemplates")
+	// Endpoints before the messages, so their events fill the outbox.
+	for i, enabled := range []bool{true, false} {
+		e := &wagate.Endpoint{WorkspaceID: f.ws, ID: fmt.Sprintf("ep_test%06d", i+1), Name: "crm", Enabled: enabled, URL: "https://crm.example/hook",
+			Method: "PUT", Events: []string{wagate.EventMessageQueued, wagate.EventMessageSent, wagate.EventMessageFailed},
+			Filter: wagate.EndpointFilter{AccountPhone: f.phone}, Query: []wagate.Field{{Key: "a", Value: "1"}}, Headers: []wagate.Field{{Key: "X-A", Value: "b"}},
+			Auth: wagate.EndpointAuth{Type: "bearer", Token: "tok"}, Body: wagate.EndpointBody{Type: "fields", Fields: []wagate.Field{{Key: "id", Value: "{{message.id}}"}}},
+			CreatedAt: clock.Now(), Secret: fmt.Sprintf("whsec_%d", i), PreviousSecret: "whsec_old", PreviousUntil: clock.Now().Add(time.Hour)}
+		if !enabled {
+			e.DisabledReason, e.FailingSince = "gone (410)", clock.Now()
+		}
+		must(s.CreateEndpoint(ctx, e), "CreateEndpoint")
+		f.endpoints = append(f.endpoints, wagate.EndpointRef{WorkspaceID: f.ws, ID: e.ID})
+	}
+	must(s.RecordDelivery(ctx, &wagate.EndpointDelivery{WorkspaceID: f.ws, EndpointID: f.endpoints[0].ID, Event: "test", Attempt: 1, Status: wagate.DeliverySucceeded,
+		Request: wagate.DeliveryRequest{Method: "PUT", URL: "https://crm.example/hook", Headers: []wagate.Field{{Key: "X-A", Value: "b"}}, Body: "{}"},
+		Response: wagate.DeliveryResponse{Status: 200, Body: "ok"}, Duration: time.Millisecond, At: clock.Now()}), "RecordDelivery")
 	f.chatKey = wagate.ChatKey{Transport: wagate.TransportCloudAPI, Sender: "1055", Customer: "4915100000000"}
 	must(s.RecordCustomerMessage(ctx, f.chatKey, clock.Now()), "RecordCustomerMessage")
 
@@ -404,6 +381,29 @@ func readBack(t *testing.T, ctx context.Context, s storeReads, f filled) map[str
 	add("session", sess, err)
 	last, ok, err := s.LastCustomerMessage(ctx, f.chatKey)
 	add("chat window", fmt.Sprint(last.UTC(), ok), err)
+	for _, ref := range f.endpoints {
+		e, err := s.FindEndpoint(ctx, ref)
+		add("endpoint "+ref.ID, e, err)
+		ds, _, err := s.ListDeliveries(ctx, ref, 100, "")
+		add("deliveries of "+ref.ID, ds, err)
+	}
+	// The events the pending deliveries carry, as the deliverer gets them
+	// (last: it leases them).
+	defer func() {
+		due, _, err := s.NextDeliveries(ctx, f.endpoints[0], time.Now().Add(1000*time.Hour), 100)
+		var events []*wagate.Event
+		for _, d := range due {
+			events = append(events, d.Event)
+		}
+		add("events due", events, err)
+		if len(events) == 0 {
+			t.Errorf("no event is due at %s", f.endpoints[0].ID)
+		}
+	}()
+	eps, err := s.ListEndpoints(ctx, f.ws)
+	add("endpoints", eps, err)
+	pending, err := s.PendingEndpoints(ctx)
+	add("pending endpoints", pending, err)
 	depth, err := s.QueuedTotal(ctx)
 	add("queued total", depth, err)
 	problems, err := s.Audit(ctx)

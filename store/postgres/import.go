@@ -202,6 +202,20 @@ func importRecord(ctx context.Context, tx pgx.Tx, rec any) error {
 		_, err := tx.Exec(ctx, `INSERT INTO chat_windows (transport, sender, customer, last_at) VALUES ($1, $2, $3, $4)`,
 			r.Key.Transport, r.Key.Sender, r.Key.Customer, r.LastAt)
 		return err
+	case *wagate.Endpoint:
+		args, err := endpointArgs(r)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO endpoints (workspace_id, id, name, enabled, url, path, method, events, filter_phone, filter_source,
+			query, headers, auth, body_type, body_template, body_fields, created_at, disabled_reason, secret, previous_secret, previous_until, failing_since)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
+			append([]any{r.WorkspaceID, r.ID}, args...)...); err != nil {
+			return err
+		}
+		return indexSubscriptions(ctx, tx, r)
+	case *wagate.ExportedDelivery:
+		return importDelivery(ctx, tx, r)
 	}
 	return fmt.Errorf("a record of type %T, which this wagate cannot copy", rec)
 }
@@ -245,6 +259,36 @@ func importMessage(ctx context.Context, tx pgx.Tx, r *wagate.ExportedMessage) er
 	return err
 }
 
+// importDelivery inserts a delivery as it stood, its event with it; a
+// pending one stays due when it was, and no lease is taken.
+func importDelivery(ctx context.Context, tx pgx.Tx, r *wagate.ExportedDelivery) error {
+	d := &r.Delivery
+	o, err := newOutcome(d)
+	if err != nil {
+		return err
+	}
+	var event *string
+	if r.Event != nil {
+		b, err := encodeEvent(r.Event)
+		if err != nil {
+			return err
+		}
+		s := string(b)
+		event = &s
+	}
+	var next *time.Time
+	if d.Status == wagate.DeliveryPending {
+		t := d.NextTryAt
+		next = &t
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO deliveries (workspace_id, endpoint_id, id, event_id, event_type, event, attempt, status,
+		request, request_body, response, response_body, duration_ns, error, next_at, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		d.WorkspaceID, d.EndpointID, d.ID, d.EventID, d.Event, event, d.Attempt, d.Status,
+		o.request, o.requestBody, o.response, o.responseBody, int64(d.Duration), o.errText, next, d.At)
+	return err
+}
+
 // countImported counts what the transaction holds, as ExportCounts does
 // for the records yielded.
 func countImported(ctx context.Context, tx pgx.Tx) (wagate.ExportCounts, error) {
@@ -263,6 +307,8 @@ func countImported(ctx context.Context, tx pgx.Tx) (wagate.ExportCounts, error) 
 		{"send history", `SELECT count(*) FROM (SELECT workspace_id, account_phone FROM sends UNION SELECT workspace_id, account_phone FROM first_sends) h`},
 		{"send", `SELECT count(*) FROM sends`},
 		{"chat window", `SELECT count(*) FROM chat_windows`},
+		{"endpoint", `SELECT count(*) FROM endpoints`},
+		{"delivery", `SELECT count(*) FROM deliveries`},
 	}
 	for _, t := range tables {
 		var n int64
