@@ -20,7 +20,6 @@ import (
 // order, for `wagate migrate` (SPEC §12). It reads only: run it on a
 // store opened with ReadOnly, whose server is stopped. A yield error
 // stops the walk and is returned as it is.
-//
 func (db *DB) Export(ctx context.Context, yield func(rec any) error) error {
 	if err := begin(ctx, "export"); err != nil {
 		return err

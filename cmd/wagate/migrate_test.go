@@ -228,7 +228,7 @@ func fillStore(t *testing.T, ctx context.Context, s *store.DB, clock *migrateClo
 		f.endpoints = append(f.endpoints, wagate.EndpointRef{WorkspaceID: f.ws, ID: e.ID})
 	}
 	must(s.RecordDelivery(ctx, &wagate.EndpointDelivery{WorkspaceID: f.ws, EndpointID: f.endpoints[0].ID, Event: "test", Attempt: 1, Status: wagate.DeliverySucceeded,
-		Request: wagate.DeliveryRequest{Method: "PUT", URL: "https://crm.example/hook", Headers: []wagate.Field{{Key: "X-A", Value: "b"}}, Body: "{}"},
+		Request:  wagate.DeliveryRequest{Method: "PUT", URL: "https://crm.example/hook", Headers: []wagate.Field{{Key: "X-A", Value: "b"}}, Body: "{}"},
 		Response: wagate.DeliveryResponse{Status: 200, Body: "ok"}, Duration: time.Millisecond, At: clock.Now()}), "RecordDelivery")
 	f.chatKey = wagate.ChatKey{Transport: wagate.TransportCloudAPI, Sender: "1055", Customer: "4915100000000"}
 	must(s.RecordCustomerMessage(ctx, f.chatKey, clock.Now()), "RecordCustomerMessage")
