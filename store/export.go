@@ -165,7 +165,8 @@ func exportAccountTemplates(tx *bolt.Tx, yield func(any) error) error {
 
 // exportMessages yields each workspace's messages in the order they were
 // accepted, so a backend that orders them by insertion lists them alike.
-func exportMessages(tx *bolt.Tx, yield func(any) error) error {
+func exportMessages(tx *bolt.Tx, yield func(any) error) (err error) {
+	yielded := 0
 	providerIDs := map[string]string{}
 	if err := forEach(tx, bucketProviderIDs, func(k, v []byte) error {
 		providerIDs[string(v)] = string(k)
@@ -177,8 +178,15 @@ func exportMessages(tx *bolt.Tx, yield func(any) error) error {
 	if lists == nil {
 		return nil
 	}
+	// A message no workspace lists would be left behind: refuse instead.
+	defer func() {
+		if n := countKeys(tx.Bucket(bucketMessages)); err == nil && n != yielded {
+			err = fmt.Errorf("the store has %d messages but its workspaces list %d: run wagate check on it and repair it first", n, yielded)
+		}
+	}()
 	return lists.ForEachBucket(func(ws []byte) error {
 		return lists.Bucket(ws).ForEach(func(_, id []byte) error {
+			yielded++
 			rec, err := getMessage(tx, string(id))
 			if err != nil {
 				return err
