@@ -63,10 +63,11 @@ func TestMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	env := map[string]string{}
 	migrate := func(args ...string) (int, string) {
 		t.Helper()
 		var out, errOut strings.Builder
-		code := run(append([]string{"migrate"}, args...), &out, &errOut, func(string) string { return "" })
+		code := run(append([]string{"migrate"}, args...), &out, &errOut, func(k string) string { return env[k] })
 		all := out.String() + errOut.String()
 		if strings.Contains(all, "s3cret") {
 			t.Errorf("the output shows the URL's password:\n%s", all)
@@ -126,8 +127,10 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("the replay charged: workspace %+v", ws)
 	}
 
-	// A second migration into the database is refused, and changes nothing.
-	code, out = migrate("--from", dir, "--to", url, "--relink-whatsapp")
+	// A second migration into the database (named by WAGATE_DATABASE_URL
+	// this time) is refused, and changes nothing.
+	env["WAGATE_DATABASE_URL"] = url
+	code, out = migrate("--from", dir, "--relink-whatsapp")
 	if code != 1 || !strings.Contains(out, "--to must name an EMPTY database") || !strings.Contains(out, "nothing was copied") {
 		t.Errorf("migrate into a non-empty database: exit %d, want 1 naming --to\n%s", code, out)
 	}
