@@ -5,7 +5,7 @@ BIN      ?= bin/wagate
 # FLAGS adds serve flags to `make run`, e.g. make run FLAGS='--addr 127.0.0.1:9090'.
 FLAGS    ?=
 
-.PHONY: run build test test-deps pg-deps lint bench fuzz crashtest clean
+.PHONY: run build test test-deps pg-deps lint bench fuzz crashtest crashtest-replicas clean
 
 ## run: serve on 127.0.0.1:8080 with the store in ./data, a dryrun transport and a demo workspace
 run:
@@ -132,6 +132,11 @@ CRASHKILLS ?= 200
 CRASHSEED  ?= 0
 crashtest:
 	$(GO) test -count=1 -timeout 60m -run '^TestCrashHarness$$' -v ./cmd/wagate -crash.kills=$(CRASHKILLS) -crash.seed=$(CRASHSEED)
+
+## crashtest-replicas: two replicas on a throwaway PostgreSQL, one of them (either) killed -9 under load CRASHREPLICAKILLS times (default 100) and restarted, then every promise checked and the figures printed (make test runs 6); CRASHSEED replays a run
+CRASHREPLICAKILLS ?= 100
+crashtest-replicas: pg-deps
+	$(GO) test -count=1 -timeout 60m -run '^TestCrashHarnessReplicas$$' -v ./cmd/wagate -crash.replica-kills=$(CRASHREPLICAKILLS) -crash.seed=$(CRASHSEED)
 
 clean:
 	rm -rf bin

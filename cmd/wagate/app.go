@@ -83,12 +83,17 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	}()
 
 	var deliverers delivererHolder
-	db, err := openBackend(cfg, log, deliverers.wake)
+	db, err := openBackend(ctx, cfg, log, deliverers.wake)
 	if err != nil {
 		return nil, err
 	}
 	a.db = db
-	if err := ensureOperatorToken(ctx, cfg.DataDir, db, out); err != nil {
+	if shared, ok := db.(sharedTokens); ok {
+		err = ensureSharedOperatorToken(ctx, cfg.DataDir, shared, out, log)
+	} else {
+		err = ensureOperatorToken(ctx, cfg.DataDir, db, out)
+	}
+	if err != nil {
 		return nil, err
 	}
 	delay, after, err := parseTestSendDelay(os.Getenv(EnvTestSendDelay))
@@ -155,6 +160,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 
 		FetchConcurrency:             cfg.Downloads,
 		FetchConcurrencyPerWorkspace: cfg.DownloadsPerWorkspace,
+		LeaseEvery:                   leaseEvery(cfg.LeaseTTL), // only a Leaser (PostgreSQL) leases
 	})
 
 	a.deliverer = outbound.New(outbound.Config{

@@ -23,16 +23,12 @@ import (
 // wagate.WaitingReporter on Accounts) stay optional: a Backend that has
 // them is asked for them as before.
 //
-// Both backends satisfy it (the guards below), but Start opens only the
-// bbolt store. TODO(issue 15, store/postgres/doc.go steps 4 and 6):
-// --database-url / WAGATE_DATABASE_URL make openBackend call
-// postgres.Open instead, with these changes that serving on a shared
-// database needs: ensureOperatorToken calls CreateOperatorTokenOnce (one
-// token per database, not rotated by each replica's start), the WhatsApp
-// Web transport gets whatsapp.Config.DatabaseURL (its device keys beside
-// the rest) and starts sessions only on the replica holding the account,
-// --replica/--lease-ttl reach postgres.Options, and the crash harness
-// runs with two replicas before the flag is documented.
+// Both backends satisfy it (the guards below): openBackend opens the
+// bbolt store in --data, or with --database-url / WAGATE_DATABASE_URL the
+// PostgreSQL database that replicas share (replicas.go: the operator token
+// made once per database, the replica's name and lease TTL, the device
+// keys of WhatsApp Web beside the rest). TODO(issue 15): start the
+// WhatsApp Web sessions only on the replica holding the account.
 type Backend interface {
 	wagate.WorkspaceService
 	wagate.AccountService
@@ -72,10 +68,17 @@ var (
 	_ Backend = (*postgres.DB)(nil)
 )
 
-// openBackend opens the storage of cfg: today the bbolt store in the data
-// folder. onDeliveries is called after a commit that made outbound
+// openBackend opens the storage of cfg: the PostgreSQL database of
+// cfg.DatabaseURL, else the bbolt store in the data folder. onDeliveries is called after a commit that made outbound
 // deliveries due, with their endpoints (the deliverer's wake-up).
-func openBackend(cfg Config, log *zap.Logger, onDeliveries func(refs []wagate.EndpointRef)) (Backend, error) {
+func openBackend(ctx context.Context, cfg Config, log *zap.Logger, onDeliveries func(refs []wagate.EndpointRef)) (Backend, error) {
+	if cfg.DatabaseURL != "" {
+		db, err := openPostgres(ctx, cfg, log, onDeliveries)
+		if err != nil {
+			return nil, err // not a typed nil either
+		}
+		return db, nil
+	}
 	db, err := store.Open(filepath.Join(cfg.DataDir, storeFile), store.Options{Logger: log.Named("store"),
 		MaxAccounts: cfg.MaxAccounts, MaxChats: cfg.MaxChats, OnDeliveries: onDeliveries})
 	if err != nil {

@@ -86,6 +86,19 @@ type Config struct {
 	// that is logged out or unlinked wait for it to be linked again
 	// before they fail, refunded (SPEC §10).
 	RelinkGrace time.Duration
+	// DatabaseURL (postgres://…) keeps the data in that PostgreSQL
+	// database instead of the bbolt file in DataDir, so that several
+	// replicas can share it (SPEC §12, backend.go); DataDir still holds
+	// this replica's dryrun outbox and, on the replica that created it,
+	// the operator token file. "" is the bbolt store.
+	DatabaseURL string
+	// Replica names this replica as the holder of account leases (with
+	// DatabaseURL only); "" is the host name and a random suffix, new at
+	// every start. LeaseTTL is how long a lease holds without renewal:
+	// how long a dead replica's accounts wait; 0 is
+	// postgres.DefaultLeaseTTL.
+	Replica  string
+	LeaseTTL time.Duration
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -144,7 +157,7 @@ func (c Config) Validate() error {
 	if _, err := wagate.ParsePhoneCheck(string(c.PhoneCheck)); err != nil {
 		return fmt.Errorf("--phone-check: %w", err)
 	}
-	return nil
+	return c.validateDatabase()
 }
 
 // serveFlags defines the serve flags on fs, bound to c.
@@ -184,6 +197,9 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 		c.Retain = d
 		return err
 	})
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://user:password@host/database: keep the data in this PostgreSQL database, which several replicas may share, instead of the store in --data (prefer WAGATE_DATABASE_URL: flags show in ps)")
+	fs.StringVar(&c.Replica, "replica", c.Replica, "with --database-url: this replica's name as the holder of account leases, unique among the running replicas (default: host name and a random suffix)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "with --database-url: how long an account's lease holds without renewal, so how long a dead replica's accounts wait for another (default 30s)")
 	fs.Func("cloudapi-base-url", "comma-separated base URLs cloudapi accounts may use besides https://graph.facebook.com (a proxy, a test fake)", func(v string) error {
 		c.CloudAPIBaseURLs = nil
 		for _, u := range strings.Split(v, ",") {

@@ -45,6 +45,7 @@ func openWhatsApp(ctx context.Context, cfg Config, db Backend, log *zap.Logger) 
 	w := &whatsappWiring{db: db, log: log.Named("whatsapp"), links: newLinkHub()}
 	wc := whatsapp.Config{
 		DataDir:     cfg.DataDir,
+		DatabaseURL: cfg.DatabaseURL, // with PostgreSQL the device keys live beside the rest
 		Logger:      log,
 		OnLink:      w.onLink,
 		OnReceipt:   w.onReceipt,

@@ -11,8 +11,9 @@
 // and the events outbox (EndpointService, DeliveryQueue), and passes the
 // whole contract, storetest.Run, and its parts RunCareful, RunTemplates,
 // RunLinks, RunLinksWithQueue, RunRelink, RunRetention, RunEndpoints,
-// RunOutbox, RunOutboxQueue and RunAccountEvents. It is not wired into
-// cmd/wagate (no --database-url) yet: see "What remains" below.
+// RunOutbox, RunOutboxQueue and RunAccountEvents. `wagate serve
+// --database-url` serves on it (cmd/wagate/replicas.go); see "What
+// remains" below.
 //
 // # Schema
 //
@@ -174,14 +175,15 @@
 //     the outbox yet.
 //  2. and 3. (the send queue and careful sending) are done: queue.go,
 //     careful.go, batch.go, delivery.go and migration 0007.
-//  4. Replicas, the rest: the crash harness with two replicas on this
-//     backend (kill one at random under load: every 200 ends sent or
-//     failed-and-refunded, none twice, credits add up), which needs 6;
-//     cmd/wagate calling CreateOperatorTokenOnce instead of CreateToken
-//     at start (ensureOperatorToken) and passing --replica/--lease-ttl if
-//     wanted; sessions of session transports (WhatsApp Web) started only
-//     on the replica holding the account; spreading accounts between
-//     replicas.
+//  4. Replicas, the rest: the crash harness with two replicas killed at
+//     random moments, many times (cmd/wagate's TestTwoReplicasOnePostgres
+//     kills the lease holder once under load, with the same checks:
+//     every 200 ends sent or failed-and-refunded, none twice, credits add
+//     up); sessions of session transports (WhatsApp Web) started only on
+//     the replica holding the account; spreading accounts between
+//     replicas. Done: cmd/wagate makes the operator token once per
+//     database (CreateOperatorTokenOnce) and passes --replica and
+//     --lease-ttl.
 //  5. Done: templates, synced provider templates and the 24-hour windows
 //     (template.go), the link state (link.go), RecordAccountEvent
 //     (account_event.go), AllAccounts, the relink sweep (relink.go),
