@@ -31,6 +31,8 @@ Usage:
   wagate check --data DIR     audit a stopped store; exits 1 when something is off
   wagate check --database-url postgres://…
                               audit a PostgreSQL database (read-only; replicas may be serving)
+  wagate migrate --from DIR --to postgres://…
+                              copy a stopped store into an empty PostgreSQL database, and check the copy
   wagate version              the version, commit and Go version of this binary
   wagate help                 this text
 
