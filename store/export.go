@@ -20,6 +20,13 @@ import (
 // order, for `wagate migrate` (SPEC §12). It reads only: run it on a
 // store opened with ReadOnly, whose server is stopped. A yield error
 // stops the walk and is returned as it is.
+//
+// The buckets that only index others (inbound, chat_jids, queues,
+// scheduled, sending, the token, session and idempotency indexes,
+// endpoint_subs) are not yielded: what they hold travels with the records
+// (a message's queue position, an endpoint's events) or is rebuilt by the
+// importer. A message that no workspace lists is refused rather than left
+// behind.
 func (db *DB) Export(ctx context.Context, yield func(rec any) error) error {
 	if err := begin(ctx, "export"); err != nil {
 		return err
