@@ -31,6 +31,8 @@ Usage:
   wagate check --data DIR     audit a stopped store; exits 1 when something is off
   wagate check --database-url postgres://…
                               audit a PostgreSQL database (read-only; replicas may be serving)
+  wagate migrate --from DIR --to postgres://…
+                              copy a stopped store into an empty PostgreSQL database, and check the copy
   wagate version              the version, commit and Go version of this binary
   wagate help                 this text
 
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return runServe(args[1:], stdout, stderr, getenv)
 	case "check":
 		return runCheck(args[1:], stdout, stderr, getenv)
+	case "migrate":
+		return runMigrate(args[1:], stdout, stderr, getenv)
 	case "workspace", "credits", "webhook", "attempts", "account", "chat", "message", "token", "endpoint", "template":
 		return runCLI(args, stdout, stderr, getenv)
 	case "version", "--version", "-version":

@@ -207,9 +207,11 @@
 //     backend for serve (DB satisfies cmd/wagate's Backend interface;
 //     backend.go's TODO lists what the wiring needs), handed to
 //     whatsapp.Config.DatabaseURL, so the device keys live beside it;
-//     `wagate migrate --from ./data --to postgres://…` (copy every bucket
-//     through the interfaces, templates, account templates, windows, links
-//     and pruned credits included, then the audit); the two-replica run of
+//     `wagate migrate --from ./data --to postgres://…` is done (Import,
+//     import.go, fed by store.DB.Export: rows inserted directly in one
+//     transaction, counts and credits compared before the commit; the
+//     WhatsApp Web device keys are not copied, linked accounts are
+//     refused or, with --relink-whatsapp, copied unlinked); the two-replica run of
 //     make bench, and README's "Running several replicas". Done: `wagate
 //     check --database-url` (AuditDatabase: Audit's invariants, read-only
 //     and without migrating) and make bench's ingest A/B against bbolt
