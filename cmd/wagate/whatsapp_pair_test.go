@@ -93,17 +93,21 @@ func TestWhatsAppLinkByPairingCode(t *testing.T) {
 	env := map[string]string{"WAGATE_SERVER": in.base, "WAGATE_TOKEN": ws.ownerToken, "WAGATE_WORKSPACE": ws.id}
 	ok(t, env, "account", "add", phone2, "--transport", "whatsapp")
 	ref2 := wagate.AccountRef{WorkspaceID: ws.id, Phone: phone2}
+	// The CLI's output is read while it runs: the phone may enter the code
+	// only once the CLI has shown it (it subscribes to the link's events
+	// after its POST, so a link completed before that would never show it).
+	var cliOut, cliErr lockedBuffer
 	done := make(chan cliResult, 1)
-	go func() { done <- wagateCLI(t, env, "account", "link", phone2, "--code") }()
+	go func() {
+		code := run([]string{"account", "link", phone2, "--code"}, &cliOut, &cliErr, func(k string) string { return env[k] })
+		done <- cliResult{code: code, stdout: cliOut.String(), stderr: cliErr.String()}
+	}()
 	c2 := wa.Linking(ctx, ref2)
 	if c2 == nil {
 		t.Fatal("`wagate account link --code` started no linking")
 	}
 	c2.ShowQR(qr)
-	waitFor(t, "the pairing code shown", func() bool {
-		_, l := call(t, "GET", linkURL(phone2), ws.ownerToken, nil)
-		return l["code"] == code
-	})
+	waitFor(t, "the pairing code shown by the CLI", func() bool { return strings.Contains(cliOut.String(), "    "+code+"\n") })
 	c2.Pair(phone2)
 	c2.Connected()
 	var r cliResult
