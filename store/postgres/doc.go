@@ -113,8 +113,12 @@
 // sends the accepts waiting at that moment in one transaction, in
 // workspace id order; a client fault is that request's result, a real
 // error retries the batch without that request, which reruns alone, a
-// failed commit reruns each alone. Options.Committers sets how many
-// batches may be open at once; CommitStats counts the transactions.
+// failed commit reruns each alone. A batch locks each workspace once,
+// reads its accounts and chats once, and queues its writes (messages,
+// attempts, idempotency records, one balance and one ring trim per
+// workspace, the NOTIFY) into one pipelined round trip before the commit
+// (accepttx.go). Options.Committers sets how many batches may be open at
+// once; CommitStats counts the transactions.
 //
 // # The events outbox
 //
