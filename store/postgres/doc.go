@@ -164,6 +164,10 @@
 // UpdateAccount one for an active account; Listen hears them, and the
 // sender's lease round every few seconds is the poll behind them.
 // CreateOperatorTokenOnce keeps the database's first operator token.
+// FindWorkspaceByInboundToken's answers are cached for up to a second
+// (inboundcache.go): Accept re-checks the token and the enabled flag under
+// the workspace's lock, so a URL regenerated or disabled on another
+// replica never accepts again, and is no longer found a second later.
 //
 // Limits: the first replica to claim takes every free account (no balancing
 // yet); a message whose replica lost its lease mid-send is failed and
