@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -44,6 +45,7 @@ type acceptTx struct {
 
 	job      int // the accept whose writes are being queued (its index in the batch)
 	queue    []queued
+	attempts attemptRows // the attempts, sent as one multi-row INSERT at the flush
 	ws       map[string]*lockedWorkspace
 	accounts map[wagate.AccountRef]*wagate.Account
 	chats    map[chatKey]int64
@@ -57,6 +59,26 @@ type lockedWorkspace struct {
 	balance   bool // the balance changed: written at the flush
 	attempted bool // attempts were added: the ring is trimmed at the flush
 }
+
+// attemptRows are attempts waiting for the flush, a slice per column: one
+// INSERT of them all costs the server far less than one per attempt.
+type attemptRows struct {
+	workspace, requestID, remoteAddr, contentType, body, code, message, messageID, warnings []string
+	at                                                                                      []time.Time
+	credits                                                                                 []int64
+}
+
+func (r *attemptRows) add(workspaceID string, a *wagate.Attempt, body, warnings string) {
+	r.workspace, r.at, r.requestID, r.remoteAddr = append(r.workspace, workspaceID), append(r.at, a.At), append(r.requestID, a.RequestID), append(r.remoteAddr, a.RemoteAddr)
+	r.contentType, r.body, r.code, r.message = append(r.contentType, a.ContentType), append(r.body, body), append(r.code, a.Code), append(r.message, a.Message)
+	r.messageID, r.credits, r.warnings = append(r.messageID, a.MessageID), append(r.credits, a.Credits), append(r.warnings, warnings)
+}
+
+// insertAttemptsSQL inserts attemptRows in their order (the identity seq
+// follows it: WITH ORDINALITY … ORDER BY).
+const insertAttemptsSQL = `INSERT INTO attempts (workspace_id, at, request_id, remote_addr, content_type, body, code, message, message_id, credits, warnings)
+	SELECT w, a, r, ra, ct, b, c, m, mi, cr, wa::jsonb FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+		$7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[]) WITH ORDINALITY AS u(w, a, r, ra, ct, b, c, m, mi, cr, wa, n) ORDER BY n`
 
 // subRow is one row of endpoint_subs.
 type subRow struct {
@@ -191,17 +213,15 @@ func (t *acceptTx) setBalance(lw *lockedWorkspace, balance int64) {
 	lw.ws.Credits, lw.balance = balance, true
 }
 
-// putAttempt is the package's putAttempt with its insert queued and its
-// ring trimmed once per workspace at the flush.
+// putAttempt is the package's putAttempt with its row sent with the
+// others at the flush and its ring trimmed once per workspace there.
 func (t *acceptTx) putAttempt(ctx context.Context, lw *lockedWorkspace, a *wagate.Attempt, phone string, ch change) error {
 	warnings, err := json.Marshal(orNone(a.Warnings))
 	if err != nil {
 		return err
 	}
 	body := cutUTF8(a.Body, wagate.AttemptBodyLimit)
-	t.exec(nil, `INSERT INTO attempts (workspace_id, at, request_id, remote_addr, content_type, body, code, message, message_id, credits, warnings)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		lw.ws.ID, a.At, a.RequestID, a.RemoteAddr, a.ContentType, body, a.Code, a.Message, a.MessageID, a.Credits, string(warnings))
+	t.attempts.add(lw.ws.ID, a, body, string(warnings))
 	lw.attempted = true
 	ev := *a
 	ev.Body = body
@@ -219,11 +239,16 @@ func (t *acceptTx) flush(ctx context.Context) error {
 			ids = append(ids, id)
 		}
 	}
-	if len(t.queue) == 0 && len(ids) == 0 {
+	if len(t.queue) == 0 && len(ids) == 0 && len(t.attempts.workspace) == 0 {
 		return nil
 	}
 	slices.Sort(ids) // the rows are ours already; the order only keeps runs alike
 	q := t.queue
+	if r := &t.attempts; len(r.workspace) > 0 {
+		q = append(q, queued{job: -1, sql: insertAttemptsSQL, args: []any{r.workspace, r.at, r.requestID, r.remoteAddr, r.contentType, r.body,
+			r.code, r.message, r.messageID, r.credits, r.warnings}})
+		*r = attemptRows{}
+	}
 	for _, id := range ids {
 		lw := t.ws[id]
 		if lw.balance {
