@@ -43,15 +43,17 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 	}
 	now := db.now()
 	var res *wagate.BatchResult
-	err := db.update(ctx, "accept batch", func(tx pgx.Tx) error {
+	err := db.update(ctx, "accept batch", func(ptx pgx.Tx) error {
 		res = nil
-		ws, err := findWorkspace(ctx, tx, b.WorkspaceID, true)
+		tx := newAcceptTx(ptx)
+		lw, err := tx.lockWorkspace(ctx, b.WorkspaceID)
 		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
 			return wagate.ErrWebhookNotFound()
 		}
 		if err != nil {
 			return err
 		}
+		ws := lw.ws
 		if b.InboundToken != "" && subtle.ConstantTimeCompare([]byte(b.InboundToken), []byte(ws.Webhook.Token)) != 1 {
 			return wagate.ErrWebhookNotFound()
 		}
@@ -80,19 +82,16 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 				item := *a
 				item.IdempotencyKey, item.InboundToken = "", "" // the batch's, checked above
 				item.Source = wagate.SourceInbound
-				r, refused, err = db.acceptMessage(ctx, tx, ws, &item, now)
+				r, refused, err = db.acceptMessage(ctx, tx, lw, &item, now) // the next item is charged from its balance
 				if err != nil {
 					return err
-				}
-				if refused == nil {
-					ws.Credits = r.Balance // the next item is charged from here
 				}
 			}
 			att, phone := acceptAttempt(a.Attempt, r, refused, now), ""
 			if r != nil {
 				phone = r.Message.AccountPhone
 			}
-			if err := putAttempt(ctx, tx, ws.ID, att, phone, change{source: wagate.SourceInbound, at: att.At}); err != nil {
+			if err := tx.putAttempt(ctx, lw, att, phone, change{source: wagate.SourceInbound, at: att.At}); err != nil {
 				return err
 			}
 			if refused != nil {
@@ -109,13 +108,12 @@ func (db *DB) AcceptBatch(ctx context.Context, b *wagate.AcceptBatch) (*wagate.B
 				return err
 			}
 			// An expired record of the key is replaced.
-			if _, err := tx.Exec(ctx, `INSERT INTO idempotency (workspace_id, key, body_hash, message_id, at, batch) VALUES ($1, $2, $3, $4, $5, $6)
+			tx.exec(nil, `INSERT INTO idempotency (workspace_id, key, body_hash, message_id, at, batch) VALUES ($1, $2, $3, $4, $5, $6)
 				ON CONFLICT (workspace_id, key) DO UPDATE SET body_hash = excluded.body_hash, message_id = excluded.message_id, at = excluded.at, batch = excluded.batch`,
-				ws.ID, b.IdempotencyKey, b.BodyHash[:], batchMarker, now, string(blob)); err != nil {
-				return err
-			}
+				ws.ID, b.IdempotencyKey, b.BodyHash[:], batchMarker, now, string(blob))
 		}
-		if err := notifyQueued(ctx, tx, queued); err != nil {
+		queueNotify(tx, queued)
+		if err := tx.flush(ctx); err != nil {
 			return err
 		}
 		res = out

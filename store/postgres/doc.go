@@ -114,8 +114,12 @@
 // sends the accepts waiting at that moment in one transaction, in
 // workspace id order; a client fault is that request's result, a real
 // error retries the batch without that request, which reruns alone, a
-// failed commit reruns each alone. Options.Committers sets how many
-// batches may be open at once; CommitStats counts the transactions.
+// failed commit reruns each alone. A batch locks each workspace once,
+// reads its accounts and chats once, and queues its writes (messages,
+// attempts, idempotency records, one balance and one ring trim per
+// workspace, the NOTIFY) into one pipelined round trip before the commit
+// (accepttx.go). Options.Committers sets how many batches may be open at
+// once; CommitStats counts the transactions.
 //
 // # The events outbox
 //
@@ -161,6 +165,10 @@
 // UpdateAccount one for an active account; Listen hears them, and the
 // sender's lease round every few seconds is the poll behind them.
 // CreateOperatorTokenOnce keeps the database's first operator token.
+// FindWorkspaceByInboundToken's answers are cached for up to a second
+// (inboundcache.go): Accept re-checks the token and the enabled flag under
+// the workspace's lock, so a URL regenerated or disabled on another
+// replica never accepts again, and is no longer found a second later.
 //
 // Sessions (WhatsApp Web connections) follow the leases: the lease round
 // also claims an idle account that has a session to hold (active, its link

@@ -298,6 +298,9 @@ func (db *DB) DeleteEndpoint(ctx context.Context, ref wagate.EndpointRef) error 
 // matches all; a change made by wagate itself matches only a filter
 // without a source). One probe of endpoint_subs' key.
 func subscribers(ctx context.Context, tx pgx.Tx, workspaceID, typ, phone, source string) ([]string, error) {
+	if a, ok := tx.(*acceptTx); ok && a.ws[workspaceID] != nil {
+		return a.ws[workspaceID].subscribers(typ, phone, source), nil // read with its lock
+	}
 	rows, err := tx.Query(ctx, `SELECT endpoint_id FROM endpoint_subs WHERE workspace_id = $1 AND event = $2
 		AND (account_phone = '' OR account_phone = $3) AND (source = '' OR source = $4) ORDER BY endpoint_id`,
 		workspaceID, typ, phone, source)

@@ -222,6 +222,9 @@ func (t *wakeTx) Begin(ctx context.Context) (pgx.Tx, error) {
 // or the group commit wakes nobody: the deliverer's poll finds its
 // deliveries.
 func noteWake(tx pgx.Tx, refs ...wagate.EndpointRef) {
+	if a, ok := tx.(*acceptTx); ok {
+		tx = a.Tx
+	}
 	if w, ok := tx.(*wakeTx); ok {
 		*w.refs = append(*w.refs, refs...)
 	}

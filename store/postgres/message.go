@@ -91,26 +91,28 @@ type acceptRun struct {
 	outcome error
 }
 
-// acceptOne runs one Accept in tx (a transaction or a savepoint of a
-// batch). It locks the workspace's row first: that serialises the accepts
+// acceptOne runs one Accept in tx, the transaction of a batch or of one
+// accept, whose writes are queued until tx.flush (accepttx.go). It locks
+// the workspace's row first (once per transaction): that serialises the accepts
 // of one workspace (the balance, the chat numbers, the idempotency check)
 // and, as a batch runs its accepts in workspace id order, keeps committers
 // from deadlocking. Client faults are outcomes, written with their attempt;
 // an error is a real fault and the caller must roll tx back.
-func (db *DB) acceptOne(ctx context.Context, tx pgx.Tx, a *wagate.Accept, now time.Time) (acceptRun, error) {
-	ws, err := findWorkspace(ctx, tx, a.WorkspaceID, true)
+func (db *DB) acceptOne(ctx context.Context, tx *acceptTx, a *wagate.Accept, now time.Time) (acceptRun, error) {
+	lw, err := tx.lockWorkspace(ctx, a.WorkspaceID)
 	if wagate.ErrorCode(err) == wagate.ENOTFOUND {
 		return acceptRun{outcome: wagate.ErrWebhookNotFound()}, nil // no workspace, no log to write to
 	}
 	if err != nil {
 		return acceptRun{}, err
 	}
+	ws := lw.ws
 	if a.InboundToken != "" && subtle.ConstantTimeCompare([]byte(a.InboundToken), []byte(ws.Webhook.Token)) != 1 {
 		// Regenerated after the gateway read the workspace: the old URL
 		// stops working at once, and an unknown token leaves no attempt.
 		return acceptRun{outcome: wagate.ErrWebhookNotFound()}, nil
 	}
-	res, outcome, err := db.acceptMessage(ctx, tx, ws, a, now)
+	res, outcome, err := db.acceptMessage(ctx, tx, lw, a, now)
 	if err != nil {
 		return acceptRun{}, err
 	}
@@ -119,7 +121,7 @@ func (db *DB) acceptOne(ctx context.Context, tx pgx.Tx, a *wagate.Accept, now ti
 	if res != nil {
 		phone = res.Message.AccountPhone
 	}
-	if err := putAttempt(ctx, tx, ws.ID, att, phone, change{source: a.Source, at: att.At}); err != nil {
+	if err := tx.putAttempt(ctx, lw, att, phone, change{source: a.Source, at: att.At}); err != nil {
 		return acceptRun{}, err
 	}
 	return acceptRun{res: res, att: att, outcome: outcome}, nil
@@ -149,11 +151,16 @@ func acceptAttempt(in *wagate.Attempt, res *wagate.AcceptResult, outcome error, 
 // client fault leaves nothing behind but the attempt its caller writes. The
 // order of the checks, and so which fault a request with several gets, is
 // store/'s.
-func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace, a *wagate.Accept, now time.Time) (*wagate.AcceptResult, error, error) {
+func (db *DB) acceptMessage(ctx context.Context, tx *acceptTx, lw *lockedWorkspace, a *wagate.Accept, now time.Time) (*wagate.AcceptResult, error, error) {
+	ws := lw.ws
 	if a.InboundToken != "" && !ws.Webhook.Enabled {
 		return nil, wagate.ErrWebhookDisabled(), nil
 	}
 	if a.IdempotencyKey != "" {
+		// The record and its message may be among the queued writes.
+		if err := tx.flush(ctx); err != nil {
+			return nil, nil, err
+		}
 		first, outcome, err := findIdempotent(ctx, tx, ws.ID, a.IdempotencyKey, a.BodyHash, now)
 		switch {
 		case err != nil || outcome != nil:
@@ -189,7 +196,7 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 	if m.AccountPhone == "" {
 		return nil, wagate.Errorf(wagate.EINVALID, "whatsapp_account_phone: the workspace has no active WhatsApp account to send from; connect one, or name one"), nil
 	}
-	acct, err := findAccount(ctx, tx, wagate.AccountRef{WorkspaceID: ws.ID, Phone: m.AccountPhone})
+	acct, err := tx.findAccount(ctx, wagate.AccountRef{WorkspaceID: ws.ID, Phone: m.AccountPhone})
 	switch {
 	case wagate.ErrorCode(err) == wagate.ENOTFOUND && m.ChatID != 0:
 		return nil, wagate.Errorf(wagate.EINVALID, "chat_id %d belongs to the WhatsApp account %s, which is no longer connected to this workspace", m.ChatID, m.AccountPhone), nil
@@ -205,13 +212,10 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 	}
 	newChat := false
 	if m.ChatID == 0 {
-		err := tx.QueryRow(ctx, `SELECT id FROM chats WHERE workspace_id = $1 AND account_phone = $2 AND jid = $3`, ws.ID, m.AccountPhone, m.JID).Scan(&m.ChatID)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			newChat = true
-		case err != nil:
+		if m.ChatID, err = tx.findChat(ctx, ws.ID, m.AccountPhone, m.JID); err != nil {
 			return nil, nil, err
 		}
+		newChat = m.ChatID == 0
 	}
 	if newChat && db.maxChats > 0 {
 		var n int64
@@ -234,30 +238,29 @@ func (db *DB) acceptMessage(ctx context.Context, tx pgx.Tx, ws *wagate.Workspace
 		if m.ChatID, err = db.createChat(ctx, tx, chat, m.CreatedAt); err != nil {
 			return nil, nil, err // its checks passed above: anything now is a fault
 		}
+		tx.chats[chatKey{ws.ID, m.AccountPhone, m.JID}] = m.ChatID
 	}
-	if _, err := tx.Exec(ctx, `UPDATE workspaces SET balance = $2 WHERE id = $1`, ws.ID, balance); err != nil {
-		return nil, nil, err
-	}
+	was := ws.Credits
+	tx.setBalance(lw, balance)
 	ch := change{source: a.Source, at: now}
-	if err := insertMessage(ctx, tx, &m, acct.ConnectedAt, ch); err != nil {
+	if err := tx.insertMessage(ctx, &m, acct.ConnectedAt, ch); err != nil {
 		return nil, nil, err
 	}
-	if err := charged(ctx, tx, ws, ws.Credits, balance, m.AccountPhone, ch); err != nil {
+	if err := charged(ctx, tx, ws, was, balance, m.AccountPhone, ch); err != nil {
 		return nil, nil, err
 	}
 	if a.IdempotencyKey != "" {
 		// An expired record of the key is replaced.
-		if _, err := tx.Exec(ctx, `INSERT INTO idempotency (workspace_id, key, body_hash, message_id, at) VALUES ($1, $2, $3, $4, $5)
+		tx.exec(nil, `INSERT INTO idempotency (workspace_id, key, body_hash, message_id, at) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (workspace_id, key) DO UPDATE SET body_hash = excluded.body_hash, message_id = excluded.message_id, at = excluded.at, batch = NULL`,
-			ws.ID, a.IdempotencyKey, a.BodyHash[:], m.ID, now); err != nil {
-			return nil, nil, err
-		}
+			ws.ID, a.IdempotencyKey, a.BodyHash[:], m.ID, now)
 	}
 	return &wagate.AcceptResult{Message: &m, Balance: balance}, nil, nil
 }
 
-// insertMessage stores the new message m and its message.queued event.
-func insertMessage(ctx context.Context, tx pgx.Tx, m *wagate.Message, connectedAt time.Time, ch change) error {
+// insertMessage queues the new message m and writes its message.queued
+// event.
+func (tx *acceptTx) insertMessage(ctx context.Context, m *wagate.Message, connectedAt time.Time, ch change) error {
 	var template *string
 	if m.Template != nil {
 		b, err := json.Marshal(newTemplateSendRecord(m.Template))
@@ -269,17 +272,16 @@ func insertMessage(ctx context.Context, tx pgx.Tx, m *wagate.Message, connectedA
 	}
 	// A message due now takes its place in its account's queue; a
 	// scheduled one waits unplaced (queue.go).
-	_, err := tx.Exec(ctx, `INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, text, file_url, file_name,
+	tx.exec(func(err error) error {
+		if uniqueViolation(err, "messages_pkey") {
+			return wagate.Errorf(wagate.EINTERNAL, "message id %s is already taken", m.ID)
+		}
+		return err
+	}, `INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, text, file_url, file_name,
 		credits, created_at, send_at, template_name, template, queue_pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
 		CASE WHEN $13::timestamptz IS NULL THEN nextval('messages_queue_pos') END)`,
 		m.ID, m.WorkspaceID, string(m.Status), m.AccountPhone, connectedAt, m.ChatID, m.JID, m.Text, m.FileURL, m.FileName,
 		m.Credits, m.CreatedAt, nullTime(m.SendAt), m.TemplateName, template)
-	if uniqueViolation(err, "messages_pkey") {
-		return wagate.Errorf(wagate.EINTERNAL, "message id %s is already taken", m.ID)
-	}
-	if err != nil {
-		return err
-	}
 	return messageChanged(ctx, tx, m, before{}, ch)
 }
 
@@ -315,12 +317,18 @@ func findIdempotent(ctx context.Context, q querier, workspaceID, key string, bod
 	return first, nil, err
 }
 
+// queuePrune queues pruneIdempotency's delete for tx's flush.
+func queuePrune(tx *acceptTx, now time.Time) {
+	tx.exec(nil, pruneIdempotencySQL, now.Add(-IdempotencyWindow), idempotencyPruneMax)
+}
+
+const pruneIdempotencySQL = `DELETE FROM idempotency WHERE (workspace_id, key) IN
+		(SELECT workspace_id, key FROM idempotency WHERE at <= $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)`
+
 // pruneIdempotency deletes up to max records older than the window, so
 // keys do not pile up forever.
 func pruneIdempotency(ctx context.Context, tx pgx.Tx, now time.Time, max int) error {
-	_, err := tx.Exec(ctx, `DELETE FROM idempotency WHERE (workspace_id, key) IN
-		(SELECT workspace_id, key FROM idempotency WHERE at <= $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-		now.Add(-IdempotencyWindow), max)
+	_, err := tx.Exec(ctx, pruneIdempotencySQL, now.Add(-IdempotencyWindow), max)
 	return err
 }
 

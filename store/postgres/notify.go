@@ -38,6 +38,13 @@ func notifyQueued(ctx context.Context, tx pgx.Tx, refs []wagate.AccountRef) erro
 	return err
 }
 
+// queueNotify queues notifyQueued's notification for tx's flush.
+func queueNotify(tx *acceptTx, refs []wagate.AccountRef) {
+	if len(refs) > 0 {
+		tx.exec(nil, `SELECT pg_notify($1, $2)`, queuedChannel, encodeRefs(refs))
+	}
+}
+
 // encodeRefs writes each account once, or "" when they do not fit.
 func encodeRefs(refs []wagate.AccountRef) string {
 	var b strings.Builder

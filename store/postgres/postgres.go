@@ -79,6 +79,7 @@ type DB struct {
 	// leases is this replica's part in sharing the accounts (lease.go).
 	leases   *leaseBook
 	counters commitCounters // CommitStats (commit.go)
+	inbound  inboundCache   // FindWorkspaceByInboundToken's answers (inboundcache.go)
 }
 
 // Compile-time guards: the services this backend implements so far.
@@ -180,6 +181,11 @@ func (db *DB) update(ctx context.Context, op string, fn func(tx pgx.Tx) error) e
 		}
 		return nil
 	})
+	if !keepsInbound[op] {
+		// After the transaction, whatever its outcome: a lost COMMIT may
+		// still have committed.
+		db.inbound.invalidate()
+	}
 	if err == nil {
 		db.wake(woken)
 	}

@@ -127,9 +127,13 @@ func (db *DB) AddCredits(ctx context.Context, id string, amount int64) (*wagate.
 
 // FindWorkspaceByInboundToken looks the workspace up by the SHA-256 of the
 // token, then compares the stored token with the given one in constant
-// time.
+// time. Answers are cached for up to inboundCacheTTL (inboundcache.go).
 func (db *DB) FindWorkspaceByInboundToken(ctx context.Context, token string) (*wagate.Workspace, error) {
 	h := wagate.HashToken(token)
+	if ws := db.inbound.get(h, token); ws != nil {
+		return ws, nil
+	}
+	gen, at := db.inbound.generation(), db.inbound.clock()
 	var ws *wagate.Workspace
 	err := db.view(ctx, "find workspace by token", func(tx pgx.Tx) error {
 		var err error
@@ -146,6 +150,7 @@ func (db *DB) FindWorkspaceByInboundToken(ctx context.Context, token string) (*w
 	if err != nil {
 		return nil, err
 	}
+	db.inbound.put(h, gen, at, ws)
 	return ws, nil
 }
 
