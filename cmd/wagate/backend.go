@@ -27,8 +27,8 @@ import (
 // bbolt store in --data, or with --database-url / WAGATE_DATABASE_URL the
 // PostgreSQL database that replicas share (replicas.go: the operator token
 // made once per database, the replica's name and lease TTL, the device
-// keys of WhatsApp Web beside the rest). TODO(issue 15): start the
-// WhatsApp Web sessions only on the replica holding the account.
+// keys of WhatsApp Web beside the rest; with replicas a WhatsApp Web
+// session runs only on the replica holding the account's lease).
 type Backend interface {
 	wagate.WorkspaceService
 	wagate.AccountService
