@@ -76,3 +76,9 @@ type Config struct {
 	// means no typing even for accounts with the setting.
 	TypingLimit time.Duration
 }
+
+// DBFile is the name of the key store in the data folder. It is outside
+// the build tag of the transport so that a build without it (-tags
+// nowhatsapp) can still name the file, e.g. to tell an operator what
+// wagate migrate leaves behind.
+const DBFile = "whatsapp.db"

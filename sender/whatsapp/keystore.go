@@ -21,9 +21,6 @@ import (
 	"github.com/wagate/wagate"
 )
 
-// DBFile is the name of the key store in the data folder.
-const DBFile = "whatsapp.db"
-
 // devices finds the whatsmeow client of an account. keystore implements it
 // on SQLite; tests give a fake.
 type devices interface {
