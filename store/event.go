@@ -53,33 +53,11 @@ func (db *DB) change(source string, at time.Time) change {
 }
 
 // messageEvent is the event type of the transition m made since it was
-// read (or created): "" when it made none.
+// read (or created): "" when it made none (wagate.MessageEvent).
 func (m *messageRecord) messageEvent() string {
-	if m.Status != m.stored {
-		switch m.Status {
-		case wagate.StatusQueued:
-			if m.stored == "" {
-				return wagate.EventMessageQueued
-			}
-		case wagate.StatusSent:
-			return wagate.EventMessageSent
-		case wagate.StatusFailed:
-			if m.Error == wagate.ErrorCancelled {
-				return wagate.EventMessageCancelled
-			}
-			return wagate.EventMessageFailed
-		}
-		return ""
-	}
-	if m.Delivery != m.storedDelivery {
-		switch m.Delivery {
-		case "delivered":
-			return wagate.EventMessageDelivered
-		case "read":
-			return wagate.EventMessageRead
-		}
-	}
-	return ""
+	return wagate.MessageEvent(
+		wagate.MessageState{Status: m.stored, Delivery: m.storedDelivery},
+		wagate.MessageState{Status: m.Status, Delivery: m.Delivery, Error: m.Error})
 }
 
 // messageChanged writes the event of the transition m made, if any

@@ -62,33 +62,11 @@ func beforeOf(m *wagate.Message) before {
 }
 
 // messageEvent is the event type of m's change since b: "" when it made
-// none. The same table as store's messageRecord.messageEvent.
+// none (wagate.MessageEvent, the table store/ uses too).
 func messageEvent(m *wagate.Message, b before) string {
-	if m.Status != b.status {
-		switch m.Status {
-		case wagate.StatusQueued:
-			if b.status == "" {
-				return wagate.EventMessageQueued
-			}
-		case wagate.StatusSent:
-			return wagate.EventMessageSent
-		case wagate.StatusFailed:
-			if m.Error == wagate.ErrorCancelled {
-				return wagate.EventMessageCancelled
-			}
-			return wagate.EventMessageFailed
-		}
-		return ""
-	}
-	if m.Delivery != b.delivery {
-		switch m.Delivery {
-		case "delivered":
-			return wagate.EventMessageDelivered
-		case "read":
-			return wagate.EventMessageRead
-		}
-	}
-	return ""
+	return wagate.MessageEvent(
+		wagate.MessageState{Status: b.status, Delivery: b.delivery},
+		wagate.MessageState{Status: m.Status, Delivery: m.Delivery, Error: m.Error})
 }
 
 // messageChanged writes the event of m's change since b, if any, for the
