@@ -57,6 +57,11 @@ type session struct {
 	firstLink chan struct{}
 	firstOnce sync.Once
 
+	// reporting is held from a state change to the end of its report, so
+	// reports reach the store in the order the states were set: two sets
+	// racing (the link request's "linking", the client's "connected") could
+	// otherwise store the earlier state last.
+	reporting sync.Mutex
 	mu        sync.Mutex
 	link      Link
 	changed   chan struct{} // closed and replaced at every state change
@@ -89,6 +94,8 @@ func (s *session) status() Link {
 
 // set records and reports a new state.
 func (s *session) set(l Link) {
+	s.reporting.Lock()
+	defer s.reporting.Unlock()
 	l.Since = s.m.cfg.Now()
 	s.mu.Lock()
 	s.link = l
