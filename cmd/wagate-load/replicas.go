@@ -76,8 +76,9 @@ func runReplicas(args []string, stdout, stderr io.Writer) error {
 		switch w = strings.TrimSpace(w); w {
 		case "hot", "spread":
 			wls = append(wls, w)
+		case "none":
 		default:
-			return usageError{fmt.Errorf("-workloads %q: want hot, spread or hot,spread", *workloads)}
+			return usageError{fmt.Errorf("-workloads %q: want hot, spread, hot,spread, or none (no ingest phase)", *workloads)}
 		}
 	}
 	switch {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -277,12 +279,13 @@ func (sp *replicaSend) run(ctx context.Context) (bool, error) {
 	// Takeover: the stopped replica starts again; then kill -9 the one that
 	// sends the most accounts.
 	var take *orphans
+	var tBack time.Time
 	if sp.kill9 {
 		fmt.Fprintf(sp.log, "replicas sending: restart %s, then kill -9…\n", w.rs[victim].name)
 		if err := start(victim); err != nil {
 			return false, err
 		}
-		tBack := time.Now()
+		tBack = time.Now()
 		if _, err := w.waitFor(deadline, func() bool { return time.Since(tBack) >= sp.interval+sp.jitter }); err != nil {
 			return false, err
 		}
@@ -414,16 +417,33 @@ func (sp *replicaSend) run(ctx context.Context) (bool, error) {
 	addRow := func(phase string, lines []sendLine, wall time.Duration) {
 		s, a := split(lines)
 		rate := "–"
+		if wall < 0 || len(lines) == 0 {
+			wall = 0
+		}
 		if wall > 0 {
 			rate = fmt.Sprintf("%.0f", float64(s[0]+s[1])/wall.Seconds())
 		}
 		rows2 = append(rows2, []string{phase, wall.Round(time.Millisecond).String(), rate,
 			thousands(int64(s[0])), thousands(int64(a[0])), thousands(int64(s[1])), thousands(int64(a[1]))})
 	}
+	between := func(from, to time.Time) []sendLine {
+		var out []sendLine
+		for _, l := range w.since(from) {
+			if to.IsZero() || l.At.Before(to) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
 	addRow(fmt.Sprintf("both replicas, %s after the queueing", sp.both), bothLines, bothWall)
-	var all []sendLine
-	all = append(all, w.lines...)
-	addRow("whole phase (stop and kill included)", all, lastAt(all).Sub(first))
+	if take == nil {
+		addRow(fmt.Sprintf("%s alone, after %s's SIGTERM", hand.survivor, hand.victim), between(hand.at, time.Time{}), lastAt(w.lines).Sub(hand.at))
+	} else {
+		addRow(fmt.Sprintf("%s alone, after %s's SIGTERM", hand.survivor, hand.victim), between(hand.at, tBack), tBack.Sub(hand.at))
+		addRow(fmt.Sprintf("both again, %s restarted", take.restarted), between(tBack, take.at), take.at.Sub(tBack))
+		addRow(fmt.Sprintf("%s alone, after %s's kill -9", take.survivor, take.victim), between(take.at, time.Time{}), lastAt(w.lines).Sub(take.at))
+	}
+	addRow("whole phase", w.lines, lastAt(w.lines).Sub(first))
 	r.table([]string{"phase", "wall", "sends/s", "r1 sends", "r1 accounts", "r2 sends", "r2 accounts"}, rows2)
 	perSend := func(d time.Duration) string {
 		if s := bothSends[0] + bothSends[1]; s > 0 {
@@ -442,6 +462,23 @@ func (sp *replicaSend) run(ctx context.Context) (bool, error) {
 	if take != nil {
 		take.report(r, "Takeover (kill -9)", sp)
 	}
+
+	// What the replicas logged about leases, per process.
+	var logRows [][]string
+	for _, name := range replicaNames {
+		for k := 1; k <= incarnation[name]; k++ {
+			path := filepath.Join(sp.work, fmt.Sprintf("%s-%d.log", name, k))
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return false, err
+			}
+			logRows = append(logRows, []string{fmt.Sprintf("%s (start %d)", name, k),
+				strconv.Itoa(bytes.Count(b, []byte(`"msg":"this replica lost the account's lease`))),
+				strconv.Itoa(bytes.Count(b, []byte(`left in sending; nobody can tell whether they went out"`)))})
+		}
+	}
+	r.printf("What each replica process logged (warnings counted in its log):\n\n")
+	r.table([]string{"process", "\"lost the account's lease\"", "\"failed and refunded messages … left in sending\" (accounts)"}, logRows)
 
 	r.printf("#### Checks\n\n")
 	ok := true
@@ -489,6 +526,7 @@ type orphans struct {
 	taken            []int64
 	beyond           []int64 // first survivor send − max(stop, previous send + interval + jitter), ns
 	stopTook         time.Duration
+	at               time.Time // when the stop began
 	notTaken         int
 }
 
@@ -505,6 +543,7 @@ func (sp *replicaSend) orphaned(w *sendWatch, v int, since time.Time, stop func(
 	o.held = len(held)
 	fmt.Fprintf(sp.log, "replicas sending: stop %s (%d accounts)…\n", o.victim, o.held)
 	tStop := time.Now()
+	o.at = tStop
 	if err := stop(); err != nil {
 		return nil, fmt.Errorf("stopping %s: %w", o.victim, err)
 	}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,12 +83,21 @@ func TestRunLoadTargets(t *testing.T) {
 // is asserted, and neither is the gap line, a timing figure.
 func TestReplicasEndToEnd(t *testing.T) {
 	bin := buildWagate(t)
-	rep := runMode(t, "replicas", "-wagate", bin, "-duration", "200ms", "-rounds", "1", "-warmup", "100ms", "-conns", "4",
+	dir := t.TempDir()
+	out := filepath.Join(dir, "report.md")
+	args := []string{"replicas", "-wagate", bin, "-duration", "200ms", "-rounds", "1", "-warmup", "100ms", "-conns", "4",
 		"-accounts", "12", "-per-workspace", "5", "-queue", "6", "-interval", "300ms", "-lease-ttl", "1s", "-both", "400ms",
-		"-log-level", "warn", "-dir", t.TempDir())
+		"-log-level", "warn", "-dir", filepath.Join(dir, "work"), "-out", out}
+	var stderr strings.Builder
+	code := run(args, io.Discard, &stderr)
+	b, _ := os.ReadFile(out)
+	rep := string(b)
+	if code != 0 {
+		t.Fatalf("wagate-load %s: exit %d\n%s\n%s", strings.Join(args, " "), code, stderr.String(), rep)
+	}
 	mustContain(t, rep, "### Ingest: one replica vs two", "| hot | 1 | 1 |", "| hot | 1 | 2 |", "| spread | 1 | 2 |", "two / one",
 		"hot: 200 answers from both replicas", "### Sending on two replicas", "12 dryrun accounts in 3 workspaces, 6 messages each (72)",
-		"| both replicas,", "#### Handover (SIGTERM)", "#### Takeover (kill -9)", "no message in two outbox lines", "Gap check")
+		"| both replicas,", "#### Handover (SIGTERM)", "#### Takeover (kill -9)", "no message in two outbox lines", "Gap check", "lost the account's lease")
 	for _, section := range strings.Split(rep, "#### Checks")[1:] {
 		section, _, _ = strings.Cut(section, "###")
 		for _, line := range strings.Split(section, "\n") {
