@@ -223,6 +223,24 @@ func (sp *replicaSend) run(ctx context.Context) (bool, error) {
 	if accepted != int64(total) {
 		return false, fmt.Errorf("queueing: %d messages in the database, want %d (a batch item was refused: see the logs in %s)", accepted, total, sp.work)
 	}
+	// pending lists the accounts with a message queued or sending: an
+	// orphaned account whose last message was in sending at a kill is
+	// failed by the new holder, which then has nothing to send for it.
+	pending := func() (map[string]bool, error) {
+		rows, err := db.Query(ctx, `SELECT DISTINCT account_phone FROM messages WHERE workspace_id = ANY($1) AND status IN ('queued', 'sending')`, wsIDs)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]bool{}
+		for rows.Next() {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				return nil, err
+			}
+			out[p] = true
+		}
+		return out, rows.Err()
+	}
 
 	// Both replicas send for sp.both after the last message was queued
 	// (the first messages went out while the others were being queued).
@@ -271,7 +289,7 @@ func (sp *replicaSend) run(ctx context.Context) (bool, error) {
 	if bothAccounts[1] > bothAccounts[0] {
 		victim = 1
 	}
-	hand, err := sp.orphaned(w, victim, time.Time{}, func() error { return w.rs[victim].p.stop(30 * time.Second) }, deadline)
+	hand, err := sp.orphaned(w, pending, victim, time.Time{}, func() error { return w.rs[victim].p.stop(30 * time.Second) }, deadline)
 	if err != nil {
 		return false, err
 	}
@@ -294,7 +312,7 @@ func (sp *replicaSend) run(ctx context.Context) (bool, error) {
 		if accs[1] > accs[0] {
 			v2 = 1
 		}
-		if take, err = sp.orphaned(w, v2, tBack, func() error { w.rs[v2].p.kill(); return nil }, deadline); err != nil {
+		if take, err = sp.orphaned(w, pending, v2, tBack, func() error { w.rs[v2].p.kill(); return nil }, deadline); err != nil {
 			return false, err
 		}
 		take.restarted = w.rs[victim].name
@@ -302,11 +320,11 @@ func (sp *replicaSend) run(ctx context.Context) (bool, error) {
 
 	// The rest of the queue, until nothing is queued or sending.
 	fmt.Fprintf(sp.log, "replicas sending: draining…\n")
-	var pending int64
+	var left int64
 	drained, err := w.waitFor(deadline, func() bool {
-		pending = -1
-		_ = db.QueryRow(ctx, `SELECT count(*) FROM messages WHERE workspace_id = ANY($1) AND status IN ('queued', 'sending')`, wsIDs).Scan(&pending)
-		return pending == 0
+		left = -1
+		_ = db.QueryRow(ctx, `SELECT count(*) FROM messages WHERE workspace_id = ANY($1) AND status IN ('queued', 'sending')`, wsIDs).Scan(&left)
+		return left == 0
 	})
 	if err != nil {
 		return false, err
@@ -486,7 +504,7 @@ func (sp *replicaSend) run(ctx context.Context) (bool, error) {
 		r.printf("- "+format+": %s\n", append(args, verdict(good))...)
 		ok = ok && good
 	}
-	c(drained, "every message final within -timeout (%s after queueing): queued or sending left %d", tEnd.Sub(tQueue).Round(time.Millisecond), pending)
+	c(drained, "every message final within -timeout (%s after queueing): queued or sending left %d", tEnd.Sub(tQueue).Round(time.Millisecond), left)
 	c(twice == 0, "no message in two outbox lines, across both replicas and their restarts (%s lines, %s distinct messages): twice %d", thousands(int64(len(w.lines))), thousands(int64(len(times))), twice)
 	c(missing == 0, "every message sent in the database is in an outbox: %s sent, missing %d", thousands(byStatus["sent"]), missing)
 	c(byStatus["sent"]+byStatus["failed"] == int64(total), "sent %s + failed %s = queued %s", thousands(byStatus["sent"]), thousands(byStatus["failed"]), thousands(int64(total)))
@@ -528,11 +546,12 @@ type orphans struct {
 	stopTook         time.Duration
 	at               time.Time // when the stop began
 	notTaken         int
+	nothingLeft      int // orphans whose last message the new holder failed as interrupted: nothing left to send
 }
 
 // orphaned stops replica v with stop() and waits until the other replica
 // has sent every account v sent since `since` that still had messages.
-func (sp *replicaSend) orphaned(w *sendWatch, v int, since time.Time, stop func() error, deadline time.Time) (*orphans, error) {
+func (sp *replicaSend) orphaned(w *sendWatch, pending func() (map[string]bool, error), v int, since time.Time, stop func() error, deadline time.Time) (*orphans, error) {
 	o := &orphans{victim: w.rs[v].name, survivor: w.rs[1-v].name}
 	held := map[string]bool{}
 	for _, l := range w.since(since) {
@@ -581,15 +600,36 @@ func (sp *replicaSend) orphaned(w *sendWatch, v int, since time.Time, stop func(
 				}
 			}
 		}
-		return len(firstAfter) == len(waiting)
+		if len(firstAfter) == len(waiting) {
+			return true
+		}
+		left, err := pending()
+		if err != nil {
+			return false
+		}
+		resolved := 0
+		for a := range waiting {
+			if _, sent := firstAfter[a]; !sent && !left[a] {
+				resolved++
+			}
+		}
+		return len(firstAfter)+resolved == len(waiting)
 	})
+	if err != nil {
+		return nil, err
+	}
+	left, err := pending()
 	if err != nil {
 		return nil, err
 	}
 	for a, due := range waiting {
 		t, ok := firstAfter[a]
 		if !ok {
-			o.notTaken++
+			if left[a] {
+				o.notTaken++
+			} else {
+				o.nothingLeft++
+			}
 			continue
 		}
 		o.taken = append(o.taken, int64(t.Sub(tStop)))
@@ -612,6 +652,9 @@ func (o *orphans) report(r *report, title string, sp *replicaSend) {
 			ms(percentile(o.taken, 0.5)), ms(percentile(o.taken, 0.99)), ms(percentile(o.taken, 1)), sp.ttl, min(5*time.Second, sp.ttl/4))
 		r.printf("- Beyond the account's due time (its previous send + interval + jitter, or the stop when later): p50 %s ms, max %s ms\n",
 			ms(percentile(o.beyond, 0.5)), ms(percentile(o.beyond, 1)))
+	}
+	if o.nothingLeft > 0 {
+		r.printf("- %d of them had only the message that was in sending at the stop left, which %s failed and refunded at the takeover: nothing left to send\n", o.nothingLeft, o.survivor)
 	}
 	if o.notTaken > 0 {
 		r.printf("- **%d account(s) not sent by %s within -timeout**\n", o.notTaken, o.survivor)
