@@ -84,6 +84,11 @@
 //	                   deletes are not blocked
 //	account_leases     (workspace, phone) -> owner replica, epoch,
 //	                   expires_at, and the pace: last_send_at, gap_ns
+//	replicas           name -> started_at, expires_at: the replicas whose
+//	                   senders lease, renewed by each round (replicas.go)
+//	link_codes         (workspace, phone) -> the QR code or pairing code of
+//	                   a linking under way, its expiry, the replica holding
+//	                   the session (linkcode.go)
 //
 // WhatsApp Web device keys live in the same database, in a schema of their
 // own that sender/whatsapp creates and migrates (whatsmeow's tables are
@@ -178,8 +183,13 @@
 // answers ECONFLICT naming the holder elsewhere); HoldsLease tells
 // cmd/wagate whether a session's report is still this replica's to store.
 //
-// Limits: the first replica to claim takes every free account (no balancing
-// yet); a message whose replica lost its lease mid-send is failed and
+// The live replicas (each registered in the replicas table by its lease
+// rounds) share the accounts with work or a session: a replica claims up
+// to its share, ceil(busy accounts / live replicas), and releases its
+// surplus at a safe point, never mid-send, keeping the pace in the lease
+// row (replicas.go).
+//
+// Limits: a message whose replica lost its lease mid-send is failed and
 // refunded as interrupted by the new holder even if it went out (never sent
 // twice, but counted failed); replicas' clocks are compared (the lease's
 // expiry, the pace), so they must be kept in sync (NTP).
