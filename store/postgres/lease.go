@@ -28,10 +28,11 @@ import (
 // LOCKED, so replicas
 // claiming at once never wait for each other and never both get one
 // account. A replica claims only up to its share of those accounts among
-// the live replicas, and releases its surplus (replicas.go). A claim adds one to the lease's epoch. Close does not free the
-// leases: the sender calls Release at a clean stop, after its sends ended,
-// so another replica takes over at once; a replica that dies is taken over
-// when its leases expire.
+// the live replicas, and releases its surplus (replicas.go). A claim adds
+// one to the lease's epoch. Close does not free the leases: the sender
+// calls Release at a clean stop, after its sends ended, so another
+// replica takes over at once; a replica that dies is taken over when its
+// leases expire.
 //
 // Fencing: once this handle has leased (its sender called Lease), the
 // writes of a send (MarkSending; MarkSent, Retry and MarkFailed of a
@@ -149,9 +150,10 @@ func scanLeases(rows pgx.Rows, err error) ([]wagate.AccountLease, error) {
 // Lease renews every lease this replica holds, in one statement, registers
 // the replica as live, and claims the free or expired leases of accounts
 // with work up to its share of them, or releases its surplus over its share
-// (replicas.go), and returns every lease it holds after the round. From the first call on, the writes of a send
-// through this handle are fenced (see above). A lease missing from the
-// answer was lost (this replica renewed too late and another claimed it).
+// (replicas.go), and returns every lease it holds after the round. From
+// the first call on, the writes of a send through this handle are fenced
+// (see above). A lease missing from the answer was lost (this replica
+// renewed too late and another claimed it) or released here.
 //
 // The renewal and the claim are separate statements, each its own commit:
 // the renewal must not wait behind the claim's search, and a MarkSending
