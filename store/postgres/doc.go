@@ -169,7 +169,10 @@
 // accepts sends one NOTIFY for its batch (AcceptBatch one for its request),
 // UpdateAccount one for an active account; Listen hears them, and the
 // sender's lease round every few seconds is the poll behind them.
-// CreateOperatorTokenOnce keeps the database's first operator token.
+// CreateOperatorTokenOnce keeps the database's first operator token;
+// RotateOperatorToken (wagate operator rotate-token) replaces it in one
+// transaction, seen by every replica at its next request (admin tokens and
+// sessions are read at every request, never cached).
 // FindWorkspaceByInboundToken's answers are cached for up to a second
 // (inboundcache.go): Accept re-checks the token and the enabled flag under
 // the workspace's lock, so a URL regenerated or disabled on another
@@ -182,6 +185,9 @@
 // lease. ClaimLease claims one account outside the rounds (linking, which
 // answers ECONFLICT naming the holder elsewhere); HoldsLease tells
 // cmd/wagate whether a session's report is still this replica's to store.
+// While an account is linked, the holder puts its QR or pairing code in
+// link_codes (PutLinkCode, linkcode.go) so that the link page on any
+// replica shows it (FindLinkCode), and deletes it when linking ends.
 //
 // The live replicas (each registered in the replicas table by its lease
 // rounds) share the accounts with work or a session: a replica claims up
