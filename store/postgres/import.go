@@ -34,7 +34,12 @@ var ErrNotEmpty = errors.New("the target database is not empty")
 // ErrNotEmpty, before anything is written: its tables are locked first,
 // so a replica started on it meanwhile waits for the copy instead of
 // racing it. Errors never show url, which may hold a password.
-func Import(ctx context.Context, url string, export func(yield func(rec any) error) error) (wagate.ExportCounts, error) {
+//
+// opts.InTx, when set, runs in the same transaction after the records and
+// before the counts are compared: `wagate migrate` copies the WhatsApp
+// Web device keys with it, so they are committed with the rest or not at
+// all.
+func Import(ctx context.Context, url string, export func(yield func(rec any) error) error, opts ImportOptions) (wagate.ExportCounts, error) {
 	var counts wagate.ExportCounts
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -73,6 +78,11 @@ func Import(ctx context.Context, url string, export func(yield func(rec any) err
 		if err != nil {
 			return err
 		}
+		if opts.InTx != nil {
+			if err := opts.InTx(ctx, tx); err != nil {
+				return err
+			}
+		}
 		// The next message placed in a queue goes after every copied one.
 		if _, err := tx.Exec(ctx, `SELECT setval('messages_queue_pos', coalesce((SELECT max(queue_pos) FROM messages), 0) + 1, false)`); err != nil {
 			return err
@@ -87,6 +97,13 @@ func Import(ctx context.Context, url string, export func(yield func(rec any) err
 		return wagate.ExportCounts{}, err
 	}
 	return counts, nil
+}
+
+// ImportOptions are Import's options.
+type ImportOptions struct {
+	// InTx runs inside the import's transaction, after every record is
+	// written; its error rolls everything back.
+	InTx func(ctx context.Context, tx pgx.Tx) error
 }
 
 // importRecord inserts one exported record.

@@ -28,7 +28,7 @@ func TestImportAllOrNothing(t *testing.T) {
 			return err
 		}
 		return yield(&unknown{})
-	})
+	}, ImportOptions{})
 	if err == nil || !strings.Contains(err.Error(), "unknown") || !strings.Contains(err.Error(), "nothing was copied") {
 		t.Fatalf("Import of an unknown record: %v, want a refusal naming its type", err)
 	}
@@ -42,11 +42,11 @@ func TestImportAllOrNothing(t *testing.T) {
 		t.Fatalf("after the failed import the database has %d workspaces (%v), want 0", n, err)
 	}
 
-	counts, err := Import(ctx, url, func(yield func(any) error) error { return yield(ws) })
+	counts, err := Import(ctx, url, func(yield func(any) error) error { return yield(ws) }, ImportOptions{})
 	if err != nil || counts.Records["workspace"] != 1 || counts.Balance != 5 {
 		t.Fatalf("Import of one workspace: %+v, %v", counts, err)
 	}
-	_, err = Import(ctx, url, func(yield func(any) error) error { return yield(ws) })
+	_, err = Import(ctx, url, func(yield func(any) error) error { return yield(ws) }, ImportOptions{})
 	if !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("Import into a database with a workspace: %v, want ErrNotEmpty", err)
 	}
