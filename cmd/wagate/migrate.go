@@ -119,7 +119,8 @@ func migrateStore(ctx context.Context, dataDir, databaseURL string, relink bool,
 		})
 	}
 	var keyCounts whatsapp.KeyCounts
-	var opts postgres.ImportOptions
+	var replaced int64
+	opts := postgres.ImportOptions{Replaced: &replaced}
 	if keys != nil {
 		opts.InTx = func(ctx context.Context, tx pgx.Tx) (err error) {
 			keyCounts, err = keys.CopyInto(ctx, tx)
@@ -145,6 +146,9 @@ func migrateStore(ctx context.Context, dataDir, databaseURL string, relink bool,
 		fmt.Fprintf(stdout, "  %-20s %d\n", kind, counts.Records[kind])
 	}
 	fmt.Fprintf(stdout, "  credits: balance %d, granted %d, held by messages %d, pruned %d\n", counts.Balance, counts.Granted, counts.Held, counts.Pruned)
+	if replaced > 0 {
+		fmt.Fprintf(stdout, "  %d value(s) held a NUL character or bytes that are not UTF-8, which PostgreSQL cannot store: they were copied with U+FFFD in their place\n", replaced)
+	}
 	if keys != nil {
 		fmt.Fprintf(stdout, "  %-20s %d rows in %d tables (schema %s)\n", "whatsapp keys", keyCounts.Rows(), len(keyCounts), whatsapp.KeySchema)
 	}

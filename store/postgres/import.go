@@ -73,7 +73,7 @@ func Import(ctx context.Context, url string, export func(yield func(rec any) err
 			handled, err := rows.add(ctx, tx, rec)
 			if !handled && err == nil {
 				if err = rows.flush(ctx, tx); err == nil {
-					err = importRecord(ctx, tx, rec)
+					err = importRecord(ctx, cleanTx{Tx: tx, replaced: &rows.replaced}, rec)
 				}
 			}
 			if err != nil {
@@ -83,6 +83,9 @@ func Import(ctx context.Context, url string, export func(yield func(rec any) err
 		})
 		if err == nil {
 			err = rows.flush(ctx, tx)
+		}
+		if opts.Replaced != nil {
+			*opts.Replaced = rows.replaced
 		}
 		if err != nil {
 			return err
@@ -113,6 +116,10 @@ type ImportOptions struct {
 	// InTx runs inside the import's transaction, after every record is
 	// written; its error rolls everything back.
 	InTx func(ctx context.Context, tx pgx.Tx) error
+	// Replaced, when set, receives how many values were stored with
+	// U+FFFD in place of a NUL or of bytes that are not UTF-8, which
+	// PostgreSQL's text and jsonb cannot hold (import_clean.go).
+	Replaced *int64
 }
 
 // importRecord inserts one exported record of the small tables (bulk

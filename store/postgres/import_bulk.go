@@ -32,6 +32,7 @@ const bulkRows = 5000
 type bulkTable struct {
 	name    string
 	columns []string
+	jsonb   []bool // by column: a jsonb column (cleaned as JSON, import_clean.go)
 	rows    [][]any
 }
 
@@ -39,7 +40,12 @@ type bulkTable struct {
 type bulk struct {
 	tables []*bulkTable
 	byName map[string]*bulkTable
+	// replaced counts the values stored with U+FFFD (import_clean.go).
+	replaced int64
 }
+
+// jsonbColumns are the jsonb columns of bulk's tables.
+var jsonbColumns = map[string]bool{"tries": true, "template": true, "batch": true, "warnings": true, "event": true, "request": true, "response": true}
 
 func newBulk() *bulk {
 	b := &bulk{byName: map[string]*bulkTable{}}
@@ -55,6 +61,10 @@ func newBulk() *bulk {
 		{name: "deliveries", columns: []string{"workspace_id", "endpoint_id", "id", "event_id", "event_type", "event", "attempt", "status",
 			"request", "request_body", "response", "response_body", "duration_ns", "error", "next_at", "at"}},
 	} {
+		t.jsonb = make([]bool, len(t.columns))
+		for i, c := range t.columns {
+			t.jsonb[i] = jsonbColumns[c]
+		}
 		b.tables = append(b.tables, t)
 		b.byName[t.name] = t
 	}
@@ -67,6 +77,7 @@ func newBulk() *bulk {
 func (b *bulk) add(ctx context.Context, tx pgx.Tx, rec any) (handled bool, err error) {
 	put := func(table string, row []any) error {
 		t := b.byName[table]
+		b.replaced += clean(row, t.jsonb)
 		t.rows = append(t.rows, row)
 		if len(t.rows) >= bulkRows {
 			return t.flush(ctx, tx)
