@@ -74,15 +74,20 @@ var ErrKeysNotEmpty = errors.New("whatsapp: the database's key schema already ho
 const versionTable = "whatsmeow_version"
 
 // SnapshotKeys copies dataDir's key store into a private temporary folder
-// (mode 0700; it holds private keys) and upgrades the copy. The file in
-// dataDir is only read. A missing file is an error wrapping
+// (mode 0700, in dataDir; it holds private keys) and upgrades the copy.
+// The key store in dataDir is only read. A missing file is an error wrapping
 // fs.ErrNotExist.
 func SnapshotKeys(ctx context.Context, dataDir string) (*KeySnapshot, error) {
 	src := filepath.Join(dataDir, DBFile)
 	if _, err := os.Stat(src); err != nil {
 		return nil, fmt.Errorf("whatsapp: the key store %s: %w", src, err)
 	}
-	dir, err := os.MkdirTemp("", "wagate-keys-")
+	// Beside the original, which holds the same keys, so no other place
+	// does; the system's temporary folder when the data folder is read-only.
+	dir, err := os.MkdirTemp(dataDir, ".migrate-keys-")
+	if err != nil {
+		dir, err = os.MkdirTemp("", "wagate-keys-")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("whatsapp: a folder for the copy of the key store: %w", err)
 	}
