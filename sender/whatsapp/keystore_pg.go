@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.uber.org/zap"
@@ -80,11 +81,15 @@ func openKeys(ctx context.Context, cfg Config) (*keystore, error) {
 // openPostgresKeystore opens the key store in the schema KeySchema of the
 // database at url, creating and migrating it.
 func openPostgresKeystore(ctx context.Context, url string, log *zap.Logger) (*keystore, error) {
-	cfg, err := pgx.ParseConfig(url)
+	// Parsed as the store's pool parses it, so the pool's own parameters
+	// (pool_max_conns, …), which the README lets an operator set, are taken
+	// out instead of reaching the server as unknown settings.
+	poolCfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The URL may hold a password: name the problem, not the URL.
 		return nil, errors.New("whatsapp: the database URL is not a valid postgres://user@host/database URL")
 	}
+	cfg := poolCfg.ConnConfig
 	cfg.RuntimeParams["search_path"] = KeySchema
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(keysMaxConns)

@@ -158,3 +158,18 @@ func TestPostgresKeystoreBadURL(t *testing.T) {
 		t.Fatalf("openKeys with a bad URL = %v; want an error showing the expected form and not the password", err)
 	}
 }
+
+// The database URL an operator gives wagate serve may carry the store's
+// pool settings (pool_max_conns); the key store opens on the same URL
+// instead of passing them to the server, which refuses unknown settings.
+func TestPostgresKeystoreTakesPoolParameters(t *testing.T) {
+	url := pgDatabase(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	ks := openTestPGKeystore(t, url+sep+"pool_max_conns=16&pool_min_conns=1")
+	if err := ks.close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+}
