@@ -113,10 +113,14 @@
 // A Queue that several wagate replicas share is a Leaser (lease.go): the
 // sender then sends only the accounts whose lease its replica holds,
 // settles an account's interrupted send when it takes the account over
-// (RecoverAccount, never RecoverSending for all at start, which would
-// refund the other replicas' live sends; no Confirmer is asked, as the
-// send may have been another machine's), waits out the gap the previous
-// holder drew, hears the other replicas' new messages (Listen) with a
+// (never RecoverSending for all at start, which would refund the other
+// replicas' live sends): a Confirmer is asked only when it is a
+// SharedConfirmer that can answer for another replica's send (the
+// WhatsApp Web ledger in the shared database, a dryrun outbox every
+// replica shares), and its NotDelivered is taken only once the previous
+// holder's send cannot be under way any more (SendTimeout after its
+// start); else the message fails and is refunded (takeover.go). It waits
+// out the gap the previous holder drew, hears the other replicas' new messages (Listen) with a
 // lease round every LeaseEvery behind them, and releases its leases when
 // it stops.
 //

@@ -34,8 +34,12 @@ const leasePokeGap = 250 * time.Millisecond
 // Leaser is an optional interface of a Queue shared by several replicas
 // (store/postgres). With it, Run neither calls RecoverSending nor asks the
 // Confirmers at start (another replica's transport may have the message
-// right now; and a transport here cannot tell what one elsewhere did), nor
-// lists QueuedAccounts: it leases.
+// right now), nor lists QueuedAccounts: it leases. It settles an
+// account's interrupted sends when it takes the account over
+// (takeover.go): with the Confirmer of the account's transport when that
+// one can tell what a transport on another replica did (a
+// SharedConfirmer: its ledger or outbox is shared), else by failing and
+// refunding them (RecoverAccount), since nobody can tell.
 type Leaser interface {
 	// Lease renews every lease this replica holds and claims the free or
 	// expired leases of accounts with work, and returns every lease held
@@ -48,6 +52,16 @@ type Leaser interface {
 	// returns how many; called when this replica takes the account over,
 	// before its first send.
 	RecoverAccount(ctx context.Context, ref wagate.AccountRef, at time.Time) (int, error)
+	// SendingOf lists the account's messages in sending: at a takeover,
+	// the ones its previous holder left, for a SharedConfirmer to answer.
+	SendingOf(ctx context.Context, ref wagate.AccountRef) ([]*wagate.Message, error)
+	// SettleAccount is RecoverAccount with the transport's answers, in one
+	// write fenced by the lease: a message with an answer takes it (a try
+	// with Result sent: sent, with its provider id; Result retry: queued
+	// again at its place, no charge changed), every other one in sending
+	// fails and is refunded as interrupted. It returns the status each
+	// message that was in sending ended with.
+	SettleAccount(ctx context.Context, ref wagate.AccountRef, at time.Time, answers map[string]wagate.Try) (map[string]wagate.MessageStatus, error)
 	// MarkSendingPaced is Queue.MarkSending, fenced by the lease, that
 	// also records the account's pace in the same write: start, when
 	// this send starts, and gap, drawn for the next one, so that a
@@ -163,17 +177,17 @@ func (s *Sender) leaseRound(ctx context.Context) {
 	now := time.Now()
 	for i, l := range fresh {
 		if l.Sending {
-			n, err := s.leaser.RecoverAccount(ctx, l.Account, time.Now())
+			n, done, err := s.takeOver(ctx, l)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.accountLog(l.Account).Warn("cannot recover the account taken over; trying again next round", zap.Error(err))
 				}
 				continue
 			}
+			if !done {
+				continue // takeOver said why; the next round asks again
+			}
 			if n > 0 {
-				s.m.recovered.WithLabelValues(recoveredFailed).Add(float64(n))
-				s.accountLog(l.Account).Warn("failed and refunded messages the account's previous replica left in sending; nobody can tell whether they went out",
-					zap.Int("messages", n))
 				// The previous holder died mid-send: its transport call came
 				// after the start it wrote, at any time until its lease ran
 				// out, which is before now. So the gap runs from now.

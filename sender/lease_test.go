@@ -22,6 +22,7 @@ type leasingQueue struct {
 	lost      map[wagate.AccountRef]bool
 	leases    int // Lease calls
 	recovered []wagate.AccountRef
+	settled   []wagate.AccountRef // SettleAccount calls
 	paces     []paceRec
 	released  int
 	wake      func([]wagate.AccountRef) // Listen's callback, once it listens
@@ -103,6 +104,53 @@ func (q *leasingQueue) RecoverAccount(ctx context.Context, ref wagate.AccountRef
 		}
 	}
 	return n, nil
+}
+
+func (q *leasingQueue) SendingOf(ctx context.Context, ref wagate.AccountRef) ([]*wagate.Message, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*wagate.Message
+	for _, m := range q.msgs {
+		if m.Status == wagate.StatusSending && m.Account() == ref {
+			c := *m
+			out = append(out, &c)
+		}
+	}
+	return out, nil
+}
+
+// SettleAccount is the store's: answers first (through the fake's
+// MarkSent and Retry), then RecoverAccount for the rest.
+func (q *leasingQueue) SettleAccount(ctx context.Context, ref wagate.AccountRef, at time.Time, answers map[string]wagate.Try) (map[string]wagate.MessageStatus, error) {
+	if err := q.fenced(ref); err != nil {
+		return nil, err
+	}
+	q.lmu.Lock()
+	q.settled = append(q.settled, ref)
+	q.lmu.Unlock()
+	out := map[string]wagate.MessageStatus{}
+	for id, try := range answers {
+		var err error
+		if try.Result == wagate.TryResultSent {
+			err = q.fakeQueue.MarkSent(ctx, id, try)
+		} else {
+			err = q.fakeQueue.Retry(ctx, id, try, try.At)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = q.status(id)
+	}
+	q.mu.Lock()
+	for id, m := range q.msgs {
+		if m.Status == wagate.StatusSending && m.Account() == ref {
+			m.Status, m.Error = wagate.StatusFailed, "interrupted"
+			q.refunds[id] += int(m.Credits)
+			out[id] = wagate.StatusFailed
+		}
+	}
+	q.mu.Unlock()
+	return out, nil
 }
 
 func (q *leasingQueue) MarkSendingPaced(ctx context.Context, id string, at, start time.Time, gap time.Duration) error {

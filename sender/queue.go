@@ -143,7 +143,9 @@ func (d Delivery) String() string {
 // sending before deciding its fate; a transport without it gets the
 // conservative answer, DeliveryUnknown. Confirm must be sure of Delivered
 // and NotDelivered: a wrong NotDelivered sends a message twice. An error
-// counts as DeliveryUnknown.
+// counts as DeliveryUnknown. With replicas (a Leaser) it is asked at a
+// takeover instead, and only when it is a SharedConfirmer that can answer
+// for another replica's send (takeover.go).
 type Confirmer interface {
 	Confirm(ctx context.Context, acct *wagate.Account, m *wagate.Message) (d Delivery, providerID string, err error)
 }

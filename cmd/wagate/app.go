@@ -103,7 +103,11 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	if delay > 0 {
 		log.Warn("test only: every dryrun send is held", zap.String("env", EnvTestSendDelay), zap.Duration("delay", delay), zap.Bool("after_write", after))
 	}
-	if a.outbox, err = dryrun.New(filepath.Join(cfg.DataDir, dryrunOutboxFile), dryrun.WithTestDelay(delay, after)); err != nil {
+	outboxPath, outboxOpts := filepath.Join(cfg.DataDir, dryrunOutboxFile), []dryrun.Option{dryrun.WithTestDelay(delay, after)}
+	if cfg.DryrunSharedOutbox != "" {
+		outboxPath, outboxOpts = cfg.DryrunSharedOutbox, append(outboxOpts, dryrun.Shared())
+	}
+	if a.outbox, err = dryrun.New(outboxPath, outboxOpts...); err != nil {
 		return nil, err
 	}
 
@@ -150,6 +154,13 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 	if a.whatsapp != nil {
 		transports[wagate.TransportWhatsApp] = a.whatsapp.transport()
 	}
+	sendTimeout, err := testSendTimeout()
+	if err != nil {
+		return nil, err
+	}
+	if sendTimeout > 0 {
+		log.Warn("test only: the sender's send timeout is set", zap.String("env", EnvTestSendTimeout), zap.Duration("timeout", sendTimeout))
+	}
 	a.sender = sender.New(db, transports, sender.Config{
 		Interval:   cfg.SendInterval,
 		Jitter:     senderJitter(cfg.SendJitter),
@@ -161,6 +172,7 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		FetchConcurrency:             cfg.Downloads,
 		FetchConcurrencyPerWorkspace: cfg.DownloadsPerWorkspace,
 		LeaseEvery:                   leaseEvery(cfg.LeaseTTL), // only a Leaser (PostgreSQL) leases
+		SendTimeout:                  sendTimeout,              // 0: the sender's default
 	})
 
 	a.deliverer = outbound.New(outbound.Config{

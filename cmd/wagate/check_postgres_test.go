@@ -71,4 +71,33 @@ func TestCheckPostgres(t *testing.T) {
 	if code, out := check([]string{"--database-url", "postgres://postgres:s3cret@[::1"}, nil); code != 1 || !strings.Contains(out, "not a valid postgres://") {
 		t.Errorf("check of a malformed URL: exit %d, want 1 naming the form\n%s", code, out)
 	}
+
+	// A message left in sending by a replica that stopped (no live lease
+	// on its account) is normal: a note, and the database is consistent.
+	if _, err := conn.Exec(ctx, `UPDATE workspaces SET balance = 10 WHERE id = 'ws_check'`); err != nil {
+		t.Fatal(err)
+	}
+	db, err = postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateAccount(ctx, &wagate.Account{WorkspaceID: "ws_check", Phone: "+14155552671", Transport: wagate.TransportDryrun, Active: true}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := wagate.NewMessageIDs(rand.Reader).Next(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Accept(ctx, &wagate.Accept{WorkspaceID: "ws_check",
+		Message: &wagate.Message{ID: id, AccountPhone: "+14155552671", JID: "14155550100@s.whatsapp.net", Text: "hi", Credits: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := conn.Exec(ctx, `UPDATE messages SET status = 'sending'`); err != nil {
+		t.Fatal(err)
+	}
+	code, out = check([]string{"--database-url", withPassword}, nil)
+	if code != 0 || !strings.Contains(out, "is consistent") || !strings.Contains(out, "note: message "+id) || !strings.Contains(out, "to be recovered at takeover") {
+		t.Errorf("check of a database with a message its replica left in sending: exit %d, want 0 with a note naming it\n%s", code, out)
+	}
 }

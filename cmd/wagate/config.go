@@ -99,6 +99,12 @@ type Config struct {
 	// postgres.DefaultLeaseTTL.
 	Replica  string
 	LeaseTTL time.Duration
+	// DryrunSharedOutbox (with DatabaseURL only) is the dryrun outbox file
+	// that every replica appends to, instead of DataDir's: the replica
+	// taking an account over reads it to tell whether an interrupted
+	// dryrun send went out (sender.SharedConfirmer). "" keeps an outbox
+	// per replica, and such a send is failed and refunded.
+	DryrunSharedOutbox string
 }
 
 // DefaultConfig returns the configuration of a bare `wagate serve`.
@@ -199,6 +205,7 @@ func serveFlags(fs *flag.FlagSet, c *Config) {
 	})
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "postgres://user:password@host/database: keep the data in this PostgreSQL database, which several replicas may share, instead of the store in --data (prefer WAGATE_DATABASE_URL: flags show in ps)")
 	fs.StringVar(&c.Replica, "replica", c.Replica, "with --database-url: this replica's name as the holder of account leases, unique among the running replicas (default: host name and a random suffix)")
+	fs.StringVar(&c.DryrunSharedOutbox, "dryrun-shared-outbox", c.DryrunSharedOutbox, "with --database-url: the dryrun outbox file every replica appends to (replicas on one machine, a local disk), so that a replica taking an account over can confirm an interrupted dryrun send (default: {data}/dryrun-outbox.jsonl per replica)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", c.LeaseTTL, "with --database-url: how long an account's lease holds without renewal, so how long a dead replica's accounts wait for another (default 30s)")
 	fs.Func("cloudapi-base-url", "comma-separated base URLs cloudapi accounts may use besides https://graph.facebook.com (a proxy, a test fake)", func(v string) error {
 		c.CloudAPIBaseURLs = nil

@@ -170,7 +170,7 @@ func runCheck(args []string, stdout, stderr io.Writer, getenv func(string) strin
 // named by host and name only: the URL may hold a password.
 func checkPostgres(databaseURL string, stdout, stderr io.Writer) int {
 	name := databaseName(databaseURL)
-	problems, err := postgres.AuditDatabase(context.Background(), databaseURL)
+	problems, notes, err := postgres.AuditDatabaseNotes(context.Background(), databaseURL)
 	if err != nil {
 		fmt.Fprintf(stderr, "wagate check: %v\n", err)
 		return 1
@@ -180,9 +180,16 @@ func checkPostgres(databaseURL string, stdout, stderr io.Writer) int {
 		for _, p := range problems {
 			fmt.Fprintf(stdout, "  - %s\n", p)
 		}
+	} else {
+		fmt.Fprintf(stdout, "wagate check: %s is consistent\n", name)
+	}
+	// Notes are normal states (a replica stopped mid-send), not problems.
+	for _, n := range notes {
+		fmt.Fprintf(stdout, "  note: %s\n", n)
+	}
+	if len(problems) > 0 {
 		return 1
 	}
-	fmt.Fprintf(stdout, "wagate check: %s is consistent\n", name)
 	return 0
 }
 

@@ -40,6 +40,8 @@ func (c Config) validateDatabase() error {
 			return errors.New("--replica: only with --database-url (replicas share a PostgreSQL database; the bbolt store in --data serves one process)")
 		case c.LeaseTTL != 0:
 			return errors.New("--lease-ttl: only with --database-url (leases share accounts between replicas of a PostgreSQL database)")
+		case c.DryrunSharedOutbox != "":
+			return errors.New("--dryrun-shared-outbox: only with --database-url (one process confirms its interrupted dryrun sends from the outbox in --data)")
 		}
 		return nil
 	}

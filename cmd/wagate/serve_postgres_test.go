@@ -149,6 +149,8 @@ func TestConfigValidateDatabase(t *testing.T) {
 		}, ""},
 		{"replica without database", func(c *Config) { c.Replica = "a" }, "--replica: only with --database-url"},
 		{"lease ttl without database", func(c *Config) { c.LeaseTTL = time.Minute }, "--lease-ttl: only with --database-url"},
+		{"shared outbox without database", func(c *Config) { c.DryrunSharedOutbox = "/srv/outbox.jsonl" }, "--dryrun-shared-outbox: only with --database-url"},
+		{"postgres with a shared outbox", func(c *Config) { c.DatabaseURL, c.DryrunSharedOutbox = "postgres://db/wagate", "/srv/outbox.jsonl" }, ""},
 		{"not postgres", func(c *Config) { c.DatabaseURL = "mysql://u:p@db/wagate" }, "--database-url: not a valid postgres://"},
 		{"lease ttl too short", func(c *Config) { c.DatabaseURL, c.LeaseTTL = "postgres://db/wagate", 100*time.Millisecond }, "--lease-ttl 100ms: give at least 1s"},
 	}

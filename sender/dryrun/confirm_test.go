@@ -99,3 +99,42 @@ func TestTestDelay(t *testing.T) {
 		t.Errorf("outbox = %v, want the one line of message 2", lines)
 	}
 }
+
+// TestSharedOutboxConfirmsAcrossReplicas: two replicas' transports append
+// to one outbox (Shared); the one that did not send confirms the other's
+// send, and says it may be asked at a takeover. An outbox of one process
+// is not to be asked about another replica's send.
+func TestSharedOutboxConfirmsAcrossReplicas(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	a, err := New(path, Shared())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := New(path, Shared())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	byA, byB, never := message(1), message(2), message(3)
+	if _, err := a.Send(context.Background(), acct, byA, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Send(context.Background(), acct, byB, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		m    *wagate.Message
+		want sender.Delivery
+	}{{byA, sender.Delivered}, {byB, sender.Delivered}, {never, sender.NotDelivered}} {
+		if d, _, err := b.Confirm(context.Background(), acct, tt.m); err != nil || d != tt.want {
+			t.Errorf("b.Confirm(%s) = %v, %v; want %v", tt.m.ID, d, err, tt.want)
+		}
+	}
+	if !a.ConfirmsAcrossReplicas() || !b.ConfirmsAcrossReplicas() {
+		t.Error("a shared outbox must say it confirms across replicas")
+	}
+	if open(t, filepath.Join(t.TempDir(), FileName)).ConfirmsAcrossReplicas() {
+		t.Error("an outbox of one replica must not say it confirms across replicas")
+	}
+}

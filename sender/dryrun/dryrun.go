@@ -31,8 +31,8 @@ const FileName = "dryrun-outbox.jsonl"
 const ProviderIDPrefix = "dryrun:"
 
 var (
-	_ sender.Transport = (*Transport)(nil)
-	_ sender.Confirmer = (*Transport)(nil)
+	_ sender.Transport       = (*Transport)(nil)
+	_ sender.SharedConfirmer = (*Transport)(nil)
 )
 
 // Transport appends each sent message to the outbox file. It is safe for
@@ -60,6 +60,7 @@ type Transport struct {
 
 	delay      time.Duration // test only: see WithTestDelay
 	delayAfter bool
+	shared     bool // see Shared
 }
 
 // Option configures a Transport at New.
@@ -73,6 +74,21 @@ type Option func(*Transport)
 func WithTestDelay(d time.Duration, after bool) Option {
 	return func(t *Transport) { t.delay, t.delayAfter = d, after }
 }
+
+// Shared says that every replica of the database appends to this same
+// outbox file (wagate serve --dryrun-shared-outbox): a replica taking an
+// account over can then read in it what another replica's send did, and
+// the sender asks Confirm at a takeover (ConfirmsAcrossReplicas). The file
+// must be one file for all of them, on a filesystem whose O_APPEND writes
+// land whole (a local disk: replicas on one machine); a line is one write.
+func Shared() Option {
+	return func(t *Transport) { t.shared = true }
+}
+
+// ConfirmsAcrossReplicas reports whether the outbox is shared by every
+// replica (Shared): only then can Confirm's NotDelivered (no line) be
+// trusted for a send another replica made.
+func (t *Transport) ConfirmsAcrossReplicas() bool { return t.shared }
 
 // Line is one outbox line: SPEC §2's fields, plus file_url and the sniffed
 // file_type. FileBytes and FileSHA256 describe the downloaded attachment

@@ -21,6 +21,8 @@ var (
 	_ Service          = (*Manager)(nil)
 	_ sender.Transport = (*Manager)(nil)
 	_ sender.Confirmer = (*Manager)(nil)
+
+	_ sender.SharedConfirmer = (*Manager)(nil)
 )
 
 // Manager holds the sessions of the whatsapp accounts and is their

@@ -333,6 +333,14 @@ func (m *Manager) Confirm(ctx context.Context, acct *wagate.Account, msg *wagate
 	}
 }
 
+// ConfirmsAcrossReplicas reports whether Confirm can answer for a send
+// made by another replica (sender.SharedConfirmer): it can when the send
+// ledger is in the database the replicas share (Config.DatabaseURL), where
+// every replica writes "posting" before it hands a message to its client
+// and the server's answer after; with the SQLite file of one process, it
+// cannot.
+func (m *Manager) ConfirmsAcrossReplicas() bool { return m.cfg.DatabaseURL != "" }
+
 // receiptSeen returns a channel closed at the next receipt recorded.
 func (m *Manager) receiptSeen() <-chan struct{} {
 	m.mu.Lock()

@@ -12,7 +12,9 @@ import (
 // routes drive. Open returns the real one, or ErrNotBuilt in a build with
 // -tags nowhatsapp.
 type Service interface {
-	sender.Confirmer
+	// SharedConfirmer: its Confirm answers across replicas when its
+	// ledger is in the shared database.
+	sender.SharedConfirmer
 	// SessionHolder: the sender starts and stops the sessions itself
 	// (StartAccount is Start with the sender's wake; StopAccount is Stop).
 	sender.SessionHolder

@@ -24,7 +24,9 @@ import (
 //   - no queued message belongs to an account that is gone, or to an
 //     earlier account of its phone: DeleteAccount fails them with a
 //     refund, so such a message would hold credits forever;
-//   - no workspace keeps more than wagate.AttemptLimit attempts.
+//   - no workspace keeps more than wagate.AttemptLimit attempts;
+//   - the events outbox and the account leases are whole
+//     (audit_replicas.go says what is damage there and what is normal).
 //
 // It reads in one repeatable-read transaction, so it sees one state even
 // while replicas write, but it is meant for a stopped one. AuditDatabase
@@ -111,9 +113,11 @@ func audit(ctx context.Context, tx pgx.Tx, report func(format string, args ...an
 		return err
 	}
 	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
+	if _, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
 		report("workspace %s keeps %d attempts, more than the last %d", id, n, wagate.AttemptLimit)
 		return nil
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	return auditOutboxAndLeases(ctx, tx, report)
 }

@@ -19,33 +19,46 @@ import (
 // cannot be read at all; it never shows the URL, which may hold a
 // password.
 func AuditDatabase(ctx context.Context, url string) ([]string, error) {
+	problems, _, err := AuditDatabaseNotes(ctx, url)
+	return problems, err
+}
+
+// AuditDatabaseNotes is AuditDatabase that also returns notes: what is
+// normal but worth telling an operator, such as a message in sending
+// whose replica stopped, to be recovered at takeover (audit_replicas.go).
+// Notes are not problems: a database with notes only is consistent.
+func AuditDatabaseNotes(ctx context.Context, url string) (problems, notes []string, err error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The URL may hold a password: name the problem, not the URL.
-		return nil, errors.New("postgres: the database URL is not a valid postgres://user@host/database URL")
+		return nil, nil, errors.New("postgres: the database URL is not a valid postgres://user@host/database URL")
 	}
 	cfg.MaxConns = 1
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: connect: %w", err)
+		return nil, nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	defer pool.Close()
 	ms, err := readMigrations(migrationFiles, "migrations")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var problems []string
 	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	note := func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
 	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+		problems, notes = nil, nil
 		if ok, err := auditSchema(ctx, tx, ms, report); err != nil || !ok {
 			return err // the checks below need every table
 		}
-		return audit(ctx, tx, report)
+		if err := audit(ctx, tx, report); err != nil {
+			return err
+		}
+		return auditNotes(ctx, tx, note)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: audit: %w", err)
+		return nil, nil, fmt.Errorf("postgres: audit: %w", err)
 	}
-	return problems, nil
+	return problems, notes, nil
 }
 
 // auditSchema reports a database whose migrations are not exactly ms; ok

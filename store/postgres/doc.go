@@ -163,9 +163,13 @@
 // MarkSendingPaced writes last_send_at and the drawn gap with the mark, the
 // outcome of the send moves last_send_at up to the try's end (the transport
 // call came before it), and a new holder waits them out (from the takeover
-// when the old holder died mid-send). RecoverAccount fails an account's
-// sending messages when it is taken over (sender.Leaser: the sender no
-// longer calls RecoverSending at start with this backend). A commit of
+// when the old holder died mid-send). At a takeover the sender settles an
+// account's sending messages (sender.Leaser: it no longer calls
+// RecoverSending at start with this backend): SendingOf lists them for a
+// transport that can answer for another replica's send, and SettleAccount
+// (takeover.go) writes its answers in one fenced transaction (delivered:
+// sent; not delivered: queued at its place; the rest failed and
+// refunded); RecoverAccount fails them all when no transport can tell. A commit of
 // accepts sends one NOTIFY for its batch (AcceptBatch one for its request),
 // UpdateAccount one for an active account; Listen hears them, and the
 // sender's lease round every few seconds is the poll behind them.
@@ -195,9 +199,11 @@
 // surplus at a safe point, never mid-send, keeping the pace in the lease
 // row (replicas.go).
 //
-// Limits: a message whose replica lost its lease mid-send is failed and
-// refunded as interrupted by the new holder even if it went out (never sent
-// twice, but counted failed); replicas' clocks are compared (the lease's
+// Limits: a message whose replica lost its lease mid-send, on a transport
+// that cannot answer for another replica's send (cloudapi, a dryrun outbox
+// per replica), is failed and refunded as interrupted by the new holder
+// even if it went out (never sent twice, but counted failed); replicas'
+// clocks are compared (the lease's
 // expiry, the pace), so they must be kept in sync (NTP).
 //
 // # What remains (issue 15), in the order to build it

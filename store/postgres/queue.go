@@ -276,22 +276,29 @@ func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 				return err
 			}
 		}
-		b := beforeOf(r.Message)
-		r.Tries = append(r.Tries, try)
-		tries, err := encodeTries(r.Tries)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'sent', sent_at = $2, error = '', tries = $3, next_try_at = NULL, waiting_reason = '',
-			provider_id = coalesce(nullif($4, ''), provider_id) WHERE id = $1`, id, try.At, tries, try.ProviderID); err != nil {
-			return err
-		}
-		if err := recordSend(ctx, tx, r.Message, try.At); err != nil {
-			return err
-		}
-		r.Status, r.SentAt, r.Error, r.NextTryAt, r.WaitingReason = wagate.StatusSent, try.At, "", time.Time{}, ""
-		return messageChanged(ctx, tx, r.Message, b, change{source: wagate.SourceSystem, at: try.At})
+		return markSentTx(ctx, tx, r, try)
 	})
+}
+
+// markSentTx is MarkSent's write of the locked message r, after the
+// checks: the try recorded, the message sent, the send in its account's
+// history (also SettleAccount's, for a send confirmed at a takeover).
+func markSentTx(ctx context.Context, tx pgx.Tx, r *queueRow, try wagate.Try) error {
+	b := beforeOf(r.Message)
+	r.Tries = append(r.Tries, try)
+	tries, err := encodeTries(r.Tries)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'sent', sent_at = $2, error = '', tries = $3, next_try_at = NULL, waiting_reason = '',
+		provider_id = coalesce(nullif($4, ''), provider_id) WHERE id = $1`, r.ID, try.At, tries, try.ProviderID); err != nil {
+		return err
+	}
+	if err := recordSend(ctx, tx, r.Message, try.At); err != nil {
+		return err
+	}
+	r.Status, r.SentAt, r.Error, r.NextTryAt, r.WaitingReason = wagate.StatusSent, try.At, "", time.Time{}, ""
+	return messageChanged(ctx, tx, r.Message, b, change{source: wagate.SourceSystem, at: try.At})
 }
 
 // Retry records a try that another may fix and makes the message queued
@@ -311,7 +318,6 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 		try.Error = "the try failed; another follows"
 	}
 	due = orNow(due, try.At)
-	ch := change{source: wagate.SourceSystem, at: try.At}
 	return db.update(ctx, "retry", func(tx pgx.Tx) error {
 		r, err := lockMessage(ctx, tx, id)
 		if err != nil {
@@ -325,28 +331,37 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 				return err
 			}
 		}
-		r.Tries = append(r.Tries, try)
-		acct, err := findAccount(ctx, tx, r.Account())
-		if err != nil && wagate.ErrorCode(err) != wagate.ENOTFOUND {
-			return err
-		}
-		if acct == nil || !acct.ConnectedAt.Equal(r.connectedAt) {
-			r.Tries = append(r.Tries, wagate.Try{At: try.At, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorAccountDeleted})
-			r.Error, r.NextTryAt = ErrorAccountDeleted, time.Time{}
-			return fail(ctx, tx, r.Message, ch)
-		}
-		b := beforeOf(r.Message)
-		tries, err := encodeTries(r.Tries)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'queued', queue_pos = coalesce(queue_pos, nextval('messages_queue_pos')),
-			next_try_at = $2, error = $3, tries = $4, waiting_reason = '' WHERE id = $1`, id, due, try.Error, tries); err != nil {
-			return err
-		}
-		r.Status, r.NextTryAt, r.Error, r.WaitingReason = wagate.StatusQueued, due, try.Error, ""
-		return messageChanged(ctx, tx, r.Message, b, ch)
+		return retryTx(ctx, tx, r, try, due)
 	})
+}
+
+// retryTx is Retry's write of the locked message r, after the checks: the
+// try recorded and the message queued again at its place, due at due, or
+// failed and refunded if its account is gone (also SettleAccount's, for a
+// send confirmed not made at a takeover).
+func retryTx(ctx context.Context, tx pgx.Tx, r *queueRow, try wagate.Try, due time.Time) error {
+	ch := change{source: wagate.SourceSystem, at: try.At}
+	r.Tries = append(r.Tries, try)
+	acct, err := findAccount(ctx, tx, r.Account())
+	if err != nil && wagate.ErrorCode(err) != wagate.ENOTFOUND {
+		return err
+	}
+	if acct == nil || !acct.ConnectedAt.Equal(r.connectedAt) {
+		r.Tries = append(r.Tries, wagate.Try{At: try.At, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorAccountDeleted})
+		r.Error, r.NextTryAt = ErrorAccountDeleted, time.Time{}
+		return fail(ctx, tx, r.Message, ch)
+	}
+	b := beforeOf(r.Message)
+	tries, err := encodeTries(r.Tries)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'queued', queue_pos = coalesce(queue_pos, nextval('messages_queue_pos')),
+		next_try_at = $2, error = $3, tries = $4, waiting_reason = '' WHERE id = $1`, r.ID, due, try.Error, tries); err != nil {
+		return err
+	}
+	r.Status, r.NextTryAt, r.Error, r.WaitingReason = wagate.StatusQueued, due, try.Error, ""
+	return messageChanged(ctx, tx, r.Message, b, ch)
 }
 
 // MarkFailed records the try, sets the message (sending or queued) failed
