@@ -97,8 +97,11 @@ func (s *Sender) runLeases(ctx context.Context) {
 		case <-t.C:
 		case <-s.poke:
 		}
+		// Renewals come every LeaseEvery from the start of a round, so a
+		// long round (takeovers) does not push the next one back.
+		started := time.Now()
 		s.leaseRound(ctx)
-		t.Reset(s.cfg.LeaseEvery)
+		t.Reset(max(0, s.cfg.LeaseEvery-time.Since(started)))
 		// Poked rounds come leasePokeGap apart at most.
 		p := time.NewTimer(leasePokeGap)
 		select {
@@ -138,6 +141,7 @@ func (s *Sender) pokeLeases() {
 // wake-ups). A failing store leaves everything as it is until the next
 // round: the leases expire if it lasts, and then the fence refuses.
 func (s *Sender) leaseRound(ctx context.Context) {
+	renewed := time.Now()
 	leases, err := s.leaser.Lease(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -174,8 +178,19 @@ func (s *Sender) leaseRound(ctx context.Context) {
 	// Each account taken over starts as soon as it is recovered: at start
 	// a replica may take thousands, and only those with a message left in
 	// sending (Sending) cost a write.
+	//
+	// The takeovers must not hold up the renewals: a replica taking over
+	// many accounts from a dead one (each a write, and a Confirm per
+	// message) could outlast the leases it holds and lose them all. Past
+	// one LeaseEvery, the rest wait, neither owned nor started, for the
+	// next round, which renews first and finds them fresh again.
 	now := time.Now()
+	waiting := 0
 	for i, l := range fresh {
+		if l.Sending && time.Since(renewed) > s.cfg.LeaseEvery {
+			waiting++
+			continue
+		}
 		if l.Sending {
 			n, done, err := s.takeOver(ctx, l)
 			if err != nil {
@@ -211,6 +226,12 @@ func (s *Sender) leaseRound(ctx context.Context) {
 			a.notBefore = now.Add(d)
 		}
 		s.mu.Unlock()
+	}
+
+	if waiting > 0 {
+		s.log.Info("more accounts taken over than one lease round can recover; the rest wait for the next round, which renews the leases first",
+			zap.Int("accounts_waiting", waiting))
+		s.pokeLeases()
 	}
 
 	s.mu.Lock()

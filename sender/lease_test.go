@@ -25,6 +25,8 @@ type leasingQueue struct {
 	settled   []wagate.AccountRef // SettleAccount calls
 	paces     []paceRec
 	released  int
+	leasedAt  []time.Time               // when each Lease call came
+	slowTake  time.Duration             // how long each RecoverAccount takes
 	wake      func([]wagate.AccountRef) // Listen's callback, once it listens
 	listening chan struct{}             // closed when Listen is called
 }
@@ -60,6 +62,7 @@ func (q *leasingQueue) lose(ref wagate.AccountRef) {
 func (q *leasingQueue) Lease(ctx context.Context) ([]wagate.AccountLease, error) {
 	q.lmu.Lock()
 	q.leases++
+	q.leasedAt = append(q.leasedAt, time.Now())
 	var out []wagate.AccountLease
 	for _, l := range q.held {
 		out = append(out, l)
@@ -92,7 +95,9 @@ func (q *leasingQueue) RecoverAccount(ctx context.Context, ref wagate.AccountRef
 	}
 	q.lmu.Lock()
 	q.recovered = append(q.recovered, ref)
+	slow := q.slowTake
 	q.lmu.Unlock()
+	time.Sleep(slow)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := 0
@@ -398,6 +403,51 @@ func TestLeaserGapAfterADeathMidSendRunsFromTheTakeover(t *testing.T) {
 		stop()
 		if got := tr.records("")[0].at.Sub(t0); got < 7*time.Second {
 			t.Errorf("the first send came %v after the takeover, want >= the 7s gap: the old send may have just gone out", got)
+		}
+	})
+}
+
+// A replica taking over many accounts whose recoveries outlast a lease
+// round still renews in time: past one LeaseEvery the rest of the
+// takeovers wait for the next round, which renews first. Every account is
+// recovered once and sent; before, one round recovered them all in turn,
+// and its leases lapsed meanwhile (seen in make bench's replicas run).
+func TestLeaserTakeoversDoNotHoldUpRenewals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newLeasingQueue()
+		const accounts = 12
+		var queued []string
+		for i := range accounts {
+			ref := q.addAccount("ws1", fmt.Sprintf("+1510555%04d", i), "", true)
+			q.setSending(q.add(ref, "left in sending by the replica that died"))
+			queued = append(queued, q.add(ref, "queued"))
+			q.hold(ref, time.Time{}, 0)
+		}
+		q.slowTake = DefaultLeaseEvery / 2
+
+		tr := &fakeTransport{called: make(chan string, accounts)}
+		s, _ := newTestSender(t, q, tr)
+		stop := startRun(t, s)
+		sent := waitCalled(t, tr.called, accounts)
+		time.Sleep(3 * DefaultLeaseEvery) // the renewals after the takeovers too
+		stop()
+
+		if len(sent) != accounts {
+			t.Fatalf("sent %d messages, want %d", len(sent), accounts)
+		}
+		q.lmu.Lock()
+		defer q.lmu.Unlock()
+		if len(q.recovered) != accounts {
+			t.Errorf("%d recoveries, want one for each of the %d accounts", len(q.recovered), accounts)
+		}
+		// A round may start a takeover up to LeaseEvery after its renewal,
+		// and the takeover takes slowTake; the next round comes a poke gap
+		// later at most.
+		bound := DefaultLeaseEvery + q.slowTake + leasePokeGap
+		for i := 1; i < len(q.leasedAt); i++ {
+			if d := q.leasedAt[i].Sub(q.leasedAt[i-1]); d > bound {
+				t.Errorf("renewal %d came %v after the one before; the leases must be renewed within %v", i, d, bound)
+			}
 		}
 	})
 }
