@@ -15,7 +15,7 @@ import (
 
 // ErrorAccountDeleted is the error of the queued messages failed by
 // DeleteAccount.
-const ErrorAccountDeleted = "account deleted"
+const ErrorAccountDeleted = wagate.ErrorAccountDeleted
 
 // CreateAccount stores a (settings included); a zero ConnectedAt is set to
 // now. ENOTFOUND for an unknown workspace, ECONFLICT if the workspace
@@ -33,7 +33,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 		b := bucket(tx, bucketAccounts)
 		key := join(a.WorkspaceID, a.Phone)
 		if b.Get(key) != nil {
-			return wagate.Errorf(wagate.ECONFLICT, "the workspace already has the account %s", a.Phone)
+			return wagate.ErrAccountTaken(a.Phone)
 		}
 		if err := db.limits.checkAccounts(tx, a.WorkspaceID); err != nil {
 			return err
@@ -190,8 +190,9 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source s
 					continue // a stale entry; the bucket goes anyway
 				}
 				// Not a send, but the try records when and why it failed.
-				m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
-				m.Error = ErrorAccountDeleted
+				try := wagate.DeleteAccountTry(at)
+				m.Tries = append(m.Tries, tryRecord(try))
+				m.Error = try.Error
 				if err := fail(tx, m, ch); err != nil {
 					return err
 				}
@@ -274,7 +275,7 @@ func (db *DB) CreateChat(ctx context.Context, c *wagate.Chat) error {
 		if id, err := findChatID(tx, c.WorkspaceID, c.AccountPhone, c.JID); err != nil {
 			return err
 		} else if id != 0 {
-			return wagate.Errorf(wagate.ECONFLICT, "the account %s already has a chat with %s: chat_id %d", c.AccountPhone, c.JID, id)
+			return wagate.ErrChatTaken(c.AccountPhone, c.JID, id)
 		}
 		if err := db.limits.checkChats(tx, c.WorkspaceID); err != nil {
 			return err

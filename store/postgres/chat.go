@@ -77,12 +77,12 @@ func (db *DB) createChat(ctx context.Context, tx pgx.Tx, c *wagate.Chat, created
 	err = tx.QueryRow(ctx, `SELECT id FROM chats WHERE workspace_id = $1 AND account_phone = $2 AND jid = $3`, c.WorkspaceID, c.AccountPhone, c.JID).Scan(&taken)
 	switch {
 	case err == nil:
-		return 0, wagate.Errorf(wagate.ECONFLICT, "the account %s already has a chat with %s: chat_id %d", c.AccountPhone, c.JID, taken)
+		return 0, wagate.ErrChatTaken(c.AccountPhone, c.JID, taken)
 	case !errors.Is(err, pgx.ErrNoRows):
 		return 0, err
 	}
 	if db.maxChats > 0 && seq >= int64(db.maxChats) {
-		return 0, wagate.Errorf(wagate.ECONFLICT, "the workspace has %d chats, the most this server allows (--max-chats %d); send to an existing chat, or ask the operator to raise --max-chats", seq, db.maxChats)
+		return 0, wagate.ErrChatLimit(seq, db.maxChats)
 	}
 	seq++
 	if _, err := tx.Exec(ctx, `UPDATE workspaces SET chat_seq = $2 WHERE id = $1`, c.WorkspaceID, seq); err != nil {
