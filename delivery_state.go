@@ -50,3 +50,28 @@ func CheckRetryDelivery(id, status string) error {
 func ErrDeliveryNotFound(id string) error {
 	return Errorf(ENOTFOUND, "delivery %q is not a delivery of this endpoint; list them with GET /api/v1/workspaces/{ws}/endpoints/{id}/deliveries", CutUTF8(id, 40))
 }
+
+// EndpointHealth is what an attempt's outcome changes of its endpoint.
+type EndpointHealth struct {
+	Enabled        bool
+	DisabledReason string
+	FailingSince   time.Time
+}
+
+// Attempted applies an attempt's outcome made at at: a success ends the
+// run of failures (FailingSince cleared), a failure starts one if none is
+// running, and disable != "" disables an enabled endpoint with that reason.
+// changed is false when nothing moved (a success of a healthy endpoint),
+// so the backend writes nothing.
+func (h EndpointHealth) Attempted(success bool, at time.Time, disable string) (out EndpointHealth, changed bool) {
+	switch {
+	case success && !h.FailingSince.IsZero():
+		h.FailingSince, changed = time.Time{}, true
+	case !success && h.FailingSince.IsZero():
+		h.FailingSince, changed = at, true
+	}
+	if disable != "" && h.Enabled {
+		h.Enabled, h.DisabledReason, changed = false, disable, true
+	}
+	return h, changed
+}

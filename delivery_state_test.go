@@ -46,3 +46,29 @@ func TestAttemptTimes(t *testing.T) {
 		}
 	}
 }
+
+func TestEndpointHealth(t *testing.T) {
+	at := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	failing := at.Add(-time.Hour)
+	tests := []struct {
+		name    string
+		h       EndpointHealth
+		success bool
+		disable string
+		want    EndpointHealth
+		changed bool
+	}{
+		{"a success of a healthy endpoint changes nothing", EndpointHealth{Enabled: true}, true, "", EndpointHealth{Enabled: true}, false},
+		{"a success ends the failures", EndpointHealth{Enabled: true, FailingSince: failing}, true, "", EndpointHealth{Enabled: true}, true},
+		{"a first failure starts them", EndpointHealth{Enabled: true}, false, "", EndpointHealth{Enabled: true, FailingSince: at}, true},
+		{"a later failure keeps when they started", EndpointHealth{Enabled: true, FailingSince: failing}, false, "", EndpointHealth{Enabled: true, FailingSince: failing}, false},
+		{"a disable", EndpointHealth{Enabled: true, FailingSince: failing}, false, "410 Gone", EndpointHealth{DisabledReason: "410 Gone", FailingSince: failing}, true},
+		{"a disable of a disabled endpoint keeps its reason", EndpointHealth{DisabledReason: "first", FailingSince: failing}, false, "again", EndpointHealth{DisabledReason: "first", FailingSince: failing}, false},
+	}
+	for _, tt := range tests {
+		got, changed := tt.h.Attempted(tt.success, at, tt.disable)
+		if got != tt.want || changed != tt.changed {
+			t.Errorf("%s: Attempted = %+v, %v; want %+v, %v", tt.name, got, changed, tt.want, tt.changed)
+		}
+	}
+}

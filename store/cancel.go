@@ -96,7 +96,7 @@ func (db *DB) CancelMessage(ctx context.Context, workspaceID, id, source string,
 			return nil, err
 		}
 		if m == nil || m.WorkspaceID != workspaceID {
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s is not a message of this workspace", id), nil
+			return wagate.ErrMessageNotInWorkspace(id), nil
 		}
 		if err := wagate.CheckCancel(id, m.Status, m.Error); err != nil {
 			return err, nil

@@ -322,7 +322,7 @@ func findIdempotent(tx *bolt.Tx, workspaceID, key string, bodyHash [32]byte, now
 	case now.Sub(rec.At) >= IdempotencyWindow:
 		return nil, &rec, nil, nil
 	case !bytes.Equal(rec.BodyHash, bodyHash[:]):
-		return nil, nil, wagate.Errorf(wagate.EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", key), nil
+		return nil, nil, wagate.ErrIdempotencyReused(key), nil
 	}
 	first, err = mustMessage(tx, rec.MessageID)
 	return first, nil, nil, err
@@ -455,7 +455,7 @@ func getMessage(tx *bolt.Tx, id string) (*messageRecord, error) {
 func mustMessage(tx *bolt.Tx, id string) (*messageRecord, error) {
 	rec, err := getMessage(tx, id)
 	if err == nil && rec == nil {
-		err = wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id)
+		err = wagate.ErrMessageNotFound(id)
 	}
 	return rec, err
 }
@@ -484,7 +484,7 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 			return err
 		}
 		if rec == nil || rec.WorkspaceID != workspaceID {
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s is not a message of this workspace", id)
+			return wagate.ErrMessageNotInWorkspace(id)
 		}
 		waiting, err := waitingFor(tx, []*messageRecord{rec}, now)
 		if err != nil {
@@ -503,8 +503,8 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 // reads in one transaction without a bound: for tools and tests; the API
 // pages with PageMessages.
 func (db *DB) ListMessages(ctx context.Context, workspaceID string, status wagate.MessageStatus, limit int) ([]*wagate.Message, error) {
-	if status != "" && !status.Valid() {
-		return nil, wagate.Errorf(wagate.EINVALID, "status %q is not queued, sending, sent or failed", status)
+	if err := wagate.CheckStatusFilter(status); err != nil {
+		return nil, err
 	}
 	if limit <= 0 {
 		limit = DefaultListLimit
@@ -548,7 +548,7 @@ func (db *DB) RecordAttempt(ctx context.Context, workspaceID string, a *wagate.A
 			return nil, err
 		}
 		if ws == nil {
-			return wagate.Errorf(wagate.ENOTFOUND, "workspace %q not found", workspaceID), nil
+			return wagate.ErrWorkspaceNotFound(workspaceID), nil
 		}
 		return nil, putAttempt(tx, workspaceID, rec, db.change(wagate.SourceInbound, rec.At), "")
 	})

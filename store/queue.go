@@ -204,7 +204,7 @@ func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
 			return nil, err
 		}
 		if m == nil {
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
+			return wagate.ErrMessageNotFound(id), nil
 		}
 		if err := wagate.CheckQueued(id, m.Status); err != nil {
 			return err, nil
@@ -240,7 +240,7 @@ func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 			return nil, err
 		}
 		if m == nil {
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
+			return wagate.ErrMessageNotFound(id), nil
 		}
 		if done, err := wagate.CheckMarkSent(id, m.Status); done || err != nil {
 			return err, nil
@@ -291,7 +291,7 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 			return nil, err
 		}
 		if m == nil {
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
+			return wagate.ErrMessageNotFound(id), nil
 		}
 		if err := wagate.CheckRetry(id, m.Status); err != nil {
 			return err, nil
@@ -375,7 +375,7 @@ func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
 		}
 		switch {
 		case m == nil:
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
+			return wagate.ErrMessageNotFound(id), nil
 		case m.Status.Final():
 			ignored = m.Status // refund once; a sent message's credits were spent
 			return nil, nil

@@ -173,18 +173,10 @@ func (db *DB) FinishAttempt(ctx context.Context, d *wagate.EndpointDelivery, dis
 // it only when something changed (a success of a healthy endpoint writes
 // nothing).
 func endpointAttempted(tx *bolt.Tx, ref wagate.EndpointRef, ep *endpointRecord, success bool, at time.Time, disable string) error {
-	changed := false
-	switch {
-	case success && !ep.FailingSince.IsZero():
-		ep.FailingSince, changed = time.Time{}, true
-	case !success && ep.FailingSince.IsZero():
-		ep.FailingSince, changed = at, true
-	}
-	if disable != "" && ep.Enabled {
-		ep.Enabled, ep.DisabledReason, changed = false, disable, true
-	}
+	h, changed := wagate.EndpointHealth{Enabled: ep.Enabled, DisabledReason: ep.DisabledReason, FailingSince: ep.FailingSince}.Attempted(success, at, disable)
 	if !changed {
 		return nil
 	}
+	ep.Enabled, ep.DisabledReason, ep.FailingSince = h.Enabled, h.DisabledReason, h.FailingSince
 	return putEndpoint(tx, ref.WorkspaceID, ep)
 }

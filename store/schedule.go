@@ -155,7 +155,7 @@ func (db *DB) Hold(ctx context.Context, id, reason string, until time.Time) erro
 			return nil, err
 		}
 		if m == nil {
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
+			return wagate.ErrMessageNotFound(id), nil
 		}
 		if err := wagate.CheckQueued(id, m.Status); err != nil {
 			return err, nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -81,8 +80,8 @@ func errAccountNotFound(phone string) error {
 // workspace's row is locked first, so two creates racing for the last place
 // under the limit are serialised and cannot both win.
 func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
-	if a.Phone == "" || strings.ContainsRune(a.Phone, 0) {
-		return wagate.Errorf(wagate.EINVALID, "phone: write the account's number in international format, e.g. +14155552671")
+	if err := wagate.CheckAccountPhone(a.Phone); err != nil {
+		return err
 	}
 	settings, err := json.Marshal(orEmpty(a.Settings))
 	if err != nil {

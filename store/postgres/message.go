@@ -298,7 +298,7 @@ func findIdempotent(ctx context.Context, q querier, workspaceID, key string, bod
 	case now.Sub(at) >= IdempotencyWindow:
 		return nil, nil, nil
 	case !bytes.Equal(hash, bodyHash[:]):
-		return nil, wagate.Errorf(wagate.EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", key), nil
+		return nil, wagate.ErrIdempotencyReused(key), nil
 	}
 	first, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -373,10 +373,6 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 	return first, nil
 }
 
-func errMessageNotFound(id string) error {
-	return wagate.Errorf(wagate.ENOTFOUND, "message %s is not a message of this workspace", id)
-}
-
 // FindMessage returns a message of the workspace or ENOTFOUND, with the
 // message it waits for (WaitingFor) worked out as it is read.
 func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.Message, error) {
@@ -386,7 +382,7 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 		var err error
 		m, err = scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND workspace_id = $2`, id, workspaceID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errMessageNotFound(id)
+			return wagate.ErrMessageNotInWorkspace(id)
 		}
 		if err != nil {
 			return err
@@ -394,13 +390,6 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 		return fillWaitingFor(ctx, tx, []*wagate.Message{m}, now)
 	})
 	return m, err
-}
-
-func checkStatus(status wagate.MessageStatus) error {
-	if status != "" && !status.Valid() {
-		return wagate.Errorf(wagate.EINVALID, "status %q is not queued, sending, sent or failed", status)
-	}
-	return nil
 }
 
 // ListMessages returns a workspace's messages newest first, at most limit
@@ -426,7 +415,7 @@ func (db *DB) PageMessages(ctx context.Context, workspaceID string, status wagat
 // pageMessages reads at most limit messages with a seq below before (0:
 // from the newest) and the cursor of the next page.
 func (db *DB) pageMessages(ctx context.Context, op, workspaceID string, status wagate.MessageStatus, limit int, before int64) ([]*wagate.Message, string, error) {
-	if err := checkStatus(status); err != nil {
+	if err := wagate.CheckStatusFilter(status); err != nil {
 		return nil, "", err
 	}
 	if limit <= 0 {
@@ -490,13 +479,13 @@ func (db *DB) CancelMessage(ctx context.Context, workspaceID, id, source string,
 		// The workspace first, as every writer of messages locks it.
 		if _, err := findWorkspace(ctx, tx, workspaceID, true); err != nil {
 			if wagate.ErrorCode(err) == wagate.ENOTFOUND {
-				return errMessageNotFound(id)
+				return wagate.ErrMessageNotInWorkspace(id)
 			}
 			return err
 		}
 		m, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, id, workspaceID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errMessageNotFound(id)
+			return wagate.ErrMessageNotInWorkspace(id)
 		}
 		if err != nil {
 			return err

@@ -380,8 +380,8 @@ func (db *DB) RetryDelivery(ctx context.Context, ref wagate.EndpointRef, deliver
 // store sets d.ID and, when zero, d.At. EINVALID for a pending d (a test
 // send is never retried), ENOTFOUND for an unknown endpoint.
 func (db *DB) RecordDelivery(ctx context.Context, d *wagate.EndpointDelivery) error {
-	if d.Status != wagate.DeliverySucceeded && d.Status != wagate.DeliveryFailed {
-		return wagate.Errorf(wagate.EINVALID, "a recorded delivery is %s or %s, not %q", wagate.DeliverySucceeded, wagate.DeliveryFailed, d.Status)
+	if err := wagate.CheckRecordedDelivery(d.Status); err != nil {
+		return err
 	}
 	ref := wagate.EndpointRef{WorkspaceID: d.WorkspaceID, ID: d.EndpointID}
 	at := orNow(d.At, db.now())

@@ -58,10 +58,6 @@ type leadRow struct {
 
 func (r leadRow) Scan(dest ...any) error { return r.Row.Scan(append(r.lead, dest...)...) }
 
-func errNoMessage(id string) error {
-	return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id)
-}
-
 // lockMessage locks the message's workspace row and then the message's row
 // (the order of locks of doc.go) and reads it: two round trips. ENOTFOUND
 // for an unknown id.
@@ -69,7 +65,7 @@ func lockMessage(ctx context.Context, tx pgx.Tx, id string) (*queueRow, error) {
 	var wsID string
 	err := tx.QueryRow(ctx, `SELECT id FROM workspaces WHERE id = (SELECT workspace_id FROM messages WHERE id = $1) FOR UPDATE`, id).Scan(&wsID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errNoMessage(id)
+		return nil, wagate.ErrMessageNotFound(id)
 	}
 	if err != nil {
 		return nil, err
@@ -78,7 +74,7 @@ func lockMessage(ctx context.Context, tx pgx.Tx, id string) (*queueRow, error) {
 	r.Message, err = scanMessage(leadRow{tx.QueryRow(ctx, `SELECT account_connected_at, `+messageColumns+` FROM messages WHERE id = $1 FOR UPDATE`, id),
 		[]any{&r.connectedAt}})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errNoMessage(id) // deleted meanwhile
+		return nil, wagate.ErrMessageNotFound(id) // deleted meanwhile
 	}
 	return r, err
 }
