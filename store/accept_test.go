@@ -380,29 +380,6 @@ func TestAttemptBodyIsCut(t *testing.T) {
 	}
 }
 
-func TestCutUTF8(t *testing.T) {
-	tests := []struct {
-		s    string
-		n    int
-		want string
-	}{
-		{"", 4, ""},
-		{"abc", 4, "abc"},
-		{"abcd", 4, "abcd"},
-		{"abcde", 4, "abcd"},
-		{"ab€", 4, "ab"},                        // € is 3 bytes: cut before it
-		{"abc€", 4, "abc"},                      // cut before it
-		{"a€b", 4, "a€"},                        // ends on a boundary
-		{"𝄞𝄞", 5, "𝄞"},                          // 4-byte characters
-		{"\x80\x80\x80\x80\x80\x80", 4, "\x80"}, // not UTF-8: bounded back-off
-	}
-	for _, tt := range tests {
-		if got := cutUTF8(tt.s, tt.n); got != tt.want {
-			t.Errorf("cutUTF8(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
-		}
-	}
-}
-
 func TestListAttemptsShowsSendStatus(t *testing.T) {
 	f := newFixture(t, 10)
 	ok := f.send("will be sent")

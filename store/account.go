@@ -15,14 +15,14 @@ import (
 
 // ErrorAccountDeleted is the error of the queued messages failed by
 // DeleteAccount.
-const ErrorAccountDeleted = "account deleted"
+const ErrorAccountDeleted = wagate.ErrorAccountDeleted
 
 // CreateAccount stores a (settings included); a zero ConnectedAt is set to
 // now. ENOTFOUND for an unknown workspace, ECONFLICT if the workspace
 // already has the phone or has Options.MaxAccounts accounts.
 func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
-	if a.Phone == "" || strings.ContainsRune(a.Phone, 0) {
-		return wagate.Errorf(wagate.EINVALID, "phone: write the account's number in international format, e.g. +14155552671")
+	if err := wagate.CheckAccountPhone(a.Phone); err != nil {
+		return err
 	}
 	rec := newAccountRecord(a)
 	rec.ConnectedAt = orNow(a.ConnectedAt, db.now())
@@ -33,7 +33,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 		b := bucket(tx, bucketAccounts)
 		key := join(a.WorkspaceID, a.Phone)
 		if b.Get(key) != nil {
-			return wagate.Errorf(wagate.ECONFLICT, "the workspace already has the account %s", a.Phone)
+			return wagate.ErrAccountTaken(a.Phone)
 		}
 		if err := db.limits.checkAccounts(tx, a.WorkspaceID); err != nil {
 			return err
@@ -190,8 +190,9 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source s
 					continue // a stale entry; the bucket goes anyway
 				}
 				// Not a send, but the try records when and why it failed.
-				m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
-				m.Error = ErrorAccountDeleted
+				try := wagate.DeleteAccountTry(at)
+				m.Tries = append(m.Tries, tryRecord(try))
+				m.Error = try.Error
 				if err := fail(tx, m, ch); err != nil {
 					return err
 				}
@@ -256,7 +257,7 @@ func fail(tx *bolt.Tx, m *messageRecord, ch change) error {
 // Options.MaxChats chats.
 func (db *DB) CreateChat(ctx context.Context, c *wagate.Chat) error {
 	if c.JID == "" || strings.ContainsRune(c.JID, 0) {
-		return wagate.Errorf(wagate.EINVALID, "jid: a chat needs a JID or a phone")
+		return wagate.ErrChatNeedsJID()
 	}
 	rec := newChatRecord(c)
 	rec.CreatedAt = orNow(c.CreatedAt, db.now())
@@ -269,12 +270,12 @@ func (db *DB) CreateChat(ctx context.Context, c *wagate.Chat) error {
 			return err
 		}
 		if acct == nil {
-			return wagate.Errorf(wagate.EINVALID, "account_phone %s is not an account of this workspace", c.AccountPhone)
+			return wagate.ErrAccountNotInWorkspace(c.AccountPhone)
 		}
 		if id, err := findChatID(tx, c.WorkspaceID, c.AccountPhone, c.JID); err != nil {
 			return err
 		} else if id != 0 {
-			return wagate.Errorf(wagate.ECONFLICT, "the account %s already has a chat with %s: chat_id %d", c.AccountPhone, c.JID, id)
+			return wagate.ErrChatTaken(c.AccountPhone, c.JID, id)
 		}
 		if err := db.limits.checkChats(tx, c.WorkspaceID); err != nil {
 			return err
@@ -330,10 +331,6 @@ func getChat(tx *bolt.Tx, workspaceID string, id int64) (*chatRecord, error) {
 	return &rec, nil
 }
 
-func errChatNotFound(id int64) error {
-	return wagate.Errorf(wagate.ENOTFOUND, "chat_id %d is not a chat of this workspace", id)
-}
-
 // FindChat returns one chat or ENOTFOUND.
 func (db *DB) FindChat(ctx context.Context, workspaceID string, id int64) (*wagate.Chat, error) {
 	var c *wagate.Chat
@@ -343,7 +340,7 @@ func (db *DB) FindChat(ctx context.Context, workspaceID string, id int64) (*waga
 			return err
 		}
 		if rec == nil {
-			return errChatNotFound(id)
+			return wagate.ErrChatNotFound(id)
 		}
 		c = rec.domain(workspaceID)
 		return nil

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"slices"
-	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,8 +22,8 @@ var _ wagate.AccountEventService = (*DB)(nil)
 // RecordAccountEvent applies edit to the account and writes the account
 // event typ about it, in one commit; see wagate.AccountEventService.
 func (db *DB) RecordAccountEvent(ctx context.Context, ref wagate.AccountRef, typ string, at time.Time, edit func(*wagate.Account) error) (*wagate.Account, error) {
-	if !slices.Contains(wagate.AccountEventTypes, typ) {
-		return nil, wagate.Errorf(wagate.EINVALID, "account event type %q: must be one of %s", cutUTF8(typ, 40), strings.Join(wagate.AccountEventTypes, ", "))
+	if err := wagate.CheckAccountEventType(typ); err != nil {
+		return nil, err
 	}
 	at = orNow(at, db.now())
 	var a *wagate.Account

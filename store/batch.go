@@ -139,7 +139,7 @@ func findBatch(tx *bolt.Tx, workspaceID, key string, bodyHash [32]byte, now time
 	case now.Sub(rec.At) >= IdempotencyWindow:
 		return nil, &rec, nil, nil
 	case rec.MessageID != batchMarker || !bytes.Equal(rec.BodyHash, bodyHash[:]):
-		return nil, nil, wagate.Errorf(wagate.EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", key), nil
+		return nil, nil, wagate.ErrIdempotencyReused(key), nil
 	}
 	var items []wagate.BatchItem
 	if err := json.Unmarshal(bucket(tx, bucketBatches).Get(join(workspaceID, key)), &items); err != nil {

@@ -96,18 +96,14 @@ func (db *DB) CancelMessage(ctx context.Context, workspaceID, id, source string,
 			return nil, err
 		}
 		if m == nil || m.WorkspaceID != workspaceID {
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s is not a message of this workspace", id), nil
+			return wagate.ErrMessageNotInWorkspace(id), nil
 		}
-		switch m.Status {
-		case wagate.StatusSending:
-			return wagate.Errorf(wagate.ECONFLICT, "message %s is being sent right now, so it can no longer be cancelled; read its outcome with GET /api/v1/workspaces/{ws}/messages/{id}", id), nil
-		case wagate.StatusSent:
-			return wagate.Errorf(wagate.ECONFLICT, "message %s was already sent, so it cannot be cancelled", id), nil
-		case wagate.StatusFailed:
-			return wagate.Errorf(wagate.ECONFLICT, "message %s already failed (%s) and its credits were refunded; there is nothing to cancel", id, cutUTF8(m.Error, 200)), nil
+		if err := wagate.CheckCancel(id, m.Status, m.Error); err != nil {
+			return err, nil
 		}
-		m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassCancelled, Error: wagate.ErrorCancelled})
-		m.Error = wagate.ErrorCancelled
+		try := wagate.CancelledTry(at)
+		m.Tries = append(m.Tries, tryRecord(try))
+		m.Error = try.Error
 		m.NextTryAt = time.Time{}
 		if err := fail(tx, m, ch); err != nil {
 			return nil, err

@@ -14,16 +14,6 @@ import (
 // behaviours every backend must pass.
 func TestContract(t *testing.T) {
 	storetest.Run[*DB](t, boltHarness{})
-	storetest.RunCareful[*DB](t, boltHarness{})
-	storetest.RunTemplates[*DB](t, boltHarness{})
-	storetest.RunLinks[*DB](t, boltHarness{})
-	storetest.RunRelink[*DB](t, boltHarness{})
-	storetest.RunRetention[*DB](t, boltHarness{})
-	storetest.RunLinksWithQueue[*DB](t, boltHarness{})
-	storetest.RunEndpoints[*DB](t, boltHarness{})
-	storetest.RunOutbox[*DB](t, boltHarness{})
-	storetest.RunOutboxQueue[*DB](t, boltHarness{})
-	storetest.RunAccountEvents[*DB](t, boltHarness{})
 }
 
 // boltHarness opens each store in its own temp folder. At cleanup it checks

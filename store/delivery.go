@@ -67,17 +67,15 @@ func (db *DB) ApplyDelivery(ctx context.Context, u wagate.DeliveryUpdate, advanc
 		} else if !ok {
 			return wagate.Errorf(wagate.ENOTFOUND, "no message was sent with provider id %q from %s %q", u.ProviderID, u.From.Setting, cutUTF8(u.From.Value, 64)), nil
 		}
-		if m.Status == wagate.StatusFailed || !advance(m.Delivery, u.Status) {
+		if !wagate.DeliveryMoves(m.Status, m.Delivery, u.Status, advance) {
 			out = m.domain()
 			return nil, nil
 		}
 		m.Delivery, m.DeliveryAt = u.Status, at
-		if u.Status == "failed" && m.Status == wagate.StatusSent {
-			m.Error = u.Error
-			if m.Error == "" {
-				m.Error = "the transport reported the message failed after sending it"
-			}
-			m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: m.Error})
+		if wagate.DeliveryFails(m.Status, u.Status) {
+			try := wagate.DeliveryFailedTry(at, u.Error)
+			m.Error = try.Error
+			m.Tries = append(m.Tries, tryRecord(try))
 			if err := fail(tx, m, ch); err != nil {
 				return nil, err
 			}

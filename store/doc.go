@@ -89,7 +89,8 @@
 // # Errors
 //
 // Domain outcomes are *wagate.Error values (ENOTFOUND, ECONFLICT, ECREDITS,
-// EIDEMPOTENCY, EINVALID). Anything else that fails (the file, a lock, a
+// EIDEMPOTENCY, EINVALID), given by the root's rules (message_state.go,
+// accept_check.go, refusals.go), which store/postgres shares. Anything else that fails (the file, a lock, a
 // record that does not decode) is wrapped as EUNAVAILABLE with %w, so the
 // gateway answers 503 and errors.Is still finds the bbolt error.
 package store

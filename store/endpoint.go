@@ -173,7 +173,7 @@ func getEndpoint(tx *bolt.Tx, ref wagate.EndpointRef) (*endpointRecord, error) {
 func mustEndpoint(tx *bolt.Tx, ref wagate.EndpointRef) (*endpointRecord, error) {
 	rec, err := getEndpoint(tx, ref)
 	if err == nil && rec == nil {
-		err = wagate.Errorf(wagate.ENOTFOUND, "endpoint %q is not an endpoint of this workspace; list them with GET /api/v1/workspaces/{ws}/endpoints", cutUTF8(ref.ID, 40))
+		err = wagate.ErrEndpointNotFound(ref.ID)
 	}
 	return rec, err
 }
@@ -219,14 +219,14 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *wagate.Endpoint) error {
 		}
 		b := bucket(tx, bucketEndpoints)
 		if b.Get(join(e.WorkspaceID, e.ID)) != nil {
-			return wagate.Errorf(wagate.ECONFLICT, "endpoint %s already exists", e.ID)
+			return wagate.ErrEndpointTaken(e.ID)
 		}
 		n := 0
 		if err := forEndpoints(tx, e.WorkspaceID, func(*endpointRecord) error { n++; return nil }); err != nil {
 			return err
 		}
 		if n >= wagate.EndpointLimit {
-			return fmt.Errorf("%w: %w", wagate.Errorf(wagate.ECONFLICT, "the workspace already has %d endpoints, the most allowed; delete one first", n), wagate.ErrEndpointLimit)
+			return wagate.EndpointLimitError(n)
 		}
 		seq, err := b.NextSequence()
 		if err != nil {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -75,13 +74,13 @@ func (c *inboundCache) get(hash [32]byte) *wagate.Workspace {
 	if !ok || e.gen != c.gen.Load() {
 		return nil
 	}
-	return copyWorkspace(e.ws)
+	return e.ws.Clone()
 }
 
 // put stores a copy of ws as the answer for hash, read at generation gen,
 // unless a write has committed since gen was read.
 func (c *inboundCache) put(hash [32]byte, gen uint64, ws *wagate.Workspace) {
-	cp := copyWorkspace(ws)
+	cp := ws.Clone()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// A bump before this check keeps the answer out; a bump after it makes
@@ -93,19 +92,4 @@ func (c *inboundCache) put(hash [32]byte, gen uint64, ws *wagate.Workspace) {
 		c.entries = make(map[[32]byte]inboundEntry)
 	}
 	c.entries[hash] = inboundEntry{gen: gen, ws: cp}
-}
-
-// copyWorkspace copies ws with its accounts and their settings.
-func copyWorkspace(ws *wagate.Workspace) *wagate.Workspace {
-	cp := *ws
-	if ws.Accounts != nil {
-		cp.Accounts = make([]*wagate.Account, len(ws.Accounts))
-		accts := make([]wagate.Account, len(ws.Accounts))
-		for i, a := range ws.Accounts {
-			accts[i] = *a
-			accts[i].Settings = maps.Clone(a.Settings)
-			cp.Accounts[i] = &accts[i]
-		}
-	}
-	return &cp
 }

@@ -28,7 +28,7 @@ func (l limits) checkAccounts(tx *bolt.Tx, workspaceID string) error {
 	c := bucket(tx, bucketAccounts).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		if n++; n >= l.maxAccounts {
-			return wagate.Errorf(wagate.ECONFLICT, "the workspace has %d accounts, the most this server allows (--max-accounts %d); delete an account first, or ask the operator to raise --max-accounts", n, l.maxAccounts)
+			return wagate.ErrAccountLimit(n, l.maxAccounts)
 		}
 	}
 	return nil
@@ -49,7 +49,7 @@ func (l limits) checkChats(tx *bolt.Tx, workspaceID string) error {
 		n = b.Sequence()
 	}
 	if n >= uint64(l.maxChats) {
-		return wagate.Errorf(wagate.ECONFLICT, "the workspace has %d chats, the most this server allows (--max-chats %d); send to an existing chat, or ask the operator to raise --max-chats", n, l.maxChats)
+		return wagate.ErrChatLimit(int64(n), l.maxChats)
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -180,32 +179,25 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 			return nil, nil, err
 		}
 		if chat == nil {
-			// EINVALID, not ENOTFOUND: on the inbound URL a 404 means
-			// "Webhook not found", and this is a field of the request.
-			return nil, wagate.Errorf(wagate.EINVALID, "chat_id %d is not a chat of this workspace; look chat ids up with GET /api/v1/workspaces/{ws}/chats", m.ChatID), nil
+			return nil, wagate.ErrChatNotInWorkspace(m.ChatID), nil
 		}
 		m.AccountPhone, m.JID = chat.AccountPhone, chat.JID
 	}
 
 	if m.AccountPhone == "" {
-		return nil, wagate.Errorf(wagate.EINVALID, "whatsapp_account_phone: the workspace has no active WhatsApp account to send from; connect one, or name one"), nil
+		return nil, wagate.ErrNoSendingAccount(), nil
 	}
 	acct, err := getAccount(tx, wagate.AccountRef{WorkspaceID: ws.ID, Phone: m.AccountPhone})
 	if err != nil {
 		return nil, nil, err
 	}
-	switch {
-	case acct == nil && m.ChatID != 0:
-		return nil, wagate.Errorf(wagate.EINVALID, "chat_id %d belongs to the WhatsApp account %s, which is no longer connected to this workspace", m.ChatID, m.AccountPhone), nil
-	case acct == nil:
-		return nil, wagate.Errorf(wagate.EINVALID, "whatsapp_account_phone %s is not a WhatsApp account of this workspace", m.AccountPhone), nil
-	case !acct.Active:
-		return nil, wagate.Errorf(wagate.EINVALID, "the WhatsApp account %s is not active; activate it or send from another account", m.AccountPhone), nil
+	if err := wagate.CheckSendingAccount(m.AccountPhone, m.ChatID, acct != nil, acct != nil && acct.Active); err != nil {
+		return nil, err, nil
 	}
 	m.AccountConnectedAt = acct.ConnectedAt // which connection of this phone, for Retry
 
-	if m.JID == "" || strings.ContainsRune(m.JID, 0) {
-		return nil, wagate.Errorf(wagate.EINVALID, "no recipient: give chat_id, jid, phone or chat_name"), nil
+	if err := wagate.CheckRecipient(m.JID); err != nil {
+		return nil, err, nil
 	}
 	newChat := false
 	if m.ChatID == 0 {
@@ -330,7 +322,7 @@ func findIdempotent(tx *bolt.Tx, workspaceID, key string, bodyHash [32]byte, now
 	case now.Sub(rec.At) >= IdempotencyWindow:
 		return nil, &rec, nil, nil
 	case !bytes.Equal(rec.BodyHash, bodyHash[:]):
-		return nil, nil, wagate.Errorf(wagate.EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", key), nil
+		return nil, nil, wagate.ErrIdempotencyReused(key), nil
 	}
 	first, err = mustMessage(tx, rec.MessageID)
 	return first, nil, nil, err
@@ -463,7 +455,7 @@ func getMessage(tx *bolt.Tx, id string) (*messageRecord, error) {
 func mustMessage(tx *bolt.Tx, id string) (*messageRecord, error) {
 	rec, err := getMessage(tx, id)
 	if err == nil && rec == nil {
-		err = wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id)
+		err = wagate.ErrMessageNotFound(id)
 	}
 	return rec, err
 }
@@ -492,7 +484,7 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 			return err
 		}
 		if rec == nil || rec.WorkspaceID != workspaceID {
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s is not a message of this workspace", id)
+			return wagate.ErrMessageNotInWorkspace(id)
 		}
 		waiting, err := waitingFor(tx, []*messageRecord{rec}, now)
 		if err != nil {
@@ -511,8 +503,8 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 // reads in one transaction without a bound: for tools and tests; the API
 // pages with PageMessages.
 func (db *DB) ListMessages(ctx context.Context, workspaceID string, status wagate.MessageStatus, limit int) ([]*wagate.Message, error) {
-	if status != "" && !status.Valid() {
-		return nil, wagate.Errorf(wagate.EINVALID, "status %q is not queued, sending, sent or failed", status)
+	if err := wagate.CheckStatusFilter(status); err != nil {
+		return nil, err
 	}
 	if limit <= 0 {
 		limit = DefaultListLimit
@@ -556,7 +548,7 @@ func (db *DB) RecordAttempt(ctx context.Context, workspaceID string, a *wagate.A
 			return nil, err
 		}
 		if ws == nil {
-			return wagate.Errorf(wagate.ENOTFOUND, "workspace %q not found", workspaceID), nil
+			return wagate.ErrWorkspaceNotFound(workspaceID), nil
 		}
 		return nil, putAttempt(tx, workspaceID, rec, db.change(wagate.SourceInbound, rec.At), "")
 	})
@@ -634,14 +626,4 @@ func (db *DB) ListAttempts(ctx context.Context, workspaceID string, limit int) (
 
 // cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence, so a
 // kept body stays valid text for the JSON and CSV downloads.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	// Back off at most UTFMax-1 bytes: further back is invalid input anyway.
-	for j := 0; j < utf8.UTFMax-1 && i > 0 && !utf8.RuneStart(s[i]); j++ {
-		i--
-	}
-	return s[:i]
-}
+func cutUTF8(s string, n int) string { return wagate.CutUTF8(s, n) }

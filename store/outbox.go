@@ -212,10 +212,6 @@ func getDelivery(ob *bolt.Bucket, id string) (*deliveryRecord, uint64, error) {
 	return &rec, seq, nil
 }
 
-func errDeliveryNotFound(id string) error {
-	return wagate.Errorf(wagate.ENOTFOUND, "delivery %q is not a delivery of this endpoint; list them with GET /api/v1/workspaces/{ws}/endpoints/{id}/deliveries", cutUTF8(id, 40))
-}
-
 // finish moves the delivery seq from pending (its due entry at dueAt) to
 // finished, or adds it as finished when it was never pending (a test
 // send), and trims the history.
@@ -393,10 +389,10 @@ func (db *DB) RetryDelivery(ctx context.Context, ref wagate.EndpointRef, deliver
 			return err
 		}
 		if rec == nil {
-			return errDeliveryNotFound(deliveryID)
+			return wagate.ErrDeliveryNotFound(deliveryID)
 		}
-		if rec.Status != wagate.DeliveryFailed {
-			return wagate.Errorf(wagate.ECONFLICT, "delivery %s is %s; only a failed delivery can be retried", rec.ID, rec.Status)
+		if err := wagate.CheckRetryDelivery(rec.ID, rec.Status); err != nil {
+			return err
 		}
 		rec.Status, rec.NextTryAt = wagate.DeliveryPending, at
 		if err := put(ob, deliveryKey(seq), rec); err != nil {
@@ -427,8 +423,8 @@ func (db *DB) RetryDelivery(ctx context.Context, ref wagate.EndpointRef, deliver
 // store sets d.ID and, when zero, d.At. EINVALID for a pending d (a test
 // send is never retried), ENOTFOUND for an unknown endpoint.
 func (db *DB) RecordDelivery(ctx context.Context, d *wagate.EndpointDelivery) error {
-	if d.Status != wagate.DeliverySucceeded && d.Status != wagate.DeliveryFailed {
-		return wagate.Errorf(wagate.EINVALID, "a recorded delivery is %s or %s, not %q", wagate.DeliverySucceeded, wagate.DeliveryFailed, d.Status)
+	if err := wagate.CheckRecordedDelivery(d.Status); err != nil {
+		return err
 	}
 	ref := wagate.EndpointRef{WorkspaceID: d.WorkspaceID, ID: d.EndpointID}
 	at := orNow(d.At, db.now())

@@ -45,8 +45,8 @@ func decodeCursor(cursor string) ([]byte, error) {
 // wagate.MessageService. ENOTFOUND for an unknown workspace, EINVALID for
 // an unknown status or a bad cursor.
 func (db *DB) PageMessages(ctx context.Context, workspaceID string, status wagate.MessageStatus, limit int, cursor string) ([]*wagate.Message, string, error) {
-	if status != "" && !status.Valid() {
-		return nil, "", wagate.Errorf(wagate.EINVALID, "status %q is not queued, sending, sent or failed", status)
+	if err := wagate.CheckStatusFilter(status); err != nil {
+		return nil, "", err
 	}
 	if limit <= 0 {
 		limit = DefaultListLimit

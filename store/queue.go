@@ -14,7 +14,7 @@ import (
 // power loss) caught while it was being sent, and whose transport cannot
 // tell whether it went out. Sending it again could deliver it twice, so
 // wagate fails it, refunds it and says so rather than resend silently.
-const ErrorInterrupted = "interrupted: wagate stopped while sending this message; it may or may not have been delivered, so it is not sent again automatically"
+const ErrorInterrupted = wagate.ErrorInterrupted
 
 // QueuedAccounts lists every account whose queue is not empty (messages
 // waiting for a retry included), so the sender resumes them all after a
@@ -204,10 +204,10 @@ func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
 			return nil, err
 		}
 		if m == nil {
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
+			return wagate.ErrMessageNotFound(id), nil
 		}
-		if m.Status != wagate.StatusQueued {
-			return wagate.Errorf(wagate.ECONFLICT, "message %s is %s, not queued", id, m.Status), nil
+		if err := wagate.CheckQueued(id, m.Status); err != nil {
+			return err, nil
 		}
 		if m.QueueSeq != 0 {
 			m.Pos = m.QueueSeq
@@ -232,23 +232,18 @@ func (db *DB) MarkSending(ctx context.Context, id string, at time.Time) error {
 // is not turned into a sent one for free: that is ECONFLICT. ENOTFOUND for
 // an unknown id.
 func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
-	try.At = orNow(try.At, db.now())
-	if try.Result == "" {
-		try.Result = wagate.TryResultSent
-	}
+	try = wagate.SentTry(try, db.now())
 	ch := db.change(wagate.SourceSystem, try.At)
 	return db.batch(ctx, "mark sent", func(tx *bolt.Tx) (error, error) {
 		m, err := getMessage(tx, id)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case m == nil:
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
-		case m.Status == wagate.StatusSent:
-			return nil, nil
-		case m.Status == wagate.StatusFailed:
-			return wagate.Errorf(wagate.ECONFLICT, "message %s already failed (and was refunded); it cannot become sent", id), nil
+		if m == nil {
+			return wagate.ErrMessageNotFound(id), nil
+		}
+		if done, err := wagate.CheckMarkSent(id, m.Status); done || err != nil {
+			return err, nil
 		}
 		if err := unqueue(tx, m); err != nil {
 			return nil, err
@@ -287,13 +282,7 @@ func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
 // ECONFLICT for a message already sent or failed (a refund never happens
 // twice and a sent message is never resent), ENOTFOUND for an unknown id.
 func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Time) error {
-	try.At = orNow(try.At, db.now())
-	if try.Result == "" {
-		try.Result = wagate.TryResultRetry
-	}
-	if try.Error == "" {
-		try.Error = "the try failed; another follows"
-	}
+	try = wagate.RetryTry(try, db.now())
 	due = orNow(due, try.At)
 	ch := db.change(wagate.SourceSystem, try.At)
 	return db.batch(ctx, "retry", func(tx *bolt.Tx) (error, error) {
@@ -301,11 +290,11 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case m == nil:
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
-		case m.Status == wagate.StatusSent || m.Status == wagate.StatusFailed:
-			return wagate.Errorf(wagate.ECONFLICT, "message %s is already %s; it is not tried again", id, m.Status), nil
+		if m == nil {
+			return wagate.ErrMessageNotFound(id), nil
+		}
+		if err := wagate.CheckRetry(id, m.Status); err != nil {
+			return err, nil
 		}
 		m.Tries = append(m.Tries, tryRecord(try))
 		acct, err := getAccount(tx, wagate.AccountRef{WorkspaceID: m.WorkspaceID, Phone: m.AccountPhone})
@@ -317,8 +306,9 @@ func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Tim
 		// with it), so the message must not slip into the new account's
 		// queue, perhaps on another transport.
 		if acct == nil || !sameAccount(acct, m) {
-			m.Tries = append(m.Tries, tryRecord{At: try.At, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorAccountDeleted})
-			m.Error = ErrorAccountDeleted
+			deleted := wagate.AccountDeletedTry(try.At)
+			m.Tries = append(m.Tries, tryRecord(deleted))
+			m.Error = deleted.Error
 			m.NextTryAt = time.Time{}
 			return nil, fail(tx, m, ch)
 		}
@@ -374,13 +364,7 @@ func requeue(tx *bolt.Tx, m *messageRecord) error {
 // its credits came back when it failed; a sent message is left as it is
 // too, since its credits were rightly spent. ENOTFOUND for an unknown id.
 func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
-	try.At = orNow(try.At, db.now())
-	if try.Result == "" {
-		try.Result = wagate.TryResultFailed
-	}
-	if try.Error == "" {
-		try.Error = "failed"
-	}
+	try = wagate.FailedTry(try, db.now())
 	var ignored wagate.MessageStatus
 	ch := db.change(wagate.SourceSystem, try.At)
 	err := db.batch(ctx, "mark failed", func(tx *bolt.Tx) (error, error) {
@@ -391,9 +375,9 @@ func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
 		}
 		switch {
 		case m == nil:
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
-		case m.Status == wagate.StatusFailed || m.Status == wagate.StatusSent:
-			ignored = m.Status
+			return wagate.ErrMessageNotFound(id), nil
+		case m.Status.Final():
+			ignored = m.Status // refund once; a sent message's credits were spent
 			return nil, nil
 		}
 		m.Tries = append(m.Tries, tryRecord(try))
@@ -459,8 +443,9 @@ func (db *DB) RecoverSending(ctx context.Context, at time.Time) (int, error) {
 				}
 				continue
 			}
-			m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassInterrupted, Error: ErrorInterrupted})
-			m.Error = ErrorInterrupted
+			try := wagate.InterruptedTry(at)
+			m.Tries = append(m.Tries, tryRecord(try))
+			m.Error = try.Error
 			if err := fail(tx, m, ch); err != nil {
 				return err
 			}

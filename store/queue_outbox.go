@@ -114,17 +114,11 @@ func (db *DB) NextDeliveries(ctx context.Context, ref wagate.EndpointRef, at tim
 // unknown endpoint or delivery (the endpoint was deleted meanwhile);
 // ECONFLICT for a delivery that is not pending.
 func (db *DB) FinishAttempt(ctx context.Context, d *wagate.EndpointDelivery, disable string) error {
-	switch d.Status {
-	case wagate.DeliveryPending, wagate.DeliverySucceeded, wagate.DeliveryFailed:
-	default:
-		return wagate.Errorf(wagate.EINVALID, "an attempt ends %s, %s or %s, not %q", wagate.DeliveryPending, wagate.DeliverySucceeded, wagate.DeliveryFailed, d.Status)
+	if err := wagate.CheckAttemptEnd(d.Status); err != nil {
+		return err
 	}
 	ref := wagate.EndpointRef{WorkspaceID: d.WorkspaceID, ID: d.EndpointID}
-	at := orNow(d.At, db.now())
-	next := d.NextTryAt
-	if d.Status == wagate.DeliveryPending {
-		next = orNow(next, at)
-	}
+	at, next := wagate.AttemptTimes(d, db.now())
 	attempt := 0
 	err := db.batch(ctx, "finish attempt", func(tx *bolt.Tx) (error, error) {
 		ep, err := mustEndpoint(tx, ref)
@@ -140,9 +134,9 @@ func (db *DB) FinishAttempt(ctx context.Context, d *wagate.EndpointDelivery, dis
 		case err != nil:
 			return nil, err
 		case rec == nil:
-			return errDeliveryNotFound(d.ID), nil
+			return wagate.ErrDeliveryNotFound(d.ID), nil
 		case rec.Status != wagate.DeliveryPending:
-			return wagate.Errorf(wagate.ECONFLICT, "delivery %s is %s, not pending: its attempt was already recorded", rec.ID, rec.Status), nil
+			return wagate.CheckDeliveryPending(rec.ID, rec.Status), nil
 		}
 		wasDue := rec.NextTryAt
 		attempt = rec.Attempt + 1
@@ -179,18 +173,10 @@ func (db *DB) FinishAttempt(ctx context.Context, d *wagate.EndpointDelivery, dis
 // it only when something changed (a success of a healthy endpoint writes
 // nothing).
 func endpointAttempted(tx *bolt.Tx, ref wagate.EndpointRef, ep *endpointRecord, success bool, at time.Time, disable string) error {
-	changed := false
-	switch {
-	case success && !ep.FailingSince.IsZero():
-		ep.FailingSince, changed = time.Time{}, true
-	case !success && ep.FailingSince.IsZero():
-		ep.FailingSince, changed = at, true
-	}
-	if disable != "" && ep.Enabled {
-		ep.Enabled, ep.DisabledReason, changed = false, disable, true
-	}
+	h, changed := wagate.EndpointHealth{Enabled: ep.Enabled, DisabledReason: ep.DisabledReason, FailingSince: ep.FailingSince}.Attempted(success, at, disable)
 	if !changed {
 		return nil
 	}
+	ep.Enabled, ep.DisabledReason, ep.FailingSince = h.Enabled, h.DisabledReason, h.FailingSince
 	return putEndpoint(tx, ref.WorkspaceID, ep)
 }

@@ -11,7 +11,7 @@ import (
 
 // ErrorRelinkGrace is the error of the queued messages failed by
 // FailUnlinkedQueues.
-const ErrorRelinkGrace = "the whatsapp account was not linked again within the relink grace; link it and send again"
+const ErrorRelinkGrace = wagate.ErrorRelinkGrace
 
 // FailUnlinkedQueues fails, with a refund, the queued messages (scheduled
 // ones that came due included) of every whatsapp account that has needed
@@ -24,22 +24,9 @@ func (db *DB) FailUnlinkedQueues(ctx context.Context, before time.Time) (int, er
 	if err != nil {
 		return 0, err
 	}
-	total := 0
-	for _, a := range accts {
-		if !expiredLink(a.Transport, a.Link, before) {
-			continue
-		}
-		n, err := db.failUnlinkedQueue(ctx, a.Ref(), before)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
-
-func expiredLink(transport string, l wagate.AccountLink, before time.Time) bool {
-	return transport == wagate.TransportWhatsApp && l.State != "" && l.NeedsLinking() && !l.Since.IsZero() && l.Since.Before(before)
+	return wagate.FailUnlinked(accts, before, func(ref wagate.AccountRef) (int, error) {
+		return db.failUnlinkedQueue(ctx, ref, before)
+	})
 }
 
 // failUnlinkedQueue fails one account's queued messages, after checking
@@ -51,7 +38,7 @@ func (db *DB) failUnlinkedQueue(ctx context.Context, ref wagate.AccountRef, befo
 	err := db.update(ctx, "fail unlinked queue", func(tx *bolt.Tx) error {
 		n = 0
 		acct, err := getAccount(tx, ref)
-		if err != nil || acct == nil || !expiredLink(acct.Transport, acct.Link, before) {
+		if err != nil || acct == nil || !wagate.LinkExpired(acct.Transport, acct.Link, before) {
 			return err
 		}
 		q := bucket(tx, bucketQueues).Bucket(join(ref.WorkspaceID, ref.Phone))
@@ -82,8 +69,9 @@ func (db *DB) failUnlinkedQueue(ctx context.Context, ref wagate.AccountRef, befo
 			if m == nil || m.Status != wagate.StatusQueued {
 				continue
 			}
-			m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorRelinkGrace})
-			m.Error = ErrorRelinkGrace
+			try := wagate.RelinkGraceTry(at)
+			m.Tries = append(m.Tries, tryRecord(try))
+			m.Error = try.Error
 			m.NextTryAt = time.Time{}
 			if err := fail(tx, m, ch); err != nil {
 				return err

@@ -154,11 +154,11 @@ func (db *DB) Hold(ctx context.Context, id, reason string, until time.Time) erro
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case m == nil:
-			return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id), nil
-		case m.Status != wagate.StatusQueued:
-			return wagate.Errorf(wagate.ECONFLICT, "message %s is %s, not queued", id, m.Status), nil
+		if m == nil {
+			return wagate.ErrMessageNotFound(id), nil
+		}
+		if err := wagate.CheckQueued(id, m.Status); err != nil {
+			return err, nil
 		}
 		if m.scheduled() {
 			if err := unschedule(tx, m); err != nil {
@@ -274,8 +274,9 @@ func failScheduled(tx *bolt.Tx, qkey []byte, at time.Time, ch change) error {
 		if m == nil || !m.scheduled() {
 			continue
 		}
-		m.Tries = append(m.Tries, tryRecord{At: at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
-		m.Error = ErrorAccountDeleted
+		try := wagate.DeleteAccountTry(at)
+		m.Tries = append(m.Tries, tryRecord(try))
+		m.Error = try.Error
 		if err := fail(tx, m, ch); err != nil {
 			return err
 		}

@@ -39,8 +39,8 @@ type sessionRecord struct {
 // CreateSession stores s under key, ending the token's oldest sessions
 // beyond wagate.SessionsPerToken and sweeping expired ones, in one commit.
 func (db *DB) CreateSession(ctx context.Context, key [32]byte, s *wagate.Session) error {
-	if s.ExpiresAt.IsZero() {
-		return wagate.Errorf(wagate.EINVALID, "a session needs an expiry time")
+	if err := wagate.CheckSessionExpiry(s); err != nil {
+		return err
 	}
 	rec := &sessionRecord{
 		TokenHash:   bytes.Clone(s.TokenHash[:]),
@@ -52,7 +52,7 @@ func (db *DB) CreateSession(ctx context.Context, key [32]byte, s *wagate.Session
 	}
 	return db.update(ctx, "create session", func(tx *bolt.Tx) error {
 		if bucket(tx, bucketTokens).Get(s.TokenHash[:]) == nil {
-			return wagate.Errorf(wagate.ENOTFOUND, "token not found")
+			return wagate.ErrTokenNotFound()
 		}
 		if err := sweepSessions(tx, rec.CreatedAt); err != nil {
 			return err
@@ -90,7 +90,7 @@ func (db *DB) FindSession(ctx context.Context, key [32]byte, now time.Time) (*wa
 			return err
 		}
 		if !ok || !now.Before(rec.ExpiresAt) || len(rec.TokenHash) != 32 || bucket(tx, bucketTokens).Get(rec.TokenHash) == nil {
-			return wagate.Errorf(wagate.ENOTFOUND, "session not found")
+			return wagate.ErrSessionNotFound()
 		}
 		s = &wagate.Session{
 			TokenHash:   [32]byte(rec.TokenHash),

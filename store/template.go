@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -121,7 +120,7 @@ func (db *DB) CreateTemplate(ctx context.Context, t *wagate.Template, max int) e
 		b := bucket(tx, bucketTemplates)
 		key := join(t.WorkspaceID, t.Name)
 		if b.Get(key) != nil {
-			return wagate.Errorf(wagate.ECONFLICT, "the workspace already has a template named %q; change it with PATCH …/templates/%s, or pick another name", t.Name, t.Name)
+			return wagate.ErrTemplateNameTaken(t.Name)
 		}
 		if max > 0 {
 			n := 0
@@ -131,7 +130,7 @@ func (db *DB) CreateTemplate(ctx context.Context, t *wagate.Template, max int) e
 				n++
 			}
 			if n >= max {
-				return fmt.Errorf("%w: %w", wagate.Errorf(wagate.ECONFLICT, "the workspace has %d templates, the most allowed (%d); delete one first", n, max), wagate.ErrTemplateLimit)
+				return wagate.TemplateLimitError(n, max)
 			}
 		}
 		return put(b, key, newTemplateRecord(t))
@@ -159,7 +158,7 @@ func mustTemplate(tx *bolt.Tx, workspaceID, name string) (*templateRecord, error
 		return nil, err
 	}
 	if !ok {
-		return nil, wagate.Errorf(wagate.ENOTFOUND, "template %q not found in this workspace", name)
+		return nil, wagate.ErrTemplateNotFound(name)
 	}
 	return &rec, nil
 }
@@ -244,7 +243,7 @@ func (db *DB) FindAccountTemplates(ctx context.Context, ref wagate.AccountRef) (
 		// earlier account of the same phone, deleted since: another WABA,
 		// perhaps, so it counts as never synced.
 		if !ok || rec.SyncedAt.Before(acct.ConnectedAt) {
-			return wagate.Errorf(wagate.ENOTFOUND, "the templates of account %s were never synced", ref.Phone)
+			return wagate.ErrTemplatesNeverSynced(ref.Phone)
 		}
 		out = &wagate.AccountTemplates{Account: ref, SyncedAt: rec.SyncedAt, Templates: make([]wagate.ProviderTemplate, 0, len(rec.Templates))}
 		for _, p := range rec.Templates {

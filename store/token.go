@@ -35,7 +35,7 @@ func (db *DB) CreateToken(ctx context.Context, t *wagate.Token) error {
 // workspace already has max; counting and storing in one commit.
 func (db *DB) CreateWorkspaceToken(ctx context.Context, t *wagate.Token, max int) error {
 	if t.Role != wagate.RoleOwner && t.Role != wagate.RoleSupport {
-		return wagate.Errorf(wagate.EINVALID, "role %q is not %q or %q", t.Role, wagate.RoleOwner, wagate.RoleSupport)
+		return wagate.ErrTokenRole(t.Role)
 	}
 	now := db.now()
 	return db.update(ctx, "create workspace token", func(tx *bolt.Tx) error {
@@ -48,7 +48,7 @@ func (db *DB) CreateWorkspaceToken(ctx context.Context, t *wagate.Token, max int
 				return err
 			}
 			if n >= max {
-				return fmt.Errorf("%w: %w", wagate.Errorf(wagate.ECONFLICT, "the workspace already has %d tokens, the most allowed; revoke one first", n), wagate.ErrTokenLimit)
+				return wagate.TokenLimitError(n)
 			}
 		}
 		return createToken(tx, t, now)
@@ -61,14 +61,14 @@ func createToken(tx *bolt.Tx, t *wagate.Token, now time.Time) error {
 	switch t.Role {
 	case wagate.RoleOperator:
 		if t.WorkspaceID != "" {
-			return wagate.Errorf(wagate.EINVALID, "an operator token belongs to no workspace")
+			return wagate.ErrOperatorTokenInWorkspace()
 		}
 	case wagate.RoleOwner, wagate.RoleSupport:
 		if _, err := mustWorkspace(tx, t.WorkspaceID); err != nil {
 			return err
 		}
 	default:
-		return wagate.Errorf(wagate.EINVALID, "role %q is not %q or %q", t.Role, wagate.RoleOwner, wagate.RoleSupport)
+		return wagate.ErrTokenRole(t.Role)
 	}
 	b := bucket(tx, bucketTokens)
 	if t.Role == wagate.RoleOperator {
@@ -128,7 +128,7 @@ func (db *DB) FindToken(ctx context.Context, hash [32]byte) (*wagate.Token, erro
 		var err error
 		t, err = getToken(tx, hash[:])
 		if err == nil && t == nil {
-			err = wagate.Errorf(wagate.ENOTFOUND, "token not found")
+			err = wagate.ErrTokenNotFound()
 		}
 		return err
 	})
@@ -216,7 +216,7 @@ func (db *DB) RevokeToken(ctx context.Context, workspaceID, id string) error {
 		key := join(workspaceID, id)
 		hash := idx.Get(key)
 		if hash == nil {
-			return wagate.Errorf(wagate.ENOTFOUND, "token %q not found in this workspace", id)
+			return wagate.ErrTokenNotInWorkspace(id)
 		}
 		hash = copyBytes(hash)
 		t, err := getToken(tx, hash)
@@ -236,7 +236,7 @@ func (db *DB) RevokeToken(ctx context.Context, workspaceID, id string) error {
 				return err
 			}
 			if owners <= 1 {
-				return fmt.Errorf("%w: %w", wagate.Errorf(wagate.ECONFLICT, "token %s is the last owner token of this workspace; create another owner token first, then revoke this one", id), wagate.ErrLastOwnerToken)
+				return wagate.LastOwnerTokenError(id)
 			}
 		}
 		if err := idx.Delete(key); err != nil {

@@ -17,11 +17,8 @@ import (
 // commit: a workspace never exists without the token that administers it.
 // Zero CreatedAt times are set to now. ECONFLICT if the id is taken.
 func (db *DB) CreateWorkspace(ctx context.Context, ws *wagate.Workspace, owner *wagate.Token) error {
-	if ws.ID == "" || ws.Webhook.Token == "" {
-		return wagate.Errorf(wagate.EINVALID, "a workspace needs an id and an inbound token")
-	}
-	if ws.Credits < 0 {
-		return wagate.Errorf(wagate.EINVALID, "credits must be 0 or more, not %d", ws.Credits)
+	if err := wagate.CheckNewWorkspace(ws); err != nil {
+		return err
 	}
 	now := db.now()
 	rec := &workspaceRecord{
@@ -38,7 +35,7 @@ func (db *DB) CreateWorkspace(ctx context.Context, ws *wagate.Workspace, owner *
 	err := db.update(ctx, "create workspace", func(tx *bolt.Tx) error {
 		b := bucket(tx, bucketWorkspaces)
 		if b.Get([]byte(rec.ID)) != nil {
-			return wagate.Errorf(wagate.ECONFLICT, "workspace %s already exists", rec.ID)
+			return wagate.ErrWorkspaceTaken(rec.ID)
 		}
 		seq, err := b.NextSequence()
 		if err != nil {
@@ -183,8 +180,8 @@ func (db *DB) SetWebhookEnabled(ctx context.Context, id string, enabled bool) (*
 // is deleted in the same commit, so the old URL answers 404 from the moment
 // the new one is shown.
 func (db *DB) RegenerateWebhook(ctx context.Context, id, token string, at time.Time) (*wagate.Workspace, error) {
-	if token == "" {
-		return nil, wagate.Errorf(wagate.EINVALID, "the new inbound token is empty")
+	if err := wagate.CheckNewInboundToken(token); err != nil {
+		return nil, err
 	}
 	at = orNow(at, db.now())
 	return db.updateWorkspace(ctx, "regenerate webhook", id, func(tx *bolt.Tx, rec *workspaceRecord) error {
@@ -201,8 +198,8 @@ func (db *DB) RegenerateWebhook(ctx context.Context, id, token string, at time.T
 // SetLowCredits sets the credits.low threshold; see
 // wagate.WorkspaceService.
 func (db *DB) SetLowCredits(ctx context.Context, id string, threshold int64) (*wagate.Workspace, error) {
-	if threshold < 0 {
-		return nil, wagate.Errorf(wagate.EINVALID, "low_credits must be 0 (off) or more, not %d", threshold)
+	if err := wagate.CheckLowCredits(threshold); err != nil {
+		return nil, err
 	}
 	return db.updateWorkspace(ctx, "set low credits", id, func(_ *bolt.Tx, rec *workspaceRecord) error {
 		rec.LowCredits = threshold
@@ -246,7 +243,7 @@ func getWorkspace(tx *bolt.Tx, id string) (*workspaceRecord, error) {
 func mustWorkspace(tx *bolt.Tx, id string) (*workspaceRecord, error) {
 	rec, err := getWorkspace(tx, id)
 	if err == nil && rec == nil {
-		err = wagate.Errorf(wagate.ENOTFOUND, "workspace %q not found", id)
+		err = wagate.ErrWorkspaceNotFound(id)
 	}
 	return rec, err
 }
@@ -261,7 +258,7 @@ func indexInboundToken(tx *bolt.Tx, rec *workspaceRecord) error {
 	b := bucket(tx, bucketInbound)
 	if other := b.Get(h[:]); other != nil && string(other) != rec.ID {
 		// 256 random bits do not collide; a caller reused a token.
-		return wagate.Errorf(wagate.ECONFLICT, "this inbound token is already used by another workspace")
+		return wagate.ErrInboundTokenTaken()
 	}
 	return b.Put(h[:], []byte(rec.ID))
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -81,8 +80,8 @@ func errAccountNotFound(phone string) error {
 // workspace's row is locked first, so two creates racing for the last place
 // under the limit are serialised and cannot both win.
 func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
-	if a.Phone == "" || strings.ContainsRune(a.Phone, 0) {
-		return wagate.Errorf(wagate.EINVALID, "phone: write the account's number in international format, e.g. +14155552671")
+	if err := wagate.CheckAccountPhone(a.Phone); err != nil {
+		return err
 	}
 	settings, err := json.Marshal(orEmpty(a.Settings))
 	if err != nil {
@@ -108,9 +107,9 @@ func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 		if db.maxAccounts > 0 && n >= db.maxAccounts {
 			// A taken phone is the clearer answer, even at the limit.
 			if _, err := findAccount(ctx, tx, a.Ref()); err == nil {
-				return errAccountTaken(a.Phone)
+				return wagate.ErrAccountTaken(a.Phone)
 			}
-			return wagate.Errorf(wagate.ECONFLICT, "the workspace has %d accounts, the most this server allows (--max-accounts %d); delete an account first, or ask the operator to raise --max-accounts", n, db.maxAccounts)
+			return wagate.ErrAccountLimit(n, db.maxAccounts)
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (workspace_id, phone) DO NOTHING`,
@@ -119,7 +118,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return errAccountTaken(a.Phone)
+			return wagate.ErrAccountTaken(a.Phone)
 		}
 		return nil
 	})
@@ -127,10 +126,6 @@ func (db *DB) CreateAccount(ctx context.Context, a *wagate.Account) error {
 		a.ConnectedAt = connected
 	}
 	return err
-}
-
-func errAccountTaken(phone string) error {
-	return wagate.Errorf(wagate.ECONFLICT, "the workspace already has the account %s", phone)
 }
 
 // orEmpty keeps a nil map from being stored as JSON null.
@@ -323,8 +318,9 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source s
 		}
 		for _, m := range queued {
 			// Not a send, but the try records when and why it failed.
-			m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
-			m.Error = ErrorAccountDeleted
+			try := wagate.DeleteAccountTry(at)
+			m.Tries = append(m.Tries, try)
+			m.Error = try.Error
 			if err := fail(ctx, tx, m, ch); err != nil {
 				return err
 			}
@@ -335,4 +331,4 @@ func (db *DB) DeleteAccount(ctx context.Context, ref wagate.AccountRef, source s
 
 // ErrorAccountDeleted is the error of the queued messages failed by
 // DeleteAccount (as store.ErrorAccountDeleted).
-const ErrorAccountDeleted = "account deleted"
+const ErrorAccountDeleted = wagate.ErrorAccountDeleted

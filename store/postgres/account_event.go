@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,8 +26,8 @@ var _ wagate.AccountEventService = (*DB)(nil)
 // as every writer of messages does: an edit of the rules ends the
 // careful-sending holds in the same transaction, as UpdateAccount's does.
 func (db *DB) RecordAccountEvent(ctx context.Context, ref wagate.AccountRef, typ string, at time.Time, edit func(*wagate.Account) error) (*wagate.Account, error) {
-	if !slices.Contains(wagate.AccountEventTypes, typ) {
-		return nil, wagate.Errorf(wagate.EINVALID, "account event type %q: must be one of %s", cutUTF8(typ, 40), strings.Join(wagate.AccountEventTypes, ", "))
+	if err := wagate.CheckAccountEventType(typ); err != nil {
+		return nil, err
 	}
 	at = orNow(at, db.now())
 	var out *wagate.Account

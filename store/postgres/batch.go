@@ -157,7 +157,7 @@ func findBatch(ctx context.Context, q querier, workspaceID, key string, bodyHash
 	case now.Sub(at) >= IdempotencyWindow:
 		return nil, nil
 	case id != batchMarker || !bytes.Equal(hash, bodyHash[:]):
-		return nil, wagate.Errorf(wagate.EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", key)
+		return nil, wagate.ErrIdempotencyReused(key)
 	}
 	var recs []batchItemRecord
 	if err := json.Unmarshal(items, &recs); err != nil {

@@ -72,8 +72,8 @@ func (db *DB) Hold(ctx context.Context, id, reason string, until time.Time) erro
 		if err != nil {
 			return err
 		}
-		if r.Status != wagate.StatusQueued {
-			return wagate.Errorf(wagate.ECONFLICT, "message %s is %s, not queued", id, r.Status)
+		if err := wagate.CheckQueued(id, r.Status); err != nil {
+			return err
 		}
 		b := beforeOf(r.Message)
 		if _, err := tx.Exec(ctx, `UPDATE messages SET queue_pos = coalesce(queue_pos, nextval('messages_queue_pos')),
@@ -163,8 +163,9 @@ func failScheduled(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, ch cha
 		return err
 	}
 	for _, m := range list {
-		m.Tries = append(m.Tries, wagate.Try{At: ch.at, Result: wagate.TryResultFailed, Error: ErrorAccountDeleted})
-		m.Error = ErrorAccountDeleted
+		try := wagate.DeleteAccountTry(ch.at)
+		m.Tries = append(m.Tries, try)
+		m.Error = try.Error
 		if err := fail(ctx, tx, m, ch); err != nil {
 			return err
 		}

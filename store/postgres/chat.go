@@ -39,7 +39,7 @@ func collectChats(rows pgx.Rows, err error) ([]*wagate.Chat, error) {
 // Options.MaxChats chats.
 func (db *DB) CreateChat(ctx context.Context, c *wagate.Chat) error {
 	if c.JID == "" || strings.ContainsRune(c.JID, 0) {
-		return wagate.Errorf(wagate.EINVALID, "jid: a chat needs a JID or a phone")
+		return wagate.ErrChatNeedsJID()
 	}
 	created := orNow(c.CreatedAt, db.now())
 	var id int64
@@ -69,7 +69,7 @@ func (db *DB) createChat(ctx context.Context, tx pgx.Tx, c *wagate.Chat, created
 	}
 	if _, err := findAccount(ctx, tx, wagate.AccountRef{WorkspaceID: c.WorkspaceID, Phone: c.AccountPhone}); err != nil {
 		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
-			return 0, wagate.Errorf(wagate.EINVALID, "account_phone %s is not an account of this workspace", c.AccountPhone)
+			return 0, wagate.ErrAccountNotInWorkspace(c.AccountPhone)
 		}
 		return 0, err
 	}
@@ -77,12 +77,12 @@ func (db *DB) createChat(ctx context.Context, tx pgx.Tx, c *wagate.Chat, created
 	err = tx.QueryRow(ctx, `SELECT id FROM chats WHERE workspace_id = $1 AND account_phone = $2 AND jid = $3`, c.WorkspaceID, c.AccountPhone, c.JID).Scan(&taken)
 	switch {
 	case err == nil:
-		return 0, wagate.Errorf(wagate.ECONFLICT, "the account %s already has a chat with %s: chat_id %d", c.AccountPhone, c.JID, taken)
+		return 0, wagate.ErrChatTaken(c.AccountPhone, c.JID, taken)
 	case !errors.Is(err, pgx.ErrNoRows):
 		return 0, err
 	}
 	if db.maxChats > 0 && seq >= int64(db.maxChats) {
-		return 0, wagate.Errorf(wagate.ECONFLICT, "the workspace has %d chats, the most this server allows (--max-chats %d); send to an existing chat, or ask the operator to raise --max-chats", seq, db.maxChats)
+		return 0, wagate.ErrChatLimit(seq, db.maxChats)
 	}
 	seq++
 	if _, err := tx.Exec(ctx, `UPDATE workspaces SET chat_seq = $2 WHERE id = $1`, c.WorkspaceID, seq); err != nil {
@@ -95,10 +95,6 @@ func (db *DB) createChat(ctx context.Context, tx pgx.Tx, c *wagate.Chat, created
 	return seq, nil
 }
 
-func errChatNotFound(id int64) error {
-	return wagate.Errorf(wagate.ENOTFOUND, "chat_id %d is not a chat of this workspace", id)
-}
-
 // FindChat returns one chat or ENOTFOUND.
 func (db *DB) FindChat(ctx context.Context, workspaceID string, id int64) (*wagate.Chat, error) {
 	var c *wagate.Chat
@@ -106,7 +102,7 @@ func (db *DB) FindChat(ctx context.Context, workspaceID string, id int64) (*waga
 		var err error
 		c, err = scanChat(q.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE workspace_id = $1 AND id = $2`, workspaceID, id))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errChatNotFound(id)
+			return wagate.ErrChatNotFound(id)
 		}
 		return err
 	})

@@ -31,16 +31,6 @@ const migratedTemplate = "migrated"
 // database of its own per behaviour.
 func TestContract(t *testing.T) {
 	storetest.Run[*DB](t, pgHarness{})
-	storetest.RunCareful[*DB](t, pgHarness{})
-	storetest.RunTemplates[*DB](t, pgHarness{})
-	storetest.RunLinks[*DB](t, pgHarness{})
-	storetest.RunRelink[*DB](t, pgHarness{})
-	storetest.RunRetention[*DB](t, pgHarness{})
-	storetest.RunLinksWithQueue[*DB](t, pgHarness{})
-	storetest.RunEndpoints[*DB](t, pgHarness{})
-	storetest.RunOutbox[*DB](t, pgHarness{})
-	storetest.RunOutboxQueue[*DB](t, pgHarness{})
-	storetest.RunAccountEvents[*DB](t, pgHarness{})
 }
 
 // pgHarness opens each store on a new database; Reopen opens the same

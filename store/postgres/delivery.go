@@ -59,7 +59,7 @@ func (db *DB) ApplyDelivery(ctx context.Context, u wagate.DeliveryUpdate, advanc
 			return err
 		}
 		out = r.Message
-		if r.Status == wagate.StatusFailed || !advance(r.Delivery, u.Status) {
+		if !wagate.DeliveryMoves(r.Status, r.Delivery, u.Status, advance) {
 			return nil
 		}
 		b := beforeOf(r.Message)
@@ -71,14 +71,12 @@ func (db *DB) ApplyDelivery(ctx context.Context, u wagate.DeliveryUpdate, advanc
 			return err
 		}
 		applied = true
-		if u.Status != "failed" || r.Status != wagate.StatusSent {
+		if !wagate.DeliveryFails(r.Status, u.Status) {
 			return nil
 		}
-		r.Error = u.Error
-		if r.Error == "" {
-			r.Error = "the transport reported the message failed after sending it"
-		}
-		r.Tries = append(r.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: r.Error})
+		try := wagate.DeliveryFailedTry(at, u.Error)
+		r.Error = try.Error
+		r.Tries = append(r.Tries, try)
 		return fail(ctx, tx, r.Message, ch)
 	})
 	if err != nil {

@@ -9,9 +9,8 @@
 // and AccountEventService, sender.AccountLister (AllAccounts), the relink
 // grace's sweep (FailUnlinkedQueues), retention (PruneMessages), Audit,
 // and the events outbox (EndpointService, DeliveryQueue), and passes the
-// whole contract, storetest.Run, and its parts RunCareful, RunTemplates,
-// RunLinks, RunLinksWithQueue, RunRelink, RunRetention, RunEndpoints,
-// RunOutbox, RunOutboxQueue and RunAccountEvents. `wagate serve
+// whole contract, storetest.Run (every part: careful sending, templates,
+// links, relink, retention, endpoints, the outbox, account events). `wagate serve
 // --database-url` serves on it (cmd/wagate/replicas.go); see "What
 // remains" below.
 //

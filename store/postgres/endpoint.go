@@ -126,7 +126,7 @@ func findEndpoint(ctx context.Context, q querier, ref wagate.EndpointRef, lock b
 	}
 	e, err := scanEndpoint(q.QueryRow(ctx, sql, ref.WorkspaceID, ref.ID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, wagate.Errorf(wagate.ENOTFOUND, "endpoint %q is not an endpoint of this workspace; list them with GET /api/v1/workspaces/{ws}/endpoints", cutUTF8(ref.ID, 40))
+		return nil, wagate.ErrEndpointNotFound(ref.ID)
 	}
 	return e, err
 }
@@ -185,7 +185,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *wagate.Endpoint) error {
 			return err
 		}
 		if n >= wagate.EndpointLimit {
-			return fmt.Errorf("%w: %w", wagate.Errorf(wagate.ECONFLICT, "the workspace already has %d endpoints, the most allowed; delete one first", n), wagate.ErrEndpointLimit)
+			return wagate.EndpointLimitError(n)
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO endpoints (workspace_id, id, name, enabled, url, path, method, events, filter_phone, filter_source,
 			query, headers, auth, body_type, body_template, body_fields, created_at, disabled_reason, secret, previous_secret, previous_until, failing_since)
@@ -195,7 +195,7 @@ func (db *DB) CreateEndpoint(ctx context.Context, e *wagate.Endpoint) error {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return wagate.Errorf(wagate.ECONFLICT, "endpoint %s already exists", e.ID)
+			return wagate.ErrEndpointTaken(e.ID)
 		}
 		return indexSubscriptions(ctx, tx, &rec)
 	})

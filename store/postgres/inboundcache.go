@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"crypto/subtle"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,13 +91,13 @@ func (c *inboundCache) get(hash [32]byte, token string) *wagate.Workspace {
 	if subtle.ConstantTimeCompare([]byte(e.ws.Webhook.Token), []byte(token)) != 1 {
 		return nil
 	}
-	return copyWorkspace(e.ws)
+	return e.ws.Clone()
 }
 
 // put stores a copy of ws for hash, read at generation gen and at time
 // at (taken before the read), unless a write has committed since.
 func (c *inboundCache) put(hash [32]byte, gen uint64, at time.Time, ws *wagate.Workspace) {
-	cp := copyWorkspace(ws)
+	cp := ws.Clone()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen.Load() != gen {
@@ -108,21 +107,6 @@ func (c *inboundCache) put(hash [32]byte, gen uint64, at time.Time, ws *wagate.W
 		c.entries = make(map[[32]byte]inboundEntry)
 	}
 	c.entries[hash] = inboundEntry{gen: gen, at: at, ws: cp}
-}
-
-// copyWorkspace copies ws with its accounts and their settings.
-func copyWorkspace(ws *wagate.Workspace) *wagate.Workspace {
-	cp := *ws
-	if ws.Accounts != nil {
-		cp.Accounts = make([]*wagate.Account, len(ws.Accounts))
-		accts := make([]wagate.Account, len(ws.Accounts))
-		for i, a := range ws.Accounts {
-			accts[i] = *a
-			accts[i].Settings = maps.Clone(a.Settings)
-			cp.Accounts[i] = &accts[i]
-		}
-	}
-	return &cp
 }
 
 // keepsInbound are the updates that leave every cached answer as it is:

@@ -443,8 +443,9 @@ func (db *DB) RecoverAccount(ctx context.Context, ref wagate.AccountRef, at time
 			return err
 		}
 		for _, m := range msgs {
-			m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassInterrupted, Error: ErrorInterrupted})
-			m.Error = ErrorInterrupted
+			interrupted := wagate.InterruptedTry(at)
+			m.Tries = append(m.Tries, interrupted)
+			m.Error = interrupted.Error
 			if err := fail(ctx, tx, m, change{source: wagate.SourceSystem, at: at}); err != nil {
 				return err
 			}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -184,9 +183,7 @@ func (db *DB) acceptMessage(ctx context.Context, tx *acceptTx, lw *lockedWorkspa
 	if m.ChatID != 0 {
 		chat, err := scanChat(tx.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE workspace_id = $1 AND id = $2`, ws.ID, m.ChatID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			// EINVALID, not ENOTFOUND: on the inbound URL a 404 means
-			// "Webhook not found", and this is a field of the request.
-			return nil, wagate.Errorf(wagate.EINVALID, "chat_id %d is not a chat of this workspace; look chat ids up with GET /api/v1/workspaces/{ws}/chats", m.ChatID), nil
+			return nil, wagate.ErrChatNotInWorkspace(m.ChatID), nil
 		}
 		if err != nil {
 			return nil, nil, err
@@ -194,21 +191,18 @@ func (db *DB) acceptMessage(ctx context.Context, tx *acceptTx, lw *lockedWorkspa
 		m.AccountPhone, m.JID = chat.AccountPhone, chat.JID
 	}
 	if m.AccountPhone == "" {
-		return nil, wagate.Errorf(wagate.EINVALID, "whatsapp_account_phone: the workspace has no active WhatsApp account to send from; connect one, or name one"), nil
+		return nil, wagate.ErrNoSendingAccount(), nil
 	}
 	acct, err := tx.findAccount(ctx, wagate.AccountRef{WorkspaceID: ws.ID, Phone: m.AccountPhone})
-	switch {
-	case wagate.ErrorCode(err) == wagate.ENOTFOUND && m.ChatID != 0:
-		return nil, wagate.Errorf(wagate.EINVALID, "chat_id %d belongs to the WhatsApp account %s, which is no longer connected to this workspace", m.ChatID, m.AccountPhone), nil
-	case wagate.ErrorCode(err) == wagate.ENOTFOUND:
-		return nil, wagate.Errorf(wagate.EINVALID, "whatsapp_account_phone %s is not a WhatsApp account of this workspace", m.AccountPhone), nil
-	case err != nil:
+	found := wagate.ErrorCode(err) != wagate.ENOTFOUND
+	if err != nil && found {
 		return nil, nil, err
-	case !acct.Active:
-		return nil, wagate.Errorf(wagate.EINVALID, "the WhatsApp account %s is not active; activate it or send from another account", m.AccountPhone), nil
 	}
-	if m.JID == "" || strings.ContainsRune(m.JID, 0) {
-		return nil, wagate.Errorf(wagate.EINVALID, "no recipient: give chat_id, jid, phone or chat_name"), nil
+	if err := wagate.CheckSendingAccount(m.AccountPhone, m.ChatID, found, found && acct.Active); err != nil {
+		return nil, err, nil
+	}
+	if err := wagate.CheckRecipient(m.JID); err != nil {
+		return nil, err, nil
 	}
 	newChat := false
 	if m.ChatID == 0 {
@@ -223,7 +217,7 @@ func (db *DB) acceptMessage(ctx context.Context, tx *acceptTx, lw *lockedWorkspa
 			return nil, nil, err
 		}
 		if n >= int64(db.maxChats) {
-			return nil, errChatLimit(n, db.maxChats), nil
+			return nil, wagate.ErrChatLimit(n, db.maxChats), nil
 		}
 	}
 	balance, err := quota.Charge(ws.Credits, m.Credits)
@@ -285,10 +279,6 @@ func (tx *acceptTx) insertMessage(ctx context.Context, m *wagate.Message, connec
 	return messageChanged(ctx, tx, m, before{}, ch)
 }
 
-func errChatLimit(n int64, max int) error {
-	return wagate.Errorf(wagate.ECONFLICT, "the workspace has %d chats, the most this server allows (--max-chats %d); send to an existing chat, or ask the operator to raise --max-chats", n, max)
-}
-
 // findIdempotent reads the record of key in the workspace. It returns the
 // first message when the key was used within IdempotencyWindow with the
 // same body, an EIDEMPOTENCY outcome when with another body, and neither
@@ -308,7 +298,7 @@ func findIdempotent(ctx context.Context, q querier, workspaceID, key string, bod
 	case now.Sub(at) >= IdempotencyWindow:
 		return nil, nil, nil
 	case !bytes.Equal(hash, bodyHash[:]):
-		return nil, wagate.Errorf(wagate.EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", key), nil
+		return nil, wagate.ErrIdempotencyReused(key), nil
 	}
 	first, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -383,10 +373,6 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 	return first, nil
 }
 
-func errMessageNotFound(id string) error {
-	return wagate.Errorf(wagate.ENOTFOUND, "message %s is not a message of this workspace", id)
-}
-
 // FindMessage returns a message of the workspace or ENOTFOUND, with the
 // message it waits for (WaitingFor) worked out as it is read.
 func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.Message, error) {
@@ -396,7 +382,7 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 		var err error
 		m, err = scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND workspace_id = $2`, id, workspaceID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errMessageNotFound(id)
+			return wagate.ErrMessageNotInWorkspace(id)
 		}
 		if err != nil {
 			return err
@@ -404,13 +390,6 @@ func (db *DB) FindMessage(ctx context.Context, workspaceID, id string) (*wagate.
 		return fillWaitingFor(ctx, tx, []*wagate.Message{m}, now)
 	})
 	return m, err
-}
-
-func checkStatus(status wagate.MessageStatus) error {
-	if status != "" && !status.Valid() {
-		return wagate.Errorf(wagate.EINVALID, "status %q is not queued, sending, sent or failed", status)
-	}
-	return nil
 }
 
 // ListMessages returns a workspace's messages newest first, at most limit
@@ -436,7 +415,7 @@ func (db *DB) PageMessages(ctx context.Context, workspaceID string, status wagat
 // pageMessages reads at most limit messages with a seq below before (0:
 // from the newest) and the cursor of the next page.
 func (db *DB) pageMessages(ctx context.Context, op, workspaceID string, status wagate.MessageStatus, limit int, before int64) ([]*wagate.Message, string, error) {
-	if err := checkStatus(status); err != nil {
+	if err := wagate.CheckStatusFilter(status); err != nil {
 		return nil, "", err
 	}
 	if limit <= 0 {
@@ -500,27 +479,23 @@ func (db *DB) CancelMessage(ctx context.Context, workspaceID, id, source string,
 		// The workspace first, as every writer of messages locks it.
 		if _, err := findWorkspace(ctx, tx, workspaceID, true); err != nil {
 			if wagate.ErrorCode(err) == wagate.ENOTFOUND {
-				return errMessageNotFound(id)
+				return wagate.ErrMessageNotInWorkspace(id)
 			}
 			return err
 		}
 		m, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, id, workspaceID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return errMessageNotFound(id)
+			return wagate.ErrMessageNotInWorkspace(id)
 		}
 		if err != nil {
 			return err
 		}
-		switch m.Status {
-		case wagate.StatusSending:
-			return wagate.Errorf(wagate.ECONFLICT, "message %s is being sent right now, so it can no longer be cancelled; read its outcome with GET /api/v1/workspaces/{ws}/messages/{id}", id)
-		case wagate.StatusSent:
-			return wagate.Errorf(wagate.ECONFLICT, "message %s was already sent, so it cannot be cancelled", id)
-		case wagate.StatusFailed:
-			return wagate.Errorf(wagate.ECONFLICT, "message %s already failed (%s) and its credits were refunded; there is nothing to cancel", id, cutUTF8(m.Error, 200))
+		if err := wagate.CheckCancel(id, m.Status, m.Error); err != nil {
+			return err
 		}
-		m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassCancelled, Error: wagate.ErrorCancelled})
-		m.Error, m.NextTryAt = wagate.ErrorCancelled, time.Time{}
+		try := wagate.CancelledTry(at)
+		m.Tries = append(m.Tries, try)
+		m.Error, m.NextTryAt = try.Error, time.Time{}
 		if err := fail(ctx, tx, m, change{source: source, at: at}); err != nil {
 			return err
 		}
@@ -660,16 +635,7 @@ func (db *DB) ListAttempts(ctx context.Context, workspaceID string, limit int) (
 }
 
 // cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for j := 0; j < utf8.UTFMax-1 && i > 0 && !utf8.RuneStart(s[i]); j++ {
-		i--
-	}
-	return s[:i]
-}
+func cutUTF8(s string, n int) string { return wagate.CutUTF8(s, n) }
 
 // cursorText shows a bad cursor in an error, cut and valid UTF-8.
 func cursorText(cursor string) string { return strings.ToValidUTF8(cutUTF8(cursor, 40), "") }

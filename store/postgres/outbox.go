@@ -254,10 +254,6 @@ func findDelivery(ctx context.Context, tx pgx.Tx, ref wagate.EndpointRef, id str
 	return r, err
 }
 
-func errDeliveryNotFound(id string) error {
-	return wagate.Errorf(wagate.ENOTFOUND, "delivery %q is not a delivery of this endpoint; list them with GET /api/v1/workspaces/{ws}/endpoints/{id}/deliveries", cutUTF8(id, 40))
-}
-
 // addDelivery adds a pending delivery of ev (data, its JSON), due at once,
 // to the endpoint, and trims its history.
 func addDelivery(ctx context.Context, tx pgx.Tx, ref wagate.EndpointRef, ev *wagate.Event, data []byte) error {
@@ -358,9 +354,9 @@ func (db *DB) RetryDelivery(ctx context.Context, ref wagate.EndpointRef, deliver
 		case err != nil:
 			return err
 		case r == nil:
-			return errDeliveryNotFound(deliveryID)
+			return wagate.ErrDeliveryNotFound(deliveryID)
 		case r.d.Status != wagate.DeliveryFailed:
-			return wagate.Errorf(wagate.ECONFLICT, "delivery %s is %s; only a failed delivery can be retried", r.d.ID, r.d.Status)
+			return wagate.CheckRetryDelivery(r.d.ID, r.d.Status)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', next_at = $4, lease_owner = NULL, lease_expires = NULL
 			WHERE workspace_id = $1 AND endpoint_id = $2 AND id = $3`, ref.WorkspaceID, ref.ID, r.d.ID, at); err != nil {
@@ -384,8 +380,8 @@ func (db *DB) RetryDelivery(ctx context.Context, ref wagate.EndpointRef, deliver
 // store sets d.ID and, when zero, d.At. EINVALID for a pending d (a test
 // send is never retried), ENOTFOUND for an unknown endpoint.
 func (db *DB) RecordDelivery(ctx context.Context, d *wagate.EndpointDelivery) error {
-	if d.Status != wagate.DeliverySucceeded && d.Status != wagate.DeliveryFailed {
-		return wagate.Errorf(wagate.EINVALID, "a recorded delivery is %s or %s, not %q", wagate.DeliverySucceeded, wagate.DeliveryFailed, d.Status)
+	if err := wagate.CheckRecordedDelivery(d.Status); err != nil {
+		return err
 	}
 	ref := wagate.EndpointRef{WorkspaceID: d.WorkspaceID, ID: d.EndpointID}
 	at := orNow(d.At, db.now())

@@ -26,7 +26,7 @@ var _ wagate.DeliveryService = (*DB)(nil)
 // ErrorInterrupted is the error of a message that a stop caught while it
 // was being sent (as store.ErrorInterrupted): it may or may not have gone
 // out, so it is failed and refunded rather than sent again silently.
-const ErrorInterrupted = "interrupted: wagate stopped while sending this message; it may or may not have been delivered, so it is not sent again automatically"
+const ErrorInterrupted = wagate.ErrorInterrupted
 
 // nextTryView and waitingView are how a message shows its stored
 // next_try_at and waiting_reason (store/'s messageRecord.domain): a
@@ -58,10 +58,6 @@ type leadRow struct {
 
 func (r leadRow) Scan(dest ...any) error { return r.Row.Scan(append(r.lead, dest...)...) }
 
-func errNoMessage(id string) error {
-	return wagate.Errorf(wagate.ENOTFOUND, "message %s not found", id)
-}
-
 // lockMessage locks the message's workspace row and then the message's row
 // (the order of locks of doc.go) and reads it: two round trips. ENOTFOUND
 // for an unknown id.
@@ -69,7 +65,7 @@ func lockMessage(ctx context.Context, tx pgx.Tx, id string) (*queueRow, error) {
 	var wsID string
 	err := tx.QueryRow(ctx, `SELECT id FROM workspaces WHERE id = (SELECT workspace_id FROM messages WHERE id = $1) FOR UPDATE`, id).Scan(&wsID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errNoMessage(id)
+		return nil, wagate.ErrMessageNotFound(id)
 	}
 	if err != nil {
 		return nil, err
@@ -78,7 +74,7 @@ func lockMessage(ctx context.Context, tx pgx.Tx, id string) (*queueRow, error) {
 	r.Message, err = scanMessage(leadRow{tx.QueryRow(ctx, `SELECT account_connected_at, `+messageColumns+` FROM messages WHERE id = $1 FOR UPDATE`, id),
 		[]any{&r.connectedAt}})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errNoMessage(id) // deleted meanwhile
+		return nil, wagate.ErrMessageNotFound(id) // deleted meanwhile
 	}
 	return r, err
 }
@@ -231,8 +227,8 @@ func (db *DB) markSending(ctx context.Context, id string, at time.Time, p *pace)
 		if err != nil {
 			return err
 		}
-		if r.Status != wagate.StatusQueued {
-			return wagate.Errorf(wagate.ECONFLICT, "message %s is %s, not queued", id, r.Status)
+		if err := wagate.CheckQueued(id, r.Status); err != nil {
+			return err
 		}
 		if err := db.fence(ctx, tx, r.Account(), db.now(), true); err != nil {
 			return err
@@ -257,21 +253,16 @@ func (db *DB) markSending(ctx context.Context, id string, at time.Time, p *pace)
 // call is harmless); a failed one was refunded, so it does not become sent
 // for free: ECONFLICT. ENOTFOUND for an unknown id.
 func (db *DB) MarkSent(ctx context.Context, id string, try wagate.Try) error {
-	try.At = orNow(try.At, db.now())
-	if try.Result == "" {
-		try.Result = wagate.TryResultSent
-	}
+	try = wagate.SentTry(try, db.now())
 	return db.update(ctx, "mark sent", func(tx pgx.Tx) error {
 		r, err := lockMessage(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		switch r.Status {
-		case wagate.StatusSent:
-			return nil
-		case wagate.StatusFailed:
-			return wagate.Errorf(wagate.ECONFLICT, "message %s already failed (and was refunded); it cannot become sent", id)
-		case wagate.StatusSending:
+		if done, err := wagate.CheckMarkSent(id, r.Status); done || err != nil {
+			return err
+		}
+		if r.Status == wagate.StatusSending {
 			if err := db.fenceOutcome(ctx, tx, r.Account(), try.At); err != nil {
 				return err
 			}
@@ -310,21 +301,15 @@ func markSentTx(ctx context.Context, tx pgx.Tx, r *queueRow, try wagate.Try) err
 // refunded instead. ECONFLICT for a message already sent or failed,
 // ENOTFOUND for an unknown id.
 func (db *DB) Retry(ctx context.Context, id string, try wagate.Try, due time.Time) error {
-	try.At = orNow(try.At, db.now())
-	if try.Result == "" {
-		try.Result = wagate.TryResultRetry
-	}
-	if try.Error == "" {
-		try.Error = "the try failed; another follows"
-	}
+	try = wagate.RetryTry(try, db.now())
 	due = orNow(due, try.At)
 	return db.update(ctx, "retry", func(tx pgx.Tx) error {
 		r, err := lockMessage(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if r.Status == wagate.StatusSent || r.Status == wagate.StatusFailed {
-			return wagate.Errorf(wagate.ECONFLICT, "message %s is already %s; it is not tried again", id, r.Status)
+		if err := wagate.CheckRetry(id, r.Status); err != nil {
+			return err
 		}
 		if r.Status == wagate.StatusSending {
 			if err := db.fenceOutcome(ctx, tx, r.Account(), try.At); err != nil {
@@ -347,8 +332,9 @@ func retryTx(ctx context.Context, tx pgx.Tx, r *queueRow, try wagate.Try, due ti
 		return err
 	}
 	if acct == nil || !acct.ConnectedAt.Equal(r.connectedAt) {
-		r.Tries = append(r.Tries, wagate.Try{At: try.At, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorAccountDeleted})
-		r.Error, r.NextTryAt = ErrorAccountDeleted, time.Time{}
+		deleted := wagate.AccountDeletedTry(try.At)
+		r.Tries = append(r.Tries, deleted)
+		r.Error, r.NextTryAt = deleted.Error, time.Time{}
 		return fail(ctx, tx, r.Message, ch)
 	}
 	b := beforeOf(r.Message)
@@ -369,13 +355,7 @@ func retryTx(ctx context.Context, tx pgx.Tx, r *queueRow, try wagate.Try, due ti
 // failed or sent is left as it is: a refund never happens twice, and a
 // sent message's credits were rightly spent. ENOTFOUND for an unknown id.
 func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
-	try.At = orNow(try.At, db.now())
-	if try.Result == "" {
-		try.Result = wagate.TryResultFailed
-	}
-	if try.Error == "" {
-		try.Error = "failed"
-	}
+	try = wagate.FailedTry(try, db.now())
 	var ignored wagate.MessageStatus
 	err := db.update(ctx, "mark failed", func(tx pgx.Tx) error {
 		ignored = ""
@@ -383,8 +363,8 @@ func (db *DB) MarkFailed(ctx context.Context, id string, try wagate.Try) error {
 		if err != nil {
 			return err
 		}
-		if r.Status == wagate.StatusFailed || r.Status == wagate.StatusSent {
-			ignored = r.Status
+		if r.Status.Final() {
+			ignored = r.Status // refund once; a sent message's credits were spent
 			return nil
 		}
 		if r.Status == wagate.StatusSending {
@@ -445,8 +425,9 @@ func (db *DB) RecoverSending(ctx context.Context, at time.Time) (int, error) {
 			return err
 		}
 		for _, m := range list {
-			m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassInterrupted, Error: ErrorInterrupted})
-			m.Error = ErrorInterrupted
+			try := wagate.InterruptedTry(at)
+			m.Tries = append(m.Tries, try)
+			m.Error = try.Error
 			if err := fail(ctx, tx, m, ch); err != nil {
 				return err
 			}

@@ -152,20 +152,12 @@ func (db *DB) NextDeliveries(ctx context.Context, ref wagate.EndpointRef, at tim
 // holds under a live lease (it took the delivery over: this attempt's
 // outcome is not recorded).
 func (db *DB) FinishAttempt(ctx context.Context, d *wagate.EndpointDelivery, disable string) error {
-	switch d.Status {
-	case wagate.DeliveryPending, wagate.DeliverySucceeded, wagate.DeliveryFailed:
-	default:
-		return wagate.Errorf(wagate.EINVALID, "an attempt ends %s, %s or %s, not %q", wagate.DeliveryPending, wagate.DeliverySucceeded, wagate.DeliveryFailed, d.Status)
+	if err := wagate.CheckAttemptEnd(d.Status); err != nil {
+		return err
 	}
 	ref := wagate.EndpointRef{WorkspaceID: d.WorkspaceID, ID: d.EndpointID}
 	now := db.now()
-	at := orNow(d.At, now)
-	next := d.NextTryAt
-	if d.Status == wagate.DeliveryPending {
-		next = orNow(next, at)
-	} else {
-		next = time.Time{}
-	}
+	at, next := wagate.AttemptTimes(d, now)
 	o, err := newOutcome(d)
 	if err != nil {
 		return err
@@ -183,9 +175,9 @@ func (db *DB) FinishAttempt(ctx context.Context, d *wagate.EndpointDelivery, dis
 		case err != nil:
 			return err
 		case r == nil:
-			return errDeliveryNotFound(d.ID)
+			return wagate.ErrDeliveryNotFound(d.ID)
 		case r.d.Status != wagate.DeliveryPending:
-			return wagate.Errorf(wagate.ECONFLICT, "delivery %s is %s, not pending: its attempt was already recorded", r.d.ID, r.d.Status)
+			return wagate.CheckDeliveryPending(r.d.ID, r.d.Status)
 		case r.leaseOwner != "" && r.leaseOwner != db.owner && r.leaseExpires.After(now):
 			return wagate.Errorf(wagate.ECONFLICT, "delivery %s was taken over by another replica after this one's lease ended; its attempt is not recorded", r.d.ID)
 		}
@@ -214,18 +206,10 @@ func (db *DB) FinishAttempt(ctx context.Context, d *wagate.EndpointDelivery, dis
 // locked), writing it only when something changed: a success of a healthy
 // endpoint writes nothing.
 func endpointAttempted(ctx context.Context, tx pgx.Tx, ep *wagate.Endpoint, success bool, at time.Time, disable string) error {
-	changed := false
-	switch {
-	case success && !ep.FailingSince.IsZero():
-		ep.FailingSince, changed = time.Time{}, true
-	case !success && ep.FailingSince.IsZero():
-		ep.FailingSince, changed = at, true
-	}
-	if disable != "" && ep.Enabled {
-		ep.Enabled, ep.DisabledReason, changed = false, disable, true
-	}
+	h, changed := wagate.EndpointHealth{Enabled: ep.Enabled, DisabledReason: ep.DisabledReason, FailingSince: ep.FailingSince}.Attempted(success, at, disable)
 	if !changed {
 		return nil
 	}
+	ep.Enabled, ep.DisabledReason, ep.FailingSince = h.Enabled, h.DisabledReason, h.FailingSince
 	return putEndpoint(ctx, tx, ep)
 }

@@ -11,7 +11,7 @@ import (
 
 // ErrorRelinkGrace is the error of the queued messages failed by
 // FailUnlinkedQueues (as store.ErrorRelinkGrace).
-const ErrorRelinkGrace = "the whatsapp account was not linked again within the relink grace; link it and send again"
+const ErrorRelinkGrace = wagate.ErrorRelinkGrace
 
 // FailUnlinkedQueues fails, with a refund, the queued messages (scheduled
 // ones that came due included) of every whatsapp account that has needed
@@ -26,22 +26,9 @@ func (db *DB) FailUnlinkedQueues(ctx context.Context, before time.Time) (int, er
 	if err != nil {
 		return 0, err
 	}
-	total := 0
-	for _, a := range accts {
-		if !expiredLink(a.Transport, a.Link, before) {
-			continue
-		}
-		n, err := db.failUnlinkedQueue(ctx, a.Ref(), before)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
-
-func expiredLink(transport string, l wagate.AccountLink, before time.Time) bool {
-	return transport == wagate.TransportWhatsApp && l.State != "" && l.NeedsLinking() && !l.Since.IsZero() && l.Since.Before(before)
+	return wagate.FailUnlinked(accts, before, func(ref wagate.AccountRef) (int, error) {
+		return db.failUnlinkedQueue(ctx, ref, before)
+	})
 }
 
 // failUnlinkedQueue fails one account's queued messages, after checking
@@ -65,7 +52,7 @@ func (db *DB) failUnlinkedQueue(ctx context.Context, ref wagate.AccountRef, befo
 		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
 			return nil // deleted meanwhile: DeleteAccount failed its queue
 		}
-		if err != nil || !expiredLink(acct.Transport, acct.Link, before) {
+		if err != nil || !wagate.LinkExpired(acct.Transport, acct.Link, before) {
 			return err
 		}
 		stuck, err := collectMessages(tx.Query(ctx, `SELECT `+messageColumns+` FROM messages
@@ -75,8 +62,9 @@ func (db *DB) failUnlinkedQueue(ctx context.Context, ref wagate.AccountRef, befo
 			return err
 		}
 		for _, m := range stuck {
-			m.Tries = append(m.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassPermanent, Error: ErrorRelinkGrace})
-			m.Error = ErrorRelinkGrace
+			try := wagate.RelinkGraceTry(at)
+			m.Tries = append(m.Tries, try)
+			m.Error = try.Error
 			m.NextTryAt = time.Time{}
 			if err := fail(ctx, tx, m, ch); err != nil {
 				return err

@@ -20,15 +20,15 @@ const sessionSweepLimit = 100
 // expired ones. The token's row is locked first: it must exist, and two
 // sign-ins of one token on two replicas count its sessions in turn.
 func (db *DB) CreateSession(ctx context.Context, key [32]byte, s *wagate.Session) error {
-	if s.ExpiresAt.IsZero() {
-		return wagate.Errorf(wagate.EINVALID, "a session needs an expiry time")
+	if err := wagate.CheckSessionExpiry(s); err != nil {
+		return err
 	}
 	created := orNow(s.CreatedAt, db.now())
 	return db.update(ctx, "create session", func(tx pgx.Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM tokens WHERE hash = $1 FOR UPDATE`, s.TokenHash[:]).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return wagate.Errorf(wagate.ENOTFOUND, "token not found")
+			return wagate.ErrTokenNotFound()
 		}
 		if err != nil {
 			return err
@@ -48,7 +48,7 @@ func (db *DB) CreateSession(ctx context.Context, key [32]byte, s *wagate.Session
 			key[:], s.TokenHash[:], s.WorkspaceID, string(s.Role), s.CSRF, created, s.ExpiresAt)
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "23503" { // the token went meanwhile
-			return wagate.Errorf(wagate.ENOTFOUND, "token not found")
+			return wagate.ErrTokenNotFound()
 		}
 		return err
 	})
@@ -68,7 +68,7 @@ func (db *DB) FindSession(ctx context.Context, key [32]byte, now time.Time) (*wa
 			WHERE s.key = $1 AND s.expires_at > $2`, key[:], now).
 			Scan(&hash, &s.WorkspaceID, &role, &s.CSRF, &s.CreatedAt, &s.ExpiresAt)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && len(hash) != 32) {
-			return wagate.Errorf(wagate.ENOTFOUND, "session not found")
+			return wagate.ErrSessionNotFound()
 		}
 		s.TokenHash, s.Role = [32]byte(hash), wagate.Role(role)
 		return err

@@ -80,8 +80,9 @@ func (db *DB) SettleAccount(ctx context.Context, ref wagate.AccountRef, at time.
 			case ok && try.Result == wagate.TryResultRetry:
 				err = retryTx(ctx, tx, r, try, try.At)
 			default:
-				r.Tries = append(r.Tries, wagate.Try{At: at, Result: wagate.TryResultFailed, Class: wagate.TryClassInterrupted, Error: ErrorInterrupted})
-				r.Error = ErrorInterrupted
+				interrupted := wagate.InterruptedTry(at)
+				r.Tries = append(r.Tries, interrupted)
+				r.Error = interrupted.Error
 				err = fail(ctx, tx, r.Message, change{source: wagate.SourceSystem, at: at})
 			}
 			if err != nil {

@@ -117,10 +117,6 @@ func templateArgs(t *wagate.Template) ([]any, error) {
 	return []any{t.WorkspaceID, t.Name, t.Text, t.FileURL, t.FileName, cloudapi, t.CreatedAt, t.UpdatedAt}, nil
 }
 
-func errTemplateNotFound(name string) error {
-	return wagate.Errorf(wagate.ENOTFOUND, "template %q not found in this workspace", name)
-}
-
 // CreateTemplate stores a new template. The workspace's row is locked
 // first, so two creates racing for the last place under max are
 // serialised and cannot both win.
@@ -141,7 +137,7 @@ func (db *DB) CreateTemplate(ctx context.Context, t *wagate.Template, max int) e
 			return err
 		}
 		if taken {
-			return wagate.Errorf(wagate.ECONFLICT, "the workspace already has a template named %q; change it with PATCH …/templates/%s, or pick another name", t.Name, t.Name)
+			return wagate.ErrTemplateNameTaken(t.Name)
 		}
 		if max > 0 {
 			var n int
@@ -149,7 +145,7 @@ func (db *DB) CreateTemplate(ctx context.Context, t *wagate.Template, max int) e
 				return err
 			}
 			if n >= max {
-				return fmt.Errorf("%w: %w", wagate.Errorf(wagate.ECONFLICT, "the workspace has %d templates, the most allowed (%d); delete one first", n, max), wagate.ErrTemplateLimit)
+				return wagate.TemplateLimitError(n, max)
 			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO templates (`+templateColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, args...)
@@ -175,7 +171,7 @@ func findTemplate(ctx context.Context, q querier, workspaceID, name string, forU
 	}
 	t, err := scanTemplate(q.QueryRow(ctx, sql, workspaceID, name))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errTemplateNotFound(name)
+		return nil, wagate.ErrTemplateNotFound(name)
 	}
 	return t, err
 }
@@ -239,7 +235,7 @@ func (db *DB) DeleteTemplate(ctx context.Context, workspaceID, name string) erro
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return errTemplateNotFound(name)
+			return wagate.ErrTemplateNotFound(name)
 		}
 		return nil
 	})
@@ -298,7 +294,7 @@ func (db *DB) FindAccountTemplates(ctx context.Context, ref wagate.AccountRef) (
 		// As store/: a list synced before the account was connected is
 		// not its own.
 		if syncedAt == nil || syncedAt.Before(connected) {
-			return wagate.Errorf(wagate.ENOTFOUND, "the templates of account %s were never synced", ref.Phone)
+			return wagate.ErrTemplatesNeverSynced(ref.Phone)
 		}
 		var recs []providerTemplateRecord
 		if err := json.Unmarshal(b, &recs); err != nil {

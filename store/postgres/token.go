@@ -27,7 +27,7 @@ func createToken(ctx context.Context, tx pgx.Tx, t *wagate.Token, now time.Time)
 	switch t.Role {
 	case wagate.RoleOperator:
 		if t.WorkspaceID != "" {
-			return wagate.Errorf(wagate.EINVALID, "an operator token belongs to no workspace")
+			return wagate.ErrOperatorTokenInWorkspace()
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM tokens WHERE role = 'operator' AND hash <> $1`, t.Hash[:]); err != nil {
 			return err
@@ -38,7 +38,7 @@ func createToken(ctx context.Context, tx pgx.Tx, t *wagate.Token, now time.Time)
 		}
 		wsID = &t.WorkspaceID
 	default:
-		return wagate.Errorf(wagate.EINVALID, "role %q is not %q or %q", t.Role, wagate.RoleOwner, wagate.RoleSupport)
+		return wagate.ErrTokenRole(t.Role)
 	}
 	t.ID = wagate.TokenID(t.Hash)
 	created := orNow(t.CreatedAt, now)
@@ -85,7 +85,7 @@ func (db *DB) FindToken(ctx context.Context, hash [32]byte) (*wagate.Token, erro
 		var err error
 		t, err = scanToken(q.QueryRow(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE hash = $1`, hash[:]))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return wagate.Errorf(wagate.ENOTFOUND, "token not found")
+			return wagate.ErrTokenNotFound()
 		}
 		return err
 	})
@@ -97,7 +97,7 @@ func (db *DB) FindToken(ctx context.Context, hash [32]byte) (*wagate.Token, erro
 // racing creates on any replica count one after the other.
 func (db *DB) CreateWorkspaceToken(ctx context.Context, t *wagate.Token, max int) error {
 	if t.Role != wagate.RoleOwner && t.Role != wagate.RoleSupport {
-		return wagate.Errorf(wagate.EINVALID, "role %q is not %q or %q", t.Role, wagate.RoleOwner, wagate.RoleSupport)
+		return wagate.ErrTokenRole(t.Role)
 	}
 	now := db.now()
 	return db.update(ctx, "create workspace token", func(tx pgx.Tx) error {
@@ -110,7 +110,7 @@ func (db *DB) CreateWorkspaceToken(ctx context.Context, t *wagate.Token, max int
 				return err
 			}
 			if n >= max {
-				return fmt.Errorf("%w: %w", wagate.Errorf(wagate.ECONFLICT, "the workspace already has %d tokens, the most allowed; revoke one first", n), wagate.ErrTokenLimit)
+				return wagate.TokenLimitError(n)
 			}
 		}
 		return createToken(ctx, tx, t, now)
@@ -145,7 +145,7 @@ func (db *DB) RevokeToken(ctx context.Context, workspaceID, id string) error {
 		var role string
 		err := tx.QueryRow(ctx, `SELECT role FROM tokens WHERE workspace_id = $1 AND id = $2`, workspaceID, id).Scan(&role)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return wagate.Errorf(wagate.ENOTFOUND, "token %q not found in this workspace", id)
+			return wagate.ErrTokenNotInWorkspace(id)
 		}
 		if err != nil {
 			return err
@@ -156,7 +156,7 @@ func (db *DB) RevokeToken(ctx context.Context, workspaceID, id string) error {
 				return err
 			}
 			if owners <= 1 {
-				return fmt.Errorf("%w: %w", wagate.Errorf(wagate.ECONFLICT, "token %s is the last owner token of this workspace; create another owner token first, then revoke this one", id), wagate.ErrLastOwnerToken)
+				return wagate.LastOwnerTokenError(id)
 			}
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM tokens WHERE workspace_id = $1 AND id = $2`, workspaceID, id)

@@ -22,22 +22,19 @@ func scanWorkspace(row pgx.Row) (*wagate.Workspace, error) {
 }
 
 func errWorkspaceNotFound(id string) error {
-	return wagate.Errorf(wagate.ENOTFOUND, "workspace %q not found", id)
+	return wagate.ErrWorkspaceNotFound(id)
 }
 
 // errInboundTaken is a reused inbound token: 256 random bits do not
 // collide, so a caller reused one.
-var errInboundTaken = wagate.Errorf(wagate.ECONFLICT, "this inbound token is already used by another workspace")
+var errInboundTaken = wagate.ErrInboundTokenTaken()
 
 // CreateWorkspace stores ws with Granted = Credits and, when owner is not
 // nil, its first owner token, in one transaction. ECONFLICT if the id is
 // taken.
 func (db *DB) CreateWorkspace(ctx context.Context, ws *wagate.Workspace, owner *wagate.Token) error {
-	if ws.ID == "" || ws.Webhook.Token == "" {
-		return wagate.Errorf(wagate.EINVALID, "a workspace needs an id and an inbound token")
-	}
-	if ws.Credits < 0 {
-		return wagate.Errorf(wagate.EINVALID, "credits must be 0 or more, not %d", ws.Credits)
+	if err := wagate.CheckNewWorkspace(ws); err != nil {
+		return err
 	}
 	if owner != nil && owner.WorkspaceID != ws.ID {
 		return wagate.Errorf(wagate.EINVALID, "the owner token belongs to workspace %q, not %s", owner.WorkspaceID, ws.ID)
@@ -55,7 +52,7 @@ func (db *DB) CreateWorkspace(ctx context.Context, ws *wagate.Workspace, owner *
 		case err != nil:
 			return err
 		case tag.RowsAffected() == 0:
-			return wagate.Errorf(wagate.ECONFLICT, "workspace %s already exists", ws.ID)
+			return wagate.ErrWorkspaceTaken(ws.ID)
 		}
 		if owner != nil {
 			return createToken(ctx, tx, owner, now)
@@ -156,8 +153,8 @@ func (db *DB) FindWorkspaceByInboundToken(ctx context.Context, token string) (*w
 
 // SetLowCredits sets the workspace's credits.low threshold (0: off).
 func (db *DB) SetLowCredits(ctx context.Context, id string, threshold int64) (*wagate.Workspace, error) {
-	if threshold < 0 {
-		return nil, wagate.Errorf(wagate.EINVALID, "low_credits must be 0 (off) or more, not %d", threshold)
+	if err := wagate.CheckLowCredits(threshold); err != nil {
+		return nil, err
 	}
 	return db.updateWorkspace(ctx, "set low credits", id, func(tx pgx.Tx, ws *wagate.Workspace) error {
 		ws.LowCredits = threshold
@@ -178,8 +175,8 @@ func (db *DB) SetWebhookEnabled(ctx context.Context, id string, enabled bool) (*
 // RegenerateWebhook replaces the inbound token and its hash in one
 // statement: the old token finds nothing from the commit on.
 func (db *DB) RegenerateWebhook(ctx context.Context, id, token string, at time.Time) (*wagate.Workspace, error) {
-	if token == "" {
-		return nil, wagate.Errorf(wagate.EINVALID, "the new inbound token is empty")
+	if err := wagate.CheckNewInboundToken(token); err != nil {
+		return nil, err
 	}
 	at = orNow(at, db.now())
 	h := wagate.HashToken(token)

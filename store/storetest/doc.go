@@ -15,46 +15,47 @@
 //		storetest.Run[*store.DB](t, boltHarness{})
 //	}
 //
-// The suite is split by what a backend implements, so a new backend can be
-// built service by service: RunWorkspaces needs a wagate.WorkspaceService,
-// RunTokens adds the TokenService, RunSessions the SessionService,
-// RunAccounts the AccountService and ChatService (with the operator's
-// limits, Env.MaxAccounts and MaxChats), RunMessages the MessageService
-// and AttemptService without the send queue (accepts, replays, lists and
-// pages, cancels, the attempt ring, deleting an account with queued
-// messages); Run needs a whole Store and runs every part: the behaviours
-// of accounts, messages and attempts that need the sender's queue, the
-// send queue, delivery reports, persistence across a reopen, and write
-// faults (a write that fails at commit leaves
-// nothing). RunCareful (a CarefulStore: a whole Store with batches and the
-// waiting counts) adds careful sending: scheduled messages, the rules'
-// holds and their release when the rules change, the send history, the
-// counts of why messages wait, and batch accepts. Behaviours that touch
-// messages end by checking that credits add up (granted = balance + what
-// the queued, sending and sent messages hold), read through the
-// interfaces.
+// Run asks for a Backend, the union of every part's constraint, and runs
+// every part, so a backend runs the whole contract by that one call and
+// cannot forget a part. Each part is a subtest named for what it covers,
+// and `go test -run 'TestContract/careful sending'` runs it alone.
 //
-// # Parts beside Run
+// The parts stay exported, each with its own constraint, so a new backend
+// can be built service by service: RunWorkspaces needs a
+// wagate.WorkspaceService, RunTokens adds the TokenService, RunSessions
+// the SessionService, RunAccounts the AccountService and ChatService (with
+// the operator's limits, Env.MaxAccounts and MaxChats), RunMessages the
+// MessageService and AttemptService without the send queue (accepts,
+// replays, lists and pages, cancels, the attempt ring, deleting an account
+// with queued messages); RunStore needs a whole Store and adds the
+// behaviours of accounts, messages and attempts that need the sender's
+// queue, the send queue, delivery reports, persistence across a reopen,
+// and write faults (a write that fails at commit leaves nothing).
+// RunCareful (a CarefulStore: a whole Store with batches and the waiting
+// counts) adds careful sending: scheduled messages, the rules' holds and
+// their release when the rules change, the send history, the counts of why
+// messages wait, and batch accepts. Behaviours that touch messages end by
+// checking that credits add up (granted = balance + what the queued,
+// sending and sent messages hold), read through the interfaces.
 //
-// Each with its own constraint, they join Run once every backend has
-// them: RunTemplates (wagate.TemplateService and WindowService: templates,
-// synced provider templates, a message's template send, the 24-hour
-// windows), RunLinks (AccountLinkService, AccountEventService without the
-// events, sender.AccountLister), RunLinksWithQueue (RecordAccountEvent's
-// release of holds, the sweep's empty queue), RunRelink (the relink
-// grace's sweep,
-// RelinkSweeper) and RunRetention (PruneMessages, Pruner: which messages
-// go; the credits of pruned sent messages are each backend's audit, as
-// the interfaces do not show them), and the events outbox:
-// RunEndpoints (wagate.EndpointService: endpoints and their history of
-// test sends), RunOutbox (with messages and the DeliveryQueue: the events
-// of accepts, cancels, deleted accounts, the attempt log and credits.low,
-// read back through NextDeliveries, and the queue of deliveries),
-// RunAccountEvents (the account.* events of RecordAccountEvent and
-// SetAccountLink) and
-// RunOutboxQueue (a whole Store with the outbox: the events of the send
-// queue and of delivery reports). The wake-ups after a commit (the
-// backends' OnDeliveries options) are each backend's own tests.
+// The other parts: RunTemplates (wagate.TemplateService and WindowService:
+// templates, synced provider templates, a message's template send, the
+// 24-hour windows), RunLinks (AccountLinkService, AccountEventService
+// without the events, sender.AccountLister), RunLinksWithQueue
+// (RecordAccountEvent's release of holds, the sweep's empty queue),
+// RunRelink (the relink grace's sweep, RelinkSweeper) and RunRetention
+// (PruneMessages, Pruner: which messages go; the credits of pruned sent
+// messages are each backend's audit, as the interfaces do not show them),
+// and the events outbox: RunEndpoints (wagate.EndpointService: endpoints
+// and their history of test sends), RunOutbox (with messages and the
+// DeliveryQueue: the events of accepts, cancels, deleted accounts, the
+// attempt log and credits.low, read back through NextDeliveries, and the
+// queue of deliveries), RunAccountEvents (the account.* events of
+// RecordAccountEvent and SetAccountLink) and RunOutboxQueue (a whole Store
+// with the outbox: the events of the send queue and of delivery reports).
+// The wake-ups after a commit (the backends' OnDeliveries options) are
+// each backend's own tests. A new part adds its constraint to Backend and
+// its call to Run.
 //
 // # Not in the contract yet
 //

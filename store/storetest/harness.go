@@ -10,7 +10,9 @@ import (
 	"github.com/wagate/wagate/sender"
 )
 
-// Store is everything a complete backend implements.
+// Store is the core of a backend: workspaces, accounts, chats, messages
+// and their attempts, tokens, sessions, delivery reports and the send
+// queue. Backend is everything a complete backend implements.
 type Store interface {
 	wagate.WorkspaceService
 	wagate.AccountService
@@ -222,10 +224,11 @@ func RunMessages[S MessageStore](t *testing.T, h Harness[S]) {
 	run(t, h, "attempts", attemptBehaviours[S]())
 }
 
-// Run runs the whole contract: every part above, then accounts and chats,
-// accepting messages, the attempt log, the send queue, delivery reports,
-// persistence across a reopen and write faults.
-func Run[S Store](t *testing.T, h Harness[S]) {
+// RunStore runs the parts that need a whole Store: every part above, then
+// the behaviours of accounts, messages and attempts that need the send
+// queue, the send queue, delivery reports, persistence across a reopen
+// and write faults. Run runs it with every other part.
+func RunStore[S Store](t *testing.T, h Harness[S]) {
 	RunWorkspaces(t, h)
 	RunTokens(t, h)
 	RunSessions(t, h)
