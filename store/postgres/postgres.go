@@ -64,10 +64,11 @@ type DB struct {
 	// maxAccounts and maxChats are Options.MaxAccounts and MaxChats.
 	maxAccounts int
 	maxChats    int
-	// The group commit of accepts (commit.go): requests wait on jobs for
-	// one of the committers, which stop when stop closes.
-	jobs      chan *acceptJob
-	stop      chan struct{}
+	// The group commit of accepts (commit.go): requests wait in the queue
+	// of the committer their workspace hashes to. queued, when set (tests),
+	// is called once a request is in its queue.
+	queues    []*commitQueue
+	queued    func(*acceptJob)
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	// The outbox (event.go, queue_outbox.go): Options.OnDeliveries, this
@@ -143,8 +144,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 // every connection, waiting for those in use. Closing twice is harmless.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		close(db.stop)
-		db.wg.Wait()
+		db.stopCommitters()
 		db.releaseLeases()
 		db.pool.Close()
 	})
