@@ -32,8 +32,10 @@ type Options struct {
 	MaxAccounts int
 	MaxChats    int
 	// Committers is how many transactions of accepts may be open at once
-	// (commit.go); 0 means 4. More committers overlap more commits but
-	// take more connections from the pool.
+	// (commit.go); 0 means 4. Each commits the accepts of the workspaces
+	// whose id hashes to it, so one workspace's accepts use one. More
+	// committers overlap more commits of different workspaces, in smaller
+	// batches, and take more connections from the pool.
 	Committers int
 	// OnDeliveries, when set, is called after a commit that gave endpoints
 	// deliveries to make (an event fanned out, a retry, an enable), with
