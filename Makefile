@@ -71,12 +71,13 @@ BENCHOUT  ?= bin/bench
 BENCHTIME ?= 200ms
 COUNT     ?= 1
 LOADTOOL  ?= bin/wagate-load
-.PHONY: bench bench-micro bench-load bench-backends bench-pacing bench-restart $(LOADTOOL)
+.PHONY: bench bench-micro bench-load bench-backends bench-replicas bench-pacing bench-restart $(LOADTOOL)
 
-## bench: micro benchmarks, a short ingest run (A/B vs a bare echo server), PostgreSQL vs bbolt (its own throwaway PostgreSQL), the 10,000-account pacing run, batches, and outbound webhooks (deliverer vs a bare Go client, latency at 1,000 events/s); < 6 min
+## bench: micro benchmarks, a short ingest run (A/B vs a bare echo server), PostgreSQL vs bbolt (its own throwaway PostgreSQL), one replica vs two on PostgreSQL (sends, handover, takeover), the 10,000-account pacing run, batches, and outbound webhooks (deliverer vs a bare Go client, latency at 1,000 events/s); < 6 min
 bench: pg-deps bench-micro build $(LOADTOOL)
 	$(LOADTOOL) ingest -wagate $(BIN) -duration 5s -rounds 3 -conns 64,256 -cpuprofile $(BENCHOUT)/ingest-cpu.pprof -out $(BENCHOUT)/ingest.md
 	$(LOADTOOL) backends -duration 5s -rounds 3 -writers 64 -conns 64 -out $(BENCHOUT)/backends.md
+	$(LOADTOOL) replicas -wagate $(BIN) -duration 4s -rounds 2 -conns 64 -accounts 200 -queue 10 -interval 1s -lease-ttl 3s -out $(BENCHOUT)/replicas.md
 	$(LOADTOOL) pacing -wagate $(BIN) -accounts 10000 -queue 4 -jitter 0s,500ms -idle-window 2s -out $(BENCHOUT)/pacing.md
 	$(LOADTOOL) batch -wagate $(BIN) -duration 3s -rounds 2 -size 100 -out $(BENCHOUT)/batch.md
 	$(LOADTOOL) outbound -wagate $(BIN) -events 5000 -endpoints 4 -rate 1000 -duration 5s -out $(BENCHOUT)/outbound.md
@@ -97,6 +98,10 @@ bench-load: build $(LOADTOOL)
 COMMITTERS ?= 0
 bench-backends: pg-deps $(LOADTOOL)
 	$(LOADTOOL) backends -duration $(DURATION) -rounds $(ROUNDS) -committers $(COMMITTERS) -out $(BENCHOUT)/backends.md
+
+## bench-replicas: one wagate vs two replicas on one PostgreSQL alone, longer (DURATION per run, ROUNDS); then sends on both, a SIGTERM handover and a kill -9 takeover
+bench-replicas: pg-deps build $(LOADTOOL)
+	$(LOADTOOL) replicas -wagate $(BIN) -duration $(DURATION) -rounds $(ROUNDS) -conns 64 -accounts 200 -queue 10 -interval 1s -lease-ttl 3s -out $(BENCHOUT)/replicas.md
 
 ## bench-pacing: the pacing run alone, with more gaps per account (steady state after the restart herd)
 bench-pacing: build $(LOADTOOL)

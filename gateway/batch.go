@@ -105,7 +105,7 @@ func (s *Server) acceptBatch(c echo.Context, ws *wagate.Workspace, batches wagat
 		return nil, err
 	}
 	body, err := readInbound(req, BatchBodyLimit, gzipped)
-	att.Body = string(body)
+	att.Body = attemptBody(body)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ func bindJSON(c echo.Context, dst any, fields ...string) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return wagate.Errorf(wagate.EINVALID, "request body has data after the JSON object; %s", accepts)
 	}
-	return nil
+	return checkBodyNUL(body) // nul.go
 }
 
 func bindError(err error, accepts string) error {

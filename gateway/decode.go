@@ -174,7 +174,7 @@ func decodeSend(body []byte) (*sendRequest, error) {
 			return r, err
 		}
 	}
-	return r, nil
+	return r, r.checkNUL() // nul.go
 }
 
 // unknownFields lists the keys of ms that are not fields of a request,

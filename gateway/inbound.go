@@ -165,11 +165,11 @@ func (s *Server) accept(c echo.Context, ws *wagate.Workspace, att *wagate.Attemp
 		// Keep the start of what was sent: it is what support needs to see
 		// to tell the sender how to fix it.
 		head, _ := io.ReadAll(io.LimitReader(req.Body, wagate.AttemptBodyLimit))
-		att.Body = string(head) // the store keeps the first AttemptBodyLimit bytes
+		att.Body = attemptBody(head) // the store keeps the first AttemptBodyLimit bytes
 		return nil, false, err
 	}
 	body, err := readInbound(req, InboundBodyLimit, gzipped)
-	att.Body = string(body)
+	att.Body = attemptBody(body)
 	if err != nil {
 		return nil, false, err
 	}

@@ -271,7 +271,7 @@ func (s *Server) newEcho() *echo.Echo {
 	// X-Forwarded-For is whatever the client says: it counts only from a
 	// trusted proxy, so the attempt log and the limits are not spoofable.
 	e.IPExtractor = func(r *http.Request) string { return clientAddr(r, s.cfg.TrustedProxies) }
-	e.Use(s.requestIDMiddleware, s.logMiddleware, s.recoverMiddleware)
+	e.Use(s.requestIDMiddleware, s.logMiddleware, s.recoverMiddleware, s.noNULInURL)
 
 	add := func(method, path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
 		s.routes[path] = true

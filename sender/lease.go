@@ -145,7 +145,9 @@ func (s *Sender) leaseRound(ctx context.Context) {
 		if !held[ref] {
 			delete(s.owned, ref)
 			lost = append(lost, ref)
-			s.accountLog(ref).Warn("this replica lost the account's lease; another replica sends its messages now")
+			// Released to balance the replicas (the store logs it), or
+			// taken over after this replica's renewals came too late.
+			s.accountLog(ref).Info("this replica no longer holds the account's lease; another replica sends its messages now")
 		}
 	}
 	s.mu.Unlock()
@@ -216,8 +218,14 @@ func (s *Sender) leaseRound(ctx context.Context) {
 // lostLease is a worker's answer to a MarkSending refused for the lease:
 // the account is forgotten, and its worker exits. s.mu is not held.
 func (s *Sender) lostLease(log *zap.Logger, a *account, err error) {
-	log.Warn("this replica lost the account's lease; another replica sends its messages now", zap.Error(err))
 	s.mu.Lock()
+	if s.owned[a.ref] {
+		log.Warn("this replica lost the account's lease; another replica sends its messages now", zap.Error(err))
+	} else {
+		// The lease round saw it go already (and said so): a release to
+		// balance the replicas, whose worker ran on until this write.
+		log.Info("the account's worker stops: this replica no longer holds its lease")
+	}
 	delete(s.owned, a.ref)
 	a.working = false
 	if s.accounts[a.ref] == a {

@@ -143,8 +143,9 @@ func sendAll(addr string, reqs [][]byte, conns int) (map[int]int64, error) {
 
 // outboxLine is the part of a dryrun outbox line the modes read.
 type outboxLine struct {
-	At      time.Time `json:"at"`
-	Account string    `json:"account"`
+	At        time.Time `json:"at"`
+	Account   string    `json:"account"`
+	MessageID string    `json:"message_id"`
 }
 
 // readOutbox reads the lines appended to the outbox after offset.

@@ -220,6 +220,16 @@ type loadSpec struct {
 	keepIDs bool
 	// stop, when not nil, ends the run early when closed (the crash phase).
 	stop <-chan struct{}
+	// targets, when not empty, replace addr and req: connection i sends
+	// targets[i%len(targets)], so one closed loop spreads its connections
+	// over several servers (the replicas mode).
+	targets []loadTarget
+}
+
+// loadTarget is one server and the request a connection sends it.
+type loadTarget struct {
+	addr string
+	req  []byte
 }
 
 // loadResult is what one run measured.
@@ -273,11 +283,15 @@ func runLoad(ctx context.Context, s loadSpec) (*loadResult, error) {
 	conns := make([]*rawConn, s.conns)
 	for i := range conns {
 		conns[i] = &rawConn{addr: s.addr, req: s.req}
+		if len(s.targets) > 0 {
+			t := s.targets[i%len(s.targets)]
+			conns[i].addr, conns[i].req = t.addr, t.req
+		}
 		if err := conns[i].dial(); err != nil {
 			for _, c := range conns[:i] {
 				c.close()
 			}
-			return nil, fmt.Errorf("dial %s: %w", s.addr, err)
+			return nil, fmt.Errorf("dial %s: %w", conns[i].addr, err)
 		}
 	}
 	type part struct {

@@ -11,6 +11,7 @@
 //	wagate-load batch     accepted messages/s, batches vs one by one
 //	wagate-load outbound  event webhook deliveries/s vs a bare client; latency
 //	wagate-load backends  accepts/s and latency: PostgreSQL vs bbolt, A/B/A/B
+//	wagate-load replicas  one wagate vs two replicas on one PostgreSQL; sends, handover, takeover
 //
 // and two server modes the tool starts as its own subprocesses:
 //
@@ -35,6 +36,7 @@ Usage:
   wagate-load batch   [flags]   accepted messages/s: batches of 100 vs one by one
   wagate-load outbound [flags]  event webhook deliveries/s from the outbox vs a bare Go client; latency at 1,000 events/s
   wagate-load backends [flags]  accepts/s and latency on PostgreSQL vs bbolt, store level and through HTTP (starts its own PostgreSQL)
+  wagate-load replicas [flags]  two wagate serve replicas on one PostgreSQL (starts its own): accepts/s one vs two, sends per replica, SIGTERM handover, kill -9 takeover
   wagate-load baseline-server   (internal) the bare echo server of the ingest mode
   wagate-load serve-profiled    (internal) gateway + store (bbolt, or PostgreSQL with -database-url) in one process
 
@@ -67,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runOutbound(args[1:], stdout, stderr)
 	case "backends":
 		err = runBackends(args[1:], stdout, stderr)
+	case "replicas":
+		err = runReplicas(args[1:], stdout, stderr)
 	case "baseline-server":
 		err = runBaselineServer(args[1:], stderr)
 	case "serve-profiled":

@@ -33,6 +33,8 @@ Usage:
                               audit a PostgreSQL database (read-only; replicas may be serving)
   wagate migrate --from DIR --to postgres://…
                               copy a stopped store into an empty PostgreSQL database, and check the copy
+  wagate operator rotate-token --database-url postgres://… [--data DIR]
+                              replace the database's operator token (revoked on every replica at once)
   wagate version              the version, commit and Go version of this binary
   wagate help                 this text
 
@@ -61,6 +63,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return runCheck(args[1:], stdout, stderr, getenv)
 	case "migrate":
 		return runMigrate(args[1:], stdout, stderr, getenv)
+	case "operator":
+		return runOperator(args[1:], stdout, stderr, getenv)
 	case "workspace", "credits", "webhook", "attempts", "account", "chat", "message", "token", "endpoint", "template":
 		return runCLI(args, stdout, stderr, getenv)
 	case "version", "--version", "-version":

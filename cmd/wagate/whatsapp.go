@@ -13,6 +13,7 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/gateway"
 	"github.com/wagate/wagate/sender/whatsapp"
+	"github.com/wagate/wagate/store/postgres"
 )
 
 // The WhatsApp Web transport (SPEC §10) ties the store, the sender and the
@@ -37,12 +38,17 @@ type whatsappWiring struct {
 	db    Backend
 	log   *zap.Logger
 	links *linkHub
+
+	// put holds the accounts whose link code this replica put in the
+	// database (linkCodes), to delete when their linking ends.
+	mu  sync.Mutex
+	put map[wagate.AccountRef]bool
 }
 
 // openWhatsApp opens the transport on the data folder; nil (and a log
 // line) in a build without it.
 func openWhatsApp(ctx context.Context, cfg Config, db Backend, log *zap.Logger) (*whatsappWiring, error) {
-	w := &whatsappWiring{db: db, log: log.Named("whatsapp"), links: newLinkHub()}
+	w := &whatsappWiring{db: db, log: log.Named("whatsapp"), links: newLinkHub(), put: map[wagate.AccountRef]bool{}}
 	wc := whatsapp.Config{
 		DataDir:     cfg.DataDir,
 		DatabaseURL: cfg.DatabaseURL, // with PostgreSQL the device keys live beside the rest
@@ -133,6 +139,7 @@ func (w *whatsappWiring) stopped(ref wagate.AccountRef) {
 	default:
 		return
 	}
+	defer w.deleteLinkCode(ctx, ref)
 	l := wagate.AccountLink{State: string(whatsapp.StateDisconnected), Since: time.Now(),
 		Error: "the session is stopped: the account is paused (resume it to reconnect) or wagate was stopping"}
 	if err := w.db.SetAccountLink(ctx, ref, l); err != nil && wagate.ErrorCode(err) != wagate.ENOTFOUND {
@@ -152,6 +159,13 @@ func (w *whatsappWiring) onLink(ref wagate.AccountRef, l whatsapp.Link) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// The code first, the state after: a replica that reads "linking"
+	// finds its code.
+	if l.State == whatsapp.StateLinking && (l.QR != "" || l.Code != "") {
+		w.putLinkCode(ctx, ref, l)
+	} else {
+		defer w.deleteLinkCode(ctx, ref)
+	}
 	if l.State == whatsapp.StateUnlinked {
 		// Start reports "unlinked" for every account without a device, at
 		// each boot: an account already stored as needing a link keeps its
@@ -319,7 +333,13 @@ func (w *whatsappWiring) LinkStatus(ref wagate.AccountRef) gateway.LinkStatus {
 			if st == "" {
 				st = string(whatsapp.StateUnlinked)
 			}
-			return gateway.LinkStatus{State: st, Error: a.Link.Error}
+			ls := gateway.LinkStatus{State: st, Error: a.Link.Error}
+			if codes := w.codes(); codes != nil && st == string(whatsapp.StateLinking) {
+				if c, err := codes.FindLinkCode(ctx, ref); err == nil {
+					ls.QR, ls.Code, ls.ExpiresAt = c.QR, c.Code, c.ExpiresAt
+				}
+			}
+			return ls
 		}
 	}
 	return linkStatus(w.svc.Status(ref))
@@ -337,8 +357,99 @@ func (w *whatsappWiring) Unlink(ctx context.Context, ref wagate.AccountRef) erro
 	return w.svc.Unlink(ctx, ref)
 }
 
-// LinkChanged is closed at the account's next change of state.
-func (w *whatsappWiring) LinkChanged(ref wagate.AccountRef) <-chan struct{} { return w.links.next(ref) }
+// LinkChanged is closed at the account's next change of state. On a
+// replica that does not hold the account's session, no change is heard
+// here: the state in the database is polled instead (linkPollEvery).
+func (w *whatsappWiring) LinkChanged(ref wagate.AccountRef) <-chan struct{} {
+	if w.ours(ref) || w.codes() == nil {
+		return w.links.next(ref)
+	}
+	return w.pollLink(ref)
+}
+
+// linkPollEvery is how often a link page served by a replica that does
+// not hold the account's session reads the state and code again; at most
+// linkPollFor after it began, the page is woken anyway (it reads and asks
+// again), so a poll never outlives its page by long.
+const (
+	linkPollEvery = 500 * time.Millisecond
+	linkPollFor   = time.Minute
+)
+
+// pollLink returns a channel closed when ref's link status (as LinkStatus
+// reads it on this replica) differs from now's, or this replica took the
+// session, or linkPollFor passed.
+func (w *whatsappWiring) pollLink(ref wagate.AccountRef) <-chan struct{} {
+	ch := make(chan struct{})
+	was := w.LinkStatus(ref)
+	go func() {
+		defer close(ch)
+		t := time.NewTicker(linkPollEvery)
+		defer t.Stop()
+		end := time.After(linkPollFor)
+		for {
+			select {
+			case <-end:
+				return
+			case <-t.C:
+			}
+			if w.ours(ref) || w.LinkStatus(ref) != was {
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// linkCodes is the side of a backend that replicas share (postgres.DB)
+// through which the link page works on every replica: the replica linking
+// an account puts its QR code or pairing code there, the others read it.
+type linkCodes interface {
+	PutLinkCode(ctx context.Context, ref wagate.AccountRef, c postgres.LinkCode) error
+	DeleteLinkCode(ctx context.Context, ref wagate.AccountRef) error
+	FindLinkCode(ctx context.Context, ref wagate.AccountRef) (postgres.LinkCode, error)
+}
+
+// codes is the backend's linkCodes; nil for one process (bbolt).
+func (w *whatsappWiring) codes() linkCodes {
+	if c, ok := w.db.(linkCodes); ok {
+		return c
+	}
+	return nil
+}
+
+// putLinkCode puts the code of l (linking) for the other replicas. A
+// failure is logged without the code: the page on this replica still
+// shows it.
+func (w *whatsappWiring) putLinkCode(ctx context.Context, ref wagate.AccountRef, l whatsapp.Link) {
+	codes := w.codes()
+	if codes == nil {
+		return
+	}
+	w.mu.Lock()
+	w.put[ref] = true
+	w.mu.Unlock()
+	if err := codes.PutLinkCode(ctx, ref, postgres.LinkCode{QR: l.QR, Code: l.Code, ExpiresAt: l.ExpiresAt}); err != nil {
+		w.log.Warn("cannot share the account's link code with the other replicas; its link page shows it only on this replica",
+			zap.String("account", ref.Phone), zap.Error(err))
+	}
+}
+
+// deleteLinkCode deletes the code this replica put for ref, if any:
+// linking ended.
+func (w *whatsappWiring) deleteLinkCode(ctx context.Context, ref wagate.AccountRef) {
+	codes := w.codes()
+	w.mu.Lock()
+	put := w.put[ref]
+	delete(w.put, ref)
+	w.mu.Unlock()
+	if codes == nil || !put {
+		return
+	}
+	if err := codes.DeleteLinkCode(ctx, ref); err != nil {
+		w.log.Warn("cannot delete the account's link code; it expires by itself", zap.String("account", ref.Phone), zap.Error(err))
+	}
+}
 
 func linkStatus(l whatsapp.Link) gateway.LinkStatus {
 	return gateway.LinkStatus{State: string(l.State), QR: l.QR, Code: l.Code, ExpiresAt: l.ExpiresAt, Error: l.Error}

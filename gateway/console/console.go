@@ -3,8 +3,10 @@ package console
 import (
 	"crypto/rand"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -257,6 +259,14 @@ func (c *Console) checkForm(w http.ResponseWriter, r *http.Request, q *request) 
 		c.log.Info("console form refused: CSRF token or origin", zap.String("path_template", r.Pattern), zap.String("workspace", q.sess.workspace))
 		c.fail(w, r, q, wagate.Errorf(wagate.EFORBIDDEN, "this form is out of date or did not come from this console; reload the page and try again"))
 		return false
+	}
+	// No value wagate keeps may hold a NUL (U+0000): WhatsApp takes none
+	// and PostgreSQL cannot store one (the API refuses it alike).
+	for _, k := range slices.Sorted(maps.Keys(r.PostForm)) {
+		if strings.IndexByte(k, 0) >= 0 || slices.ContainsFunc(r.PostForm[k], func(v string) bool { return strings.IndexByte(v, 0) >= 0 }) {
+			c.fail(w, r, q, wagate.Errorf(wagate.EINVALID, "the form field %q contains a NUL character (U+0000), which wagate does not store; remove it and send the form again", strings.ReplaceAll(k, "\x00", `\u0000`)))
+			return false
+		}
 	}
 	return true
 }

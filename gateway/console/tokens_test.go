@@ -230,3 +230,20 @@ func TestSignInRecordsTheTokensUse(t *testing.T) {
 		t.Errorf("support token's last use = %v after a sign-in at %v", got, e.clock.Now())
 	}
 }
+
+// A form value with a NUL character (U+0000) is refused with a 400 naming
+// the field, and nothing is made: the API refuses it alike.
+func TestConsoleFormRefusesNUL(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme", 10)
+	b := e.browser()
+	b.mustSignIn(ws.Owner)
+	base := "/ui/w/" + ws.ID + "/"
+	b.get(base + "tokens")
+	p := b.post(base+"tokens", url.Values{"csrf": {b.csrf}, "name": {"qqz\x00zz"}, "role": {"support"}})
+	mustStatus(t, "create a token with a NUL in its name", p, http.StatusBadRequest)
+	mustContain(t, "the refusal", p, `form field "name" contains a NUL character`, "remove it")
+	if page := b.get(base + "tokens"); strings.Contains(page.body, "qqz") {
+		t.Error("a token with a NUL in its name was made")
+	}
+}

@@ -165,7 +165,7 @@ func ParseWebhook(body []byte) (*Webhook, error) {
 				default:
 					continue
 				}
-				if s.ID == "" {
+				if s.ID == "" || hasNUL(s.ID, number) {
 					continue
 				}
 				u := StatusUpdate{
@@ -177,15 +177,15 @@ func ParseWebhook(body []byte) (*Webhook, error) {
 				}
 				if len(s.Errors) > 0 {
 					er := s.Errors[0]
-					u.ErrorCode, u.ErrorTitle, u.ErrorDetails = er.Code, er.Title, er.ErrorData.Details
+					u.ErrorCode, u.ErrorTitle, u.ErrorDetails = er.Code, noNUL(er.Title), noNUL(er.ErrorData.Details)
 					if u.ErrorTitle == "" {
-						u.ErrorTitle = er.Message
+						u.ErrorTitle = noNUL(er.Message)
 					}
 				}
 				out.Statuses = append(out.Statuses, u)
 			}
 			for _, m := range c.Value.Messages {
-				if m.From == "" || number == "" || !reDigits.MatchString(m.From) {
+				if m.From == "" || number == "" || !reDigits.MatchString(m.From) || hasNUL(number) {
 					continue
 				}
 				out.Customers = append(out.Customers, CustomerMessage{PhoneNumberID: number, From: m.From, At: unixTime(m.Timestamp)})
@@ -248,3 +248,19 @@ func Advance(current, next string) bool {
 	nr, ok := statusRank[next]
 	return ok && next != "" && nr > cr
 }
+
+// A NUL character (U+0000) never comes in an id or number wagate knows,
+// and no backend can keep one (PostgreSQL's text and jsonb cannot): an
+// entry whose id or number holds one is skipped as odd, and Meta's error
+// texts keep the rest with U+FFFD in its place.
+
+func hasNUL(ss ...string) bool {
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }

@@ -215,3 +215,30 @@ func TestAdvanceSequences(t *testing.T) {
 		}
 	}
 }
+
+// A NUL (U+0000) in a webhook is kept out of the store, which PostgreSQL's
+// text and jsonb could not hold: a status whose id or number has one is
+// skipped as odd (it cannot be one of wagate's), and Meta's error texts
+// keep the rest with U+FFFD in its place; a customer message of a number
+// with one is skipped too. The rest of the batch is read as usual.
+func TestParseWebhookNUL(t *testing.T) {
+	got, err := ParseWebhook([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[
+		{"field":"messages","value":{"metadata":{"phone_number_id":"1"},
+		"statuses":[{"id":"wamid.\u0000A","status":"delivered","timestamp":"1750263775","recipient_id":"1"},
+		            {"id":"wamid.B","status":"failed","timestamp":"1750263776","recipient_id":"1",
+		             "errors":[{"code":131026,"title":"Message\u0000undeliverable","error_data":{"details":"x\u0000"}}]}],
+		"messages":[{"from":"14155552671","timestamp":"1750263777"}]}},
+		{"field":"messages","value":{"metadata":{"phone_number_id":"2\u0000"},
+		"statuses":[{"id":"wamid.C","status":"sent","timestamp":"1750263778","recipient_id":"1"}],
+		"messages":[{"from":"14155552672","timestamp":"1750263779"}]}}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Statuses) != 1 || got.Statuses[0].ProviderID != "wamid.B" ||
+		got.Statuses[0].ErrorTitle != "Message\uFFFDundeliverable" || got.Statuses[0].ErrorDetails != "x\uFFFD" {
+		t.Errorf("statuses = %+v, want only wamid.B with U+FFFD for the NULs of its error", got.Statuses)
+	}
+	if len(got.Customers) != 1 || got.Customers[0].From != "14155552671" {
+		t.Errorf("customers = %+v, want only the one of number 1", got.Customers)
+	}
+}

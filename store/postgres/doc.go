@@ -84,6 +84,11 @@
 //	                   deletes are not blocked
 //	account_leases     (workspace, phone) -> owner replica, epoch,
 //	                   expires_at, and the pace: last_send_at, gap_ns
+//	replicas           name -> started_at, expires_at: the replicas whose
+//	                   senders lease, renewed by each round (replicas.go)
+//	link_codes         (workspace, phone) -> the QR code or pairing code of
+//	                   a linking under way, its expiry, the replica holding
+//	                   the session (linkcode.go)
 //
 // WhatsApp Web device keys live in the same database, in a schema of their
 // own that sender/whatsapp creates and migrates (whatsmeow's tables are
@@ -167,7 +172,10 @@
 // accepts sends one NOTIFY for its batch (AcceptBatch one for its request),
 // UpdateAccount one for an active account; Listen hears them, and the
 // sender's lease round every few seconds is the poll behind them.
-// CreateOperatorTokenOnce keeps the database's first operator token.
+// CreateOperatorTokenOnce keeps the database's first operator token;
+// RotateOperatorToken (wagate operator rotate-token) replaces it in one
+// transaction, seen by every replica at its next request (admin tokens and
+// sessions are read at every request, never cached).
 // FindWorkspaceByInboundToken's answers are cached for up to a second
 // (inboundcache.go): Accept re-checks the token and the enabled flag under
 // the workspace's lock, so a URL regenerated or disabled on another
@@ -180,9 +188,17 @@
 // lease. ClaimLease claims one account outside the rounds (linking, which
 // answers ECONFLICT naming the holder elsewhere); HoldsLease tells
 // cmd/wagate whether a session's report is still this replica's to store.
+// While an account is linked, the holder puts its QR or pairing code in
+// link_codes (PutLinkCode, linkcode.go) so that the link page on any
+// replica shows it (FindLinkCode), and deletes it when linking ends.
 //
-// Limits: the first replica to claim takes every free account (no balancing
-// yet); a message whose replica lost its lease mid-send is failed and
+// The live replicas (each registered in the replicas table by its lease
+// rounds) share the accounts with work or a session: a replica claims up
+// to its share, ceil(busy accounts / live replicas), and releases its
+// surplus at a safe point, never mid-send, keeping the pace in the lease
+// row (replicas.go).
+//
+// Limits: a message whose replica lost its lease mid-send is failed and
 // refunded as interrupted by the new holder even if it went out (never sent
 // twice, but counted failed); replicas' clocks are compared (the lease's
 // expiry, the pace), so they must be kept in sync (NTP).

@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,7 +33,12 @@ var ErrNotEmpty = errors.New("the target database is not empty")
 // ErrNotEmpty, before anything is written: its tables are locked first,
 // so a replica started on it meanwhile waits for the copy instead of
 // racing it. Errors never show url, which may hold a password.
-func Import(ctx context.Context, url string, export func(yield func(rec any) error) error) (wagate.ExportCounts, error) {
+//
+// opts.InTx, when set, runs in the same transaction after the records and
+// before the counts are compared: `wagate migrate` copies the WhatsApp
+// Web device keys with it, so they are committed with the rest or not at
+// all.
+func Import(ctx context.Context, url string, export func(yield func(rec any) error) error, opts ImportOptions) (wagate.ExportCounts, error) {
 	var counts wagate.ExportCounts
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -60,18 +64,36 @@ func Import(ctx context.Context, url string, export func(yield func(rec any) err
 		if used {
 			return ErrNotEmpty
 		}
+		rows := newBulk()
 		err := export(func(rec any) error {
 			kind := counts.Count(rec)
 			if kind == "" {
 				return fmt.Errorf("postgres: import: a record of type %T, which this wagate cannot copy: nothing was copied", rec)
 			}
-			if err := importRecord(ctx, tx, rec); err != nil {
+			handled, err := rows.add(ctx, tx, rec)
+			if !handled && err == nil {
+				if err = rows.flush(ctx, tx); err == nil {
+					err = importRecord(ctx, cleanTx{Tx: tx, replaced: &rows.replaced}, rec)
+				}
+			}
+			if err != nil {
 				return fmt.Errorf("postgres: import: a %s: %w", kind, err)
 			}
 			return nil
 		})
+		if err == nil {
+			err = rows.flush(ctx, tx)
+		}
+		if opts.Replaced != nil {
+			*opts.Replaced = rows.replaced
+		}
 		if err != nil {
 			return err
+		}
+		if opts.InTx != nil {
+			if err := opts.InTx(ctx, tx); err != nil {
+				return err
+			}
 		}
 		// The next message placed in a queue goes after every copied one.
 		if _, err := tx.Exec(ctx, `SELECT setval('messages_queue_pos', coalesce((SELECT max(queue_pos) FROM messages), 0) + 1, false)`); err != nil {
@@ -89,7 +111,19 @@ func Import(ctx context.Context, url string, export func(yield func(rec any) err
 	return counts, nil
 }
 
-// importRecord inserts one exported record.
+// ImportOptions are Import's options.
+type ImportOptions struct {
+	// InTx runs inside the import's transaction, after every record is
+	// written; its error rolls everything back.
+	InTx func(ctx context.Context, tx pgx.Tx) error
+	// Replaced, when set, receives how many values were stored with
+	// U+FFFD in place of a NUL or of bytes that are not UTF-8, which
+	// PostgreSQL's text and jsonb cannot hold (import_clean.go).
+	Replaced *int64
+}
+
+// importRecord inserts one exported record of the small tables (bulk
+// writes the big ones).
 func importRecord(ctx context.Context, tx pgx.Tx, rec any) error {
 	switch r := rec.(type) {
 	case *wagate.ExportedWorkspace:
@@ -156,48 +190,6 @@ func importRecord(ctx context.Context, tx pgx.Tx, rec any) error {
 		_, err = tx.Exec(ctx, `INSERT INTO account_templates (workspace_id, phone, templates, synced_at) VALUES ($1, $2, $3, $4)`,
 			r.Account.WorkspaceID, r.Account.Phone, string(b), r.SyncedAt)
 		return err
-	case *wagate.ExportedMessage:
-		return importMessage(ctx, tx, r)
-	case *wagate.ExportedIdempotency:
-		var batch *string
-		if r.MessageID == batchMarker {
-			recs := make([]batchItemRecord, len(r.Batch))
-			for i, it := range r.Batch {
-				recs[i] = batchItemRecord(it)
-			}
-			b, err := json.Marshal(recs)
-			if err != nil {
-				return err
-			}
-			s := string(b)
-			batch = &s
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO idempotency (workspace_id, key, body_hash, message_id, at, batch) VALUES ($1, $2, $3, $4, $5, $6)`,
-			r.WorkspaceID, r.Key, r.BodyHash[:], r.MessageID, r.At, batch)
-		return err
-	case *wagate.ExportedAttempt:
-		a := &r.Attempt
-		warnings, err := json.Marshal(orNone(a.Warnings))
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO attempts (workspace_id, at, request_id, remote_addr, content_type, body, code, message, message_id, credits, warnings)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			r.WorkspaceID, a.At, a.RequestID, a.RemoteAddr, a.ContentType, a.Body, a.Code, a.Message, a.MessageID, a.Credits, string(warnings))
-		return err
-	case *wagate.ExportedSends:
-		ref := r.Account
-		for _, s := range r.Sends {
-			if _, err := tx.Exec(ctx, `INSERT INTO sends (workspace_id, account_phone, at, message_id) VALUES ($1, $2, $3, $4)`,
-				ref.WorkspaceID, ref.Phone, s.At, s.MessageID); err != nil {
-				return err
-			}
-		}
-		if r.First.IsZero() {
-			return nil
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO first_sends (workspace_id, account_phone, at) VALUES ($1, $2, $3)`, ref.WorkspaceID, ref.Phone, r.First)
-		return err
 	case *wagate.ExportedWindow:
 		_, err := tx.Exec(ctx, `INSERT INTO chat_windows (transport, sender, customer, last_at) VALUES ($1, $2, $3, $4)`,
 			r.Key.Transport, r.Key.Sender, r.Key.Customer, r.LastAt)
@@ -214,79 +206,8 @@ func importRecord(ctx context.Context, tx pgx.Tx, rec any) error {
 			return err
 		}
 		return indexSubscriptions(ctx, tx, r)
-	case *wagate.ExportedDelivery:
-		return importDelivery(ctx, tx, r)
 	}
 	return fmt.Errorf("a record of type %T, which this wagate cannot copy", rec)
-}
-
-// importMessage inserts a message row as it stood, in its queue's place.
-func importMessage(ctx context.Context, tx pgx.Tx, r *wagate.ExportedMessage) error {
-	m := &r.Message
-	tries, err := encodeTries(m.Tries)
-	if err != nil {
-		return err
-	}
-	var template *string
-	if m.Template != nil {
-		b, err := json.Marshal(newTemplateSendRecord(m.Template))
-		if err != nil {
-			return err
-		}
-		s := string(b)
-		template = &s
-	}
-	var pos, providerID any
-	if r.QueuePos != 0 {
-		pos = int64(r.QueuePos)
-	}
-	if r.ProviderID != "" {
-		providerID = r.ProviderID
-	}
-	nextTry, reason := m.NextTryAt, m.WaitingReason
-	if m.Status != wagate.StatusQueued {
-		// Only a queued message's retry or hold is kept (bbolt may leave
-		// a stale one on a failed message).
-		nextTry, reason = time.Time{}, ""
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, text, file_url, file_name,
-		credits, error, tries, next_try_at, created_at, sent_at, send_at, waiting_reason, delivery, delivery_at, template_name, template,
-		queue_pos, sending_at, provider_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
-		m.ID, m.WorkspaceID, string(m.Status), m.AccountPhone, r.AccountConnectedAt, m.ChatID, m.JID, m.Text, m.FileURL, m.FileName,
-		m.Credits, m.Error, tries, nullTime(nextTry), m.CreatedAt, nullTime(m.SentAt), nullTime(m.SendAt), reason, m.Delivery, nullTime(m.DeliveryAt),
-		m.TemplateName, template, pos, nullTime(r.SendingAt), providerID)
-	return err
-}
-
-// importDelivery inserts a delivery as it stood, its event with it; a
-// pending one stays due when it was, and no lease is taken.
-func importDelivery(ctx context.Context, tx pgx.Tx, r *wagate.ExportedDelivery) error {
-	d := &r.Delivery
-	o, err := newOutcome(d)
-	if err != nil {
-		return err
-	}
-	var event *string
-	if r.Event != nil {
-		b, err := encodeEvent(r.Event)
-		if err != nil {
-			return err
-		}
-		s := string(b)
-		event = &s
-	}
-	var next *time.Time
-	if d.Status == wagate.DeliveryPending {
-		t := d.NextTryAt
-		next = &t
-	}
-	_, err = tx.Exec(ctx, `INSERT INTO deliveries (workspace_id, endpoint_id, id, event_id, event_type, event, attempt, status,
-		request, request_body, response, response_body, duration_ns, error, next_at, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		d.WorkspaceID, d.EndpointID, d.ID, d.EventID, d.Event, event, d.Attempt, d.Status,
-		o.request, o.requestBody, o.response, o.responseBody, int64(d.Duration), o.errText, next, d.At)
-	return err
 }
 
 // countImported counts what the transaction holds, as ExportCounts does

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
 
 	"github.com/wagate/wagate"
 )
@@ -26,10 +27,12 @@ import (
 // work queued too, for its receipts and link state) with FOR UPDATE SKIP
 // LOCKED, so replicas
 // claiming at once never wait for each other and never both get one
-// account. A claim adds one to the lease's epoch. Close does not free the
-// leases: the sender calls Release at a clean stop, after its sends ended,
-// so another replica takes over at once; a replica that dies is taken over
-// when its leases expire.
+// account. A replica claims only up to its share of those accounts among
+// the live replicas, and releases its surplus (replicas.go). A claim adds
+// one to the lease's epoch. Close does not free the leases: the sender
+// calls Release at a clean stop, after its sends ended, so another
+// replica takes over at once; a replica that dies is taken over when its
+// leases expire.
 //
 // Fencing: once this handle has leased (its sender called Lease), the
 // writes of a send (MarkSending; MarkSent, Retry and MarkFailed of a
@@ -144,11 +147,13 @@ func scanLeases(rows pgx.Rows, err error) ([]wagate.AccountLease, error) {
 	})
 }
 
-// Lease renews every lease this replica holds, in one statement, and claims
-// the free or expired leases of accounts with work, and returns every lease
-// it holds after the round. From the first call on, the writes of a send
-// through this handle are fenced (see above). A lease missing from the
-// answer was lost (this replica renewed too late and another claimed it).
+// Lease renews every lease this replica holds, in one statement, registers
+// the replica as live, and claims the free or expired leases of accounts
+// with work up to its share of them, or releases its surplus over its share
+// (replicas.go), and returns every lease it holds after the round. From
+// the first call on, the writes of a send through this handle are fenced
+// (see above). A lease missing from the answer was lost (this replica
+// renewed too late and another claimed it) or released here.
 //
 // The renewal and the claim are separate statements, each its own commit:
 // the renewal must not wait behind the claim's search, and a MarkSending
@@ -180,24 +185,70 @@ func (db *DB) Lease(ctx context.Context) ([]wagate.AccountLease, error) {
 			ON CONFLICT DO NOTHING`); err != nil {
 			return err
 		}
-		claimed, err := scanLeases(q.Query(ctx, `UPDATE account_leases l SET owner = $1, epoch = l.epoch + 1, expires_at = $3
+		if err := db.register(ctx, q, now, until); err != nil {
+			return err
+		}
+		held = renewed
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// This replica's share of the busy accounts (replicas.go): it releases
+	// its surplus, or claims up to its share, never both in one round.
+	var sp spread
+	if err := db.read(ctx, "lease share", func(q querier) (err error) {
+		sp, err = db.share(ctx, q, now)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if sp.release > 0 {
+		freed, err := db.releaseSurplus(ctx, sp.release)
+		if err != nil {
+			return nil, err
+		}
+		if len(freed) > 0 {
+			gone := make(map[wagate.AccountRef]bool, len(freed))
+			b.mu.Lock()
+			for _, ref := range freed {
+				gone[ref] = true
+				delete(b.held, ref)
+			}
+			b.mu.Unlock()
+			kept := held[:0]
+			for _, l := range held {
+				if !gone[l.Account] {
+					kept = append(kept, l)
+				}
+			}
+			held = kept
+			db.log.Info("released accounts to balance the replicas", zap.Int("released", len(freed)),
+				zap.Int("busy_accounts", sp.busy), zap.Int("live_replicas", sp.live), zap.Int("held_before", sp.mine))
+		}
+	}
+	if sp.claim > 0 {
+		err = db.read(ctx, "lease claim", func(q querier) error {
+			claimed, err := scanLeases(q.Query(ctx, `UPDATE account_leases l SET owner = $1, epoch = l.epoch + 1, expires_at = $3
 			FROM (SELECT c.workspace_id, c.phone FROM account_leases c
 				WHERE (c.owner = '' OR c.expires_at IS NULL OR c.expires_at <= $2)
 				AND (EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = c.workspace_id AND m.account_phone = c.phone AND m.status = 'queued')
 					OR EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = c.workspace_id AND m.account_phone = c.phone AND m.status = 'sending')
 					OR `+leaseSession+`)
 				ORDER BY c.workspace_id, c.phone
+				LIMIT $4
 				FOR UPDATE SKIP LOCKED) c
 			WHERE l.workspace_id = c.workspace_id AND l.phone = c.phone
-			RETURNING `+leaseReturning, b.replica, now, until))
+			RETURNING `+leaseReturning, b.replica, now, until, sp.claim))
+			if err != nil {
+				return err
+			}
+			held = append(held, claimed...)
+			return nil
+		})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		held = append(renewed, claimed...)
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	b.mu.Lock()
 	for ref, h := range b.held {
@@ -269,6 +320,10 @@ func (db *DB) Release(ctx context.Context) error {
 	clear(b.held)
 	b.mu.Unlock()
 	return db.update(ctx, "release leases", func(tx pgx.Tx) error {
+		// No longer a live replica: the others' shares grow at once.
+		if _, err := tx.Exec(ctx, `DELETE FROM replicas WHERE name = $1`, b.replica); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE account_leases SET owner = '', expires_at = NULL WHERE owner = $1`, b.replica)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err

@@ -45,6 +45,9 @@ func TestLeaseClaimsIdleLinkedAccountsOnce(t *testing.T) {
 		r.account("+14155550015", 0),                        // dryrun, no work
 	}
 
+	// Both live before they claim: each claims its share, and a second
+	// round moves nothing (replicas.go).
+	r.register(r.a, r.b)
 	var held [2]map[wagate.AccountRef]wagate.AccountLease
 	var wg sync.WaitGroup
 	for i, db := range []*DB{r.a, r.b} {

@@ -147,6 +147,9 @@ func TestLeaseOneClaimWins(t *testing.T) {
 	}
 	r.account("+14155550009", 0) // no work: nobody claims it
 
+	// Both replicas are live (registered) before they claim, so each
+	// claims its share and a second round moves nothing (replicas.go).
+	r.register(r.a, r.b)
 	// Both replicas claim at once, again and again: every account ends
 	// with exactly one of them.
 	var held [2]map[wagate.AccountRef]wagate.AccountLease

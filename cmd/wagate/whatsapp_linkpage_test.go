@@ -1,0 +1,153 @@
+//go:build !nowhatsapp
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/sender/whatsapp/whatsapptest"
+	"github.com/wagate/wagate/store/postgres/pgtest"
+)
+
+// TestWhatsAppReplicasLinkPageOnAnyReplica: behind a load balancer without
+// sticky sessions the link page may be polled on a replica that does not
+// hold the account's session. Linking started through r1 shows its QR
+// code on r2 too (GET …/link and the events stream, which follows a new
+// code), and once linked r2 shows the state without a code, whose row is
+// gone from the database. A link request on r2 still answers 409 naming
+// r1. No code reaches a log.
+func TestWhatsAppReplicasLinkPageOnAnyReplica(t *testing.T) {
+	wa := whatsapptest.New()
+	useFakeWhatsApp(t, wa)
+	cluster, err := pgtest.Start(pgtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop()
+	url, err := cluster.CreateDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := func(name string) Config {
+		cfg := testConfig(t.TempDir(), 10*time.Millisecond, 0)
+		cfg.DatabaseURL, cfg.Replica, cfg.LeaseTTL = url, name, 2*time.Second
+		return cfg
+	}
+	cfg1 := replica("r1")
+	r1, logs1 := startPG(t, cfg1)
+	r2, logs2 := startPG(t, replica("r2"))
+	ws := createWorkspace(t, r1, operatorToken(t, cfg1.DataDir), 10)
+	const phone = "+14155550123"
+	ref := wagate.AccountRef{WorkspaceID: ws.id, Phone: phone}
+	st, acct := call(t, "POST", r1.base+"/api/v1/workspaces/"+ws.id+"/accounts", ws.ownerToken, map[string]any{"phone": phone, "transport": "whatsapp"})
+	mustStatus(t, "connect whatsapp account", st, http.StatusCreated, acct)
+	linkPath := "/api/v1/workspaces/" + ws.id + "/accounts/" + strings.ReplaceAll(phone, "+", "%2B") + "/link"
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		if c := wa.Linking(ctx, ref); c != nil {
+			c.ShowQR("2@fake-qr-one")
+		}
+	}()
+	st, l := call(t, "POST", r1.base+linkPath, ws.ownerToken, map[string]any{"method": "qr"})
+	if st != http.StatusAccepted || l["qr"] != "2@fake-qr-one" {
+		t.Fatalf("POST link on r1 = %d %v, want 202 with the fake's QR code", st, l)
+	}
+
+	// The other replica shows the code of the holder's session.
+	st, l = call(t, "GET", r2.base+linkPath, ws.ownerToken, nil)
+	if st != http.StatusOK || l["state"] != "linking" || l["qr"] != "2@fake-qr-one" || str(l["expires_at"]) == "" {
+		t.Errorf("GET link on r2 = %d %v, want 200 linking with r1's QR code and its expiry", st, l)
+	}
+	st, l = call(t, "POST", r2.base+linkPath, ws.ownerToken, map[string]any{"method": "qr"})
+	if st != http.StatusConflict || !strings.Contains(str(l["message"]), "replica r1") {
+		t.Errorf("POST link on r2 = %d %v, want 409 naming replica r1", st, l)
+	}
+
+	// The events stream on r2 follows a new code, then the end of linking.
+	events := linkEvents(t, ctx, r2.base+linkPath+"/events", ws.ownerToken)
+	if ev := <-events; ev["qr"] != "2@fake-qr-one" {
+		t.Errorf("r2's first link event %v, want r1's QR code", ev)
+	}
+	c := wa.Linking(ctx, ref)
+	c.ShowQR("2@fake-qr-two")
+	if ev := <-events; ev["qr"] != "2@fake-qr-two" {
+		t.Errorf("r2's next link event %v, want the new QR code", ev)
+	}
+	c.Pair(phone)
+	c.Connected()
+	for ev := range events {
+		if ev["state"] == "linking" {
+			continue
+		}
+		if ev["state"] != "connected" || str(ev["qr"]) != "" {
+			t.Errorf("r2's last link event %v, want connected without a code", ev)
+		}
+	}
+	st, l = call(t, "GET", r2.base+linkPath, ws.ownerToken, nil)
+	if st != http.StatusOK || l["state"] != "connected" || str(l["qr"]) != "" {
+		t.Errorf("GET link on r2 after linking = %d %v, want 200 connected without a code", st, l)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var rows int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM link_codes`).Scan(&rows); err != nil || rows != 0 {
+		t.Errorf("link_codes holds %d rows after linking ended (%v), want none", rows, err)
+	}
+	for _, logs := range []*lockedBuffer{logs1, logs2} {
+		if strings.Contains(logs.String(), "fake-qr") {
+			t.Errorf("a replica's log shows a QR code")
+		}
+	}
+}
+
+// linkEvents reads the link events stream at url into a channel, closed
+// when the stream ends.
+func linkEvents(t *testing.T, ctx context.Context, url, token string) <-chan map[string]any {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		t.Fatalf("GET %s = %d, want 200", url, resp.StatusCode)
+	}
+	ch := make(chan map[string]any, 16)
+	go func() {
+		defer close(ch)
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var last string
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok || data == last { // the same state read again by a poll
+				continue
+			}
+			last = data
+			var ev map[string]any
+			if json.Unmarshal([]byte(data), &ev) == nil {
+				ch <- ev
+			}
+		}
+	}()
+	return ch
+}
