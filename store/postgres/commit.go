@@ -5,10 +5,9 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/wagate/wagate"
 )
@@ -20,8 +19,9 @@ import (
 // of the one before. Measured for issue 15, one transaction per request
 // reached ~2k accepts/s with a p99 of ~1 s for one workspace; sending a
 // batch of accepts in one transaction reached ~16k/s with a p99 of ~7 ms.
-// So Accept hands its request to a committer, and a committer takes every
-// request waiting at that moment (up to maxBatch) into one transaction:
+// So Accept hands its request to the committer its workspace hashes to
+// (below), and a committer takes every request waiting for it at that
+// moment (up to maxBatch) into one transaction:
 //
 //   - a real error in one request (a lost connection aside) aborts the
 //     transaction; the batch is tried again without that request, which
@@ -34,10 +34,12 @@ import (
 //     lock workspaces in the same order and never deadlock;
 //   - when the batch's commit fails, every request in it runs again alone;
 //   - a batch that queued messages sends one NOTIFY (notify.go) with its
-//     commit, for the other replicas' senders.
-//   - a batch reads each workspace, account and chat once and sends its
-//     writes in one pipelined round trip (acceptTx, accepttx.go), so it
-//     costs a few round trips in all instead of nine per accept.
+//     commit, for the other replicas' senders;
+//   - a batch locks its workspaces and reads their accounts and chats in
+//     one round trip that also begins the transaction, and sends its writes
+//     and its COMMIT in another (acceptTx, accepttx.go; pipeTx, pipetx.go),
+//     so it costs two round trips in all instead of nine per accept, and
+//     its messages and its attempts go in one INSERT each.
 //
 // A single waiting request runs alone at once: no wait.
 
@@ -52,34 +54,125 @@ type acceptJob struct {
 	run  acceptRun
 	err  error
 	done chan struct{}
+	// taken: a committer has it (guarded by its queue's mu); from then on
+	// the caller waits for its answer.
+	taken bool
 }
 
-// committers starts n committers; Close stops them.
+// A committer per workspace hash.
+//
+// Each committer has a queue of its own, and an accept goes to the queue
+// its workspace's id hashes to. With one shared queue, a hot workspace's
+// accepts were spread over every committer, whose batches then waited on
+// each other for the workspace's row lock, held until each commit's fsync
+// (BENCHMARKS.md 1b): four committers gave batches of ~13 and a p99 of
+// 0.1 s. With a queue per hash, one committer holds a workspace's accepts
+// of this replica, and its next batch is everything that arrived while it
+// committed the last, as bbolt's single writer does; different workspaces
+// still commit in parallel on different committers, and a batch of
+// several workspaces still locks them in id order (commitBatch).
+
+// commitQueue is one committer's waiting accepts.
+type commitQueue struct {
+	mu      sync.Mutex
+	waiting []*acceptJob
+	closed  bool          // Close: no more accepts; the committer ends once the queue is empty
+	wake    chan struct{} // capacity 1: something was queued, or the queue closed
+}
+
+// startCommitters starts n committers, each on a queue of its own;
+// stopCommitters stops them.
 func (db *DB) startCommitters(n int) {
-	db.jobs = make(chan *acceptJob)
-	db.stop = make(chan struct{})
-	for range n {
-		db.wg.Go(db.committer)
+	db.queues = make([]*commitQueue, n)
+	for i := range db.queues {
+		q := &commitQueue{wake: make(chan struct{}, 1)}
+		db.queues[i] = q
+		db.wg.Go(func() { db.committer(q) })
 	}
 }
 
-func (db *DB) committer() {
-	for {
-		var job *acceptJob
-		select {
-		case <-db.stop:
-			return
-		case job = <-db.jobs:
+// stopCommitters refuses new accepts and waits for the committers to
+// commit what they were given.
+func (db *DB) stopCommitters() {
+	for _, q := range db.queues {
+		q.mu.Lock()
+		q.closed = true
+		q.mu.Unlock()
+		q.signal()
+	}
+	db.wg.Wait()
+}
+
+// queueOf is the queue of a workspace's accepts: FNV-1a of its id.
+func (db *DB) queueOf(workspaceID string) *commitQueue {
+	h := uint32(2166136261)
+	for i := range len(workspaceID) {
+		h = (h ^ uint32(workspaceID[i])) * 16777619
+	}
+	return db.queues[h%uint32(len(db.queues))]
+}
+
+func (q *commitQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+// push queues j for the committer; false once the queue is closed.
+func (q *commitQueue) push(j *acceptJob) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	q.waiting = append(q.waiting, j)
+	q.signal()
+	return true
+}
+
+// withdraw takes j back unless a committer has it already.
+func (q *commitQueue) withdraw(j *acceptJob) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if j.taken {
+		return false
+	}
+	if i := slices.Index(q.waiting, j); i >= 0 {
+		q.waiting = slices.Delete(q.waiting, i, i+1)
+	}
+	return true
+}
+
+// next waits for accepts and takes up to maxBatch of them, oldest first;
+// nil once the queue is closed and empty.
+func (q *commitQueue) next() []*acceptJob {
+	q.mu.Lock()
+	for len(q.waiting) == 0 {
+		if q.closed {
+			q.mu.Unlock()
+			return nil
 		}
-		batch := []*acceptJob{job}
-	collect:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-db.jobs:
-				batch = append(batch, j)
-			default:
-				break collect
-			}
+		q.mu.Unlock()
+		<-q.wake
+		q.mu.Lock()
+	}
+	n := min(len(q.waiting), maxBatch)
+	batch := slices.Clone(q.waiting[:n])
+	for _, j := range batch {
+		j.taken = true
+	}
+	clear(q.waiting[:n]) // no references kept for the garbage collector
+	q.waiting = slices.Delete(q.waiting, 0, n)
+	q.mu.Unlock()
+	return batch
+}
+
+func (db *DB) committer(q *commitQueue) {
+	for {
+		batch := q.next()
+		if batch == nil {
+			return
 		}
 		db.commitBatch(batch)
 	}
@@ -103,16 +196,24 @@ func (db *DB) Accept(ctx context.Context, a *wagate.Accept) (*wagate.AcceptResul
 		return nil, unavailable("accept", err)
 	}
 	job := &acceptJob{ctx: ctx, a: a, now: db.now(), done: make(chan struct{})}
-	select {
-	case db.jobs <- job:
-	case <-db.stop:
+	q := db.queueOf(a.WorkspaceID)
+	if !q.push(job) {
 		return nil, unavailable("accept", errClosed)
-	case <-ctx.Done():
-		return nil, unavailable("accept", ctx.Err())
 	}
-	// Once handed over the request may commit: wait for its answer even if
-	// the caller gives up, so a 200 is never lost to a cancel.
-	<-job.done
+	if db.queued != nil {
+		db.queued(job)
+	}
+	select {
+	case <-job.done:
+	case <-ctx.Done():
+		if q.withdraw(job) {
+			return nil, unavailable("accept", ctx.Err())
+		}
+		// Once a committer has it the request may commit: wait for its
+		// answer even if the caller gives up, so a 200 is never lost to a
+		// cancel.
+		<-job.done
+	}
 	if job.err != nil {
 		return nil, job.err
 	}
@@ -159,37 +260,9 @@ func (db *DB) commitBatch(batch []*acceptJob) {
 // the job whose error aborted the transaction (-1 when none did) and the
 // error.
 func (db *DB) tryBatch(batch []*acceptJob) (int, error) {
-	runs := make([]acceptRun, len(batch))
-	failed := -1
 	ctx := context.Background() // one caller's cancel must not fail the others
 	start := time.Now()
-	var woken []wagate.EndpointRef // the outbox's wake-ups (event.go)
-	err := pgx.BeginFunc(ctx, db.pool, func(ptx pgx.Tx) error {
-		tx := newAcceptTx(&wakeTx{Tx: ptx, refs: &woken})
-		tx.job = -1
-		queuePrune(tx, batch[0].now)
-		for i, j := range batch {
-			tx.job = i
-			run, err := db.acceptOne(ctx, tx, j.a, j.now)
-			if err != nil {
-				failed = culprit(i, err)
-				return err
-			}
-			runs[i] = run
-		}
-		// One wake-up for the whole batch, delivered if it commits, sent
-		// with the batch's writes.
-		tx.job = -1
-		queueNotify(tx, acceptedRefs(runs))
-		if err := tx.flush(ctx); err != nil {
-			failed = culprit(-1, err)
-			return err
-		}
-		if db.failCommit != nil {
-			return db.failCommit("accept")
-		}
-		return nil
-	})
+	runs, woken, failed, err := db.runAccepts(ctx, batch)
 	if err != nil {
 		db.counters.add(0, start)
 		return failed, err
@@ -210,29 +283,61 @@ func (db *DB) commitAlone(j *acceptJob) {
 		j.err = unavailable("accept", err)
 		return
 	}
-	var run acceptRun
 	ctx := context.WithoutCancel(j.ctx) // handed over: it runs to its answer
 	start := time.Now()
-	defer func() {
-		if j.err != nil {
-			db.counters.add(0, start)
-		} else {
-			db.counters.add(1, start)
-		}
-	}()
-	j.err = db.update(ctx, "accept", func(ptx pgx.Tx) error {
-		tx := newAcceptTx(ptx)
-		queuePrune(tx, j.now)
-		var err error
-		if run, err = db.acceptOne(ctx, tx, j.a, j.now); err != nil {
-			return err
-		}
-		queueNotify(tx, acceptedRefs([]acceptRun{run}))
-		return tx.flush(ctx)
-	})
-	if j.err == nil {
-		j.run = run
+	runs, woken, _, err := db.runAccepts(ctx, []*acceptJob{j})
+	if err != nil {
+		db.counters.add(0, start)
+		j.err = unavailable("accept", err)
+		return
 	}
+	db.counters.add(1, start)
+	db.wake(woken)
+	j.run = runs[0]
+}
+
+// runAccepts runs the batch, in workspace id order, in one transaction of
+// two round trips when nothing needs more (pipeTx, acceptTx): BEGIN, the
+// locks and the reads; then the writes and COMMIT. It returns each job's
+// run and the outbox's wake-ups; or the index of the job whose error
+// aborted the transaction (-1 when none did) and the error, having rolled
+// it back.
+func (db *DB) runAccepts(ctx context.Context, batch []*acceptJob) (runs []acceptRun, woken []wagate.EndpointRef, failed int, err error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, -1, err
+	}
+	pipe := &pipeTx{conn: conn.Conn()}
+	defer func() {
+		_ = pipe.Rollback(ctx) // nothing when it committed
+		conn.Release()         // the pool drops a connection left in a transaction
+	}()
+	tx := newAcceptTx(&wakeTx{Tx: pipe, refs: &woken})
+	tx.pipe, tx.job = pipe, -1
+	if err := tx.prefetch(ctx, batch); err != nil {
+		return nil, nil, -1, err
+	}
+	queuePrune(tx, batch[0].now)
+	runs = make([]acceptRun, len(batch))
+	for i, j := range batch {
+		tx.job = i
+		if runs[i], err = db.acceptOne(ctx, tx, j.a, j.now); err != nil {
+			return nil, nil, culprit(i, err), err
+		}
+	}
+	// One wake-up for the whole batch, delivered if it commits, sent with
+	// the batch's writes.
+	tx.job = -1
+	queueNotify(tx, acceptedRefs(runs))
+	if db.failCommit != nil {
+		if err := db.failCommit("accept"); err != nil {
+			return nil, nil, -1, err
+		}
+	}
+	if err := tx.commit(ctx); err != nil {
+		return nil, nil, culprit(-1, err), err
+	}
+	return runs, woken, -1, nil
 }
 
 // commitCounters feed CommitStats; every committer adds to them.

@@ -114,16 +114,19 @@
 // transaction, with what the row held before (beforeOf); refunds happen
 // only in fail.
 //
-// Accept goes through an app-side group commit (commit.go): one committer
-// sends the accepts waiting at that moment in one transaction, in
-// workspace id order; a client fault is that request's result, a real
-// error retries the batch without that request, which reruns alone, a
-// failed commit reruns each alone. A batch locks each workspace once,
-// reads its accounts and chats once, and queues its writes (messages,
-// attempts, idempotency records, one balance and one ring trim per
-// workspace, the NOTIFY) into one pipelined round trip before the commit
-// (accepttx.go). Options.Committers sets how many batches may be open at
-// once; CommitStats counts the transactions.
+// Accept goes through an app-side group commit (commit.go): each
+// committer has a queue, an accept goes to the one its workspace id hashes
+// to, and the committer sends the accepts waiting at that moment in one
+// transaction, in workspace id order (so a hot workspace's accepts of one
+// replica never wait on each other's row lock); a client fault is that
+// request's result, a real error retries the batch without that request,
+// which reruns alone, a failed commit reruns each alone. A batch costs two
+// round trips: BEGIN, its workspaces' locks and their subscriptions,
+// accounts and chats in one pipeline; then its writes (one multi-row
+// INSERT of messages, one of attempts, idempotency records, one balance
+// and one ring trim per workspace, the NOTIFY) and COMMIT in another
+// (accepttx.go, pipetx.go). Options.Committers sets how many batches may
+// be open at once; CommitStats counts the transactions.
 //
 // # The events outbox
 //

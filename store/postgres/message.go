@@ -264,18 +264,7 @@ func (tx *acceptTx) insertMessage(ctx context.Context, m *wagate.Message, connec
 		s := string(b)
 		template = &s
 	}
-	// A message due now takes its place in its account's queue; a
-	// scheduled one waits unplaced (queue.go).
-	tx.exec(func(err error) error {
-		if uniqueViolation(err, "messages_pkey") {
-			return wagate.Errorf(wagate.EINTERNAL, "message id %s is already taken", m.ID)
-		}
-		return err
-	}, `INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, text, file_url, file_name,
-		credits, created_at, send_at, template_name, template, queue_pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-		CASE WHEN $13::timestamptz IS NULL THEN nextval('messages_queue_pos') END)`,
-		m.ID, m.WorkspaceID, string(m.Status), m.AccountPhone, connectedAt, m.ChatID, m.JID, m.Text, m.FileURL, m.FileName,
-		m.Credits, m.CreatedAt, nullTime(m.SendAt), m.TemplateName, template)
+	tx.addMessage(m, connectedAt, template) // accepttx.go: one INSERT for the batch's messages
 	return messageChanged(ctx, tx, m, before{}, ch)
 }
 

@@ -32,8 +32,10 @@ type Options struct {
 	MaxAccounts int
 	MaxChats    int
 	// Committers is how many transactions of accepts may be open at once
-	// (commit.go); 0 means 4. More committers overlap more commits but
-	// take more connections from the pool.
+	// (commit.go); 0 means 4. Each commits the accepts of the workspaces
+	// whose id hashes to it, so one workspace's accepts use one. More
+	// committers overlap more commits of different workspaces, in smaller
+	// batches, and take more connections from the pool.
 	Committers int
 	// OnDeliveries, when set, is called after a commit that gave endpoints
 	// deliveries to make (an event fanned out, a retry, an enable), with
@@ -64,10 +66,11 @@ type DB struct {
 	// maxAccounts and maxChats are Options.MaxAccounts and MaxChats.
 	maxAccounts int
 	maxChats    int
-	// The group commit of accepts (commit.go): requests wait on jobs for
-	// one of the committers, which stop when stop closes.
-	jobs      chan *acceptJob
-	stop      chan struct{}
+	// The group commit of accepts (commit.go): requests wait in the queue
+	// of the committer their workspace hashes to. queued, when set (tests),
+	// is called once a request is in its queue.
+	queues    []*commitQueue
+	queued    func(*acceptJob)
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	// The outbox (event.go, queue_outbox.go): Options.OnDeliveries, this
@@ -143,8 +146,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 // every connection, waiting for those in use. Closing twice is harmless.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		close(db.stop)
-		db.wg.Wait()
+		db.stopCommitters()
 		db.releaseLeases()
 		db.pool.Close()
 	})
