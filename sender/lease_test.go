@@ -416,11 +416,10 @@ func TestLeaserTakeoversDoNotHoldUpRenewals(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q := newLeasingQueue()
 		const accounts = 12
-		var queued []string
 		for i := range accounts {
 			ref := q.addAccount("ws1", fmt.Sprintf("+1510555%04d", i), "", true)
 			q.setSending(q.add(ref, "left in sending by the replica that died"))
-			queued = append(queued, q.add(ref, "queued"))
+			q.add(ref, "queued")
 			q.hold(ref, time.Time{}, 0)
 		}
 		q.slowTake = DefaultLeaseEvery / 2
