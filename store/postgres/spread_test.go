@@ -309,7 +309,9 @@ func TestSpreadReleaseRacesMarkSending(t *testing.T) {
 func TestSpreadTwoSendersBothSend(t *testing.T) {
 	r := newReplicas(t)
 	ctx := context.Background()
-	const accounts, perAccount = 6, 8
+	// Enough messages that a alone would need 3 s (pace 100 ms): its
+	// lease rounds (every 250 ms at least) release well before.
+	const accounts, perAccount = 6, 30
 	want := map[string]bool{}
 	for i := range accounts {
 		ref := r.account(fmt.Sprintf("+1415555000%d", i), 0)
