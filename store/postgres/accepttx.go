@@ -356,7 +356,7 @@ func (t *acceptTx) lockWorkspace(ctx context.Context, id string) (*lockedWorkspa
 	br := t.SendBatch(ctx, b)
 	ws, err := scanWorkspace(br.QueryRow())
 	if errors.Is(err, pgx.ErrNoRows) {
-		err = errWorkspaceNotFound(id)
+		err = wagate.ErrWorkspaceNotFound(id)
 	}
 	if err != nil {
 		_ = br.Close()
@@ -439,7 +439,7 @@ func (t *acceptTx) putAttempt(ctx context.Context, lw *lockedWorkspace, a *wagat
 	if err != nil {
 		return err
 	}
-	body := cutUTF8(a.Body, wagate.AttemptBodyLimit)
+	body := wagate.CutUTF8(a.Body, wagate.AttemptBodyLimit)
 	t.attempts.add(lw.ws.ID, a, body, string(warnings))
 	lw.attempted = true
 	ev := *a

@@ -62,7 +62,7 @@ func (db *DB) createChat(ctx context.Context, tx pgx.Tx, c *wagate.Chat, created
 	var seq int64
 	err := tx.QueryRow(ctx, `SELECT chat_seq FROM workspaces WHERE id = $1 FOR UPDATE`, c.WorkspaceID).Scan(&seq)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, errWorkspaceNotFound(c.WorkspaceID)
+		return 0, wagate.ErrWorkspaceNotFound(c.WorkspaceID)
 	}
 	if err != nil {
 		return 0, err

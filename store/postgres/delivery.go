@@ -34,7 +34,7 @@ func sentWith(ctx context.Context, q querier, providerID string, from wagate.Del
 	if !sent {
 		return "", wagate.Errorf(wagate.ENOTFOUND, "no message was sent with provider id %q", providerID)
 	}
-	return "", wagate.Errorf(wagate.ENOTFOUND, "no message was sent with provider id %q from %s %q", providerID, from.Setting, cutUTF8(from.Value, 64))
+	return "", wagate.Errorf(wagate.ENOTFOUND, "no message was sent with provider id %q from %s %q", providerID, from.Setting, wagate.CutUTF8(from.Value, 64))
 }
 
 // ApplyDelivery records a transport's report on a sent message; see

@@ -545,7 +545,7 @@ func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.At
 	var seq int64
 	err = tx.QueryRow(ctx, `INSERT INTO attempts (workspace_id, at, request_id, remote_addr, content_type, body, code, message, message_id, credits, warnings)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq`,
-		workspaceID, a.At, a.RequestID, a.RemoteAddr, a.ContentType, cutUTF8(a.Body, wagate.AttemptBodyLimit),
+		workspaceID, a.At, a.RequestID, a.RemoteAddr, a.ContentType, wagate.CutUTF8(a.Body, wagate.AttemptBodyLimit),
 		a.Code, a.Message, a.MessageID, a.Credits, string(warnings)).Scan(&seq)
 	if err != nil {
 		return err
@@ -557,7 +557,7 @@ func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.At
 		return err
 	}
 	ev := *a
-	ev.Body = cutUTF8(a.Body, wagate.AttemptBodyLimit)
+	ev.Body = wagate.CutUTF8(a.Body, wagate.AttemptBodyLimit)
 	return attemptRecorded(ctx, tx, workspaceID, &ev, phone, ch)
 }
 
@@ -623,8 +623,5 @@ func (db *DB) ListAttempts(ctx context.Context, workspaceID string, limit int) (
 	return list, err
 }
 
-// cutUTF8 cuts s to at most n bytes without splitting a UTF-8 sequence.
-func cutUTF8(s string, n int) string { return wagate.CutUTF8(s, n) }
-
 // cursorText shows a bad cursor in an error, cut and valid UTF-8.
-func cursorText(cursor string) string { return strings.ToValidUTF8(cutUTF8(cursor, 40), "") }
+func cursorText(cursor string) string { return strings.ToValidUTF8(wagate.CutUTF8(cursor, 40), "") }

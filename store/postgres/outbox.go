@@ -175,9 +175,9 @@ func newOutcome(d *wagate.EndpointDelivery) (outcome, error) {
 		return outcome{}, err
 	}
 	return outcome{request: string(req), response: string(resp),
-		requestBody:  []byte(cutUTF8(d.Request.Body, wagate.DeliveryBodyLimit)),
-		responseBody: []byte(cutUTF8(d.Response.Body, wagate.DeliveryBodyLimit)),
-		errText:      strings.ReplaceAll(cutUTF8(d.Error, wagate.DeliveryBodyLimit), "\x00", "\uFFFD")}, nil
+		requestBody:  []byte(wagate.CutUTF8(d.Request.Body, wagate.DeliveryBodyLimit)),
+		responseBody: []byte(wagate.CutUTF8(d.Response.Body, wagate.DeliveryBodyLimit)),
+		errText:      strings.ReplaceAll(wagate.CutUTF8(d.Error, wagate.DeliveryBodyLimit), "\x00", "\uFFFD")}, nil
 }
 
 // deliveryColumns are read by scanDelivery, in its order.

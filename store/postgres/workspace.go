@@ -21,10 +21,6 @@ func scanWorkspace(row pgx.Row) (*wagate.Workspace, error) {
 	return ws, err
 }
 
-func errWorkspaceNotFound(id string) error {
-	return wagate.ErrWorkspaceNotFound(id)
-}
-
 // errInboundTaken is a reused inbound token: 256 random bits do not
 // collide, so a caller reused one.
 var errInboundTaken = wagate.ErrInboundTokenTaken()
@@ -90,7 +86,7 @@ func findWorkspace(ctx context.Context, q querier, id string, forUpdate bool) (*
 	}
 	ws, err := scanWorkspace(q.QueryRow(ctx, sql, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, errWorkspaceNotFound(id)
+		return nil, wagate.ErrWorkspaceNotFound(id)
 	}
 	return ws, err
 }
