@@ -11,7 +11,6 @@ import (
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/store/postgres"
-	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
 // `wagate check --database-url` audits a PostgreSQL database with the
@@ -19,16 +18,8 @@ import (
 // WAGATE_DATABASE_URL, and never prints the URL's password. The test
 // starts its own throwaway PostgreSQL and fails, never skips, without one.
 func TestCheckPostgres(t *testing.T) {
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
 	ctx := context.Background()
-	url, err := cluster.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := newPGDatabase(t)
 	db, err := postgres.Open(ctx, url, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wagate/wagate/store/postgres"
-	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
 // The replica crash harness's knob: `go test` (and so `make test`) runs a
@@ -68,16 +67,8 @@ func TestCrashHarnessReplicas(t *testing.T) {
 		*crashReplicaKills, seed, *crashReplicaKills, seed)
 	rng := mathrand.New(mathrand.NewPCG(seed, seed^0x5eed))
 
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
 	ctx := context.Background()
-	url, err := cluster.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := newPGDatabase(t)
 	t.Setenv("WAGATE_DATABASE_URL", url) // the children inherit the environment
 	t.Setenv(EnvTestSendDelay, "")       // real sends: milliseconds
 	// A message the killed replica had in sending whose line is not in

@@ -18,7 +18,6 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/store"
 	"github.com/wagate/wagate/store/postgres"
-	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
 // migrateClock is the stores' clock: whole seconds, which both backends
@@ -38,16 +37,8 @@ func (c *migrateClock) advance()       { c.t = c.t.Add(time.Second) }
 // never printed. The test starts its own PostgreSQL and fails, never
 // skips, without one.
 func TestMigrate(t *testing.T) {
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
 	ctx := context.Background()
-	url, err := cluster.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := newPGDatabase(t)
 	// trust authentication ignores the password: it is there to be hidden.
 	url = strings.Replace(url, "postgres://postgres@", "postgres://postgres:s3cret@", 1)
 

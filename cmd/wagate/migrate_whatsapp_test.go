@@ -21,7 +21,6 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender/whatsapp"
 	"github.com/wagate/wagate/sender/whatsapp/whatsapptest"
-	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
 // `wagate migrate` keeps a linked WhatsApp Web account linked: an account
@@ -53,15 +52,7 @@ func TestMigrateWhatsAppKeepsTheDeviceLinked(t *testing.T) {
 	// real ones, as a phone's pairing would have, to see them travel.
 	identity := putWhatsmeowDevice(t, filepath.Join(dir, whatsapp.DBFile), ref)
 
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	url, err := cluster.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := newPGDatabase(t)
 	var out, errOut strings.Builder
 	code := run([]string{"migrate", "--from", dir, "--to", url}, &out, &errOut, func(string) string { return "" })
 	all := out.String() + errOut.String()

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
 // On PostgreSQL, whose text columns cannot hold a NUL character: a NUL in
@@ -17,15 +14,7 @@ import (
 // are not UTF-8 still leaves its attempt record, with U+FFFD in their
 // place.
 func TestPostgresNULIsA400AndTheAttemptIsKept(t *testing.T) {
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	url, err := cluster.CreateDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := newPGDatabase(t)
 	cfg := testConfig(t.TempDir(), 10*time.Millisecond, 0)
 	cfg.DatabaseURL, cfg.Replica = url, "r1"
 	in, logs := startPG(t, cfg)

@@ -2,15 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
 // `wagate operator rotate-token`: two replicas serve one database; the
@@ -18,21 +14,8 @@ import (
 // old token and take the new one at the very next request (no replica
 // caches admin tokens), while workspace tokens keep working.
 func TestOperatorRotateTokenOnTwoReplicas(t *testing.T) {
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	url, err := cluster.CreateDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	replica := func(name string) Config {
-		cfg := testConfig(t.TempDir(), 10*time.Millisecond, 0)
-		cfg.DatabaseURL, cfg.Replica, cfg.LeaseTTL = url, name, 2*time.Second
-		return cfg
-	}
-	cfg1, cfg2 := replica("r1"), replica("r2")
+	url := newPGDatabase(t)
+	cfg1, cfg2 := replicaConfig(t, url, "r1"), replicaConfig(t, url, "r2")
 	r1, logs1 := startPG(t, cfg1)
 	r2, logs2 := startPG(t, cfg2)
 	old := operatorToken(t, cfg1.DataDir)

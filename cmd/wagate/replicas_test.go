@@ -20,7 +20,6 @@ import (
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/store/postgres"
-	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
 // Shape of TestTwoReplicasOnePostgres's load: replicaRequests requests in
@@ -46,16 +45,7 @@ const (
 //     failed-and-refunded (interrupted), none is sent twice, credits add
 //     up, and `wagate check --database-url` passes.
 func TestTwoReplicasOnePostgres(t *testing.T) {
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	ctx := context.Background()
-	url, err := cluster.CreateDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := newPGDatabase(t)
 	bin := buildBinary(t)
 	t.Setenv("WAGATE_DATABASE_URL", url) // the children inherit the environment
 	t.Setenv(EnvTestSendDelay, "")

@@ -14,6 +14,31 @@ import (
 	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
+// newPGDatabase starts a throwaway PostgreSQL for t, stopped when t ends
+// (t fails, never skips, when it cannot start), and returns the URL of an
+// empty database on it.
+func newPGDatabase(t *testing.T) string {
+	t.Helper()
+	cluster, err := pgtest.Start(pgtest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Stop)
+	url, err := cluster.CreateDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
+}
+
+// replicaConfig is a test Config of a replica called name on the database
+// at url, with a short lease so that takeovers come quickly.
+func replicaConfig(t *testing.T, url, name string) Config {
+	cfg := testConfig(t.TempDir(), 10*time.Millisecond, 0)
+	cfg.DatabaseURL, cfg.Replica, cfg.LeaseTTL = url, name, 2*time.Second
+	return cfg
+}
+
 // startPG starts wagate in-process on the PostgreSQL database of
 // cfg.DatabaseURL, with its log (JSON, debug) and its printout kept, so
 // the test can read both for secrets.
@@ -41,15 +66,7 @@ func startPG(t *testing.T, cfg Config) (*instance, *lockedBuffer) {
 // rotated by a start; what one replica writes the other reads; and the
 // URL's password shows in no printout, log line or error.
 func TestServePostgresReplicasShareTheOperatorToken(t *testing.T) {
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	url, err := cluster.CreateDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := newPGDatabase(t)
 	// trust authentication ignores the password: it is there to be hidden.
 	const password = "s3cretPassw0rd"
 	url = strings.Replace(url, "postgres://postgres@", "postgres://postgres:"+password+"@", 1)
@@ -60,12 +77,7 @@ func TestServePostgresReplicasShareTheOperatorToken(t *testing.T) {
 		}
 	}
 
-	replica := func(name string) Config {
-		cfg := testConfig(t.TempDir(), 10*time.Millisecond, 0)
-		cfg.DatabaseURL, cfg.Replica, cfg.LeaseTTL = url, name, 2*time.Second
-		return cfg
-	}
-	cfg1, cfg2 := replica("r1"), replica("r2")
+	cfg1, cfg2 := replicaConfig(t, url, "r1"), replicaConfig(t, url, "r2")
 	r1, logs1 := startPG(t, cfg1)
 	op := operatorToken(t, cfg1.DataDir)
 	if out := r1.out.String(); !strings.Contains(out, "Operator token of the database") || !strings.Contains(out, op) {
@@ -109,9 +121,9 @@ func TestServePostgresReplicasShareTheOperatorToken(t *testing.T) {
 	}
 
 	// Errors name the database by host and name, never with the password.
-	cfg := replica("r3")
+	cfg := replicaConfig(t, url, "r3")
 	cfg.DatabaseURL = "postgres://postgres:" + password + "@127.0.0.1:1/wagate?connect_timeout=5"
-	_, err = Start(context.Background(), cfg, &lockedBuffer{}, newTestLogger(t))
+	_, err := Start(context.Background(), cfg, &lockedBuffer{}, newTestLogger(t))
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1/wagate") {
 		t.Errorf("Start on a closed port = %v; want an error naming the database", err)
 	} else {
