@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -277,6 +278,10 @@ func Start(ctx context.Context, cfg Config, out io.Writer, log *zap.Logger) (*Ap
 		a.relinkDone = make(chan struct{})
 		go func() {
 			defer close(a.relinkDone)
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			// Link requests other replicas hand to this one (linkany.go).
+			wg.Go(func() { a.whatsapp.serveLinkRequests(senderCtx) })
 			sweepUnlinked(senderCtx, db, cfg.RelinkGrace, relinkSweepEvery, time.Now, log.Named("whatsapp"))
 		}()
 	}

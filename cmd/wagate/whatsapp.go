@@ -43,6 +43,9 @@ type whatsappWiring struct {
 	// database (linkCodes), to delete when their linking ends.
 	mu  sync.Mutex
 	put map[wagate.AccountRef]bool
+
+	// bell rings at each notification of link requests (linkany.go).
+	bell linkBell
 }
 
 // openWhatsApp opens the transport on the data folder; nil (and a log
@@ -308,10 +311,13 @@ var _ gateway.AccountLinker = (*whatsappWiring)(nil)
 // replicas, this replica claims the account's lease first, so the linking
 // session runs where the account's session will (the sender takes the
 // account over at its next lease round and finds the session running);
-// when another replica holds it, the answer is a 409 naming that replica.
+// when another replica holds it, that replica links it (linkany.go).
 func (w *whatsappWiring) Link(ctx context.Context, acct *wagate.Account, method string) (gateway.LinkStatus, error) {
 	if l := w.leases(); l != nil {
 		if err := l.ClaimLease(ctx, acct.Ref()); err != nil {
+			if wagate.ErrorCode(err) == wagate.ECONFLICT && w.requests() != nil {
+				return w.linkElsewhere(ctx, acct, method)
+			}
 			return gateway.LinkStatus{}, err
 		}
 	}
@@ -347,11 +353,18 @@ func (w *whatsappWiring) LinkStatus(ref wagate.AccountRef) gateway.LinkStatus {
 
 // Unlink logs the account's device out. With replicas, only the replica
 // holding the account's lease does (it claims it when free): logging out
-// from another one would connect the device a second time.
+// from another one would connect the device a second time. Another
+// replica hands the request to the holder (linkany.go).
 func (w *whatsappWiring) Unlink(ctx context.Context, ref wagate.AccountRef) error {
 	if l := w.leases(); l != nil {
 		if err := l.ClaimLease(ctx, ref); err != nil {
-			return err
+			if wagate.ErrorCode(err) != wagate.ECONFLICT || w.requests() == nil {
+				return err
+			}
+			claimed, _, err := w.forward(ctx, ref, postgres.LinkActionUnlink)
+			if err != nil || !claimed {
+				return err
+			}
 		}
 	}
 	return w.svc.Unlink(ctx, ref)

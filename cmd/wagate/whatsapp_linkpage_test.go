@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,10 +24,15 @@ import (
 // hold the account's session. Linking started through r1 shows its QR
 // code on r2 too (GET …/link and the events stream, which follows a new
 // code), and once linked r2 shows the state without a code, whose row is
-// gone from the database. A link request on r2 still answers 409 naming
-// r1. No code reaches a log.
+// gone from the database. Link and unlink requests on r2 are run by r1,
+// which holds the session: linking by pairing code through r2 answers the
+// code r1's session got for the account's number, linking by QR code
+// through r2 restarts r1's linking and answers its QR code, and DELETE on
+// r2 logs r1's device out. No code reaches a log; no request row is left.
 func TestWhatsAppReplicasLinkPageOnAnyReplica(t *testing.T) {
+	const pairCode = "K7QZ-4WMX"
 	wa := whatsapptest.New()
+	wa.SetPairCode(pairCode)
 	useFakeWhatsApp(t, wa)
 	cluster, err := pgtest.Start(pgtest.Options{})
 	if err != nil {
@@ -69,9 +75,34 @@ func TestWhatsAppReplicasLinkPageOnAnyReplica(t *testing.T) {
 	if st != http.StatusOK || l["state"] != "linking" || l["qr"] != "2@fake-qr-one" || str(l["expires_at"]) == "" {
 		t.Errorf("GET link on r2 = %d %v, want 200 linking with r1's QR code and its expiry", st, l)
 	}
+	c1 := wa.Linking(ctx, ref)
+
+	// Linking by pairing code through r2: r1 restarts its linking with a
+	// new client, which WhatsApp gives a QR code first; r2 answers the code
+	// r1's session got.
+	go func() {
+		if c := wa.LinkingAfter(ctx, ref, c1); c != nil {
+			c.ShowQR("2@fake-qr-behind-code")
+		}
+	}()
+	st, l = call(t, "POST", r2.base+linkPath, ws.ownerToken, map[string]any{"method": "code"})
+	if st != http.StatusAccepted || l["state"] != "linking" || l["code"] != pairCode || str(l["qr"]) != "" {
+		t.Fatalf("POST link by code on r2 = %d %v, want 202 linking with r1's pairing code and no QR code", st, l)
+	}
+	c2 := wa.Linking(ctx, ref)
+	if c2 == c1 || !slices.Equal(c2.PairPhones(), []string{"14155550123"}) {
+		t.Errorf("r1's linking client asked a pairing code for %v, want once for the account's digits (a new client)", c2.PairPhones())
+	}
+
+	// Linking by QR code through r2: r1 starts over, r2 answers its code.
+	go func() {
+		if c := wa.LinkingAfter(ctx, ref, c2); c != nil {
+			c.ShowQR("2@fake-qr-one")
+		}
+	}()
 	st, l = call(t, "POST", r2.base+linkPath, ws.ownerToken, map[string]any{"method": "qr"})
-	if st != http.StatusConflict || !strings.Contains(str(l["message"]), "replica r1") {
-		t.Errorf("POST link on r2 = %d %v, want 409 naming replica r1", st, l)
+	if st != http.StatusAccepted || l["state"] != "linking" || l["qr"] != "2@fake-qr-one" || str(l["code"]) != "" {
+		t.Fatalf("POST link by QR on r2 = %d %v, want 202 linking with r1's new QR code", st, l)
 	}
 
 	// The events stream on r2 follows a new code, then the end of linking.
@@ -98,6 +129,18 @@ func TestWhatsAppReplicasLinkPageOnAnyReplica(t *testing.T) {
 	if st != http.StatusOK || l["state"] != "connected" || str(l["qr"]) != "" {
 		t.Errorf("GET link on r2 after linking = %d %v, want 200 connected without a code", st, l)
 	}
+	// Unlinking through r2: r1 logs its device out.
+	if st, l := call(t, "DELETE", r2.base+linkPath, ws.ownerToken, nil); st != http.StatusNoContent {
+		t.Errorf("DELETE link on r2 = %d %v, want 204 (run by r1)", st, l)
+	}
+	if c.IsLoggedIn() {
+		t.Error("r1's device is still logged in after DELETE link on r2")
+	}
+	waitFor(t, "the account unlinked, as r2 reads it", func() bool {
+		st, l := call(t, "GET", r2.base+linkPath, ws.ownerToken, nil)
+		return st == http.StatusOK && l["state"] == "unlinked"
+	})
+
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -107,9 +150,12 @@ func TestWhatsAppReplicasLinkPageOnAnyReplica(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM link_codes`).Scan(&rows); err != nil || rows != 0 {
 		t.Errorf("link_codes holds %d rows after linking ended (%v), want none", rows, err)
 	}
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM link_requests`).Scan(&rows); err != nil || rows != 0 {
+		t.Errorf("link_requests holds %d rows after the requests were answered (%v), want none", rows, err)
+	}
 	for _, logs := range []*lockedBuffer{logs1, logs2} {
-		if strings.Contains(logs.String(), "fake-qr") {
-			t.Errorf("a replica's log shows a QR code")
+		if strings.Contains(logs.String(), "fake-qr") || strings.Contains(logs.String(), pairCode) {
+			t.Errorf("a replica's log shows a QR code or a pairing code")
 		}
 	}
 }

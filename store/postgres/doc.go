@@ -88,6 +88,9 @@
 //	link_codes         (workspace, phone) -> the QR code or pairing code of
 //	                   a linking under way, its expiry, the replica holding
 //	                   the session (linkcode.go)
+//	link_requests      id -> a link or unlink request handed to the
+//	                   account's lease holder, and its outcome
+//	                   (linkrequest.go)
 //
 // WhatsApp Web device keys live in the same database, in a schema of their
 // own that sender/whatsapp creates and migrates (whatsmeow's tables are
@@ -189,7 +192,10 @@
 // state neither unlinked nor logged out), so exactly one replica connects
 // each linked device, and the sender starts and stops the session with the
 // lease. ClaimLease claims one account outside the rounds (linking, which
-// answers ECONFLICT naming the holder elsewhere); HoldsLease tells
+// answers ECONFLICT naming the holder elsewhere: that replica then hands
+// the request to the holder through link_requests, RequestLink, which the
+// holder hears on a NOTIFY channel of its own and runs, linkrequest.go);
+// HoldsLease tells
 // cmd/wagate whether a session's report is still this replica's to store.
 // While an account is linked, the holder puts its QR or pairing code in
 // link_codes (PutLinkCode, linkcode.go) so that the link page on any

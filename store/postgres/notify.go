@@ -103,14 +103,27 @@ const (
 // lost, so any account may have work. A lost connection is logged and
 // made again with backoff; Listen never gives up while ctx lasts.
 func (db *DB) Listen(ctx context.Context, wake func([]wagate.AccountRef)) error {
+	return db.listen(ctx, queuedChannel, func(payload string) {
+		refs := decodeRefs(payload)
+		if len(refs) == 0 {
+			refs = nil
+		}
+		wake(refs)
+	}, func() { wake(nil) })
+}
+
+// listen calls heard with the payload of every notification on channel,
+// and started right after it starts listening and after each
+// reconnection, until ctx ends (see Listen).
+func (db *DB) listen(ctx context.Context, channel string, heard func(payload string), started func()) error {
 	cfg := db.pool.Config().ConnConfig.Copy()
 	pause := listenRetryMin
 	for ctx.Err() == nil {
-		err := db.listenOnce(ctx, cfg, wake, func() { pause = listenRetryMin })
+		err := db.listenOnce(ctx, cfg, channel, heard, func() { pause = listenRetryMin; started() })
 		if ctx.Err() != nil {
 			break
 		}
-		db.log.Warn("lost the wake-up channel of the other replicas; listening again", zap.Error(err), zap.Duration("in", pause))
+		db.log.Warn("lost the wake-up channel of the other replicas; listening again", zap.String("channel", channel), zap.Error(err), zap.Duration("in", pause))
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
@@ -123,26 +136,21 @@ func (db *DB) Listen(ctx context.Context, wake func([]wagate.AccountRef)) error 
 }
 
 // listenOnce listens on one connection until it fails or ctx ends.
-func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, wake func([]wagate.AccountRef), listening func()) error {
+func (db *DB) listenOnce(ctx context.Context, cfg *pgx.ConnConfig, channel string, heard func(string), listening func()) error {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+queuedChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
 		return err
 	}
 	listening()
-	wake(nil)
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		refs := decodeRefs(n.Payload)
-		if len(refs) == 0 {
-			refs = nil
-		}
-		wake(refs)
+		heard(n.Payload)
 	}
 }

@@ -107,6 +107,12 @@ func (w *WhatsApp) Linking(ctx context.Context, ref wagate.AccountRef) *Client {
 	return w.await(ctx, w.linking, ref, nil)
 }
 
+// LinkingAfter waits for a client of ref that asks for QR codes other
+// than old: the one of a new Link that replaced old's linking.
+func (w *WhatsApp) LinkingAfter(ctx context.Context, ref wagate.AccountRef, old *Client) *Client {
+	return w.await(ctx, w.linking, ref, old)
+}
+
 // Connecting waits for a client of ref other than old to call Connect (its
 // session's event handler is in place then); nil when ctx ends first.
 func (w *WhatsApp) Connecting(ctx context.Context, ref wagate.AccountRef, old *Client) *Client {

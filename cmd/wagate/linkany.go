@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/wagate/wagate"
+	"github.com/wagate/wagate/gateway"
+	"github.com/wagate/wagate/store/postgres"
+)
+
+// Linking through any replica (SPEC §10, §12): a whatsapp account's
+// session runs only on the replica holding its lease. POST and DELETE
+// …/link on another replica (a load balancer without sticky sessions)
+// are handed to the holder through the database (store/postgres
+// linkrequest.go): this replica writes the request and waits, bounded by
+// linkForwardWait, for the holder's outcome, then for the QR code or
+// pairing code the holder shares through link_codes, and answers as the
+// holder would have. The holder's side is serveLinkRequests.
+
+// linkRequests is the side of a backend that replicas share (postgres.DB)
+// through which link requests reach the lease holder.
+type linkRequests interface {
+	RequestLink(ctx context.Context, ref wagate.AccountRef, action string) (int64, string, error)
+	TakeLinkRequests(ctx context.Context) ([]postgres.LinkRequest, error)
+	FinishLinkRequest(ctx context.Context, id int64, runErr error) error
+	LinkRequestOutcome(ctx context.Context, id int64) (postgres.LinkOutcome, error)
+	DeleteLinkRequest(ctx context.Context, id int64) error
+	ListenLinkRequests(ctx context.Context, wake func()) error
+}
+
+// requests is the backend's linkRequests; nil for one process (bbolt).
+func (w *whatsappWiring) requests() linkRequests {
+	if r, ok := w.db.(linkRequests); ok {
+		return r
+	}
+	return nil
+}
+
+// linkForwardWait bounds how long a replica waits for the lease holder to
+// run a forwarded request and publish its code: past it the answer is a
+// 503 naming the holder. Below the HTTP server's write timeout (30 s).
+var linkForwardWait = 20 * time.Second
+
+// linkRequestPoll is the backstop of the notifications: how often the
+// holder looks for requests, and a requester for its outcome, when no
+// notification came.
+const linkRequestPoll = time.Second
+
+// linkBell rings at every notification on the link channel: waiters take
+// a channel closed at the next one.
+type linkBell struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *linkBell) next() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *linkBell) ring() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+}
+
+// forward hands action on ref to the replica holding its lease and waits
+// for its outcome. claimed reports that no replica held the lease any
+// more and this one claimed it: the caller runs the request here.
+func (w *whatsappWiring) forward(ctx context.Context, ref wagate.AccountRef, action string) (claimed bool, holder string, err error) {
+	reqs := w.requests()
+	id, holder, err := reqs.RequestLink(ctx, ref, action)
+	if err != nil {
+		return false, "", err
+	}
+	if holder == "" {
+		// The holder let go meanwhile: claim it as a local request does.
+		if err := w.leases().ClaimLease(ctx, ref); err != nil {
+			return false, "", err
+		}
+		return true, "", nil
+	}
+	defer func() {
+		if err := reqs.DeleteLinkRequest(context.WithoutCancel(ctx), id); err != nil {
+			w.log.Warn("cannot delete a link request; a later one drops it", zap.String("account", ref.Phone), zap.Error(err))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, linkForwardWait)
+	defer cancel()
+	t := time.NewTicker(linkRequestPoll)
+	defer t.Stop()
+	for {
+		bell := w.bell.next()
+		o, err := reqs.LinkRequestOutcome(ctx, id)
+		if err == nil && o.Done {
+			if o.ErrorCode != "" {
+				return false, holder, wagate.Errorf(o.ErrorCode, "%s", o.ErrorMessage)
+			}
+			return false, holder, nil
+		}
+		if err != nil && wagate.ErrorCode(err) != wagate.EUNAVAILABLE {
+			return false, holder, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, holder, wagate.Errorf(wagate.EUNAVAILABLE, "account %s is served by replica %s, which holds its WhatsApp session and did not answer the request within %s; try again, or send it to that replica", ref.Phone, holder, linkForwardWait)
+		case <-bell:
+		case <-t.C:
+		}
+	}
+}
+
+// linkElsewhere starts linking on the replica holding the account's
+// lease and answers with the state and code that replica shares.
+func (w *whatsappWiring) linkElsewhere(ctx context.Context, acct *wagate.Account, method string) (gateway.LinkStatus, error) {
+	ref := acct.Ref()
+	start := time.Now()
+	claimed, holder, err := w.forward(ctx, ref, method)
+	if err != nil {
+		return gateway.LinkStatus{}, err
+	}
+	if claimed {
+		l, err := w.svc.Link(ctx, acct, method)
+		return linkStatus(l), err
+	}
+	// The holder answered once its session reported its first state, which
+	// it stored before: "linking" with the code in link_codes (a pairing
+	// code after a first QR code: wait for the code), or what ended the
+	// linking at once (an error state, answered as the holder would).
+	ctx, cancel := context.WithTimeout(ctx, max(linkForwardWait-time.Since(start), time.Second))
+	defer cancel()
+	t := time.NewTicker(linkPollEvery)
+	defer t.Stop()
+	for {
+		ls := w.LinkStatus(ref)
+		if ls.State != "linking" || method == postgres.LinkActionCode && ls.Code != "" || method == postgres.LinkActionQR && ls.QR != "" {
+			return ls, nil
+		}
+		select {
+		case <-ctx.Done():
+			return gateway.LinkStatus{}, wagate.Errorf(wagate.EUNAVAILABLE, "account %s: replica %s, which holds its WhatsApp session, started linking but its code did not reach this replica within %s; read GET …/link, or try again", ref.Phone, holder, linkForwardWait)
+		case <-t.C:
+		}
+	}
+}
+
+// serveLinkRequests runs, until ctx ends, the requests other replicas
+// hand to this one for the accounts whose lease it holds: at each
+// notification on the link channel and every linkRequestPoll. It waits
+// for the requests under way before it returns.
+func (w *whatsappWiring) serveLinkRequests(ctx context.Context) {
+	reqs := w.requests()
+	if reqs == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wake := make(chan struct{}, 1)
+	wg.Go(func() {
+		_ = reqs.ListenLinkRequests(ctx, func() {
+			w.bell.ring()
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		})
+	})
+	t := time.NewTicker(linkRequestPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+		taken, err := reqs.TakeLinkRequests(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				w.log.Warn("cannot read the link requests of the other replicas", zap.Error(err))
+			}
+			continue
+		}
+		for _, r := range taken {
+			wg.Go(func() { w.runLinkRequest(ctx, r) })
+		}
+	}
+}
+
+// runLinkRequest runs one request handed over by another replica as a
+// local request, and stores its outcome for that replica.
+func (w *whatsappWiring) runLinkRequest(ctx context.Context, r postgres.LinkRequest) {
+	ctx, cancel := context.WithTimeout(ctx, linkForwardWait)
+	defer cancel()
+	var err error
+	switch r.Action {
+	case postgres.LinkActionUnlink:
+		err = w.svc.Unlink(ctx, r.Account)
+	default:
+		var a *wagate.Account
+		if a, err = w.db.FindAccount(ctx, r.Account); err == nil {
+			_, err = w.svc.Link(ctx, a, r.Action)
+		}
+	}
+	w.log.Info("ran a link request of another replica", zap.String("account", r.Account.Phone), zap.String("action", r.Action),
+		zap.String("from", r.RequestedBy), zap.String("error", wagate.ErrorMessage(err)))
+	if err := w.requests().FinishLinkRequest(context.WithoutCancel(ctx), r.ID, err); err != nil {
+		w.log.Warn("cannot store the outcome of a link request; the other replica answers 503", zap.String("account", r.Account.Phone), zap.Error(err))
+	}
+}
