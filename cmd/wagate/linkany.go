@@ -213,6 +213,11 @@ func (w *whatsappWiring) runLinkRequest(ctx context.Context, r postgres.LinkRequ
 			_, err = w.svc.Link(ctx, a, r.Action)
 		}
 	}
+	if err != nil && ctx.Err() != nil {
+		// This replica is stopping, or the request outlasted the asker's
+		// wait: the asker should try again, not read an internal error.
+		err = wagate.Errorf(wagate.EUNAVAILABLE, "the replica holding the account stopped or ran out of time while running the request; try again")
+	}
 	w.log.Info("ran a link request of another replica", zap.String("account", r.Account.Phone), zap.String("action", r.Action),
 		zap.String("from", r.RequestedBy), zap.String("error", wagate.ErrorMessage(err)))
 	if err := w.requests().FinishLinkRequest(context.WithoutCancel(ctx), r.ID, err); err != nil {

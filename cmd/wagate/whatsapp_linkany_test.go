@@ -13,7 +13,6 @@ import (
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender/whatsapp/whatsapptest"
-	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
 // TestWhatsAppLinkRequestHolderSilent: a link or unlink request on a
@@ -27,15 +26,7 @@ func TestWhatsAppLinkRequestHolderSilent(t *testing.T) {
 	t.Cleanup(func() { linkForwardWait = wait })
 	wa := whatsapptest.New()
 	useFakeWhatsApp(t, wa)
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	url, err := cluster.CreateDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := newPGDatabase(t)
 	cfg := testConfig(t.TempDir(), 10*time.Millisecond, 0)
 	cfg.DatabaseURL, cfg.Replica, cfg.LeaseTTL = url, "r2", 2*time.Second
 	r2, _ := startPG(t, cfg)

@@ -10,13 +10,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender/whatsapp/whatsapptest"
-	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
 // TestWhatsAppReplicasLinkPageOnAnyReplica: behind a load balancer without
@@ -34,23 +32,10 @@ func TestWhatsAppReplicasLinkPageOnAnyReplica(t *testing.T) {
 	wa := whatsapptest.New()
 	wa.SetPairCode(pairCode)
 	useFakeWhatsApp(t, wa)
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	url, err := cluster.CreateDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	replica := func(name string) Config {
-		cfg := testConfig(t.TempDir(), 10*time.Millisecond, 0)
-		cfg.DatabaseURL, cfg.Replica, cfg.LeaseTTL = url, name, 2*time.Second
-		return cfg
-	}
-	cfg1 := replica("r1")
+	url := newPGDatabase(t)
+	cfg1 := replicaConfig(t, url, "r1")
 	r1, logs1 := startPG(t, cfg1)
-	r2, logs2 := startPG(t, replica("r2"))
+	r2, logs2 := startPG(t, replicaConfig(t, url, "r2"))
 	ws := createWorkspace(t, r1, operatorToken(t, cfg1.DataDir), 10)
 	const phone = "+14155550123"
 	ref := wagate.AccountRef{WorkspaceID: ws.id, Phone: phone}

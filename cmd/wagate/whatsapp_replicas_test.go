@@ -12,7 +12,6 @@ import (
 	"github.com/wagate/wagate"
 	"github.com/wagate/wagate/sender/whatsapp"
 	"github.com/wagate/wagate/sender/whatsapp/whatsapptest"
-	"github.com/wagate/wagate/store/postgres/pgtest"
 )
 
 // TestWhatsAppReplicasOneConnectionPerDevice: two replicas on one
@@ -25,21 +24,8 @@ import (
 func TestWhatsAppReplicasOneConnectionPerDevice(t *testing.T) {
 	wa := whatsapptest.New()
 	useFakeWhatsApp(t, wa)
-	cluster, err := pgtest.Start(pgtest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
-	url, err := cluster.CreateDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	replica := func(name string) Config {
-		cfg := testConfig(t.TempDir(), 10*time.Millisecond, 0)
-		cfg.DatabaseURL, cfg.Replica, cfg.LeaseTTL = url, name, 2*time.Second
-		return cfg
-	}
-	cfg1 := replica("r1")
+	url := newPGDatabase(t)
+	cfg1 := replicaConfig(t, url, "r1")
 	r1, logs1 := startPG(t, cfg1)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -56,7 +42,7 @@ func TestWhatsAppReplicasOneConnectionPerDevice(t *testing.T) {
 	// r2 starts with the account linked and connected on r1: it holds no
 	// lease of it, so it starts no session (before this change every
 	// replica connected every linked account at its start).
-	r2, _ := startPG(t, replica("r2"))
+	r2, _ := startPG(t, replicaConfig(t, url, "r2"))
 	waitFor(t, "r2 ready", func() bool {
 		st, _ := call(t, "GET", r2.base+"/readyz", "", nil)
 		return st == http.StatusOK
