@@ -134,17 +134,20 @@ func (w *whatsappWiring) linkElsewhere(ctx context.Context, acct *wagate.Account
 		l, err := w.svc.Link(ctx, acct, method)
 		return linkStatus(l), err
 	}
-	// The holder answered once its session reported its first state, which
-	// it stored before: "linking" with the code in link_codes (a pairing
-	// code after a first QR code: wait for the code), or what ended the
-	// linking at once (an error state, answered as the holder would).
+	// The holder answered once its session reported its first state; it
+	// stores that state a moment later: "linking" with the code in
+	// link_codes (a pairing code after a first QR code: wait for the
+	// code), or what ended the linking at once (a state with an error, or
+	// connected, answered as the holder would). A plain "needs a link" is
+	// the state from before the request, not an answer: wait on.
 	ctx, cancel := context.WithTimeout(ctx, max(linkForwardWait-time.Since(start), time.Second))
 	defer cancel()
 	t := time.NewTicker(linkPollEvery)
 	defer t.Stop()
 	for {
 		ls := w.LinkStatus(ref)
-		if ls.State != "linking" || method == postgres.LinkActionCode && ls.Code != "" || method == postgres.LinkActionQR && ls.QR != "" {
+		stale := ls.Error == "" && (wagate.AccountLink{State: ls.State}).NeedsLinking()
+		if ls.State != "linking" && !stale || method == postgres.LinkActionCode && ls.Code != "" || method == postgres.LinkActionQR && ls.QR != "" {
 			return ls, nil
 		}
 		select {

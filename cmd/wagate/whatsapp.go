@@ -340,8 +340,13 @@ func (w *whatsappWiring) LinkStatus(ref wagate.AccountRef) gateway.LinkStatus {
 				st = string(whatsapp.StateUnlinked)
 			}
 			ls := gateway.LinkStatus{State: st, Error: a.Link.Error}
-			if codes := w.codes(); codes != nil && st == string(whatsapp.StateLinking) {
+			// The holder puts a code before it stores "linking", and stores
+			// its session's reports after it has answered the request: a
+			// live code beside a state that still says "needs a link" is a
+			// linking that started a moment ago.
+			if codes := w.codes(); codes != nil && (st == string(whatsapp.StateLinking) || a.Link.NeedsLinking()) {
 				if c, err := codes.FindLinkCode(ctx, ref); err == nil {
+					ls.State, ls.Error = string(whatsapp.StateLinking), ""
 					ls.QR, ls.Code, ls.ExpiresAt = c.QR, c.Code, c.ExpiresAt
 				}
 			}
