@@ -166,7 +166,7 @@ func (w *whatsappWiring) onLink(ref wagate.AccountRef, l whatsapp.Link) {
 	// finds its code.
 	if l.State == whatsapp.StateLinking && (l.QR != "" || l.Code != "") {
 		w.putLinkCode(ctx, ref, l)
-	} else if w.svc.Status(ref).State != whatsapp.StateLinking {
+	} else if w.svc == nil || w.svc.Status(ref).State != whatsapp.StateLinking {
 		// A relink stops the old session and starts a new one at once:
 		// the old one's last report may come after the new one put its
 		// code, which stays for the other replicas while linking goes on.
