@@ -40,9 +40,10 @@ type whatsappWiring struct {
 	links *linkHub
 
 	// put holds the accounts whose link code this replica put in the
-	// database (linkCodes), to delete when their linking ends.
+	// database (linkCodes), to delete when their linking ends, with the
+	// time the state of the last code put was set.
 	mu  sync.Mutex
-	put map[wagate.AccountRef]bool
+	put map[wagate.AccountRef]time.Time
 
 	// bell rings at each notification of link requests (linkany.go).
 	bell linkBell
@@ -51,7 +52,7 @@ type whatsappWiring struct {
 // openWhatsApp opens the transport on the data folder; nil (and a log
 // line) in a build without it.
 func openWhatsApp(ctx context.Context, cfg Config, db Backend, log *zap.Logger) (*whatsappWiring, error) {
-	w := &whatsappWiring{db: db, log: log.Named("whatsapp"), links: newLinkHub(), put: map[wagate.AccountRef]bool{}}
+	w := &whatsappWiring{db: db, log: log.Named("whatsapp"), links: newLinkHub(), put: map[wagate.AccountRef]time.Time{}}
 	wc := whatsapp.Config{
 		DataDir:     cfg.DataDir,
 		DatabaseURL: cfg.DatabaseURL, // with PostgreSQL the device keys live beside the rest
@@ -142,7 +143,7 @@ func (w *whatsappWiring) stopped(ref wagate.AccountRef) {
 	default:
 		return
 	}
-	defer w.deleteLinkCode(ctx, ref)
+	defer w.deleteLinkCode(ctx, ref, time.Time{})
 	l := wagate.AccountLink{State: string(whatsapp.StateDisconnected), Since: time.Now(),
 		Error: "the session is stopped: the account is paused (resume it to reconnect) or wagate was stopping"}
 	if err := w.db.SetAccountLink(ctx, ref, l); err != nil && wagate.ErrorCode(err) != wagate.ENOTFOUND {
@@ -166,11 +167,11 @@ func (w *whatsappWiring) onLink(ref wagate.AccountRef, l whatsapp.Link) {
 	// finds its code.
 	if l.State == whatsapp.StateLinking && (l.QR != "" || l.Code != "") {
 		w.putLinkCode(ctx, ref, l)
-	} else if w.svc == nil || w.svc.Status(ref).State != whatsapp.StateLinking {
+	} else {
 		// A relink stops the old session and starts a new one at once:
 		// the old one's last report may come after the new one put its
-		// code, which stays for the other replicas while linking goes on.
-		defer w.deleteLinkCode(ctx, ref)
+		// code; a state set before that code leaves it in place.
+		defer w.deleteLinkCode(ctx, ref, l.Since)
 	}
 	if l.State == whatsapp.StateUnlinked {
 		// Start reports "unlinked" for every account without a device, at
@@ -448,7 +449,7 @@ func (w *whatsappWiring) putLinkCode(ctx context.Context, ref wagate.AccountRef,
 		return
 	}
 	w.mu.Lock()
-	w.put[ref] = true
+	w.put[ref] = l.Since
 	w.mu.Unlock()
 	if err := codes.PutLinkCode(ctx, ref, postgres.LinkCode{QR: l.QR, Code: l.Code, ExpiresAt: l.ExpiresAt}); err != nil {
 		w.log.Warn("cannot share the account's link code with the other replicas; its link page shows it only on this replica",
@@ -457,14 +458,19 @@ func (w *whatsappWiring) putLinkCode(ctx context.Context, ref wagate.AccountRef,
 }
 
 // deleteLinkCode deletes the code this replica put for ref, if any:
-// linking ended.
-func (w *whatsappWiring) deleteLinkCode(ctx context.Context, ref wagate.AccountRef) {
+// linking ended, by a state set at since (zero: the session stopped). A
+// state set before the last code was put is a stopped session's late
+// report, and the code of the linking that replaced it stays.
+func (w *whatsappWiring) deleteLinkCode(ctx context.Context, ref wagate.AccountRef, since time.Time) {
 	codes := w.codes()
 	w.mu.Lock()
-	put := w.put[ref]
-	delete(w.put, ref)
+	put, ok := w.put[ref]
+	stale := ok && !since.IsZero() && since.Before(put)
+	if !stale {
+		delete(w.put, ref)
+	}
 	w.mu.Unlock()
-	if codes == nil || !put {
+	if codes == nil || !ok || stale {
 		return
 	}
 	if err := codes.DeleteLinkCode(ctx, ref); err != nil {
