@@ -427,14 +427,7 @@ func (db *DB) RecoverAccount(ctx context.Context, ref wagate.AccountRef, at time
 	n := 0
 	err := db.update(ctx, "recover account", func(tx pgx.Tx) error {
 		n = 0
-		// The workspace first, as every writer of messages locks it.
-		if _, err := findWorkspace(ctx, tx, ref.WorkspaceID, true); err != nil {
-			if wagate.ErrorCode(err) == wagate.ENOTFOUND {
-				return nil
-			}
-			return err
-		}
-		if err := db.fence(ctx, tx, ref, at, false); err != nil {
+		if gone, err := db.lockTakenOver(ctx, tx, ref, at); gone || err != nil {
 			return err
 		}
 		msgs, err := collectMessages(tx.Query(ctx, `SELECT `+messageColumns+` FROM messages

@@ -46,14 +46,7 @@ func (db *DB) SettleAccount(ctx context.Context, ref wagate.AccountRef, at time.
 	var settled map[string]wagate.MessageStatus
 	err := db.update(ctx, "settle account", func(tx pgx.Tx) error {
 		settled = map[string]wagate.MessageStatus{}
-		// The workspace first, as every writer of messages locks it.
-		if _, err := findWorkspace(ctx, tx, ref.WorkspaceID, true); err != nil {
-			if wagate.ErrorCode(err) == wagate.ENOTFOUND {
-				return nil
-			}
-			return err
-		}
-		if err := db.fence(ctx, tx, ref, at, false); err != nil {
+		if gone, err := db.lockTakenOver(ctx, tx, ref, at); gone || err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT id FROM messages
@@ -102,4 +95,18 @@ func (db *DB) SettleAccount(ctx context.Context, ref wagate.AccountRef, at time.
 		return nil, err
 	}
 	return settled, nil
+}
+
+// lockTakenOver locks what a takeover writes, in every writer's order:
+// the workspace first, then the account's lease, fenced (RecoverAccount,
+// SettleAccount). gone is true when the workspace was deleted meanwhile:
+// nothing is left to settle.
+func (db *DB) lockTakenOver(ctx context.Context, tx pgx.Tx, ref wagate.AccountRef, at time.Time) (gone bool, err error) {
+	if _, err := findWorkspace(ctx, tx, ref.WorkspaceID, true); err != nil {
+		if wagate.ErrorCode(err) == wagate.ENOTFOUND {
+			return true, nil
+		}
+		return false, err
+	}
+	return false, db.fence(ctx, tx, ref, at, false)
 }
