@@ -225,7 +225,12 @@ func (m *Manager) spawn(ref wagate.AccountRef, cli Client, mode sessionMode, met
 	go func() {
 		defer m.wg.Done()
 		s.run(mode, method)
-		m.forget(s)
+		m.mu.Lock()
+		if m.sessions[ref] == s {
+			delete(m.sessions, ref)
+			m.links[ref] = s.status()
+		}
+		m.mu.Unlock()
 	}()
 	return s
 }
@@ -237,27 +242,8 @@ func (m *Manager) Stop(ref wagate.AccountRef) {
 	s := m.sessions[ref]
 	m.mu.Unlock()
 	if s != nil {
-		m.stopSession(s)
+		s.stop()
 	}
-}
-
-// forget removes the ended session s, if it is still its account's, and
-// keeps its last state. Both the session's goroutine and stopSession call
-// it: a Start or Link right after a stop must find no session, not the
-// one whose goroutine has not yet got this far.
-func (m *Manager) forget(s *session) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.sessions[s.ref] == s {
-		delete(m.sessions, s.ref)
-		m.links[s.ref] = s.status()
-	}
-}
-
-// stopSession stops s and forgets it before it returns.
-func (m *Manager) stopSession(s *session) {
-	s.stop()
-	m.forget(s)
 }
 
 func (m *Manager) session(ref wagate.AccountRef) *session {
@@ -280,7 +266,7 @@ func (m *Manager) Link(ctx context.Context, acct *wagate.Account, method string)
 		case StateLinking:
 			// A second request restarts linking: the first page may be gone.
 		}
-		m.stopSession(s)
+		s.stop()
 	}
 	// A new link starts from new keys: the old device (logged out, or
 	// disconnected for good) is dropped.
@@ -308,7 +294,7 @@ func (m *Manager) Unlink(ctx context.Context, ref wagate.AccountRef) error {
 	var cli Client
 	if s := m.session(ref); s != nil {
 		cli = s.cli
-		m.stopSession(s)
+		s.stop()
 	} else {
 		c, linked, err := m.dev.client(ctx, ref)
 		if err != nil {
