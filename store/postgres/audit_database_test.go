@@ -60,7 +60,7 @@ func TestAuditDatabaseOfAConsistentDatabaseFindsNothing(t *testing.T) {
 
 func TestAuditDatabaseFindsAnAttemptRingThatOverflowed(t *testing.T) {
 	w, url := auditWorld(t)
-	if _, err := w.db.pool.Exec(context.Background(), `INSERT INTO attempts (workspace_id, at) SELECT 'ws_a', now() FROM generate_series(1, $1)`, wagate.AttemptLimit); err != nil {
+	if _, err := w.db.pool.Exec(context.Background(), `INSERT INTO attempts (workspace_id, n, slot, at) SELECT 'ws_a', 1000 + i, $1 + i, now() FROM generate_series(1, $1) i`, wagate.AttemptLimit); err != nil {
 		t.Fatal(err)
 	}
 	wantProblem(t, audited(t, url), "workspace ws_a keeps 101 attempts", "more than the last 100")
@@ -71,7 +71,7 @@ func TestAuditDatabaseFindsAnAttemptRingThatOverflowed(t *testing.T) {
 func TestAuditDatabaseFindsRowsOfAMissingWorkspace(t *testing.T) {
 	w, url := auditWorld(t)
 	for _, sql := range []string{
-		`INSERT INTO attempts (workspace_id, at) VALUES ('ws_gone', now()), ('ws_gone', now())`,
+		`INSERT INTO attempts (workspace_id, n, slot, at) VALUES ('ws_gone', 1, 1, now()), ('ws_gone', 2, 2, now())`,
 		`INSERT INTO idempotency (workspace_id, key, body_hash, message_id, at) VALUES ('ws_gone', 'k', decode(repeat('00', 32), 'hex'), 'm', now())`,
 		`INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, credits, created_at)
 			SELECT id || 'x', 'ws_gone', 'failed', account_phone, account_connected_at, chat_id, jid, credits, created_at FROM messages`,
