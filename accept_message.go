@@ -27,3 +27,26 @@ func QueuedMessage(in *Message, workspaceID string, now time.Time) Message {
 	}
 	return m
 }
+
+// AcceptAttempt is the attempt an accept, or a Replay, records for the
+// request's attempt in (nil: none given), one copy for every backend: a
+// refusal (outcome) records its code and message; an accepted message
+// (res) its id and the credits charged, none for a replay, which pays
+// nothing. With neither (a Replay whose record expired meanwhile) it names
+// nothing. At is now unless the gateway set it.
+func AcceptAttempt(in *Attempt, res *AcceptResult, outcome error, now time.Time) Attempt {
+	var att Attempt
+	if in != nil {
+		att = *in
+	}
+	att.Code, att.Message = ErrorCode(outcome), ErrorMessage(outcome)
+	att.MessageID, att.Credits = "", 0
+	if outcome == nil && res != nil {
+		att.MessageID = res.Message.ID
+		if !res.Replayed {
+			att.Credits = res.Message.Credits
+		}
+	}
+	att.At = orNow(att.At, now)
+	return att
+}

@@ -63,3 +63,47 @@ func TestQueuedMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptAttempt: an accept's attempt names its message and the credits
+// charged, a replay's its first message and no credits, a refusal's its
+// code and message; what the gateway filled in stays, and a stale result
+// from the caller never leaks into the record.
+func TestAcceptAttempt(t *testing.T) {
+	now := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	set := now.Add(-time.Second)
+	msg := &Message{ID: "wa_backend:1", Credits: 3}
+	stale := func() *Attempt {
+		return &Attempt{RequestID: "req-1", Body: "{}", Code: "stale", Message: "stale", MessageID: "wa_backend:0", Credits: 9}
+	}
+	tests := []struct {
+		name        string
+		in          *Attempt
+		res         *AcceptResult
+		outcome     error
+		wantCode    string
+		wantMessage string
+		wantID      string
+		wantCredits int64
+		wantAt      time.Time
+	}{
+		{"accepted", stale(), &AcceptResult{Message: msg}, nil, "", "", msg.ID, 3, now},
+		{"replayed: nothing charged", stale(), &AcceptResult{Message: msg, Replayed: true}, nil, "", "", msg.ID, 0, now},
+		{"refused", stale(), nil, ErrNoSendingAccount(), EINVALID, ErrorMessage(ErrNoSendingAccount()), "", 0, now},
+		{"a replay's record expired meanwhile: names nothing", stale(), nil, nil, "", "", "", 0, now},
+		{"no attempt given", nil, &AcceptResult{Message: msg}, nil, "", "", msg.ID, 3, now},
+		{"the gateway's time stays", &Attempt{At: set}, &AcceptResult{Message: msg}, nil, "", "", msg.ID, 3, set},
+	}
+	for _, tt := range tests {
+		got := AcceptAttempt(tt.in, tt.res, tt.outcome, now)
+		if got.Code != tt.wantCode || got.Message != tt.wantMessage || got.MessageID != tt.wantID || got.Credits != tt.wantCredits || !got.At.Equal(tt.wantAt) {
+			t.Errorf("%s: code %q message %q message_id %q credits %d at %v; want %q %q %q %d %v", tt.name,
+				got.Code, got.Message, got.MessageID, got.Credits, got.At, tt.wantCode, tt.wantMessage, tt.wantID, tt.wantCredits, tt.wantAt)
+		}
+		if tt.in != nil && (got.RequestID != tt.in.RequestID || got.Body != tt.in.Body) {
+			t.Errorf("%s: request id %q body %q, want the gateway's %q %q", tt.name, got.RequestID, got.Body, tt.in.RequestID, tt.in.Body)
+		}
+		if tt.in != nil && tt.in.RequestID == "req-1" && (tt.in.Code != "stale" || tt.in.MessageID != "wa_backend:0") {
+			t.Errorf("%s: the caller's attempt was changed (the store fills it only after the commit)", tt.name)
+		}
+	}
+}

@@ -109,21 +109,8 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits, ch change)
 // putAcceptAttempt records the attempt of one accepted (res) or refused
 // (outcome) request.
 func putAcceptAttempt(tx *bolt.Tx, workspaceID string, in *wagate.Attempt, res *wagate.AcceptResult, outcome error, now time.Time, ch change) (*attemptRecord, error) {
-	if in == nil {
-		in = &wagate.Attempt{}
-	}
-	att := newAttemptRecord(in)
-	att.Code, att.Message, att.MessageID, att.Credits = "", "", "", 0
-	if outcome != nil {
-		att.Code = wagate.ErrorCode(outcome)
-		att.Message = wagate.ErrorMessage(outcome)
-	} else {
-		att.MessageID = res.Message.ID
-		if !res.Replayed {
-			att.Credits = res.Message.Credits
-		}
-	}
-	att.At = orNow(att.At, now)
+	a := wagate.AcceptAttempt(in, res, outcome, now)
+	att := newAttemptRecord(&a)
 	phone := ""
 	if res != nil {
 		phone = res.Message.AccountPhone
@@ -279,14 +266,13 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 		if err != nil {
 			return nil, err
 		}
-		rec := newAttemptRecord(att)
-		rec.At = orNow(rec.At, now)
-		rec.Code, rec.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
-		rec.MessageID, rec.Credits = "", 0
+		var res *wagate.AcceptResult
 		phone := ""
 		if f != nil {
-			rec.MessageID, phone = f.ID, f.AccountPhone
+			res, phone = &wagate.AcceptResult{Message: f.domain(), Replayed: true}, f.AccountPhone
 		}
+		a := wagate.AcceptAttempt(att, res, outcome, now)
+		rec := newAttemptRecord(&a)
 		first = f
 		return outcome, putAttempt(tx, workspaceID, rec, db.change(wagate.SourceInbound, rec.At), phone)
 	})

@@ -128,21 +128,8 @@ func (db *DB) acceptOne(ctx context.Context, tx *acceptTx, a *wagate.Accept, now
 // acceptAttempt is the attempt of one accepted (res) or refused (outcome)
 // request, as it is stored.
 func acceptAttempt(in *wagate.Attempt, res *wagate.AcceptResult, outcome error, now time.Time) *wagate.Attempt {
-	att := &wagate.Attempt{}
-	if in != nil {
-		*att = *in
-	}
-	att.Code, att.Message, att.MessageID, att.Credits = "", "", "", 0
-	if outcome != nil {
-		att.Code, att.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
-	} else {
-		att.MessageID = res.Message.ID
-		if !res.Replayed {
-			att.Credits = res.Message.Credits
-		}
-	}
-	att.At = orNow(att.At, now)
-	return att
+	att := wagate.AcceptAttempt(in, res, outcome, now)
+	return &att
 }
 
 // acceptMessage does the checks first and writes only when all pass, so a
@@ -325,18 +312,13 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 		if err != nil {
 			return err
 		}
-		rec := &wagate.Attempt{}
-		if att != nil {
-			*rec = *att
-		}
-		rec.At = orNow(rec.At, now)
-		rec.Code, rec.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
-		rec.MessageID, rec.Credits = "", 0
+		var res *wagate.AcceptResult
 		phone := ""
 		if first != nil {
-			rec.MessageID, phone = first.ID, first.AccountPhone
+			res, phone = &wagate.AcceptResult{Message: first, Replayed: true}, first.AccountPhone
 		}
-		return putAttempt(ctx, tx, workspaceID, rec, phone, change{source: wagate.SourceInbound, at: rec.At})
+		rec := wagate.AcceptAttempt(att, res, outcome, now)
+		return putAttempt(ctx, tx, workspaceID, &rec, phone, change{source: wagate.SourceInbound, at: rec.At})
 	})
 	switch {
 	case err != nil:
