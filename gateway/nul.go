@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -114,12 +113,7 @@ func nulPath(v any, path string) (string, bool) {
 // with each NUL and each invalid byte shown as U+FFFD, so that every
 // backend can store it (PostgreSQL's text holds neither) and the log
 // shows where they were.
-func attemptBody(b []byte) string {
-	if utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 {
-		return string(b)
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(string(b), "\uFFFD"), "\x00", "\uFFFD")
-}
+func attemptBody(b []byte) string { return wagate.StorableText(string(b)) }
 
 // noNULInURL refuses a request whose path or query holds a NUL (%00): no
 // name, phone or id wagate keeps has one, and no backend could look it up.

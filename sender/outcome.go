@@ -41,6 +41,11 @@ func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *
 	s.m.sendDuration.Observe(dur.Seconds())
 	log = log.With(zap.String("message_id", m.ID), zap.Duration("duration", dur))
 
+	// What the transport says is the provider's text (Meta's error
+	// message, WhatsApp's reason, an id): kept as every backend can store
+	// it (wagate.StorableText), or a NUL in it would make the outcome's
+	// write fail on PostgreSQL again and again.
+	res.ProviderID = wagate.StorableText(res.ProviderID)
 	if err == nil {
 		s.m.sends.WithLabelValues(resultSent).Inc()
 		log.Info("message sent", zap.String("result", resultSent), zap.String("provider_id", res.ProviderID))
@@ -62,6 +67,7 @@ func (s *Sender) send(ctx context.Context, log *zap.Logger, tr Transport, acct *
 func (s *Sender) settle(ctx context.Context, log *zap.Logger, m *wagate.Message, at time.Time, err error) {
 	class := errorClass(err)
 	retries := retriesOf(m)
+	errText := wagate.StorableText(err.Error())
 	s.mu.Lock()
 	delay, again := retryDelay(s.rnd, s.cfg.RetryDelays, retries, err)
 	s.mu.Unlock()
@@ -82,12 +88,12 @@ func (s *Sender) settle(ctx context.Context, log *zap.Logger, m *wagate.Message,
 				zap.Int("retry", retries+1), zap.Duration("in", delay), zap.Error(err))
 		}
 		s.finish(ctx, log, "retry", func(c context.Context) error {
-			return s.q.Retry(c, m.ID, wagate.Try{At: at, Result: wagate.TryResultRetry, Class: class, Error: err.Error()}, due)
+			return s.q.Retry(c, m.ID, wagate.Try{At: at, Result: wagate.TryResultRetry, Class: class, Error: errText}, due)
 		})
 		return
 	}
 
-	result, text := resultFailedPermanent, err.Error()
+	result, text := resultFailedPermanent, errText
 	if class != wagate.TryClassPermanent {
 		result = resultFailedTransient
 		text = fmt.Sprintf("%s (gave up after %d tries)", text, retries+1)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -131,15 +130,16 @@ func (db *DB) ReplayBatch(ctx context.Context, workspaceID, key string, bodyHash
 // EIDEMPOTENCY outcome for another body (or a key first used by a single
 // request), or the expired record to replace.
 func findBatch(tx *bolt.Tx, workspaceID, key string, bodyHash [32]byte, now time.Time) (*wagate.BatchResult, *idempotencyRecord, error, error) {
-	var rec idempotencyRecord
-	ok, err := get(bucket(tx, bucketIdempotency), join(workspaceID, key), &rec)
-	switch {
-	case err != nil || !ok:
+	rec, err := getIdempotency(tx, workspaceID, key)
+	if err != nil || rec == nil {
 		return nil, nil, nil, err
-	case now.Sub(rec.At) >= IdempotencyWindow:
-		return nil, &rec, nil, nil
-	case rec.MessageID != batchMarker || !bytes.Equal(rec.BodyHash, bodyHash[:]):
+	}
+	replay, outcome := rec.judge().Replays(key, bodyHash, now)
+	switch {
+	case outcome != nil || (replay && rec.MessageID != batchMarker):
 		return nil, nil, wagate.ErrIdempotencyReused(key), nil
+	case !replay:
+		return nil, rec, nil, nil // expired
 	}
 	var items []wagate.BatchItem
 	if err := json.Unmarshal(bucket(tx, bucketBatches).Get(join(workspaceID, key)), &items); err != nil {

@@ -90,7 +90,8 @@
 //
 // Domain outcomes are *wagate.Error values (ENOTFOUND, ECONFLICT, ECREDITS,
 // EIDEMPOTENCY, EINVALID), given by the root's rules (message_state.go,
-// accept_check.go, refusals.go), which store/postgres shares. Anything else that fails (the file, a lock, a
-// record that does not decode) is wrapped as EUNAVAILABLE with %w, so the
-// gateway answers 503 and errors.Is still finds the bbolt error.
+// accept_check.go, idempotency.go, refusals.go), which store/postgres
+// shares. Anything else that fails (the file, a lock, a record that does
+// not decode) is wrapped as EUNAVAILABLE with %w, so the gateway answers
+// 503 and errors.Is still finds the bbolt error.
 package store

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"crypto/sha256"
 	"testing"
-	"time"
 
 	"github.com/wagate/wagate"
 )
@@ -47,54 +45,6 @@ func TestAcceptRechecksTheInboundURL(t *testing.T) {
 	}
 	if got := f.balance(); got != 9 {
 		t.Errorf("balance = %d, want 9: only the first request is charged", got)
-	}
-	checkConsistent(t, f.db)
-}
-
-// TestReplayRecordsTheAttempt: a known key commits its attempt with the
-// first message and no credits; another body commits an EIDEMPOTENCY
-// attempt; a new key writes nothing.
-func TestReplayRecordsTheAttempt(t *testing.T) {
-	f := newFixture(t, 10)
-	a := f.request("once", 1)
-	a.IdempotencyKey = "order-1"
-	first := f.accept(a).Message
-
-	hash := sha256.Sum256([]byte("once"))
-	att := &wagate.Attempt{At: f.clock.Now(), RequestID: "replay-1", Body: "once"}
-	m, err := f.db.Replay(f.ctx, f.ws.ID, "order-1", hash, att)
-	mustNoErr(t, err)
-	if m == nil || m.ID != first.ID || att.MessageID != first.ID {
-		t.Fatalf("Replay = %+v (attempt message %q), want the first message %s", m, att.MessageID, first.ID)
-	}
-	atts, err := f.db.ListAttempts(f.ctx, f.ws.ID, 1)
-	mustNoErr(t, err)
-	if len(atts) != 1 || atts[0].RequestID != "replay-1" || atts[0].MessageID != first.ID || atts[0].Credits != 0 || atts[0].Code != "" {
-		t.Fatalf("replay attempt = %+v", atts)
-	}
-
-	_, err = f.db.Replay(f.ctx, f.ws.ID, "order-1", sha256.Sum256([]byte("other")), &wagate.Attempt{RequestID: "reuse"})
-	wantCode(t, err, wagate.EIDEMPOTENCY)
-	atts, err = f.db.ListAttempts(f.ctx, f.ws.ID, 1)
-	mustNoErr(t, err)
-	if len(atts) != 1 || atts[0].RequestID != "reuse" || atts[0].Code != wagate.EIDEMPOTENCY {
-		t.Fatalf("reuse attempt = %+v", atts)
-	}
-
-	before, err := f.db.ListAttempts(f.ctx, f.ws.ID, 100)
-	mustNoErr(t, err)
-	m, err = f.db.Replay(f.ctx, f.ws.ID, "order-2", hash, &wagate.Attempt{RequestID: "new"})
-	if m != nil || err != nil {
-		t.Fatalf("Replay of a new key = %v, %v; want nil, nil", m, err)
-	}
-	f.clock.Advance(IdempotencyWindow + time.Minute)
-	if m, err := f.db.Replay(f.ctx, f.ws.ID, "order-1", hash, &wagate.Attempt{RequestID: "late"}); m != nil || err != nil {
-		t.Fatalf("Replay after 24 h = %v, %v; want a new key", m, err)
-	}
-	after, err := f.db.ListAttempts(f.ctx, f.ws.ID, 100)
-	mustNoErr(t, err)
-	if len(after) != len(before) {
-		t.Errorf("new keys wrote %d attempts; Accept records them", len(after)-len(before))
 	}
 	checkConsistent(t, f.db)
 }

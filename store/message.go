@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"strings"
@@ -16,19 +15,17 @@ import (
 // appendFill is the FillPercent of buckets whose keys only grow.
 const appendFill = 0.95
 
-// IdempotencyWindow is how long an Idempotency-Key is remembered. An older
-// record counts as absent: the key is fresh again and its record is
-// overwritten.
-const IdempotencyWindow = 24 * time.Hour
+// IdempotencyWindow is how long an Idempotency-Key is remembered
+// (wagate.IdempotencyWindow).
+const IdempotencyWindow = wagate.IdempotencyWindow
 
 // DefaultListLimit is the number of messages ListMessages returns when the
 // caller gives no limit.
 const DefaultListLimit = 100
 
 // idempotencyPruneMax bounds how many expired idempotency records one
-// Accept deletes, so the cleanup never makes one request slow; a steady
-// stream of accepts still removes them faster than they expire.
-const idempotencyPruneMax = 8
+// Accept deletes (wagate.IdempotencyPruneMax).
+const idempotencyPruneMax = wagate.IdempotencyPruneMax
 
 // Accept commits an inbound request in ONE write transaction: the
 // idempotency check, the account and chat checks, the credit charge, the
@@ -112,21 +109,8 @@ func accept(tx *bolt.Tx, a *wagate.Accept, now time.Time, lim limits, ch change)
 // putAcceptAttempt records the attempt of one accepted (res) or refused
 // (outcome) request.
 func putAcceptAttempt(tx *bolt.Tx, workspaceID string, in *wagate.Attempt, res *wagate.AcceptResult, outcome error, now time.Time, ch change) (*attemptRecord, error) {
-	if in == nil {
-		in = &wagate.Attempt{}
-	}
-	att := newAttemptRecord(in)
-	att.Code, att.Message, att.MessageID, att.Credits = "", "", "", 0
-	if outcome != nil {
-		att.Code = wagate.ErrorCode(outcome)
-		att.Message = wagate.ErrorMessage(outcome)
-	} else {
-		att.MessageID = res.Message.ID
-		if !res.Replayed {
-			att.Credits = res.Message.Credits
-		}
-	}
-	att.At = orNow(att.At, now)
+	a := wagate.AcceptAttempt(in, res, outcome, now)
+	att := newAttemptRecord(&a)
 	phone := ""
 	if res != nil {
 		phone = res.Message.AccountPhone
@@ -163,11 +147,8 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 		expired = old
 	}
 
-	m := newMessageRecord(a.Message) // a copy: this function may run twice
-	m.WorkspaceID = ws.ID
-	m.Status = wagate.StatusQueued
-	m.Error, m.Tries, m.SentAt, m.QueueSeq = "", nil, time.Time{}, 0
-	m.CreatedAt = orNow(m.CreatedAt, now)
+	queued := wagate.QueuedMessage(a.Message, ws.ID, now) // a copy: this function may run twice
+	m := newMessageRecord(&queued)
 	if bucket(tx, bucketMessages).Get([]byte(m.ID)) != nil {
 		return nil, wagate.Errorf(wagate.EINTERNAL, "message id %s is already taken", m.ID), nil
 	}
@@ -237,7 +218,7 @@ func acceptMessage(tx *bolt.Tx, ws *workspaceRecord, a *wagate.Accept, now time.
 	if err := putWorkspace(tx, ws); err != nil {
 		return nil, nil, err
 	}
-	if err := place(tx, m, now); err != nil {
+	if err := place(tx, m); err != nil {
 		return nil, nil, err
 	}
 	if err := putMessage(tx, m, ch); err != nil {
@@ -285,14 +266,13 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 		if err != nil {
 			return nil, err
 		}
-		rec := newAttemptRecord(att)
-		rec.At = orNow(rec.At, now)
-		rec.Code, rec.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
-		rec.MessageID, rec.Credits = "", 0
+		var res *wagate.AcceptResult
 		phone := ""
 		if f != nil {
-			rec.MessageID, phone = f.ID, f.AccountPhone
+			res, phone = &wagate.AcceptResult{Message: f.domain(), Replayed: true}, f.AccountPhone
 		}
+		a := wagate.AcceptAttempt(att, res, outcome, now)
+		rec := newAttemptRecord(&a)
 		first = f
 		return outcome, putAttempt(tx, workspaceID, rec, db.change(wagate.SourceInbound, rec.At), phone)
 	})
@@ -309,23 +289,39 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 	return first.domain(), nil
 }
 
-// findIdempotent reads the record of key in the workspace. It returns the
-// first message when the key was used within IdempotencyWindow with the
-// same body, an EIDEMPOTENCY outcome when with another body, and the
-// expired record (to be replaced) when older than the window.
+// findIdempotent reads the record of key in the workspace and asks
+// wagate's rule (IdempotencyRecord.Replays). It returns the first message
+// of a replay, the EIDEMPOTENCY outcome of a key reused with another body,
+// and the expired record (to be replaced) when older than the window.
 func findIdempotent(tx *bolt.Tx, workspaceID, key string, bodyHash [32]byte, now time.Time) (first *messageRecord, expired *idempotencyRecord, outcome, err error) {
-	var rec idempotencyRecord
-	ok, err := get(bucket(tx, bucketIdempotency), join(workspaceID, key), &rec)
-	switch {
-	case err != nil || !ok:
+	rec, err := getIdempotency(tx, workspaceID, key)
+	if err != nil || rec == nil {
 		return nil, nil, nil, err
-	case now.Sub(rec.At) >= IdempotencyWindow:
-		return nil, &rec, nil, nil
-	case !bytes.Equal(rec.BodyHash, bodyHash[:]):
-		return nil, nil, wagate.ErrIdempotencyReused(key), nil
+	}
+	replay, outcome := rec.judge().Replays(key, bodyHash, now)
+	switch {
+	case outcome != nil:
+		return nil, nil, outcome, nil
+	case !replay:
+		return nil, rec, nil, nil // expired
 	}
 	first, err = mustMessage(tx, rec.MessageID)
 	return first, nil, nil, err
+}
+
+// getIdempotency returns the record of key in the workspace, or nil.
+func getIdempotency(tx *bolt.Tx, workspaceID, key string) (*idempotencyRecord, error) {
+	var rec idempotencyRecord
+	ok, err := get(bucket(tx, bucketIdempotency), join(workspaceID, key), &rec)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// judge is the record as wagate's rule reads it.
+func (r *idempotencyRecord) judge() *wagate.IdempotencyRecord {
+	return &wagate.IdempotencyRecord{BodyHash: r.BodyHash, At: r.At}
 }
 
 // putIdempotency writes the record and its time-index entry, replacing the
@@ -347,15 +343,16 @@ func idemTimeKey(at time.Time, key []byte) []byte {
 	return append(u64(uint64(at.UnixNano())), key...)
 }
 
-// pruneIdempotency deletes up to max idempotency records older than the
-// window, oldest first, so keys do not pile up forever.
+// pruneIdempotency deletes up to max expired idempotency records (written
+// at or before wagate.IdempotencyCutoff), oldest first, so keys do not
+// pile up forever.
 func pruneIdempotency(tx *bolt.Tx, now time.Time, max int) error {
 	byTime := bucket(tx, bucketIdemByTime)
-	limit := uint64(now.Add(-IdempotencyWindow).UnixNano())
+	limit := uint64(wagate.IdempotencyCutoff(now).UnixNano())
 	var old [][]byte
 	c := byTime.Cursor()
 	for k, _ := c.First(); k != nil && len(old) < max; k, _ = c.Next() {
-		if len(k) < 8 || seqPrefix(k) >= limit {
+		if len(k) < 8 || seqPrefix(k) > limit {
 			break
 		}
 		old = append(old, copyBytes(k))

@@ -57,10 +57,10 @@ func keyTime(k []byte) time.Time {
 }
 
 // place puts an accepted message where the sender finds it: in the FIFO,
-// or in the schedule index when its SendAt is after now.
-func place(tx *bolt.Tx, m *messageRecord, now time.Time) error {
-	if !m.SendAt.After(now) {
-		m.SendAt = time.Time{} // due already: an ordinary message (SPEC §2: sent now)
+// or in the schedule index when it has a SendAt (wagate.QueuedMessage
+// cleared the SendAt of a message due already: an ordinary message).
+func place(tx *bolt.Tx, m *messageRecord) error {
+	if m.SendAt.IsZero() {
 		return enqueue(tx, m)
 	}
 	s, err := bucket(tx, bucketScheduled).CreateBucketIfNotExists(join(m.WorkspaceID, m.AccountPhone))

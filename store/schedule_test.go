@@ -69,7 +69,7 @@ func BenchmarkNextScheduled(b *testing.B) {
 					if i > 0 {
 						m.SendAt = now.Add(time.Hour + time.Duration(i)*time.Second)
 					}
-					if err := place(tx, m, now); err != nil {
+					if err := place(tx, m); err != nil {
 						return err
 					}
 					if err := putMessage(tx, m, db.change(wagate.SourceSystem, now)); err != nil {

@@ -28,6 +28,7 @@ type linkRequests interface {
 	TakeLinkRequests(ctx context.Context) ([]postgres.LinkRequest, error)
 	FinishLinkRequest(ctx context.Context, id int64, runErr error) error
 	LinkRequestOutcome(ctx context.Context, id int64) (postgres.LinkOutcome, error)
+	RehandLinkRequest(ctx context.Context, id int64) (string, error)
 	DeleteLinkRequest(ctx context.Context, id int64) error
 	ListenLinkRequests(ctx context.Context, wake func()) error
 }
@@ -77,19 +78,26 @@ func (b *linkBell) ring() {
 
 // forward hands action on ref to the replica holding its lease and waits
 // for its outcome. claimed reports that no replica held the lease any
-// more and this one claimed it: the caller runs the request here.
+// more and this one claimed it: the caller runs the request here. While it
+// waits, a lease that moved (the holder died or handed the account over)
+// sends the request on to the new holder, or back here when no other
+// replica holds it (RehandLinkRequest: never a request that may have run),
+// within the same linkForwardWait.
 func (w *whatsappWiring) forward(ctx context.Context, ref wagate.AccountRef, action string) (claimed bool, holder string, err error) {
 	reqs := w.requests()
 	id, holder, err := reqs.RequestLink(ctx, ref, action)
 	if err != nil {
 		return false, "", err
 	}
-	if holder == "" {
+	claim := func() (bool, string, error) {
 		// The holder let go meanwhile: claim it as a local request does.
 		if err := w.leases().ClaimLease(ctx, ref); err != nil {
 			return false, "", err
 		}
 		return true, "", nil
+	}
+	if holder == "" {
+		return claim()
 	}
 	defer func() {
 		if err := reqs.DeleteLinkRequest(context.WithoutCancel(ctx), id); err != nil {
@@ -111,6 +119,20 @@ func (w *whatsappWiring) forward(ctx context.Context, ref wagate.AccountRef, act
 		}
 		if err != nil && wagate.ErrorCode(err) != wagate.EUNAVAILABLE {
 			return false, holder, err
+		}
+		if err == nil {
+			switch h, err := reqs.RehandLinkRequest(ctx, id); {
+			case err != nil:
+				// Read again at the next turn; the wait stays bounded.
+			case h == "":
+				w.log.Info("the replica holding a link request let the account go before answering; running it here",
+					zap.String("account", ref.Phone), zap.String("action", action), zap.String("holder", holder))
+				return claim()
+			case h != holder:
+				w.log.Info("the replica holding a link request let the account go before answering; handed it to the new holder",
+					zap.String("account", ref.Phone), zap.String("action", action), zap.String("holder", holder), zap.String("new_holder", h))
+				holder = h
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -39,7 +39,10 @@ import (
 //     and leaves the keys behind);
 //  3. the database's key schema is created by whatsmeow's own upgrade
 //     code (empty tables only; whatsmeow runs it in transactions of its
-//     own, so it comes before, and is a no-op when repeated);
+//     own, so it comes before, and is a no-op when repeated); a schema
+//     created so is dropped again when the copy fails or is interrupted,
+//     and the snapshot is removed on every way out (one left by a kill -9
+//     is removed by the next migrate);
 //  4. postgres.Import inserts every record and copies every key table in
 //     ONE transaction, compares counts, credit sums and key rows with the
 //     store's before committing, and refuses a database that already
@@ -74,7 +77,8 @@ func runMigrate(args []string, stdout, stderr io.Writer, getenv func(string) str
 }
 
 // migrateStore is runMigrate after the command line.
-func migrateStore(ctx context.Context, dataDir, databaseURL string, relink bool, stdout io.Writer) error {
+func migrateStore(ctx context.Context, dataDir, databaseURL string, relink bool, stdout io.Writer) (err error) {
+	committed := false // the copy is in the database: nothing to undo
 	name := databaseName(databaseURL)
 	path := filepath.Join(dataDir, storeFile)
 	if _, err := os.Stat(path); err != nil {
@@ -104,8 +108,23 @@ func migrateStore(ctx context.Context, dataDir, databaseURL string, relink bool,
 	}
 	if keys != nil {
 		defer keys.Close()
-		if err := whatsapp.PrepareKeySchema(ctx, databaseURL); err != nil {
-			return fmt.Errorf("%w; nothing was copied to %s", err, name)
+		created, perr := whatsapp.PrepareKeySchema(ctx, databaseURL)
+		if perr != nil {
+			return fmt.Errorf("%w; nothing was copied to %s", perr, name)
+		}
+		if created {
+			// A copy that fails or is interrupted leaves the database as it
+			// found it: without the (empty) key schema made for it.
+			defer func() {
+				if committed {
+					return
+				}
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				if derr := whatsapp.DropKeySchema(dctx, databaseURL); derr != nil {
+					err = fmt.Errorf("%w; the empty key schema %s it made could not be dropped (%w): drop it by hand (DROP SCHEMA %s CASCADE) or migrate again", err, whatsapp.KeySchema, derr, whatsapp.KeySchema)
+				}
+			}()
 		}
 	}
 	now := time.Now().UTC()
@@ -134,6 +153,7 @@ func migrateStore(ctx context.Context, dataDir, databaseURL string, relink bool,
 	if err != nil {
 		return fmt.Errorf("%w; nothing was copied to %s", err, name)
 	}
+	committed = true
 	problems, err = postgres.AuditDatabase(ctx, databaseURL)
 	if err != nil {
 		return fmt.Errorf("the copy is committed, but auditing it failed: %w; run wagate check --database-url", err)

@@ -182,7 +182,10 @@ func (w *whatsappWiring) onLink(ref wagate.AccountRef, l whatsapp.Link) {
 			return
 		}
 	}
-	err := w.db.SetAccountLink(ctx, ref, wagate.AccountLink{State: string(l.State), Since: l.Since, Error: l.Error, Until: l.Until})
+	// The error quotes WhatsApp (a reason, a phone that linked): kept as
+	// every backend can store it, or a NUL would drop the write on
+	// PostgreSQL.
+	err := w.db.SetAccountLink(ctx, ref, wagate.AccountLink{State: string(l.State), Since: l.Since, Error: wagate.StorableText(l.Error), Until: l.Until})
 	if err != nil && wagate.ErrorCode(err) != wagate.ENOTFOUND {
 		w.log.Warn("cannot store the account's link state", zap.String("account", ref.Phone), zap.String("state", string(l.State)), zap.Error(err))
 	}
@@ -451,7 +454,7 @@ func (w *whatsappWiring) putLinkCode(ctx context.Context, ref wagate.AccountRef,
 	w.mu.Lock()
 	w.put[ref] = l.Since
 	w.mu.Unlock()
-	if err := codes.PutLinkCode(ctx, ref, postgres.LinkCode{QR: l.QR, Code: l.Code, ExpiresAt: l.ExpiresAt}); err != nil {
+	if err := codes.PutLinkCode(ctx, ref, postgres.LinkCode{QR: wagate.StorableText(l.QR), Code: wagate.StorableText(l.Code), ExpiresAt: l.ExpiresAt}); err != nil {
 		w.log.Warn("cannot share the account's link code with the other replicas; its link page shows it only on this replica",
 			zap.String("account", ref.Phone), zap.Error(err))
 	}

@@ -177,13 +177,18 @@ func (t *Transport) FetchTemplates(ctx context.Context, accountSettings map[stri
 			return nil, err
 		}
 		for _, d := range page.Data {
-			p := wagate.ProviderTemplate{Name: d.Name, Language: d.Language, Status: d.Status, Category: d.Category, Named: strings.EqualFold(d.ParameterFormat, "NAMED")}
+			// Meta's text, kept as every backend can store it: a NUL
+			// becomes U+FFFD (wagate.StorableText), so the sync is stored
+			// on PostgreSQL too; such a template cannot be named in a
+			// send anyway (the gateway refuses a NUL).
+			p := wagate.ProviderTemplate{Name: wagate.StorableText(d.Name), Language: wagate.StorableText(d.Language),
+				Status: wagate.StorableText(d.Status), Category: wagate.StorableText(d.Category), Named: strings.EqualFold(d.ParameterFormat, "NAMED")}
 			for _, c := range d.Components {
 				switch strings.ToUpper(c.Type) {
 				case "BODY":
 					p.BodyParameters = bodyParameters(c.Text)
 				case "HEADER":
-					p.HeaderFormat = strings.ToUpper(c.Format)
+					p.HeaderFormat = wagate.StorableText(strings.ToUpper(c.Format))
 				}
 			}
 			out = append(out, p)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wagate/wagate"
 )
 
 // SignatureHeader is the header Meta signs each webhook POST with:
@@ -263,4 +265,4 @@ func hasNUL(ss ...string) bool {
 	return false
 }
 
-func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
+func noNUL(s string) string { return wagate.StorableText(s) }

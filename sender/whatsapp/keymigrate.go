@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
 	"github.com/wagate/wagate"
@@ -36,7 +38,9 @@ import (
 //  2. PrepareKeySchema creates and upgrades the database's schema the way
 //     a replica does at start (whatsmeow's upgrade code again). It only
 //     creates empty tables, and does nothing when they are there already:
-//     it can run again after any failure;
+//     it can run again after any failure. A schema it created is dropped
+//     again (DropKeySchema) when the copy fails, so a failed migrate
+//     leaves the database as it found it;
 //  3. KeySnapshot.CopyInto copies every table's rows inside the caller's
 //     transaction (postgres.Import's, so the keys are committed with the
 //     rest of the store or not at all), refuses a schema that already
@@ -45,12 +49,26 @@ import (
 // whatsmeow's DDL runs in transactions of its own (go.mau.fi/util/dbutil
 // on database/sql), which cannot join pgx's transaction: that is why step
 // 2 comes first and holds no data.
+//
+// The snapshot holds private keys: Close removes it on every way out of a
+// migrate (an error, an interrupt). A migrate killed outright (kill -9)
+// leaves its folder; the next SnapshotKeys removes such stale folders,
+// but not one a running migrate holds (it keeps its folder locked while
+// it lives, snapshotlock_unix.go).
+
+// snapshotPrefix names the snapshot folders in a data folder, and
+// tempPrefix those in the system's temporary folder.
+const (
+	snapshotPrefix = ".migrate-keys-"
+	tempPrefix     = "wagate-keys-"
+)
 
 // KeySnapshot is a consistent, upgraded copy of a data folder's key
 // store, ready to be copied into PostgreSQL. Close removes it.
 type KeySnapshot struct {
-	dir string
-	ks  *keystore
+	dir  string
+	ks   *keystore
+	lock io.Closer
 }
 
 // KeyCounts are the rows copied, by table of KeySchema.
@@ -82,17 +100,25 @@ func SnapshotKeys(ctx context.Context, dataDir string) (*KeySnapshot, error) {
 	if _, err := os.Stat(src); err != nil {
 		return nil, fmt.Errorf("whatsapp: the key store %s: %w", src, err)
 	}
+	removeStaleSnapshots(filepath.Join(dataDir, snapshotPrefix+"*"))
+	removeStaleSnapshots(filepath.Join(os.TempDir(), tempPrefix+"*"))
 	// Beside the original, which holds the same keys, so no other place
 	// does; the system's temporary folder when the data folder is read-only.
-	dir, err := os.MkdirTemp(dataDir, ".migrate-keys-")
+	dir, err := os.MkdirTemp(dataDir, snapshotPrefix)
 	if err != nil {
-		dir, err = os.MkdirTemp("", "wagate-keys-")
+		dir, err = os.MkdirTemp("", tempPrefix)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("whatsapp: a folder for the copy of the key store: %w", err)
 	}
+	lock, err := lockSnapshot(dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("whatsapp: locking the folder of the copy of the key store: %w", err)
+	}
 	fail := func(err error) (*KeySnapshot, error) {
 		_ = os.RemoveAll(dir)
+		_ = lock.Close()
 		return nil, err
 	}
 	r := strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23")
@@ -112,7 +138,7 @@ func SnapshotKeys(ctx context.Context, dataDir string) (*KeySnapshot, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return &KeySnapshot{dir: dir, ks: ks}, nil
+	return &KeySnapshot{dir: dir, ks: ks, lock: lock}, nil
 }
 
 // Close closes the snapshot and deletes it.
@@ -121,7 +147,29 @@ func (s *KeySnapshot) Close() error {
 	if rerr := os.RemoveAll(s.dir); err == nil {
 		err = rerr
 	}
+	_ = s.lock.Close()
 	return err
+}
+
+// removeStaleSnapshots removes the snapshot folders matching pattern that
+// no running migrate holds: those a migrate killed outright left behind.
+// A folder that cannot be removed (another user's) stays.
+func removeStaleSnapshots(pattern string) {
+	if !canLockSnapshots {
+		return
+	}
+	dirs, _ := filepath.Glob(pattern)
+	for _, dir := range dirs {
+		if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+			continue
+		}
+		lock, err := lockSnapshot(dir)
+		if err != nil {
+			continue // a running migrate's, or not ours
+		}
+		_ = os.RemoveAll(dir)
+		_ = lock.Close()
+	}
 }
 
 // Devices returns the accounts that have a device recorded in the key
@@ -144,13 +192,96 @@ func (s *KeySnapshot) Devices(ctx context.Context) (map[wagate.AccountRef]bool, 
 }
 
 // PrepareKeySchema creates the schema KeySchema of the database at url
-// and brings it to this wagate's version, as a replica does at start.
-func PrepareKeySchema(ctx context.Context, url string) error {
+// and brings it to this wagate's version, as a replica does at start. It
+// reports whether it created the schema (it was not there before): a
+// migrate whose copy then fails drops it again with DropKeySchema. When
+// it fails itself, a schema it created is dropped.
+func PrepareKeySchema(ctx context.Context, url string) (created bool, err error) {
+	existed, err := keySchemaExists(ctx, url)
+	if err != nil {
+		return false, err
+	}
 	ks, err := openPostgresKeystore(ctx, url, zap.NewNop())
+	if err == nil {
+		err = ks.close()
+	}
+	if err != nil {
+		if !existed {
+			if derr := DropKeySchema(context.WithoutCancel(ctx), url); derr != nil {
+				err = fmt.Errorf("%w (and the schema %s it created could not be dropped: %w)", err, KeySchema, derr)
+			}
+		}
+		return false, err
+	}
+	return !existed, nil
+}
+
+// connectKeys connects to the database at url for the schema's own
+// statements; errors never show url, which may hold a password.
+func connectKeys(ctx context.Context, url string) (*pgx.Conn, error) {
+	poolCfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("whatsapp: the database URL is not a valid postgres://user@host/database URL")
+	}
+	conn, err := pgx.ConnectConfig(ctx, poolCfg.ConnConfig)
+	if err != nil {
+		return nil, fmt.Errorf("whatsapp: connecting to the database: %w", err)
+	}
+	return conn, nil
+}
+
+// keySchemaExists reports whether the database at url has the schema
+// KeySchema.
+func keySchemaExists(ctx context.Context, url string) (bool, error) {
+	conn, err := connectKeys(ctx, url)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, KeySchema).Scan(&ok); err != nil {
+		return false, fmt.Errorf("whatsapp: looking for the key schema %s: %w", KeySchema, err)
+	}
+	return ok, nil
+}
+
+// DropKeySchema drops the schema KeySchema of the database at url, which
+// PrepareKeySchema created for a copy that failed, under the lock that
+// replicas take to create it. A schema with a row in any table is never
+// dropped: that is ErrKeysNotEmpty. A missing schema is nothing to do.
+func DropKeySchema(ctx context.Context, url string) error {
+	conn, err := connectKeys(ctx, url)
 	if err != nil {
 		return err
 	}
-	return ks.close()
+	defer conn.Close(context.WithoutCancel(ctx))
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(keysLock)); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'`, KeySchema)
+		if err != nil {
+			return err
+		}
+		tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, t := range tables {
+			if t == versionTable {
+				continue
+			}
+			var used bool
+			if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+pgx.Identifier{KeySchema, t}.Sanitize()+")").Scan(&used); err != nil {
+				return err
+			}
+			if used {
+				return fmt.Errorf("%w (table %s): it is left as it is", ErrKeysNotEmpty, t)
+			}
+		}
+		_, err = tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{KeySchema}.Sanitize()+" CASCADE")
+		return err
+	})
 }
 
 // keyColumn is a column of a table of KeySchema.

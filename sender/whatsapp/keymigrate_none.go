@@ -39,7 +39,10 @@ var ErrKeysNotEmpty = errors.New("whatsapp: the database's key schema already ho
 func SnapshotKeys(context.Context, string) (*KeySnapshot, error) { return nil, ErrNotBuilt }
 
 // PrepareKeySchema answers ErrNotBuilt.
-func PrepareKeySchema(context.Context, string) error { return ErrNotBuilt }
+func PrepareKeySchema(context.Context, string) (bool, error) { return false, ErrNotBuilt }
+
+// DropKeySchema answers ErrNotBuilt.
+func DropKeySchema(context.Context, string) error { return ErrNotBuilt }
 
 // Close does nothing.
 func (*KeySnapshot) Close() error { return nil }

@@ -76,11 +76,11 @@ func TestKeySnapshotCopyInto(t *testing.T) {
 		t.Fatalf("Devices = %v, %v; want %s and %s", devices, err, a.Phone, b.Phone)
 	}
 	url := pgDatabase(t)
-	if err := PrepareKeySchema(ctx, url); err != nil {
-		t.Fatalf("PrepareKeySchema: %v", err)
+	if created, err := PrepareKeySchema(ctx, url); err != nil || !created {
+		t.Fatalf("PrepareKeySchema = %v, %v; want the schema created", created, err)
 	}
-	if err := PrepareKeySchema(ctx, url); err != nil {
-		t.Fatalf("PrepareKeySchema again (it must be idempotent): %v", err)
+	if created, err := PrepareKeySchema(ctx, url); err != nil || created {
+		t.Fatalf("PrepareKeySchema again (it must be idempotent) = %v, %v; want nothing created", created, err)
 	}
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -103,10 +103,14 @@ func TestKeySnapshotCopyInto(t *testing.T) {
 		t.Fatalf("the source holds %v, want 5 pre-keys and 1 ledger row", want)
 	}
 
-	// A second copy into the schema that now holds keys is refused.
+	// A second copy into the schema that now holds keys is refused, and a
+	// schema with keys is never dropped.
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { _, err := snap.CopyInto(ctx, tx); return err })
 	if !errors.Is(err, ErrKeysNotEmpty) {
 		t.Errorf("a second CopyInto: %v, want ErrKeysNotEmpty", err)
+	}
+	if err := DropKeySchema(ctx, url); !errors.Is(err, ErrKeysNotEmpty) {
+		t.Errorf("DropKeySchema of a schema with keys: %v, want ErrKeysNotEmpty", err)
 	}
 	snapDir := snap.dir
 	if err := snap.Close(); err != nil {
@@ -153,6 +157,66 @@ func TestKeySnapshotCopyInto(t *testing.T) {
 	}
 	if kind, err := dst.lookup(ctx, a, "3EB0AAAA"); err != nil || kind != ledgerDelivered {
 		t.Errorf("ledger on PostgreSQL = %q, %v; want %q", kind, err, ledgerDelivered)
+	}
+}
+
+// A migrate killed outright leaves its snapshot folder (private keys) in
+// the data folder: the next SnapshotKeys removes it, but not the folder of
+// a migrate still running (locked). DropKeySchema drops an empty key
+// schema, and a missing one is nothing to do.
+func TestStaleSnapshotRemovedAndEmptySchemaDropped(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := openTestKeystore(t, dir)
+	if err := src.close(); err != nil {
+		t.Fatal(err)
+	}
+	stale, held := filepath.Join(dir, snapshotPrefix+"killed"), filepath.Join(dir, snapshotPrefix+"running")
+	for _, d := range []string{stale, held} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, DBFile), []byte("keys"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lock, err := lockSnapshot(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	snap, err := SnapshotKeys(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stale snapshot folder is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(held, DBFile)); err != nil {
+		t.Errorf("the running migrate's snapshot folder was touched: %v", err)
+	}
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	url := pgDatabase(t)
+	if err := DropKeySchema(ctx, url); err != nil {
+		t.Fatalf("DropKeySchema without the schema: %v", err)
+	}
+	if _, err := PrepareKeySchema(ctx, url); err != nil {
+		t.Fatal(err)
+	}
+	if err := DropKeySchema(ctx, url); err != nil {
+		t.Fatalf("DropKeySchema of the empty schema: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var there bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)`, KeySchema).Scan(&there); err != nil || there {
+		t.Errorf("the key schema after DropKeySchema: there %v, %v", there, err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -154,10 +153,13 @@ func findBatch(ctx context.Context, q querier, workspaceID, key string, bodyHash
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case now.Sub(at) >= IdempotencyWindow:
-		return nil, nil
-	case id != batchMarker || !bytes.Equal(hash, bodyHash[:]):
+	}
+	replay, outcome := (&wagate.IdempotencyRecord{BodyHash: hash, At: at}).Replays(key, bodyHash, now)
+	switch {
+	case outcome != nil || (replay && id != batchMarker):
 		return nil, wagate.ErrIdempotencyReused(key)
+	case !replay:
+		return nil, nil // expired
 	}
 	var recs []batchItemRecord
 	if err := json.Unmarshal(items, &recs); err != nil {

@@ -12,7 +12,8 @@ import (
 
 // Careful sending (SPEC §2), the twin of store/schedule.go and waiting.go:
 // scheduled messages, the holds of the careful-sending rules, the send
-// history the daily limit counts, and the counts of why messages wait.
+// history the daily limit counts, and the counts of why messages wait
+// (their rule is wagate.WaitingCount).
 //
 // A scheduled message is queued with no place (queue_pos NULL) until it is
 // taken: Next reads only the due front of messages_scheduled, so messages
@@ -210,23 +211,16 @@ func (db *DB) WaitingCounts(ctx context.Context) (map[string]int, error) {
 }
 
 // WaitingByAccount counts the queued messages of each account of the
-// workspace by why they wait (wagate.WaitingReporter), as store/ does:
-// scheduled ones from their index; the placed ones read in queue order,
-// account by account (at most waitingScanLimit in all, oldest first), as
-// Next sees them: held by a rule, waiting for their own retry, or behind
-// an earlier waiting message to the same recipient.
+// workspace by why they wait (wagate.WaitingReporter), by
+// wagate.WaitingCount's rule: scheduled ones from their index; the placed
+// ones read in queue order, account by account (at most waitingScanLimit
+// in all, oldest first), as Next sees them.
 func (db *DB) WaitingByAccount(ctx context.Context, workspaceID string) (map[string]map[string]int, bool, error) {
-	out := map[string]map[string]int{}
-	add := func(phone, reason string, n int) {
-		if out[phone] == nil {
-			out[phone] = map[string]int{}
-		}
-		out[phone][reason] += n
-	}
+	var count *wagate.WaitingCount
 	complete := true
 	now := db.now()
 	err := db.view(ctx, "waiting by account", func(tx pgx.Tx) error {
-		clear(out)
+		count = wagate.NewWaitingCount(now)
 		complete = true
 		rows, err := tx.Query(ctx, `SELECT account_phone, count(*) FROM messages
 			WHERE workspace_id = $1 AND status = 'queued' AND queue_pos IS NULL GROUP BY account_phone`, workspaceID)
@@ -239,7 +233,7 @@ func (db *DB) WaitingByAccount(ctx context.Context, workspaceID string) (map[str
 			next               *time.Time
 		)
 		if _, err := pgx.ForEachRow(rows, []any{&phone, &n}, func() error {
-			add(phone, wagate.WaitingScheduled, n)
+			count.Scheduled(phone, n)
 			return nil
 		}); err != nil {
 			return err
@@ -252,31 +246,20 @@ func (db *DB) WaitingByAccount(ctx context.Context, workspaceID string) (map[str
 		if err != nil {
 			return err
 		}
-		read, acct := 0, ""
-		var blocked map[string]bool
+		read := 0
 		_, err = pgx.ForEachRow(rows, []any{&phone, &jid, &next, &reason}, func() error {
 			if read == waitingScanLimit {
 				complete = false
 				return nil
 			}
 			read++
-			if phone != acct || blocked == nil {
-				acct, blocked = phone, map[string]bool{}
-			}
-			waits := next != nil && next.After(now)
-			switch {
-			case blocked[jid] && !waits:
-				add(phone, wagate.WaitingBehind, 1)
-			case reason != "":
-				blocked[jid] = blocked[jid] || waits
-				add(phone, reason, 1)
-			case waits:
-				blocked[jid] = true
-				add(phone, wagate.WaitingRetry, 1)
-			}
+			count.Placed(phone, jid, reason, deref(next))
 			return nil
 		})
 		return err
 	})
-	return out, complete, err
+	if err != nil {
+		return nil, false, err
+	}
+	return count.Counts(), complete, nil
 }

@@ -200,7 +200,9 @@
 // lease. ClaimLease claims one account outside the rounds (linking, which
 // answers ECONFLICT naming the holder elsewhere: that replica then hands
 // the request to the holder through link_requests, RequestLink, which the
-// holder hears on a NOTIFY channel of its own and runs, linkrequest.go);
+// holder hears on a NOTIFY channel of its own and runs, linkrequest.go;
+// when the lease moves before the holder answers, the requester hands the
+// request on, RehandLinkRequest);
 // HoldsLease tells
 // cmd/wagate whether a session's report is still this replica's to store.
 // While an account is linked, the holder puts its QR or pairing code in

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/wagate/wagate"
 )
 
 // What bbolt kept that PostgreSQL cannot: a NUL character (U+0000) or
@@ -21,10 +22,8 @@ import (
 
 // cleanText is s as a text column holds it, and whether it changed.
 func cleanText(s string) (string, bool) {
-	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
-		return s, false
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD"), true
+	c := wagate.StorableText(s)
+	return c, c != s
 }
 
 // cleanJSON is the JSON text s (encoding/json's: valid UTF-8, a NUL only

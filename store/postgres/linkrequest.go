@@ -21,6 +21,16 @@ import (
 // deletes the row and answers. The QR code or pairing code of a link
 // started so goes through link_codes (linkcode.go), never through this
 // table.
+//
+// A holder may die, or hand the account over, before it answers: the
+// requester then calls RehandLinkRequest while it waits, which hands the
+// request to the lease's new holder (or back to the requester, when no
+// other replica holds the lease) unless the request may have been run:
+// a done request keeps its outcome, and one taken by a replica still live
+// is left to it. The holder a request is handed to takes it as its own
+// (TakeLinkRequests writes its name), and only that holder's outcome is
+// stored (FinishLinkRequest), so a holder cut off meanwhile cannot
+// overwrite the new holder's.
 
 // linkChannel is the LISTEN/NOTIFY channel of new link requests.
 const linkChannel = "wagate_link"
@@ -100,7 +110,7 @@ func (db *DB) TakeLinkRequests(ctx context.Context) ([]LinkRequest, error) {
 	now := db.now()
 	err := db.update(ctx, "take link requests", func(tx pgx.Tx) error {
 		reqs = reqs[:0]
-		rows, err := tx.Query(ctx, `UPDATE link_requests r SET taken_at = $2
+		rows, err := tx.Query(ctx, `UPDATE link_requests r SET taken_at = $2, holder = $1
 			FROM account_leases l
 			WHERE r.taken_at IS NULL AND l.workspace_id = r.workspace_id AND l.phone = r.phone AND l.owner = $1 AND l.expires_at > $2
 			RETURNING r.id, r.workspace_id, r.phone, r.action, r.requested_by, r.requested_at`, db.leases.replica, now)
@@ -125,19 +135,83 @@ func (db *DB) TakeLinkRequests(ctx context.Context) ([]LinkRequest, error) {
 
 // FinishLinkRequest stores a request's outcome: runErr nil when the
 // holder ran it, else its refusal (its code and message, which name no
-// secret) for the requester to answer with.
+// secret) for the requester to answer with. A request handed meanwhile to
+// another replica (RehandLinkRequest) is that replica's: nothing is
+// stored.
 func (db *DB) FinishLinkRequest(ctx context.Context, id int64, runErr error) error {
 	code, msg := "", ""
 	if runErr != nil {
 		code, msg = wagate.ErrorCode(runErr), wagate.ErrorMessage(runErr)
 	}
 	return db.update(ctx, "finish link request", func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `UPDATE link_requests SET done = true, error_code = $2, error_message = $3 WHERE id = $1`, id, code, msg); err != nil {
+		tag, err := tx.Exec(ctx, `UPDATE link_requests SET done = true, error_code = $2, error_message = $3
+			WHERE id = $1 AND holder = $4 AND NOT done`, id, code, msg, db.leases.replica)
+		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		_, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, linkChannel)
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, '')`, linkChannel)
 		return err
 	})
+}
+
+// RehandLinkRequest is the requester's check, while it waits, that the
+// replica its request went to still holds the account's lease. It returns
+// the holder to wait for now:
+//   - the same one while it holds the lease, when the request is done (read
+//     its outcome), or when that replica took it and is still live (it may
+//     be running it; its outcome comes);
+//   - the lease's new holder, to which the request now goes (not taken,
+//     with a notification), when the lease moved to another replica;
+//   - "" when no other replica holds the lease: the request is deleted and
+//     the requester may claim the lease and run it itself.
+//
+// A request taken by a replica that is no longer live (it died, or
+// stopped) and not done was not answered: it goes again. ENOTFOUND when
+// the row is gone.
+func (db *DB) RehandLinkRequest(ctx context.Context, id int64) (holder string, err error) {
+	now := db.now()
+	err = db.update(ctx, "hand link request again", func(tx pgx.Tx) error {
+		var ref wagate.AccountRef
+		var taken, done bool
+		err := tx.QueryRow(ctx, `SELECT workspace_id, phone, holder, taken_at IS NOT NULL, done FROM link_requests WHERE id = $1 FOR UPDATE`, id).
+			Scan(&ref.WorkspaceID, &ref.Phone, &holder, &taken, &done)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return wagate.Errorf(wagate.ENOTFOUND, "link request %d is gone", id)
+		}
+		if err != nil || done {
+			return err
+		}
+		var owner string
+		err = tx.QueryRow(ctx, `SELECT owner FROM account_leases WHERE workspace_id = $1 AND phone = $2 AND owner <> '' AND expires_at > $3`,
+			ref.WorkspaceID, ref.Phone, now).Scan(&owner)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if owner == holder {
+			return nil
+		}
+		if taken {
+			var live bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM replicas WHERE name = $1 AND expires_at > $2)`, holder, now).Scan(&live); err != nil || live {
+				return err
+			}
+		}
+		if owner == "" || owner == db.leases.replica {
+			holder = ""
+			_, err := tx.Exec(ctx, `DELETE FROM link_requests WHERE id = $1`, id)
+			return err
+		}
+		holder = owner
+		if _, err := tx.Exec(ctx, `UPDATE link_requests SET holder = $2, taken_at = NULL WHERE id = $1`, id, owner); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, '')`, linkChannel)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return holder, nil
 }
 
 // LinkRequestOutcome reads a request's outcome; ENOTFOUND when the row is

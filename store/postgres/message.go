@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -16,13 +15,13 @@ import (
 	"github.com/wagate/wagate/quota"
 )
 
-// IdempotencyWindow is how long an Idempotency-Key is remembered (as
-// store.IdempotencyWindow). An older record counts as absent.
-const IdempotencyWindow = 24 * time.Hour
+// IdempotencyWindow is how long an Idempotency-Key is remembered
+// (wagate.IdempotencyWindow).
+const IdempotencyWindow = wagate.IdempotencyWindow
 
 // idempotencyPruneMax bounds how many expired idempotency records one
-// batch of accepts deletes, so the cleanup never makes a commit slow.
-const idempotencyPruneMax = 8
+// batch of accepts deletes (wagate.IdempotencyPruneMax).
+const idempotencyPruneMax = wagate.IdempotencyPruneMax
 
 // tryRecord is how a try is stored in messages.tries: names of its own, so
 // renaming a field of wagate.Try cannot silently drop stored tries.
@@ -129,21 +128,8 @@ func (db *DB) acceptOne(ctx context.Context, tx *acceptTx, a *wagate.Accept, now
 // acceptAttempt is the attempt of one accepted (res) or refused (outcome)
 // request, as it is stored.
 func acceptAttempt(in *wagate.Attempt, res *wagate.AcceptResult, outcome error, now time.Time) *wagate.Attempt {
-	att := &wagate.Attempt{}
-	if in != nil {
-		*att = *in
-	}
-	att.Code, att.Message, att.MessageID, att.Credits = "", "", "", 0
-	if outcome != nil {
-		att.Code, att.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
-	} else {
-		att.MessageID = res.Message.ID
-		if !res.Replayed {
-			att.Credits = res.Message.Credits
-		}
-	}
-	att.At = orNow(att.At, now)
-	return att
+	att := wagate.AcceptAttempt(in, res, outcome, now)
+	return &att
 }
 
 // acceptMessage does the checks first and writes only when all pass, so a
@@ -169,16 +155,7 @@ func (db *DB) acceptMessage(ctx context.Context, tx *acceptTx, lw *lockedWorkspa
 		}
 	}
 
-	m := *a.Message // a copy: a batch may run this again alone
-	m.WorkspaceID, m.Status = ws.ID, wagate.StatusQueued
-	m.Error, m.Tries, m.SentAt, m.NextTryAt, m.WaitingReason, m.WaitingFor = "", nil, time.Time{}, time.Time{}, "", ""
-	m.Delivery, m.DeliveryAt = "", time.Time{}
-	m.CreatedAt = orNow(m.CreatedAt, now)
-	if !m.SendAt.After(now) {
-		m.SendAt = time.Time{} // due already: an ordinary message (SPEC §2: sent now)
-	} else {
-		m.WaitingReason, m.NextTryAt = wagate.WaitingScheduled, m.SendAt // as it shows (waitingView)
-	}
+	m := wagate.QueuedMessage(a.Message, ws.ID, now) // a copy: a batch may run this again alone
 
 	if m.ChatID != 0 {
 		chat, err := scanChat(tx.QueryRow(ctx, `SELECT `+chatColumns+` FROM chats WHERE workspace_id = $1 AND id = $2`, ws.ID, m.ChatID))
@@ -268,10 +245,10 @@ func (tx *acceptTx) insertMessage(ctx context.Context, m *wagate.Message, connec
 	return messageChanged(ctx, tx, m, before{}, ch)
 }
 
-// findIdempotent reads the record of key in the workspace. It returns the
-// first message when the key was used within IdempotencyWindow with the
-// same body, an EIDEMPOTENCY outcome when with another body, and neither
-// when the key is new or its record expired.
+// findIdempotent reads the record of key in the workspace and asks
+// wagate's rule (IdempotencyRecord.Replays). It returns the first message
+// of a replay, the EIDEMPOTENCY outcome of a key reused with another body,
+// and neither when the key is new or its record expired.
 func findIdempotent(ctx context.Context, q querier, workspaceID, key string, bodyHash [32]byte, now time.Time) (*wagate.Message, error, error) {
 	var (
 		hash []byte
@@ -284,10 +261,9 @@ func findIdempotent(ctx context.Context, q querier, workspaceID, key string, bod
 		return nil, nil, nil
 	case err != nil:
 		return nil, nil, err
-	case now.Sub(at) >= IdempotencyWindow:
-		return nil, nil, nil
-	case !bytes.Equal(hash, bodyHash[:]):
-		return nil, wagate.ErrIdempotencyReused(key), nil
+	}
+	if replay, outcome := (&wagate.IdempotencyRecord{BodyHash: hash, At: at}).Replays(key, bodyHash, now); !replay {
+		return nil, outcome, nil
 	}
 	first, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -298,16 +274,17 @@ func findIdempotent(ctx context.Context, q querier, workspaceID, key string, bod
 
 // queuePrune queues pruneIdempotency's delete for tx's flush.
 func queuePrune(tx *acceptTx, now time.Time) {
-	tx.exec(nil, pruneIdempotencySQL, now.Add(-IdempotencyWindow), idempotencyPruneMax)
+	tx.exec(nil, pruneIdempotencySQL, wagate.IdempotencyCutoff(now), idempotencyPruneMax)
 }
 
 const pruneIdempotencySQL = `DELETE FROM idempotency WHERE (workspace_id, key) IN
 		(SELECT workspace_id, key FROM idempotency WHERE at <= $1 ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED)`
 
-// pruneIdempotency deletes up to max records older than the window, so
-// keys do not pile up forever.
+// pruneIdempotency deletes up to max expired records (written at or
+// before wagate.IdempotencyCutoff), oldest first, so keys do not pile up
+// forever.
 func pruneIdempotency(ctx context.Context, tx pgx.Tx, now time.Time, max int) error {
-	_, err := tx.Exec(ctx, pruneIdempotencySQL, now.Add(-IdempotencyWindow), max)
+	_, err := tx.Exec(ctx, pruneIdempotencySQL, wagate.IdempotencyCutoff(now), max)
 	return err
 }
 
@@ -335,18 +312,13 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 		if err != nil {
 			return err
 		}
-		rec := &wagate.Attempt{}
-		if att != nil {
-			*rec = *att
-		}
-		rec.At = orNow(rec.At, now)
-		rec.Code, rec.Message = wagate.ErrorCode(outcome), wagate.ErrorMessage(outcome)
-		rec.MessageID, rec.Credits = "", 0
+		var res *wagate.AcceptResult
 		phone := ""
 		if first != nil {
-			rec.MessageID, phone = first.ID, first.AccountPhone
+			res, phone = &wagate.AcceptResult{Message: first, Replayed: true}, first.AccountPhone
 		}
-		return putAttempt(ctx, tx, workspaceID, rec, phone, change{source: wagate.SourceInbound, at: rec.At})
+		rec := wagate.AcceptAttempt(att, res, outcome, now)
+		return putAttempt(ctx, tx, workspaceID, &rec, phone, change{source: wagate.SourceInbound, at: rec.At})
 	})
 	switch {
 	case err != nil:

@@ -151,6 +151,18 @@ func carefulBehaviours[S CarefulStore]() []behaviour[S] {
 			ids, _ := w.next(5)
 			equalIDs(t, ids, m.ID)
 		}},
+		{"a send_at of exactly now is due: an ordinary message", func(t *testing.T, f *fixture[S]) {
+			w := newWorld(f, 100)
+			m := w.scheduled(jidA, 0)
+			if m.WaitingReason != "" || !m.SendAt.IsZero() || !m.NextTryAt.IsZero() {
+				t.Errorf("the accept's result: reason %q, send_at %v, next_try_at %v; want an ordinary message", m.WaitingReason, m.SendAt, m.NextTryAt)
+			}
+			if got := w.message(m.ID); got.WaitingReason != "" || !got.SendAt.IsZero() {
+				t.Errorf("stored: reason %q, send_at %v; want an ordinary message", got.WaitingReason, got.SendAt)
+			}
+			ids, _ := w.next(5)
+			equalIDs(t, ids, m.ID)
+		}},
 		{"a scheduled message survives a reopen and goes at its time", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 100)
 			now := f.clock.Now()
@@ -419,6 +431,34 @@ func batchBehaviours[S CarefulStore]() []behaviour[S] {
 			if res, err := f.s.ReplayBatch(f.ctx, w.ws.ID, "batch-2", hash); res != nil || err != nil {
 				t.Errorf("ReplayBatch of a new key = %v, %v; want nothing", res, err)
 			}
+		}},
+		{"a batch key is fresh again after 24 hours, and a single request's key replays no batch", func(t *testing.T, f *fixture[S]) {
+			w := newWorld(f, 10)
+			first, err := f.s.AcceptBatch(f.ctx, w.batchOf("batch-1", 1, jidA))
+			must(t, err, "AcceptBatch")
+			hash := sha256.Sum256([]byte(fmt.Sprint([]string{jidA})))
+			// A microsecond: the finest time every backend stores.
+			f.clock.Advance(wagate.IdempotencyWindow - time.Microsecond)
+			again, err := f.s.ReplayBatch(f.ctx, w.ws.ID, "batch-1", hash)
+			must(t, err, "ReplayBatch within the window")
+			if again == nil || !again.Replayed {
+				t.Errorf("ReplayBatch just within the window = %+v, want the first results", again)
+			}
+			f.clock.Advance(time.Microsecond)
+			if again, err := f.s.ReplayBatch(f.ctx, w.ws.ID, "batch-1", hash); again != nil || err != nil {
+				t.Errorf("ReplayBatch after the window = %+v, %v; want nothing: a new key", again, err)
+			}
+			fresh, err := f.s.AcceptBatch(f.ctx, w.batchOf("batch-1", 1, jidB))
+			must(t, err, "AcceptBatch of another body after the window")
+			if fresh.Replayed || fresh.Items[0].MessageID == "" || fresh.Items[0].MessageID == first.Items[0].MessageID {
+				t.Errorf("another body under the expired key = %+v, want a new accept", fresh)
+			}
+			if b := w.balance(); b != 8 {
+				t.Errorf("balance %d, want 8: charged twice", b)
+			}
+			w.queued(jidA, 1, withKey("single-1"), withBody("one"))
+			_, err = f.s.ReplayBatch(f.ctx, w.ws.ID, "single-1", sha256.Sum256([]byte("one")))
+			wantCode(t, err, wagate.EIDEMPOTENCY, "ReplayBatch of a single request's key and body")
 		}},
 		{"a batch charges item by item and keeps each item's refusal", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 3)

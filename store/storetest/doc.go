@@ -59,12 +59,18 @@
 //
 // # Not in the contract yet
 //
-// Some rules live only inside the bbolt transactions of store/ and cannot
-// be seen through the interfaces; they stay tested there until the domain
-// rules move out of the backend (issue 15):
-//   - the bounded pruning of expired idempotency records and the sweep of
-//     expired console sessions (only their effect, "expired is absent", is
-//     visible, and it is visible without any pruning);
+// The rules both backends share live at the root and are unit-tested
+// there (the message state machine, the accept's refusals and its queued
+// or scheduled message, the Idempotency-Key's window, why queued messages
+// wait); the suite checks that each backend applies them, through the
+// interfaces. What the interfaces cannot show stays each backend's own
+// test:
+//   - the bounded pruning of expired idempotency records (the rule is
+//     wagate.IdempotencyCutoff and IdempotencyPruneMax; only its effect,
+//     "expired is absent", is visible, and it is visible without any
+//     pruning) and the sweep of expired console sessions;
+//   - WaitingByAccount's scan limit (a package variable of each backend,
+//     so a test can lower it);
 //   - the repair of stale queue entries by Next, requeueing at the end when
 //     a retried message's position is gone, and the offline audit (wagate
 //     check) and retention's credit counter, which are bbolt's own API;

@@ -205,6 +205,27 @@ func messageBehaviours[S MessageStore]() []behaviour[S] {
 				t.Error("the renewed key does not replay its new message")
 			}
 		}},
+		{"Replay of a key is a new key from 24 hours on and records nothing", func(t *testing.T, f *fixture[S]) {
+			w := newMessageWorld(f, 100)
+			first := w.queued(jidA, 3, withKey("order-1"), withBody("same"))
+			before := len(w.attempts())
+			// A microsecond: the finest time every backend stores.
+			f.clock.Advance(wagate.IdempotencyWindow - time.Microsecond)
+			m, err := f.s.Replay(f.ctx, w.ws.ID, "order-1", sha256.Sum256([]byte("same")), &wagate.Attempt{At: f.clock.Now(), RequestID: "r1"})
+			if err != nil || m == nil || m.ID != first.ID {
+				t.Fatalf("Replay just within the window = %v, %v; want the first message %s", m, err, first.ID)
+			}
+			f.clock.Advance(time.Microsecond)
+			for _, body := range []string{"same", "another"} {
+				m, err = f.s.Replay(f.ctx, w.ws.ID, "order-1", sha256.Sum256([]byte(body)), &wagate.Attempt{At: f.clock.Now(), RequestID: "late " + body})
+				if m != nil || err != nil {
+					t.Errorf("Replay with body %q after the window = %v, %v; want nil, nil: a new key", body, m, err)
+				}
+			}
+			if n := len(w.attempts()) - before; n != 1 {
+				t.Errorf("%d attempts written, want the replay's only: Accept records a new key's", n)
+			}
+		}},
 		{"idempotency keys are per workspace", func(t *testing.T, f *fixture[S]) {
 			w := newMessageWorld(f, 100)
 			w.queued(jidA, 3, withKey("order-1"), withBody("same"))
