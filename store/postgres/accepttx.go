@@ -32,8 +32,8 @@ import (
 //   - its accounts and its chats by (account, JID) are read once each;
 //   - the writes whose answer the accept does not need (the message, the
 //     attempt, the idempotency record) are queued and sent in one pipelined
-//     batch when the transaction ends, followed by one balance UPDATE and
-//     one attempt ring trim per workspace.
+//     batch when the transaction ends, followed by one UPDATE of the
+//     batch's workspaces (their balances and attempt counts).
 //
 // This is safe because every writer of a workspace's balance, accounts,
 // chats, endpoints or messages locks the workspace's row first (doc.go):
@@ -58,10 +58,10 @@ type acceptTx struct {
 // lockedWorkspace is a workspace whose row this transaction holds, as the
 // transaction's accepts left it.
 type lockedWorkspace struct {
-	ws        *wagate.Workspace
-	subs      []subRow
-	balance   bool // the balance changed: written at the flush
-	attempted bool // attempts were added: the ring is trimmed at the flush
+	ws       *wagate.Workspace
+	subs     []subRow
+	balance  bool // the balance changed: written at the flush
+	attempts int  // attempts added since the last flush: the flush counts them in attempts_made
 }
 
 // attemptRows are attempts waiting for the flush, a slice per column: one
@@ -78,11 +78,23 @@ func (r *attemptRows) add(workspaceID string, a *wagate.Attempt, body, warnings 
 	r.messageID, r.credits, r.warnings = append(r.messageID, a.MessageID), append(r.credits, a.Credits), append(r.warnings, warnings)
 }
 
-// insertAttemptsSQL inserts attemptRows in their order (the identity seq
-// follows it: WITH ORDINALITY … ORDER BY).
-const insertAttemptsSQL = `INSERT INTO attempts (workspace_id, at, request_id, remote_addr, content_type, body, code, message, message_id, credits, warnings)
-	SELECT w, a, r, ra, ct, b, c, m, mi, cr, wa::jsonb FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
-		$7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[]) WITH ORDINALITY AS u(w, a, r, ra, ct, b, c, m, mi, cr, wa, n) ORDER BY n`
+// upsertAttemptsSQL writes attemptRows into their workspaces' rings
+// (0017_pgspeed.sql): the k-th row of a workspace here is its attempt
+// attempts_made + k, in slot (attempts_made + k) mod $12, overwriting the
+// attempt AttemptLimit before it. Only each workspace's last $12 rows are
+// written (the earlier ones would be overwritten at once, and one INSERT
+// may not update a row twice). The flush then adds the rows to
+// attempts_made (updateWorkspacesSQL, after this in the same pipeline).
+const upsertAttemptsSQL = `INSERT INTO attempts (workspace_id, n, slot, at, request_id, remote_addr, content_type, body, code, message, message_id, credits, warnings)
+	SELECT u.w, ws.attempts_made + u.k, ((ws.attempts_made + u.k) % $12)::integer, u.a, u.r, u.ra, u.ct, u.b, u.c, u.m, u.mi, u.cr, u.wa::jsonb
+	FROM (SELECT v.*, row_number() OVER (PARTITION BY v.w ORDER BY v.o) AS k, count(*) OVER (PARTITION BY v.w) AS total
+		FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[],
+			$11::text[]) WITH ORDINALITY AS v(w, a, r, ra, ct, b, c, m, mi, cr, wa, o)) AS u
+	JOIN workspaces ws ON ws.id = u.w
+	WHERE u.k > u.total - $12
+	ON CONFLICT (workspace_id, slot) DO UPDATE SET n = excluded.n, at = excluded.at, request_id = excluded.request_id, remote_addr = excluded.remote_addr,
+		content_type = excluded.content_type, body = excluded.body, code = excluded.code, message = excluded.message, message_id = excluded.message_id,
+		credits = excluded.credits, warnings = excluded.warnings`
 
 // messageRows are new messages waiting for the flush, a slice per column,
 // with the accept of each: one INSERT of them all, instead of one per
@@ -441,16 +453,16 @@ func (t *acceptTx) putAttempt(ctx context.Context, lw *lockedWorkspace, a *wagat
 	}
 	body := wagate.CutUTF8(a.Body, wagate.AttemptBodyLimit)
 	t.attempts.add(lw.ws.ID, a, body, string(warnings))
-	lw.attempted = true
+	lw.attempts++
 	ev := *a
 	ev.Body = body
 	return attemptRecorded(ctx, t, lw.ws.ID, &ev, phone, ch)
 }
 
-// flush sends the queued writes, then each changed workspace's balance and
-// attempt ring trim, in one round trip. A failing queued write comes back
-// as a *flushError naming its accept; the trims and balances, as the
-// batch's (-1).
+// flush sends the queued writes, then the changed workspaces' balances and
+// attempt counts, in one round trip. A failing queued write comes back as
+// a *flushError naming its accept; the attempts and the workspaces' update,
+// as the batch's (-1).
 func (t *acceptTx) flush(ctx context.Context) error {
 	return t.send(ctx, false)
 }
@@ -461,10 +473,18 @@ func (t *acceptTx) commit(ctx context.Context) error {
 	return t.send(ctx, true)
 }
 
+// updateWorkspacesSQL writes the balances ($2; NULL: unchanged) of the workspaces ($1),
+// rows this transaction has locked, and counts the attempts ($3) their
+// rings got (upsertAttemptsSQL) in attempts_made: one statement for all
+// the workspaces of a batch (a batch spread over many workspaces paid an
+// UPDATE and a ring trim per workspace).
+const updateWorkspacesSQL = `UPDATE workspaces w SET balance = coalesce(u.balance, w.balance), attempts_made = w.attempts_made + u.made
+	FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(id, balance, made) WHERE w.id = u.id`
+
 func (t *acceptTx) send(ctx context.Context, commit bool) error {
 	ids := make([]string, 0, len(t.ws))
 	for id, lw := range t.ws {
-		if lw.balance || lw.attempted {
+		if lw.balance || lw.attempts > 0 {
 			ids = append(ids, id)
 		}
 	}
@@ -482,22 +502,22 @@ func (t *acceptTx) send(ctx context.Context, commit bool) error {
 	}
 	q = append(q, t.queue...)
 	if r := &t.attempts; len(r.workspace) > 0 {
-		q = append(q, queued{job: -1, sql: insertAttemptsSQL, args: []any{r.workspace, r.at, r.requestID, r.remoteAddr, r.contentType, r.body,
-			r.code, r.message, r.messageID, r.credits, r.warnings}})
+		q = append(q, queued{job: -1, sql: upsertAttemptsSQL, args: []any{r.workspace, r.at, r.requestID, r.remoteAddr, r.contentType, r.body,
+			r.code, r.message, r.messageID, r.credits, r.warnings, int64(wagate.AttemptLimit)}})
 		*r = attemptRows{}
 	}
-	for _, id := range ids {
-		lw := t.ws[id]
-		if lw.balance {
-			q = append(q, queued{job: -1, sql: `UPDATE workspaces SET balance = $2 WHERE id = $1`, args: []any{id, lw.ws.Credits}})
+	if len(ids) > 0 {
+		balances, made := make([]*int64, len(ids)), make([]int64, len(ids))
+		for i, id := range ids {
+			lw := t.ws[id]
+			if lw.balance {
+				v := lw.ws.Credits
+				balances[i] = &v
+			}
+			made[i] = int64(lw.attempts)
+			lw.balance, lw.attempts = false, 0
 		}
-		if lw.attempted {
-			// Seqs of one workspace grow, so everything AttemptLimit rows
-			// behind the newest is out of the ring.
-			q = append(q, queued{job: -1, sql: `DELETE FROM attempts WHERE workspace_id = $1 AND seq <=
-				(SELECT seq FROM attempts WHERE workspace_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`, args: []any{id, wagate.AttemptLimit}})
-		}
-		lw.balance, lw.attempted = false, false
+		q = append(q, queued{job: -1, sql: updateWorkspacesSQL, args: []any{ids, balances, made}})
 	}
 	t.queue = nil
 	if commit {

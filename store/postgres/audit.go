@@ -25,6 +25,10 @@ import (
 //     earlier account of its phone: DeleteAccount fails them with a
 //     refund, so such a message would hold credits forever;
 //   - no workspace keeps more than wagate.AttemptLimit attempts;
+//   - no message, attempt or idempotency record names a workspace that
+//     does not exist (these tables have no foreign key since 0017: the
+//     accept's writers check the workspace under its lock, and a foreign
+//     key cost a trigger query per row);
 //   - the events outbox and the account leases are whole
 //     (audit_replicas.go says what is damage there and what is normal).
 //
@@ -115,6 +119,21 @@ func audit(ctx context.Context, tx pgx.Tx, report func(format string, args ...an
 	var n int64
 	if _, err = pgx.ForEachRow(rows, []any{&id, &n}, func() error {
 		report("workspace %s keeps %d attempts, more than the last %d", id, n, wagate.AttemptLimit)
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	rows, err = tx.Query(ctx, `SELECT 'messages', workspace_id, count(*) FROM messages x WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.id = x.workspace_id) GROUP BY 2
+		UNION ALL SELECT 'attempts', workspace_id, count(*) FROM attempts x WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.id = x.workspace_id) GROUP BY 2
+		UNION ALL SELECT 'idempotency records', workspace_id, count(*) FROM idempotency x WHERE NOT EXISTS (SELECT 1 FROM workspaces w WHERE w.id = x.workspace_id) GROUP BY 2
+		ORDER BY 1, 2`)
+	if err != nil {
+		return err
+	}
+	var table string
+	if _, err = pgx.ForEachRow(rows, []any{&table, &id, &n}, func() error {
+		report("%d %s name workspace %s, which does not exist", n, table, id)
 		return nil
 	}); err != nil {
 		return err

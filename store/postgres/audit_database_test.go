@@ -60,10 +60,33 @@ func TestAuditDatabaseOfAConsistentDatabaseFindsNothing(t *testing.T) {
 
 func TestAuditDatabaseFindsAnAttemptRingThatOverflowed(t *testing.T) {
 	w, url := auditWorld(t)
-	if _, err := w.db.pool.Exec(context.Background(), `INSERT INTO attempts (workspace_id, at) SELECT 'ws_a', now() FROM generate_series(1, $1)`, wagate.AttemptLimit); err != nil {
+	if _, err := w.db.pool.Exec(context.Background(), `INSERT INTO attempts (workspace_id, n, slot, at) SELECT 'ws_a', 1000 + i, $1 + i, now() FROM generate_series(1, $1) i`, wagate.AttemptLimit); err != nil {
 		t.Fatal(err)
 	}
 	wantProblem(t, audited(t, url), "workspace ws_a keeps 101 attempts", "more than the last 100")
+}
+
+// Messages, attempts and idempotency records have no foreign key to their
+// workspace (0017_pgspeed.sql): a row whose workspace is missing is damage.
+func TestAuditDatabaseFindsRowsOfAMissingWorkspace(t *testing.T) {
+	w, url := auditWorld(t)
+	for _, sql := range []string{
+		`INSERT INTO attempts (workspace_id, n, slot, at) VALUES ('ws_gone', 1, 1, now()), ('ws_gone', 2, 2, now())`,
+		`INSERT INTO idempotency (workspace_id, key, body_hash, message_id, at) VALUES ('ws_gone', 'k', decode(repeat('00', 32), 'hex'), 'm', now())`,
+		`INSERT INTO messages (id, workspace_id, status, account_phone, account_connected_at, chat_id, jid, credits, created_at)
+			SELECT id || 'x', 'ws_gone', 'failed', account_phone, account_connected_at, chat_id, jid, credits, created_at FROM messages`,
+	} {
+		if _, err := w.db.pool.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	p := audited(t, url)
+	if len(p) != 3 {
+		t.Errorf("problems %q, want 3", p)
+	}
+	wantProblem(t, p, "2 attempts name workspace ws_gone, which does not exist")
+	wantProblem(t, p, "1 idempotency records name workspace ws_gone")
+	wantProblem(t, p, "1 messages name workspace ws_gone")
 }
 
 // AuditDatabase never migrates: an empty database is reported, and stays empty.

@@ -24,8 +24,8 @@
 //	workspaces         id -> name, balance, granted, the inbound token (and
 //	                   its SHA-256, unique, for the lookup), created_at,
 //	                   low_credits, chat_seq, pruned_credits (the credits of
-//	                   sent messages retention deleted, retain.go); seq
-//	                   orders them by creation
+//	                   sent messages retention deleted, retain.go),
+//	                   attempts_made; seq orders them by creation
 //	tokens             sha256(admin token) -> id, workspace (NULL for the
 //	                   operator), role, name, prefix, created_at, last_used_at;
 //	                   one operator token per database (a partial unique index)
@@ -54,8 +54,11 @@
 //	                   batch's results (message id "batch"); an expired
 //	                   record is overwritten, and up to 8 are pruned per
 //	                   commit of accepts
-//	attempts           (workspace, seq) -> the attempt; each insert drops
-//	                   what falls out of the last wagate.AttemptLimit
+//	attempts           (workspace, slot) -> the attempt and its number n in
+//	                   the workspace (workspaces.attempts_made counts
+//	                   them): a ring of wagate.AttemptLimit slots, attempt
+//	                   n in slot n mod the limit, written over the attempt
+//	                   the limit before it; n orders the log
 //	sends              (workspace, phone, at, message) -> (): an account's
 //	                   sends of the last 24 h, pruned by MarkSent
 //	first_sends        (workspace, phone) -> its first send ever (the
@@ -126,9 +129,12 @@
 // which reruns alone, a failed commit reruns each alone. A batch costs two
 // round trips: BEGIN, its workspaces' locks and their subscriptions,
 // accounts and chats in one pipeline; then its writes (one multi-row
-// INSERT of messages, one of attempts, idempotency records, one balance
-// and one ring trim per workspace, the NOTIFY) and COMMIT in another
-// (accepttx.go, pipetx.go). Options.Committers sets how many batches may
+// INSERT of messages, one upsert of attempts into their rings,
+// idempotency records, one UPDATE of its workspaces' balances and attempt
+// counts, the NOTIFY) and COMMIT in another (accepttx.go, pipetx.go).
+// The tables an accept writes have no foreign keys and a new message
+// joins three indexes (0017_pgspeed.sql): what the server does per accept
+// is most of a commit's time (BENCHMARKS.md 1b). Options.Committers sets how many batches may
 // be open at once; CommitStats counts the transactions.
 //
 // # The events outbox

@@ -95,6 +95,11 @@ func Import(ctx context.Context, url string, export func(yield func(rec any) err
 				return err
 			}
 		}
+		// Each workspace's next attempt goes after its copied ones in its ring.
+		if _, err := tx.Exec(ctx, `UPDATE workspaces w SET attempts_made = a.n FROM (SELECT workspace_id, max(n) AS n FROM attempts GROUP BY workspace_id) a
+			WHERE w.id = a.workspace_id`); err != nil {
+			return err
+		}
 		// The next message placed in a queue goes after every copied one.
 		if _, err := tx.Exec(ctx, `SELECT setval('messages_queue_pos', coalesce((SELECT max(queue_pos) FROM messages), 0) + 1, false)`); err != nil {
 			return err

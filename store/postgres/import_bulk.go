@@ -42,19 +42,23 @@ type bulk struct {
 	byName map[string]*bulkTable
 	// replaced counts the values stored with U+FFFD (import_clean.go).
 	replaced int64
+	// attempts numbers each workspace's attempts in export order (oldest
+	// first), for their place in its ring (0017_pgspeed.sql); Import then
+	// writes the counts to workspaces.attempts_made.
+	attempts map[string]int64
 }
 
 // jsonbColumns are the jsonb columns of bulk's tables.
 var jsonbColumns = map[string]bool{"tries": true, "template": true, "batch": true, "warnings": true, "event": true, "request": true, "response": true}
 
 func newBulk() *bulk {
-	b := &bulk{byName: map[string]*bulkTable{}}
+	b := &bulk{byName: map[string]*bulkTable{}, attempts: map[string]int64{}}
 	for _, t := range []*bulkTable{
 		{name: "messages", columns: []string{"id", "workspace_id", "status", "account_phone", "account_connected_at", "chat_id", "jid", "text",
 			"file_url", "file_name", "credits", "error", "tries", "next_try_at", "created_at", "sent_at", "send_at", "waiting_reason", "delivery",
 			"delivery_at", "template_name", "template", "queue_pos", "sending_at", "provider_id"}},
 		{name: "idempotency", columns: []string{"workspace_id", "key", "body_hash", "message_id", "at", "batch"}},
-		{name: "attempts", columns: []string{"workspace_id", "at", "request_id", "remote_addr", "content_type", "body", "code", "message",
+		{name: "attempts", columns: []string{"workspace_id", "n", "slot", "at", "request_id", "remote_addr", "content_type", "body", "code", "message",
 			"message_id", "credits", "warnings"}},
 		{name: "sends", columns: []string{"workspace_id", "account_phone", "at", "message_id"}},
 		{name: "first_sends", columns: []string{"workspace_id", "account_phone", "at"}},
@@ -112,7 +116,9 @@ func (b *bulk) add(ctx context.Context, tx pgx.Tx, rec any) (handled bool, err e
 		if err != nil {
 			return true, err
 		}
-		return true, put("attempts", []any{r.WorkspaceID, a.At, a.RequestID, a.RemoteAddr, a.ContentType, a.Body, a.Code, a.Message,
+		b.attempts[r.WorkspaceID]++
+		n := b.attempts[r.WorkspaceID]
+		return true, put("attempts", []any{r.WorkspaceID, n, int32(n % wagate.AttemptLimit), a.At, a.RequestID, a.RemoteAddr, a.ContentType, a.Body, a.Code, a.Message,
 			a.MessageID, a.Credits, string(warnings)})
 	case *wagate.ExportedSends:
 		ref := r.Account

@@ -373,6 +373,19 @@ func (db *DB) PageMessages(ctx context.Context, workspaceID string, status wagat
 	return db.pageMessages(ctx, "page messages", workspaceID, status, limit, before)
 }
 
+// pageSQL reads a page of a workspace's messages ($1) with a seq below $2,
+// at most $3, newest first. The status is written out in the SQL (it was
+// checked: one of wagate's), so each status has a plan of its own that
+// can use the partial indexes of 0017_pgspeed.sql; a parameter would get
+// one generic plan for every status.
+func pageSQL(status wagate.MessageStatus) string {
+	cond := "true"
+	if status.Valid() {
+		cond = "status = '" + string(status) + "'"
+	}
+	return `SELECT seq, ` + messageColumns + ` FROM messages WHERE workspace_id = $1 AND ` + cond + ` AND seq < $2 ORDER BY seq DESC LIMIT $3`
+}
+
 // pageMessages reads at most limit messages with a seq below before (0:
 // from the newest) and the cursor of the next page.
 func (db *DB) pageMessages(ctx context.Context, op, workspaceID string, status wagate.MessageStatus, limit int, before int64) ([]*wagate.Message, string, error) {
@@ -394,9 +407,7 @@ func (db *DB) pageMessages(ctx context.Context, op, workspaceID string, status w
 		if _, err := findWorkspace(ctx, tx, workspaceID, false); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT seq, `+messageColumns+` FROM messages
-			WHERE workspace_id = $1 AND ($2 = '' OR status = $2) AND seq < $3 ORDER BY seq DESC LIMIT $4`,
-			workspaceID, string(status), before, limit+1)
+		rows, err := tx.Query(ctx, pageSQL(status), workspaceID, before, limit+1)
 		if err != nil {
 			return err
 		}
@@ -504,9 +515,9 @@ func encodeTries(tries []wagate.Try) (string, error) {
 	return string(b), err
 }
 
-// putAttempt appends a to the workspace's log and drops what falls out of
-// the last wagate.AttemptLimit. The body is cut at wagate.AttemptBodyLimit.
-// It is the funnel of attempts: each writes its webhook.attempt event, as
+// putAttempt appends a to the workspace's log, over the attempt
+// wagate.AttemptLimit before it (the ring of 0017_pgspeed.sql). The body
+// is cut at wagate.AttemptBodyLimit. It is the funnel of attempts: each writes its webhook.attempt event, as
 // ch says who made it and when, from the account phone of its message (""
 // when none).
 func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.Attempt, phone string, ch change) error {
@@ -514,18 +525,18 @@ func putAttempt(ctx context.Context, tx pgx.Tx, workspaceID string, a *wagate.At
 	if err != nil {
 		return err
 	}
-	var seq int64
-	err = tx.QueryRow(ctx, `INSERT INTO attempts (workspace_id, at, request_id, remote_addr, content_type, body, code, message, message_id, credits, warnings)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq`,
+	// The workspace's next attempt number, and its slot in the ring
+	// (0017_pgspeed.sql; the UPDATE locks the workspace's row, which every
+	// caller takes before any other).
+	_, err = tx.Exec(ctx, `WITH w AS (UPDATE workspaces SET attempts_made = attempts_made + 1 WHERE id = $1 RETURNING attempts_made AS n)
+		INSERT INTO attempts (workspace_id, n, slot, at, request_id, remote_addr, content_type, body, code, message, message_id, credits, warnings)
+		SELECT $1, w.n, (w.n % $12::bigint)::integer, $2::timestamptz, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::bigint, $11::jsonb FROM w
+		ON CONFLICT (workspace_id, slot) DO UPDATE SET n = excluded.n, at = excluded.at, request_id = excluded.request_id, remote_addr = excluded.remote_addr,
+			content_type = excluded.content_type, body = excluded.body, code = excluded.code, message = excluded.message, message_id = excluded.message_id,
+			credits = excluded.credits, warnings = excluded.warnings`,
 		workspaceID, a.At, a.RequestID, a.RemoteAddr, a.ContentType, wagate.CutUTF8(a.Body, wagate.AttemptBodyLimit),
-		a.Code, a.Message, a.MessageID, a.Credits, string(warnings)).Scan(&seq)
+		a.Code, a.Message, a.MessageID, a.Credits, string(warnings), int64(wagate.AttemptLimit))
 	if err != nil {
-		return err
-	}
-	// Seqs of one workspace grow, so everything AttemptLimit rows behind
-	// the newest is out of the ring (usually one row, found by the key).
-	if _, err = tx.Exec(ctx, `DELETE FROM attempts WHERE workspace_id = $1 AND seq <=
-		(SELECT seq FROM attempts WHERE workspace_id = $1 ORDER BY seq DESC OFFSET $2 LIMIT 1)`, workspaceID, wagate.AttemptLimit); err != nil {
 		return err
 	}
 	ev := *a
@@ -568,7 +579,7 @@ func (db *DB) ListAttempts(ctx context.Context, workspaceID string, limit int) (
 		rows, err := tx.Query(ctx, `SELECT a.at, a.request_id, a.remote_addr, a.content_type, a.body, a.code, a.message, a.message_id, a.credits, a.warnings,
 			coalesce(m.status, ''), coalesce(m.error, '')
 			FROM attempts a LEFT JOIN messages m ON m.id = a.message_id AND a.message_id <> ''
-			WHERE a.workspace_id = $1 ORDER BY a.seq DESC LIMIT $2`, workspaceID, limit)
+			WHERE a.workspace_id = $1 ORDER BY a.n DESC LIMIT $2`, workspaceID, limit)
 		if err != nil {
 			return err
 		}
