@@ -50,10 +50,12 @@ type BatchAccepter interface {
 	// batch is refused (an *Error, no item written) when the workspace is
 	// gone or its token regenerated (ENOTFOUND), or the URL disabled
 	// (EDISABLED). A replay of the key with the same body returns the
-	// first results with Replayed set; with another body, EIDEMPOTENCY.
+	// first results with Replayed set; with another body, or a key of a
+	// single request, EIDEMPOTENCY.
 	AcceptBatch(ctx context.Context, b *AcceptBatch) (*BatchResult, error)
 	// ReplayBatch looks the Idempotency-Key up before the batch is
 	// validated: the first results when bodyHash matches, EIDEMPOTENCY
-	// when it does not, (nil, nil) when the key is new or expired.
+	// when it does not or the key is a single request's, (nil, nil) when
+	// the key is new or expired.
 	ReplayBatch(ctx context.Context, workspaceID, key string, bodyHash [32]byte) (*BatchResult, error)
 }

@@ -27,10 +27,13 @@ const IdempotencyPruneMax = 8
 func IdempotencyCutoff(now time.Time) time.Time { return now.Add(-IdempotencyWindow) }
 
 // IdempotencyRecord is what a backend read of a used key: the hash of the
-// first request's body and when it was accepted.
+// first request's body, when it was accepted, and whether that request was
+// a batch. Single requests and batches share one key space (a key names one
+// request), but their answers differ, so a key never replays across kinds.
 type IdempotencyRecord struct {
 	BodyHash []byte
 	At       time.Time
+	Batch    bool
 }
 
 // Expired reports whether the record counts as absent at now: it is
@@ -40,16 +43,23 @@ func (r *IdempotencyRecord) Expired(now time.Time) bool {
 }
 
 // Replays says what r, the record of key (nil when the backend has none),
-// means for a request whose body hashes to bodyHash at now: true when the
-// request replays the first one (the same body within the window), so it
-// gets the first answer and is not charged again; ErrIdempotencyReused
-// (EIDEMPOTENCY) when it reuses the key with another body within the
-// window; neither when the key is fresh (no record, or an expired one,
-// which the accept overwrites).
-func (r *IdempotencyRecord) Replays(key string, bodyHash [32]byte, now time.Time) (bool, error) {
+// means for a request (a batch when batch is set) whose body hashes to
+// bodyHash at now: true when the request replays the first one (the same
+// kind and body within the window), so it gets the first answer and is not
+// charged again; EIDEMPOTENCY when it reuses the key within the window for
+// the other kind of request (ErrIdempotencyKeyOfBatch,
+// ErrIdempotencyKeyOfSingle: the body does not matter, the first answer
+// cannot be given in this one's shape) or with another body
+// (ErrIdempotencyReused); neither when the key is fresh (no record, or an
+// expired one, which the accept overwrites).
+func (r *IdempotencyRecord) Replays(key string, batch bool, bodyHash [32]byte, now time.Time) (bool, error) {
 	switch {
 	case r == nil || r.Expired(now):
 		return false, nil
+	case r.Batch && !batch:
+		return false, ErrIdempotencyKeyOfBatch(key)
+	case !r.Batch && batch:
+		return false, ErrIdempotencyKeyOfSingle(key)
 	case !bytes.Equal(r.BodyHash, bodyHash[:]):
 		return false, ErrIdempotencyReused(key)
 	}

@@ -151,6 +151,20 @@ func ErrIdempotencyReused(key string) error {
 	return Errorf(EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h with a different body; use a new key for a new request", key)
 }
 
+// ErrIdempotencyKeyOfBatch refuses a single request whose Idempotency-Key
+// was used within the window for a batch: its answer is a batch's, which a
+// single request cannot be given.
+func ErrIdempotencyKeyOfBatch(key string) error {
+	return Errorf(EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h for a batch; send a batch's retry to the batch URL (the inbound URL + /batch), or use a new key for this request", key)
+}
+
+// ErrIdempotencyKeyOfSingle refuses a batch whose Idempotency-Key was used
+// within the window for a single request: the mirror of
+// ErrIdempotencyKeyOfBatch.
+func ErrIdempotencyKeyOfSingle(key string) error {
+	return Errorf(EIDEMPOTENCY, "Idempotency-Key %q was used in the last 24 h for a single request, not a batch; use a new key for this batch", key)
+}
+
 // ErrMessageNotFound is the answer for an unknown message id.
 func ErrMessageNotFound(id string) error {
 	return Errorf(ENOTFOUND, "message %s not found", id)

@@ -124,7 +124,8 @@ type MessageService interface {
 	// the idempotency record, the credit charge, the message, its queue
 	// entry, the chat if new, and the attempt record. Outcomes that are the
 	// client's fault still commit the attempt and return an *Error:
-	//   - EIDEMPOTENCY: the key was used in the last 24 h with another body;
+	//   - EIDEMPOTENCY: the key was used in the last 24 h with another body
+	//     or for a batch;
 	//   - ECREDITS: the balance is below Message.Credits (the message says
 	//     how many are needed and how many are left);
 	//   - EDISABLED: the inbound URL was disabled meanwhile;
@@ -137,7 +138,8 @@ type MessageService interface {
 	// Replay looks up an Idempotency-Key of the workspace before the
 	// request is validated: it returns the message first accepted with key
 	// in the last 24 h when bodyHash matches, an EIDEMPOTENCY error when it
-	// does not, and (nil, nil) when the key is new. For a known key it
+	// does not or the key was used for a batch, and (nil, nil) when the key
+	// is new. For a known key it
 	// records att (credits 0, the first message's id, or the error) in a
 	// durable commit before it returns; for a new key it writes nothing.
 	// Accept checks again in its commit, so two racing first uses still

@@ -119,7 +119,36 @@ func TestBatchReplay(t *testing.T) {
 	// A key of a single request is not a batch's.
 	accepted(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"single"}`, "Idempotency-Key", "single-1"))
 	wantError(t, e.do(http.MethodPost, "/inbound/"+ws.Inbound+"/batch", "", body, "Idempotency-Key", "single-1"),
-		http.StatusUnprocessableEntity, wagate.EIDEMPOTENCY)
+		http.StatusUnprocessableEntity, wagate.EIDEMPOTENCY, "Idempotency-Key", `"single-1"`, "for a single request", "new key")
+}
+
+// TestBatchKeyAtSingleURL: a batch's Idempotency-Key sent with the same
+// body to the single inbound URL is a 422 naming the key, that it was used
+// for a batch, and the fix, never a 404 or 500 from the batch's record;
+// the attempt log records the refusal and nothing is charged.
+func TestBatchKeyAtSingleURL(t *testing.T) {
+	e := newEnv(t)
+	ws := e.workspace("acme", 10)
+	e.account(ws, "+14155550100")
+	body := `{"messages":[{"action":"send","phone":"+14155552671","text":"a"}]}`
+	e.batch(ws.Inbound, body, "Idempotency-Key", "campaign-1")
+	wantError(t, e.send(ws.Inbound, body, "Idempotency-Key", "campaign-1"),
+		http.StatusUnprocessableEntity, wagate.EIDEMPOTENCY, "Idempotency-Key", `"campaign-1"`, "for a batch", "batch URL", "new key")
+	// Another body is refused the same way: the key is a batch's.
+	wantError(t, e.send(ws.Inbound, `{"action":"send","phone":"+14155552671","text":"single"}`, "Idempotency-Key", "campaign-1"),
+		http.StatusUnprocessableEntity, wagate.EIDEMPOTENCY, `"campaign-1"`, "for a batch")
+	if b := e.balance(ws); b != 9 {
+		t.Errorf("balance %d, want 9: the batch's item only", b)
+	}
+	atts, err := e.db.ListAttempts(t.Context(), ws.ID, 100)
+	if err != nil || len(atts) != 3 {
+		t.Fatalf("attempts = %d, %v; want the batch's item and two refusals", len(atts), err)
+	}
+	for _, r := range atts[:2] {
+		if r.Code != wagate.EIDEMPOTENCY || r.MessageID != "" || r.Credits != 0 || !strings.Contains(r.Message, "for a batch") {
+			t.Errorf("a refused single request's attempt = %+v, want the EIDEMPOTENCY refusal charging nothing", r)
+		}
+	}
 }
 
 // TestBatchShape: a body that is not a batch is refused whole, naming

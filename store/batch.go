@@ -134,10 +134,10 @@ func findBatch(tx *bolt.Tx, workspaceID, key string, bodyHash [32]byte, now time
 	if err != nil || rec == nil {
 		return nil, nil, nil, err
 	}
-	replay, outcome := rec.judge().Replays(key, bodyHash, now)
+	replay, outcome := rec.judge().Replays(key, true, bodyHash, now)
 	switch {
-	case outcome != nil || (replay && rec.MessageID != batchMarker):
-		return nil, nil, wagate.ErrIdempotencyReused(key), nil
+	case outcome != nil:
+		return nil, nil, outcome, nil
 	case !replay:
 		return nil, rec, nil, nil // expired
 	}

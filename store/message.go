@@ -291,14 +291,15 @@ func (db *DB) Replay(ctx context.Context, workspaceID, key string, bodyHash [32]
 
 // findIdempotent reads the record of key in the workspace and asks
 // wagate's rule (IdempotencyRecord.Replays). It returns the first message
-// of a replay, the EIDEMPOTENCY outcome of a key reused with another body,
-// and the expired record (to be replaced) when older than the window.
+// of a replay, the EIDEMPOTENCY outcome of a key reused with another body
+// or first used for a batch, and the expired record (to be replaced) when
+// older than the window.
 func findIdempotent(tx *bolt.Tx, workspaceID, key string, bodyHash [32]byte, now time.Time) (first *messageRecord, expired *idempotencyRecord, outcome, err error) {
 	rec, err := getIdempotency(tx, workspaceID, key)
 	if err != nil || rec == nil {
 		return nil, nil, nil, err
 	}
-	replay, outcome := rec.judge().Replays(key, bodyHash, now)
+	replay, outcome := rec.judge().Replays(key, false, bodyHash, now)
 	switch {
 	case outcome != nil:
 		return nil, nil, outcome, nil
@@ -321,7 +322,7 @@ func getIdempotency(tx *bolt.Tx, workspaceID, key string) (*idempotencyRecord, e
 
 // judge is the record as wagate's rule reads it.
 func (r *idempotencyRecord) judge() *wagate.IdempotencyRecord {
-	return &wagate.IdempotencyRecord{BodyHash: r.BodyHash, At: r.At}
+	return &wagate.IdempotencyRecord{BodyHash: r.BodyHash, At: r.At, Batch: r.MessageID == batchMarker}
 }
 
 // putIdempotency writes the record and its time-index entry, replacing the

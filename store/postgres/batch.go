@@ -154,10 +154,10 @@ func findBatch(ctx context.Context, q querier, workspaceID, key string, bodyHash
 	case err != nil:
 		return nil, err
 	}
-	replay, outcome := (&wagate.IdempotencyRecord{BodyHash: hash, At: at}).Replays(key, bodyHash, now)
+	replay, outcome := (&wagate.IdempotencyRecord{BodyHash: hash, At: at, Batch: id == batchMarker}).Replays(key, true, bodyHash, now)
 	switch {
-	case outcome != nil || (replay && id != batchMarker):
-		return nil, wagate.ErrIdempotencyReused(key)
+	case outcome != nil:
+		return nil, outcome
 	case !replay:
 		return nil, nil // expired
 	}

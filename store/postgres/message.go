@@ -247,8 +247,9 @@ func (tx *acceptTx) insertMessage(ctx context.Context, m *wagate.Message, connec
 
 // findIdempotent reads the record of key in the workspace and asks
 // wagate's rule (IdempotencyRecord.Replays). It returns the first message
-// of a replay, the EIDEMPOTENCY outcome of a key reused with another body,
-// and neither when the key is new or its record expired.
+// of a replay, the EIDEMPOTENCY outcome of a key reused with another body
+// or first used for a batch, and neither when the key is new or its record
+// expired.
 func findIdempotent(ctx context.Context, q querier, workspaceID, key string, bodyHash [32]byte, now time.Time) (*wagate.Message, error, error) {
 	var (
 		hash []byte
@@ -262,7 +263,7 @@ func findIdempotent(ctx context.Context, q querier, workspaceID, key string, bod
 	case err != nil:
 		return nil, nil, err
 	}
-	if replay, outcome := (&wagate.IdempotencyRecord{BodyHash: hash, At: at}).Replays(key, bodyHash, now); !replay {
+	if replay, outcome := (&wagate.IdempotencyRecord{BodyHash: hash, At: at, Batch: id == batchMarker}).Replays(key, false, bodyHash, now); !replay {
 		return nil, outcome, nil
 	}
 	first, err := scanMessage(q.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))

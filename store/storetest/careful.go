@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -459,6 +460,38 @@ func batchBehaviours[S CarefulStore]() []behaviour[S] {
 			w.queued(jidA, 1, withKey("single-1"), withBody("one"))
 			_, err = f.s.ReplayBatch(f.ctx, w.ws.ID, "single-1", sha256.Sum256([]byte("one")))
 			wantCode(t, err, wagate.EIDEMPOTENCY, "ReplayBatch of a single request's key and body")
+		}},
+		{"a batch's key replays no single request, and the refusal is in the attempt log", func(t *testing.T, f *fixture[S]) {
+			w := newWorld(f, 10)
+			_, err := f.s.AcceptBatch(f.ctx, w.batchOf("batch-1", 1, jidA))
+			must(t, err, "AcceptBatch")
+			hash := sha256.Sum256([]byte(fmt.Sprint([]string{jidA})))
+			// The same key and body hash at the single inbound URL: Replay
+			// runs before validation and meets the batch's record.
+			f.clock.Advance(wagate.IdempotencyWindow - time.Microsecond)
+			m, err := f.s.Replay(f.ctx, w.ws.ID, "batch-1", hash, &wagate.Attempt{At: f.clock.Now(), RequestID: "r1"})
+			wantCode(t, err, wagate.EIDEMPOTENCY, "Replay of a batch's key and body")
+			if m != nil {
+				t.Errorf("Replay of a batch's key answered %+v, want no message", m)
+			}
+			if msg := wagate.ErrorMessage(err); !strings.Contains(msg, `"batch-1"`) || !strings.Contains(msg, "for a batch") {
+				t.Errorf("the refusal %q does not name the key and say it was used for a batch", msg)
+			}
+			if list := w.attempts(); len(list) != 2 || list[0].RequestID != "r1" || list[0].Code != wagate.EIDEMPOTENCY || list[0].MessageID != "" || list[0].Credits != 0 {
+				t.Errorf("attempt log after the refused replay: %+v", list)
+			}
+			// An Accept that gets past Replay (the record came in between)
+			// is refused the same way, charging nothing.
+			w.refused(wagate.EIDEMPOTENCY, withKey("batch-1"), func(a *wagate.Accept) { a.BodyHash = hash })
+			if b := w.balance(); b != 9 {
+				t.Errorf("balance %d, want 9: the batch's item only", b)
+			}
+			// After the window the key is fresh for a single request.
+			f.clock.Advance(time.Microsecond)
+			if m, err := f.s.Replay(f.ctx, w.ws.ID, "batch-1", hash, &wagate.Attempt{At: f.clock.Now(), RequestID: "r2"}); m != nil || err != nil {
+				t.Errorf("Replay after the window = %+v, %v; want nothing: a new key", m, err)
+			}
+			w.queued(jidA, 1, withKey("batch-1"), func(a *wagate.Accept) { a.BodyHash = hash })
 		}},
 		{"a batch charges item by item and keeps each item's refusal", func(t *testing.T, f *fixture[S]) {
 			w := newWorld(f, 3)
