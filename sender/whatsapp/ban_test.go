@@ -9,6 +9,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
@@ -93,6 +94,43 @@ func TestConfirmReturnsAtTheReceipt(t *testing.T) {
 		d, _, _ := h.m.Confirm(ctx, testAccount(), silent)
 		if d != sender.DeliveryUnknown || time.Since(t1) != time.Minute {
 			t.Errorf("Confirm with no receipt = %v after %v; want unknown after the grace (1m)", d, time.Since(t1))
+		}
+	})
+}
+
+// A ban that comes while the session is still finishing the pairing (the
+// phone linked, the client connected and banned at once, before the
+// session has stored the device and begun to maintain the connection)
+// still ends: its outcome reaches the session's loop, which waits out the
+// ban and connects the account again. Outcomes set while linking used to
+// be dropped, and the account stayed banned for good with its queue held
+// (TestWhatsAppBanEndResumesQueue timed out on it under load).
+func TestBanDuringPairingEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newLinkHarness(t, Config{})
+		var wakes atomic.Int32
+		if err := h.m.StartAccount(context.Background(), testAccount(), func() { wakes.Add(1) }); err != nil {
+			t.Fatal(err)
+		}
+		h.cli.qr <- qrCode("QR-1")
+		if _, err := h.m.Link(context.Background(), testAccount(), MethodQR); err != nil {
+			t.Fatal(err)
+		}
+		// WhatsApp's events while the session still reads the QR channel.
+		h.cli.emit(&events.PairSuccess{ID: types.JID{User: "14155550001", Device: 3, Server: types.DefaultUserServer}})
+		h.cli.setLoggedIn(true)
+		h.cli.emit(&events.Connected{})
+		h.cli.emit(&events.TemporaryBan{Code: events.TempBanSentToTooManyPeople, Expire: time.Hour})
+		h.cli.qr <- whatsmeow.QRChannelSuccess
+		synctest.Wait()
+		if st := h.m.Status(testRef).State; st != StateBanned {
+			t.Fatalf("after pairing = %s, want banned", st)
+		}
+		woken := wakes.Load()
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if st := h.m.Status(testRef).State; st != StateConnected || wakes.Load() != woken+1 {
+			t.Fatalf("at the ban's end: %s, %d wakes; want connected and the queue woken once more", st, wakes.Load()-woken)
 		}
 	})
 }

@@ -204,6 +204,9 @@ type fakeDevices struct {
 	fresh   map[wagate.AccountRef]*fakeClient
 	pairs   map[wagate.AccountRef]types.JID
 	forgets int
+	// beforeForget, when set, is called as forget begins (a test holds
+	// a relink there, between its stop of the old session and its spawn).
+	beforeForget func()
 }
 
 func newFakeDevices() *fakeDevices {
@@ -232,6 +235,12 @@ func (d *fakeDevices) paired(_ context.Context, ref wagate.AccountRef, jid types
 }
 
 func (d *fakeDevices) forget(_ context.Context, ref wagate.AccountRef) error {
+	d.mu.Lock()
+	hook := d.beforeForget
+	d.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.forgets++

@@ -42,6 +42,10 @@ type Manager struct {
 	receipts chan struct{}                // closed and replaced at every receipt recorded (Confirm waits on it)
 	closed   bool
 	wg       sync.WaitGroup
+
+	// ops has the lock of each account whose Start, Stop, Link or
+	// Unlink runs or waits (lockAccount); under mu.
+	ops map[wagate.AccountRef]*accountOp
 }
 
 // Open refreshes the WhatsApp Web version (when WhatsApp is reachable),
@@ -143,6 +147,7 @@ func newManager(cfg Config, dev devices, led ledger) *Manager {
 		led:      led,
 		recip:    newRecipientCache(cfg.RecipientTTL),
 		sessions: map[wagate.AccountRef]*session{},
+		ops:      map[wagate.AccountRef]*accountOp{},
 		links:    map[wagate.AccountRef]Link{},
 		receipts: make(chan struct{}),
 	}
@@ -166,7 +171,7 @@ func (m *Manager) setLink(ref wagate.AccountRef, l Link) {
 // one recorded, else unlinked.
 func (m *Manager) Status(ref wagate.AccountRef) Link {
 	m.mu.Lock()
-	s := m.sessions[ref]
+	s := m.liveLocked(ref)
 	l, ok := m.links[ref]
 	m.mu.Unlock()
 	if s != nil {
@@ -178,11 +183,20 @@ func (m *Manager) Status(ref wagate.AccountRef) Link {
 	return Link{State: StateUnlinked}
 }
 
-// Start brings up the session of a linked account; see Service.
+// Start brings up the session of a linked account; see Service. It waits
+// for a Link, Unlink or Stop of the account under way: a Start that came
+// between a relink's stop of the old session and the start of the new one
+// would find no session and no device (its keys just dropped), report the
+// account unlinked and end the linking's hand-over.
 func (m *Manager) Start(ctx context.Context, acct *wagate.Account) {
 	ref := acct.Ref()
+	unlock, err := m.lockAccount(ctx, ref)
+	if err != nil {
+		return // the caller gave up (the sender stopping)
+	}
+	defer unlock()
 	m.mu.Lock()
-	if m.closed || m.sessions[ref] != nil {
+	if m.closed || m.liveLocked(ref) != nil {
 		m.mu.Unlock()
 		return
 	}
@@ -215,7 +229,7 @@ func (m *Manager) remember(ref wagate.AccountRef, l Link) {
 func (m *Manager) spawn(ref wagate.AccountRef, cli Client, mode sessionMode, method string) *session {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed || m.sessions[ref] != nil {
+	if m.closed || m.liveLocked(ref) != nil {
 		return nil
 	}
 	s := newSession(m, ref, cli)
@@ -226,22 +240,85 @@ func (m *Manager) spawn(ref wagate.AccountRef, cli Client, mode sessionMode, met
 		defer m.wg.Done()
 		s.run(mode, method)
 		m.mu.Lock()
-		if m.sessions[ref] == s {
-			delete(m.sessions, ref)
-			m.links[ref] = s.status()
-		}
+		m.forgetLocked(s)
 		m.mu.Unlock()
 	}()
 	return s
 }
 
-// Stop ends the account's session; see Service. It waits until the
-// session's goroutine is gone.
-func (m *Manager) Stop(ref wagate.AccountRef) {
-	m.mu.Lock()
+// liveLocked is the account's running session, nil when it has none. A
+// session that has ended (its done closed) is forgotten here, not only by
+// its goroutine a moment later: a Start right after a Stop, or after the
+// session ended by itself, would otherwise find the ended session, take it
+// for running and start nothing. m.mu is held.
+func (m *Manager) liveLocked(ref wagate.AccountRef) *session {
 	s := m.sessions[ref]
+	if s == nil {
+		return nil
+	}
+	select {
+	case <-s.done:
+		m.forgetLocked(s)
+		return nil
+	default:
+		return s
+	}
+}
+
+// forgetLocked removes the ended session s, if it is still its account's,
+// and keeps its last state. m.mu is held.
+func (m *Manager) forgetLocked(s *session) {
+	if m.sessions[s.ref] == s {
+		delete(m.sessions, s.ref)
+		m.links[s.ref] = s.status()
+	}
+}
+
+// accountOp is the lock of one account's lifecycle calls (lockAccount).
+type accountOp struct {
+	turn  chan struct{} // holds a token while a call runs
+	users int           // calls running or waiting (under m.mu); the entry goes at 0
+}
+
+// lockAccount waits until no other Start, Stop, Link or Unlink of ref
+// runs, or ctx ends, and returns the function that lets the next one in.
+// Each of them stops, forgets and starts sessions in steps; one account's
+// steps never interleave, so a relink (stop the old session, drop its
+// keys, start the linking one) is one step to a Start. A call holding it
+// waits at most for a session to end, and a session's last reports
+// (OnLink, the sender's wake) never call Start, Stop, Link or Unlink: no
+// cycle of waits.
+func (m *Manager) lockAccount(ctx context.Context, ref wagate.AccountRef) (unlock func(), err error) {
+	m.mu.Lock()
+	op := m.ops[ref]
+	if op == nil {
+		op = &accountOp{turn: make(chan struct{}, 1)}
+		m.ops[ref] = op
+	}
+	op.users++
 	m.mu.Unlock()
-	if s != nil {
+	leave := func() {
+		m.mu.Lock()
+		if op.users--; op.users == 0 {
+			delete(m.ops, ref)
+		}
+		m.mu.Unlock()
+	}
+	select {
+	case op.turn <- struct{}{}:
+		return func() { <-op.turn; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
+}
+
+// Stop ends the account's session; see Service. It waits until the
+// session has ended, and a Start after it starts a new one.
+func (m *Manager) Stop(ref wagate.AccountRef) {
+	unlock, _ := m.lockAccount(context.Background(), ref)
+	defer unlock()
+	if s := m.session(ref); s != nil {
 		s.stop()
 	}
 }
@@ -249,7 +326,7 @@ func (m *Manager) Stop(ref wagate.AccountRef) {
 func (m *Manager) session(ref wagate.AccountRef) *session {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.sessions[ref]
+	return m.liveLocked(ref)
 }
 
 // Link starts linking; see Service. It returns once the first QR code or
@@ -259,6 +336,16 @@ func (m *Manager) Link(ctx context.Context, acct *wagate.Account, method string)
 		return Link{}, wagate.Errorf(wagate.EINVALID, "method %q: link by \"qr\" (scan a QR code) or \"code\" (type a pairing code on the phone)", method)
 	}
 	ref := acct.Ref()
+	unlock, err := m.lockAccount(ctx, ref)
+	if err != nil {
+		return m.Status(ref), err
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
 	if s := m.session(ref); s != nil {
 		switch st := s.status().State; st {
 		case StateConnected:
@@ -279,8 +366,12 @@ func (m *Manager) Link(ctx context.Context, acct *wagate.Account, method string)
 	}
 	s := m.spawn(ref, cli, modeLink, method)
 	if s == nil {
-		return Link{}, wagate.Errorf(wagate.ECONFLICT, "account %s: another link or session started meanwhile; try again", ref.Phone)
+		return Link{}, wagate.Errorf(wagate.EUNAVAILABLE, "account %s: wagate is stopping; link it again once it runs", ref.Phone)
 	}
+	// The linking session runs: a Start now finds it. The wait for its
+	// first code must not hold the other calls back.
+	unlock()
+	locked = false
 	select {
 	case <-s.firstLink:
 	case <-ctx.Done():
@@ -291,6 +382,11 @@ func (m *Manager) Link(ctx context.Context, acct *wagate.Account, method string)
 
 // Unlink logs the account's device out and forgets its keys; see Service.
 func (m *Manager) Unlink(ctx context.Context, ref wagate.AccountRef) error {
+	unlock, err := m.lockAccount(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var cli Client
 	if s := m.session(ref); s != nil {
 		cli = s.cli

@@ -65,7 +65,6 @@ type session struct {
 	mu        sync.Mutex
 	link      Link
 	changed   chan struct{} // closed and replaced at every state change
-	linking   bool
 	pairedJID types.JID
 }
 
@@ -131,14 +130,14 @@ func (s *session) stop() {
 }
 
 // signal hands an outcome to run without blocking whatsmeow's event
-// goroutine; while linking, link reads the QR channel instead.
+// goroutine. Outcomes that come while pair still runs wait in the buffer
+// for maintain: once the phone has linked, the client connects (and can be
+// banned, logged out or replaced) before pair has stored the device and
+// returned, and an outcome dropped then is never seen again (a ban's end
+// would never be waited for, and the account would stay banned with its
+// queue held). When the linking fails, maintain never runs and they go
+// with the session.
 func (s *session) signal(o outcome) {
-	s.mu.Lock()
-	linking := s.linking
-	s.mu.Unlock()
-	if linking {
-		return
-	}
 	select {
 	case s.events <- o:
 	default:
@@ -213,14 +212,6 @@ func loggedOutReason(e *events.LoggedOut) string {
 // pair runs the linking: QR codes as they rotate, or one pairing code, until
 // the phone links (true) or linking ends (false, the state says why).
 func (s *session) pair(method string) bool {
-	s.mu.Lock()
-	s.linking = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.linking = false
-		s.mu.Unlock()
-	}()
 	first := func() { s.firstOnce.Do(func() { close(s.firstLink) }) }
 	defer first()
 	ctx, cancel := context.WithTimeout(s.ctx, s.m.cfg.LinkTimeout)

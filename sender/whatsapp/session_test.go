@@ -313,6 +313,98 @@ func TestStopStart(t *testing.T) {
 	})
 }
 
+// A Start that finds the account's session ended but not yet forgotten
+// (its goroutine closes done, then removes it from the Manager a moment
+// later: a Stop returns in between) starts a new session. It used to take
+// the ended one for running and start nothing: TestStopStart deadlocked
+// now and then, waiting for a Connect that never came.
+func TestStartAfterAnEndedSessionNotYetForgotten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Config{}, true)
+		old := h.m.session(testRef)
+		h.m.Stop(testRef)
+		synctest.Wait()
+		// The moment between the session's end and its goroutine's cleanup.
+		h.m.mu.Lock()
+		h.m.sessions[testRef] = old
+		h.m.mu.Unlock()
+		connects := len(h.cli.stats().connects)
+		h.m.Start(context.Background(), testAccount())
+		synctest.Wait()
+		if got := len(h.cli.stats().connects); got != connects+1 {
+			t.Fatalf("Start after an ended session: %d connects, want 1", got-connects)
+		}
+		h.connect(t)
+		if s := h.m.session(testRef); s == nil || s == old {
+			t.Errorf("session after Start = %p, want a new one (old %p)", s, old)
+		}
+	})
+}
+
+// A relink is one step to a Start (the sender's, when it claims the
+// account): a Start that comes after the relink stopped the old session and
+// before it started the linking one waits, then finds the linking session.
+// Without that wait it found no session and a device whose keys were being
+// dropped: it started a session of the old device (and Link answered a
+// conflict) or reported the account unlinked, which ended a link handed
+// over from another replica (TestWhatsAppReplicasLinkPageOnAnyReplica).
+func TestStartWaitsForARelink(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, Config{}, false) // started, not connected: a relink may replace it
+		fresh := newFakeClient(false)
+		fresh.qr = make(chan whatsmeow.QRChannelItem, 8)
+		fresh.qr <- qrCode("QR-1")
+		h.dev.mu.Lock()
+		h.dev.fresh[testRef] = fresh
+		held, release := make(chan struct{}), make(chan struct{})
+		h.dev.beforeForget = func() {
+			close(held)
+			<-release
+		}
+		h.dev.mu.Unlock()
+		linked := make(chan error, 1)
+		go func() {
+			_, err := h.m.Link(context.Background(), testAccount(), MethodQR)
+			linked <- err
+		}()
+		<-held // the old session is stopped, the keys not yet dropped
+		synctest.Wait()
+		h.dev.mu.Lock()
+		h.dev.beforeForget = nil
+		h.dev.mu.Unlock()
+		started := make(chan struct{})
+		go func() {
+			h.m.Start(context.Background(), testAccount())
+			close(started)
+		}()
+		synctest.Wait()
+		select {
+		case <-started:
+			t.Error("Start returned in the middle of a relink")
+		default:
+		}
+		close(release)
+		if err := <-linked; err != nil {
+			t.Fatalf("Link = %v, want linking", err)
+		}
+		<-started
+		synctest.Wait()
+		if l := h.m.Status(testRef); l.State != StateLinking || l.QR != "QR-1" {
+			t.Errorf("after the relink and the Start = %+v, want linking with QR-1", l)
+		}
+		if n := len(h.cli.stats().connects); n != 1 {
+			t.Errorf("the old device connected %d times, want once (before the relink)", n)
+		}
+		h.rec.mu.Lock()
+		defer h.rec.mu.Unlock()
+		for _, l := range h.rec.links {
+			if l.State == StateUnlinked {
+				t.Errorf("reported %+v during the relink", l)
+			}
+		}
+	})
+}
+
 // QR codes and pairing codes are secrets of the moment: in the states
 // (for the owner's page), never in a log line.
 func TestLinkNeverLogsSecrets(t *testing.T) {

@@ -62,15 +62,56 @@ type leaseBook struct {
 	mu     sync.Mutex
 	active bool // Lease was called: the writes of a send are fenced
 	held   map[wagate.AccountRef]heldLease
+	claims uint64 // ClaimLease calls recorded so far (heldLease.claim)
 }
 
 // heldLease is a lease this handle holds: the epoch it claimed, and until
 // when it believes it holds it (its last renewal or claim plus the TTL, by
 // its own clock, read before the statement: never later than the
-// database's expiry).
+// database's expiry). claim is the number of the ClaimLease that recorded
+// it (b.claims then), 0 when a lease round did.
 type heldLease struct {
 	epoch int64
 	until time.Time
+	claim uint64
+}
+
+// roundBegins is called as a lease round starts: it returns the count of
+// claims recorded so far, which roundEnds keeps apart from later ones.
+func (b *leaseBook) roundBegins() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.active = true
+	return b.claims
+}
+
+// claimed records a lease ClaimLease claimed.
+func (b *leaseBook) claimed(ref wagate.AccountRef, epoch int64, until time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.claims++
+	b.held[ref] = heldLease{epoch: epoch, until: until, claim: b.claims}
+}
+
+// roundEnds makes held, a round's answer (renewed until), the leases this
+// handle holds, and keeps those claimed since the round began (its count
+// since): such a claim may have committed after the round's renewal and
+// is newer than its answer. Telling them by their until cannot work: a
+// claim that read its clock before the round did ends earlier, and a
+// round that dropped it would leave the account's session unable to
+// report (HoldsLease false) until the next round, with its link state and
+// QR code kept from the other replicas.
+func (b *leaseBook) roundEnds(since uint64, held []wagate.AccountLease, until time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ref, h := range b.held {
+		if h.claim <= since {
+			delete(b.held, ref)
+		}
+	}
+	for _, l := range held {
+		b.held[l.Account] = heldLease{epoch: l.Epoch, until: until}
+	}
 }
 
 func newLeaseBook(replica string, ttl time.Duration) (*leaseBook, error) {
@@ -160,9 +201,7 @@ func scanLeases(rows pgx.Rows, err error) ([]wagate.AccountLease, error) {
 // holding a lease row FOR SHARE delays only that row.
 func (db *DB) Lease(ctx context.Context) ([]wagate.AccountLease, error) {
 	b := db.leases
-	b.mu.Lock()
-	b.active = true
-	b.mu.Unlock()
+	since := b.roundBegins()
 	now := db.now()
 	until := now.Add(b.ttl)
 	var held []wagate.AccountLease
@@ -250,18 +289,7 @@ func (db *DB) Lease(ctx context.Context) ([]wagate.AccountLease, error) {
 			return nil, err
 		}
 	}
-	b.mu.Lock()
-	for ref, h := range b.held {
-		// A ClaimLease that committed during this round is newer than
-		// the round's answer: it stays.
-		if !h.until.After(until) {
-			delete(b.held, ref)
-		}
-	}
-	for _, l := range held {
-		b.held[l.Account] = heldLease{epoch: l.Epoch, until: until}
-	}
-	b.mu.Unlock()
+	b.roundEnds(since, held, until)
 	return held, nil
 }
 
@@ -302,9 +330,7 @@ func (db *DB) ClaimLease(ctx context.Context, ref wagate.AccountRef) error {
 	if owner != "" {
 		return wagate.Errorf(wagate.ECONFLICT, "account %s is served by replica %s, which holds its WhatsApp session: send the request to that replica", ref.Phone, owner)
 	}
-	b.mu.Lock()
-	b.held[ref] = heldLease{epoch: epoch, until: until}
-	b.mu.Unlock()
+	b.claimed(ref, epoch, until)
 	return nil
 }
 
