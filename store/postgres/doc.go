@@ -235,9 +235,10 @@
 //     connections is 0.6-0.8 of bbolt's accepts/s with p99 14-16 ms, and
 //     64 workspaces at the store level 1.2-1.3 (p99 15-18 ms): the goal
 //     is met there. One hot workspace at the store level, with no HTTP in
-//     front, is at ~0.45: its batches commit one after another under its
-//     row lock, in a ~2.4 ms cycle (two round trips; the messages INSERT
-//     and the attempt upsert ~0.65 ms; the fsync) against bbolt's ~1 ms.
+//     front, is at the goal's edge (0.45-0.57 between runs): its batches
+//     commit one after another under its row lock, in a ~2.4 ms cycle
+//     (two round trips; the messages INSERT and the attempt upsert
+//     ~0.65 ms; the fsync) against bbolt's ~1 ms.
 //     Next: overlap a workspace's batches (the next one's lock sent with
 //     the last one's COMMIT, on a connection of its own: tried once, it
 //     cost HTTP throughput through the pool's 4 connections), or one round
